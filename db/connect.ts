@@ -1,0 +1,291 @@
+import { Kysely, type Kysely as KyselyType, type LogEvent, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Database } from './database';
+import { isConnectionError, isTransientError, type RetryOptions, withRetry } from './retry';
+
+export interface DatabaseOptions {
+  url: string;
+  /** Most connections the pool opens. */
+  poolMax: number;
+  /** Bound on opening a connection and on waiting for a free one from the pool. */
+  connectTimeoutMs: number;
+  /** Server-side bound on every statement (0 disables it). */
+  statementTimeoutMs: number;
+  idleTimeoutMs: number;
+  /** How `connect`, `read` and `transaction` retry transient failures. */
+  retry: Omit<RetryOptions, 'retryable' | 'onRetry' | 'signal'>;
+  applicationName?: string;
+  /** Told of every query: its SQL text, duration and outcome. Must not throw. */
+  onQuery?: (event: QueryEvent) => void;
+  /** Told when the database goes from reachable to unreachable or back. Must not throw. */
+  onHealthChange?: (healthy: boolean, lastError: string | null) => void;
+  /** Told of connection-level trouble (pool errors, retries). Must not throw. */
+  onWarning?: (message: string, error: unknown) => void;
+}
+
+export interface QueryEvent {
+  sql: string;
+  durationMs: number;
+  error?: unknown;
+}
+
+export interface PoolStats {
+  /** Connections open now, idle or in use. */
+  total: number;
+  idle: number;
+  /** Callers queued for a connection. */
+  waiting: number;
+  max: number;
+  /** Connections handed out since start. */
+  acquired: number;
+  /** Connections opened since start. */
+  connects: number;
+  /** Connection-level failures since start: lost connections, failed connects, failed queries on a broken link. */
+  errors: number;
+  /** Connections opened again after a connection-level failure. */
+  reconnects: number;
+  lastError: { message: string; code: string | null; at: string } | null;
+  healthy: boolean;
+  lastHealthyAt: string | null;
+}
+
+/** The commit was sent but its answer was lost: the transaction may or may not have been applied. */
+export class AmbiguousCommitError extends Error {
+  override name = 'AmbiguousCommitError';
+  constructor(override readonly cause: unknown) {
+    super('the connection failed while committing; the outcome of the transaction is unknown');
+  }
+}
+
+/**
+ * The platform's database: Kysely over one `pg.Pool`, the same code path for the embedded
+ * server and for DATABASE_URL. Adds what the pool lacks: error handlers that keep the process
+ * alive through a server restart, retries that only repeat what is safe to repeat, a cheap
+ * health signal, and statistics.
+ */
+export class PlatformDatabase {
+  readonly db: Kysely<Database>;
+  readonly pool: pg.Pool;
+  private readonly options: DatabaseOptions;
+  private counters = { acquired: 0, connects: 0, errors: 0, reconnects: 0 };
+  private lastError: PoolStats['lastError'] = null;
+  private healthy = false;
+  private lastHealthyAt = 0;
+  private connectionLost = false;
+  private readonly seenInQueries = new WeakSet<object>();
+  private pingInFlight: Promise<number> | null = null;
+  private healthTimer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(options: DatabaseOptions) {
+    this.options = options;
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolMax,
+      connectionTimeoutMillis: options.connectTimeoutMs,
+      idleTimeoutMillis: options.idleTimeoutMs,
+      statement_timeout: options.statementTimeoutMs || undefined,
+      application_name: options.applicationName ?? 'beauty-crafter-platform',
+      keepAlive: true,
+    });
+    // Without these two handlers an idle connection broken by a server restart emits an
+    // unhandled 'error' and the process exits (node-postgres #1324; on Bun the per-client one
+    // is needed as well).
+    this.pool.on('error', (error) => this.recordConnectionError(error));
+    this.pool.on('connect', (client) => {
+      client.on('error', (error) => this.recordConnectionError(error));
+      this.counters.connects++;
+      if (this.connectionLost) {
+        this.connectionLost = false;
+        this.counters.reconnects++;
+      }
+    });
+    this.pool.on('acquire', () => {
+      this.counters.acquired++;
+    });
+    this.db = new Kysely<Database>({
+      dialect: new PostgresDialect({ pool: this.pool }),
+      log: (event) => this.observe(event),
+    });
+  }
+
+  /**
+   * Waits until the server answers, retrying with capped exponential backoff and jitter.
+   * Throws the last error once the configured attempts are spent.
+   */
+  async connect(signal?: AbortSignal): Promise<void> {
+    await withRetry(() => this.ping(this.options.connectTimeoutMs), {
+      ...this.options.retry,
+      retryable: (error) => isTransientError(error) || error instanceof PingTimeoutError,
+      onRetry: (error, attempt, delayMs) =>
+        this.options.onWarning?.(
+          `database not reachable (attempt ${attempt}), retrying in ${delayMs} ms`,
+          error,
+        ),
+      signal,
+    });
+  }
+
+  /**
+   * Runs a read, repeating it on a transient failure. Only for statements with no effect:
+   * a read that fails half-way can be sent again without changing anything.
+   */
+  read<T>(query: (db: KyselyType<Database>) => Promise<T>): Promise<T> {
+    return withRetry(() => query(this.db), this.options.retry);
+  }
+
+  /**
+   * Runs `work` in a transaction. With `retry` (the default) the whole transaction is run again
+   * after a transient failure (a lost connection, a serialization failure, a deadlock), which is
+   * safe because a failed transaction left nothing behind. The one case where that is not
+   * known, a connection lost while committing, is never retried: it throws AmbiguousCommitError.
+   */
+  async transaction<T>(
+    work: (trx: KyselyType<Database>) => Promise<T>,
+    { retry = true }: { retry?: boolean } = {},
+  ): Promise<T> {
+    const once = async () => {
+      const trx = await this.db.startTransaction().execute();
+      let result: T;
+      try {
+        result = await work(trx);
+      } catch (error) {
+        await trx
+          .rollback()
+          .execute()
+          .catch(() => undefined);
+        throw error;
+      }
+      try {
+        await trx.commit().execute();
+      } catch (error) {
+        throw isConnectionError(error) ? new AmbiguousCommitError(error) : error;
+      }
+      return result;
+    };
+    if (!retry) return once();
+    return withRetry(once, {
+      ...this.options.retry,
+      retryable: (error) => !(error instanceof AmbiguousCommitError) && isTransientError(error),
+    });
+  }
+
+  /** Round trip to the server, bounded by `timeoutMs`; resolves with its latency in ms. */
+  async ping(timeoutMs: number): Promise<number> {
+    const started = performance.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new PingTimeoutError(timeoutMs)), timeoutMs);
+    });
+    try {
+      await Promise.race([sql`select 1`.execute(this.db), timeout]);
+      return performance.now() - started;
+    } catch (error) {
+      this.markUnhealthy(error);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Whether the database answered recently. A query that succeeded within `maxAgeMs` counts, so
+   * busy servers answer readiness probes without I/O; otherwise one ping (shared by concurrent
+   * callers) decides.
+   */
+  async isReachable({ maxAgeMs, timeoutMs }: { maxAgeMs: number; timeoutMs: number }): Promise<boolean> {
+    if (this.healthy && performance.now() - this.lastHealthyAt <= maxAgeMs) return true;
+    this.pingInFlight ??= this.ping(timeoutMs).finally(() => {
+      this.pingInFlight = null;
+    });
+    return this.pingInFlight.then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** Pings every `intervalMs` so that health reflects reality even without traffic. */
+  startHealthChecks(intervalMs: number, timeoutMs: number): void {
+    this.stopHealthChecks();
+    this.healthTimer = setInterval(() => {
+      this.ping(timeoutMs).catch(() => undefined);
+    }, intervalMs);
+    this.healthTimer.unref?.();
+  }
+
+  stopHealthChecks(): void {
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    this.healthTimer = null;
+  }
+
+  isHealthy(): boolean {
+    return this.healthy;
+  }
+
+  stats(): PoolStats {
+    return {
+      total: this.pool.totalCount,
+      idle: this.pool.idleCount,
+      waiting: this.pool.waitingCount,
+      max: this.options.poolMax,
+      ...this.counters,
+      lastError: this.lastError,
+      healthy: this.healthy,
+      lastHealthyAt: this.lastHealthyAt
+        ? new Date(performance.timeOrigin + this.lastHealthyAt).toISOString()
+        : null,
+    };
+  }
+
+  /** Stops health checks and closes every connection once the queries under way have finished. */
+  async close(): Promise<void> {
+    this.stopHealthChecks();
+    await this.db.destroy();
+  }
+
+  private observe(event: LogEvent): void {
+    const error = event.level === 'error' ? event.error : undefined;
+    if (error === undefined) {
+      this.lastHealthyAt = performance.now();
+      this.setHealthy(true);
+    } else if (isConnectionError(error)) {
+      // Counted by the client's 'error' event, which a broken connection also emits.
+      this.setHealthy(false);
+      if (error && typeof error === 'object') this.seenInQueries.add(error);
+    }
+    this.options.onQuery?.({ sql: event.query.sql, durationMs: event.queryDurationMillis, error });
+  }
+
+  private setHealthy(healthy: boolean): void {
+    if (this.healthy === healthy) return;
+    this.healthy = healthy;
+    this.options.onHealthChange?.(healthy, this.lastError?.message ?? null);
+  }
+
+  private markUnhealthy(error: unknown): void {
+    this.setHealthy(false);
+    const alreadyCounted = typeof error === 'object' && error !== null && this.seenInQueries.has(error);
+    if (!alreadyCounted && (isConnectionError(error) || error instanceof PingTimeoutError)) {
+      this.recordConnectionError(error);
+    }
+  }
+
+  private recordConnectionError(error: unknown): void {
+    this.counters.errors++;
+    this.connectionLost = true;
+    const e = error as { message?: string; code?: string };
+    this.lastError = {
+      message: String(e?.message ?? error),
+      code: typeof e?.code === 'string' ? e.code : null,
+      at: new Date().toISOString(),
+    };
+    this.setHealthy(false);
+    this.options.onWarning?.('database connection error', error);
+  }
+}
+
+export class PingTimeoutError extends Error {
+  override name = 'PingTimeoutError';
+  constructor(timeoutMs: number) {
+    super(`the database did not answer within ${timeoutMs} ms`);
+  }
+}

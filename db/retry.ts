@@ -1,0 +1,116 @@
+/**
+ * Which database failures are worth another try, and how long to wait between tries.
+ *
+ * Transient means "the same statement may well succeed if sent again": the connection was
+ * lost or refused (SQLSTATE class 08), the server is shutting down or restarting
+ * (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now), or the
+ * transaction lost a serialization race or a deadlock (40001, 40P01). Whether repeating is
+ * *safe* is a separate question the caller answers: see `Database.read` and
+ * `Database.transaction` in ./connect.ts.
+ */
+const TRANSIENT_SQLSTATES = new Set(['57P01', '57P02', '57P03', '40001', '40P01']);
+
+/** Network-level failures that node-postgres reports without a SQLSTATE. */
+const TRANSIENT_NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+]);
+
+const TRANSIENT_MESSAGES = [
+  'Connection terminated',
+  'connection timeout',
+  'timeout exceeded when trying to connect',
+  'Client has encountered a connection error',
+  'the database system is starting up',
+  'the database system is shutting down',
+  'terminating connection',
+];
+
+export function sqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export function isTransientError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = sqlState(error);
+  if (code) {
+    if (code.startsWith('08') || TRANSIENT_SQLSTATES.has(code) || TRANSIENT_NETWORK_CODES.has(code))
+      return true;
+  }
+  return TRANSIENT_MESSAGES.some((m) => error.message.includes(m));
+}
+
+/** A failure of the connection itself, as opposed to a conflict inside a healthy one. */
+export function isConnectionError(error: unknown): boolean {
+  const code = sqlState(error);
+  if (code === '40001' || code === '40P01') return false;
+  return isTransientError(error);
+}
+
+export interface BackoffOptions {
+  /** Delay before the second try. */
+  baseMs: number;
+  /** No delay exceeds this. */
+  maxMs: number;
+  /** Source of randomness, replaceable for tests. */
+  random?: () => number;
+}
+
+/**
+ * Capped exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff And
+ * Jitter"): a uniform delay in [0, min(max, base * 2^attempt)], so clients that failed together
+ * do not retry together. `attempt` counts from 0 for the first retry.
+ */
+export function backoffDelay(
+  attempt: number,
+  { baseMs, maxMs, random = Math.random }: BackoffOptions,
+): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
+  return Math.round(random() * ceiling);
+}
+
+export interface RetryOptions extends BackoffOptions {
+  /** Total tries, the first included. */
+  attempts: number;
+  /** Decides whether an error is worth another try; defaults to `isTransientError`. */
+  retryable?: (error: unknown) => boolean;
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+  signal?: AbortSignal;
+}
+
+export async function withRetry<T>(
+  operation: (attempt: number) => Promise<T>,
+  options: RetryOptions,
+): Promise<T> {
+  const retryable = options.retryable ?? isTransientError;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await operation(attempt);
+    } catch (error) {
+      if (attempt + 1 >= options.attempts || !retryable(error) || options.signal?.aborted) throw error;
+      const delay = backoffDelay(attempt, options);
+      options.onRetry?.(error, attempt + 1, delay);
+      await sleep(delay, options.signal);
+    }
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

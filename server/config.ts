@@ -1,0 +1,107 @@
+import { z } from 'zod';
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const secret = (minLength: number) =>
+  z.string().min(minLength, `must be at least ${minLength} characters`).optional();
+
+/**
+ * Every setting the server reads from its environment, with its default.
+ * One schema, so a bad value is caught at start-up with the variable's name,
+ * never later inside a request.
+ */
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: int(0, 65535).default(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** PostgreSQL URL; without it an embedded PostgreSQL is started with its data under DATA_DIR. */
+  DATABASE_URL: z
+    .url({ protocol: /^postgres(ql)?$/, message: 'must be a postgres:// or postgresql:// URL' })
+    .optional(),
+  DATA_DIR: z.string().min(1).default('.data'),
+  /** Port of the embedded PostgreSQL; 0 picks a free one. */
+  EMBEDDED_PG_PORT: int(0, 65535).default(0),
+  DB_POOL_MAX: int(1, 1000).default(10),
+  DB_CONNECT_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  DB_CONNECT_ATTEMPTS: int(1, 1000).default(10),
+  DB_RETRY_BASE_MS: int(1, 60_000).default(100),
+  DB_RETRY_MAX_MS: int(1, 300_000).default(5_000),
+  DB_STATEMENT_TIMEOUT_MS: int(0, 3_600_000).default(15_000),
+  DB_IDLE_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
+  DB_HEALTH_INTERVAL_MS: int(100, 3_600_000).default(30_000),
+  /** Bound on the database check of GET /api/health. */
+  HEALTH_DB_TIMEOUT_MS: int(10, 60_000).default(2_000),
+  /** After SIGTERM, readiness answers 503 this long before the listener closes (load balancers notice). */
+  SHUTDOWN_DRAIN_DELAY_MS: int(0, 600_000).default(5_000),
+  /** Bound on waiting for in-flight requests once the listener is closed. */
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(30_000),
+  /** Bearer token for admin-only routes until users and roles arrive; generated into DATA_DIR if unset. */
+  ADMIN_TOKEN: secret(32),
+  /** Optional bearer token Prometheus must present on GET /metrics. */
+  METRICS_TOKEN: secret(16),
+  TRPC_MAX_BATCH_SIZE: int(1, 100).default(20),
+  BODY_LIMIT_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024),
+  /** Expose pool, runtime and process metrics; off only for benchmarks of the bare stack. */
+  METRICS_DEFAULTS: bool.default(true),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Reads the configuration from an environment. Empty strings count as unset, as shells and
+ * orchestrators commonly export `VAR=` for "no value". Throws ConfigError with one line per problem.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const parsed = configSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? 'environment');
+    const shown =
+      name in input && !/TOKEN|PASSWORD|SECRET|DATABASE_URL/.test(name) ? ` (got "${input[name]}")` : '';
+    return `invalid configuration: ${name} ${issue.message}${shown}`;
+  });
+  throw new ConfigError(lines.join('\n'));
+}
+
+/** The configuration with secrets replaced, for system status and logs. */
+export function redactConfig(config: Config): Record<string, unknown> {
+  const shown: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (value === undefined) continue;
+    if (/TOKEN|PASSWORD|SECRET/.test(key)) shown[key] = '[redacted]';
+    else if (key === 'DATABASE_URL') shown[key] = redactUrl(String(value));
+    else shown[key] = value;
+  }
+  return shown;
+}
+
+/** A connection URL with its password removed. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '[redacted]';
+    return parsed.toString();
+  } catch {
+    return '[redacted]';
+  }
+}

@@ -1,0 +1,28 @@
+import type { PlatformDatabase } from '../db/connect';
+import type { Config } from './config';
+import type { BuildInfo } from './runtime/build-info';
+import type { Initializer } from './runtime/initializer';
+import type { Lifecycle } from './runtime/lifecycle';
+import type { Logger } from './runtime/logger';
+import type { MemoryCache } from './services/cache/memory-cache';
+import type { Metrics } from './services/monitoring/metrics';
+
+/**
+ * Everything the app needs, built once at start (server/runtime/dependencies.ts) or by a test,
+ * and handed to `createApp`. Handlers reach these through context, never through imports.
+ */
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  build: BuildInfo;
+  startedAt: Date;
+  metrics: Metrics;
+  database: PlatformDatabase;
+  cache: MemoryCache;
+  initializer: Initializer;
+  lifecycle: Lifecycle;
+  /** The bearer token of admin-only routes until users and roles exist. */
+  adminToken: string;
+  /** Event-loop lag most recently measured, in seconds. */
+  eventLoopLag: () => number;
+}

@@ -1,0 +1,60 @@
+import { Hono } from 'hono';
+import type { AppDeps } from '../deps';
+import { buildHealthReport } from '../services/monitoring/health';
+
+const NO_STORE = { 'Cache-Control': 'no-store' };
+const PASS_BODY = '{"status":"pass"}';
+
+/** Readiness accepts a database answer this recent without asking again. */
+const READY_DB_MAX_AGE_MS = 1_000;
+
+/**
+ * Health routes. Liveness and readiness are separate questions (Kubernetes restarts on the
+ * first, routes traffic on the second); the full report is for people and dashboards.
+ */
+export function healthRoutes(deps: AppDeps) {
+  const app = new Hono();
+
+  app.get('/api/health', async (c) => {
+    const report = await buildHealthReport(deps);
+    return c.body(JSON.stringify(report), report.status === 'fail' ? 503 : 200, {
+      ...NO_STORE,
+      'Content-Type': 'application/health+json',
+    });
+  });
+
+  // No I/O and nothing computed: answers as fast as the server can answer anything.
+  app.get('/api/health/lightweight', (c) =>
+    c.body(PASS_BODY, 200, { ...NO_STORE, 'Content-Type': 'application/health+json' }),
+  );
+
+  // Liveness: the event loop turned to answer. Never depends on the database, or a database
+  // outage would make Kubernetes restart every healthy pod.
+  app.get('/api/health/live', (c) =>
+    c.body(PASS_BODY, 200, { ...NO_STORE, 'Content-Type': 'application/health+json' }),
+  );
+
+  app.get('/api/health/ready', async (c) => {
+    const reasons: string[] = [];
+    if (deps.lifecycle.isDraining()) reasons.push('draining');
+    if (!deps.initializer.isReady()) {
+      const waiting = deps.initializer.states().filter((s) => s.critical && s.status !== 'ready');
+      reasons.push(...waiting.map((s) => `${s.name} ${s.status}`));
+    } else if (
+      !(await deps.database.isReachable({
+        maxAgeMs: READY_DB_MAX_AGE_MS,
+        timeoutMs: deps.config.HEALTH_DB_TIMEOUT_MS,
+      }))
+    ) {
+      reasons.push('database unreachable');
+    }
+    const ready = reasons.length === 0;
+    const body = ready ? { status: 'pass' } : { status: 'fail', output: reasons.join('; ') };
+    return c.body(JSON.stringify(body), ready ? 200 : 503, {
+      ...NO_STORE,
+      'Content-Type': 'application/health+json',
+    });
+  });
+
+  return app;
+}

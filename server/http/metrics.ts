@@ -1,0 +1,26 @@
+import { type Context, Hono } from 'hono';
+import type { AppDeps } from '../deps';
+import { PlatformError } from '../errors';
+import { bearerToken, tokensMatch } from '../middleware/admin-token';
+
+/** Prometheus scrape endpoints, optionally behind a bearer token (METRICS_TOKEN). */
+export function metricsRoutes(deps: AppDeps) {
+  const app = new Hono();
+  const { registry } = deps.metrics;
+  const token = deps.config.METRICS_TOKEN;
+
+  const scrape = async (c: Context) => {
+    if (token && !tokensMatch(bearerToken(c.req.header('authorization')), token)) {
+      throw new PlatformError('UNAUTHORIZED', 'this route needs the metrics token as a bearer token', {
+        'WWW-Authenticate': 'Bearer realm="metrics"',
+      });
+    }
+    return c.body(await registry.metrics(), 200, {
+      'Content-Type': registry.contentType,
+      'Cache-Control': 'no-store',
+    });
+  };
+  app.get('/metrics', scrape);
+  app.get('/api/metrics/prometheus', scrape);
+  return app;
+}

@@ -1,0 +1,67 @@
+import { join } from 'node:path';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from '../db/embedded-postgres';
+import { createApp } from './app';
+import { ConfigError, loadConfig, redactConfig } from './config';
+import { resolveAdminToken } from './runtime/admin-token';
+import { readBuildInfo } from './runtime/build-info';
+import { buildDependencies } from './runtime/dependencies';
+import { createLogger } from './runtime/logger';
+import { serve } from './runtime/serve';
+import { installShutdown } from './runtime/shutdown';
+
+/** Entry point on Bun and Node: wires configuration, dependencies, the app and signals. */
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+
+  const logger = createLogger({ level: config.LOG_LEVEL });
+  const build = readBuildInfo();
+  logger.info({ build, config: redactConfig(config) }, 'starting');
+
+  let embedded: EmbeddedPostgres | undefined;
+  if (!config.DATABASE_URL) {
+    embedded = await startEmbeddedPostgres({
+      dataDir: join(config.DATA_DIR, 'postgres'),
+      port: config.EMBEDDED_PG_PORT,
+      onLog: (line) => logger.debug({ postgres: line }, 'embedded postgres'),
+    });
+    logger.info({ port: embedded.port, dataDir: embedded.dataDir }, 'embedded PostgreSQL started');
+  }
+
+  const admin = resolveAdminToken(config.ADMIN_TOKEN, config.DATA_DIR);
+  if (admin.file)
+    logger.info({ file: admin.file }, 'admin token read from file (set ADMIN_TOKEN to choose one)');
+
+  const deps = buildDependencies({
+    config,
+    logger,
+    build,
+    databaseUrl: config.DATABASE_URL ?? embedded!.url,
+    adminToken: admin.token,
+  });
+  const app = createApp(deps);
+  const server = await serve(app.fetch, {
+    host: config.HOST,
+    port: config.PORT,
+    maxBodyBytes: config.BODY_LIMIT_BYTES,
+  });
+  logger.info({ host: config.HOST, port: server.port, runtime: build.runtime }, 'listening');
+
+  installShutdown({ deps, server, embedded, logger });
+  // Components come up in the background: the server answers (not ready) meanwhile.
+  void deps.initializer.start().then(() => logger.info('all components ready'));
+}
+
+main().catch((error) => {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`start-up failed: ${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,62 @@
+import type { AnnotationRow } from '../../db/database';
+import { insertAnnotation, listAnnotations } from '../../db/repositories/annotations';
+import {
+  type Annotation,
+  annotationCreateInput,
+  annotationListInput,
+  type SystemInfo,
+  selfTestInput,
+} from '../../shared/system';
+import { buildHealthReport } from '../services/monitoring/health';
+import { runSelfTest } from '../services/monitoring/self-test';
+import { buildSystemStatus } from '../services/monitoring/status';
+import { adminProcedure, publicProcedure, router } from '../trpc';
+
+function toAnnotation(row: AnnotationRow): Annotation {
+  return { id: Number(row.id), text: row.text, tags: row.tags, createdAt: row.created_at.toISOString() };
+}
+
+export const systemRouter = router({
+  /** The full health report, as GET /api/health gives it. */
+  health: publicProcedure.query(({ ctx }) => buildHealthReport(ctx.deps)),
+
+  /** Version, runtime, commit and uptime of this instance. */
+  info: publicProcedure.query(({ ctx }): SystemInfo => {
+    const { build, startedAt } = ctx.deps;
+    return {
+      name: build.name,
+      version: build.version,
+      commit: build.commit,
+      runtime: { name: build.runtime, version: build.runtimeVersion },
+      startedAt: startedAt.toISOString(),
+      uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+    };
+  }),
+
+  /** Components, resources, configuration (redacted) and a traffic summary. */
+  status: adminProcedure.query(({ ctx }) => buildSystemStatus(ctx.deps)),
+
+  /** Exercises every component for real (database write/read/delete, pool, cache, metrics). */
+  selfTest: adminProcedure
+    .input(selfTestInput)
+    .mutation(({ ctx, input }) => runSelfTest(ctx.deps.initializer.components(), input?.components)),
+
+  annotations: router({
+    /**
+     * Records an operator annotation. Retried through a lost connection only when it carries an
+     * idempotency key: without one, a second try could write a second row.
+     */
+    create: adminProcedure.input(annotationCreateInput).mutation(async ({ ctx, input }) => {
+      const values = { text: input.text, tags: input.tags, idempotency_key: input.idempotencyKey ?? null };
+      const row = await ctx.deps.database.transaction((trx) => insertAnnotation(trx, values), {
+        retry: input.idempotencyKey !== undefined,
+      });
+      return toAnnotation(row);
+    }),
+
+    list: adminProcedure.input(annotationListInput).query(async ({ ctx, input }) => {
+      const rows = await ctx.deps.database.read((db) => listAnnotations(db, input));
+      return rows.map(toAnnotation);
+    }),
+  }),
+});

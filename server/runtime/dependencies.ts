@@ -1,0 +1,83 @@
+import { PlatformDatabase } from '../../db/connect';
+import type { Config } from '../config';
+import type { AppDeps } from '../deps';
+import { cacheComponent } from '../services/cache/component';
+import { MemoryCache } from '../services/cache/memory-cache';
+import { databaseComponent } from '../services/database/component';
+import { monitoringComponent } from '../services/monitoring/component';
+import { EventLoopMonitor } from '../services/monitoring/event-loop';
+import { createMetrics } from '../services/monitoring/metrics';
+import type { BuildInfo } from './build-info';
+import { Initializer } from './initializer';
+import { Lifecycle } from './lifecycle';
+import type { Logger } from './logger';
+
+export interface BuildDepsOptions {
+  config: Config;
+  logger: Logger;
+  build: BuildInfo;
+  /** The PostgreSQL to use: DATABASE_URL, or the embedded server's URL. */
+  databaseUrl: string;
+  adminToken: string;
+}
+
+/**
+ * Builds every dependency of the app and registers the components the initializer starts.
+ * Nothing connects here: connections open when `deps.initializer.start()` runs.
+ */
+export function buildDependencies({
+  config,
+  logger,
+  build,
+  databaseUrl,
+  adminToken,
+}: BuildDepsOptions): AppDeps {
+  const metrics = createMetrics({ build, defaultMetrics: config.METRICS_DEFAULTS });
+  const eventLoop = new EventLoopMonitor();
+  const initializer = new Initializer({
+    logger,
+    retry: { baseMs: config.DB_RETRY_BASE_MS, maxMs: config.DB_RETRY_MAX_MS },
+  });
+  const database = new PlatformDatabase({
+    url: databaseUrl,
+    poolMax: config.DB_POOL_MAX,
+    connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
+    statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
+    idleTimeoutMs: config.DB_IDLE_TIMEOUT_MS,
+    retry: {
+      attempts: config.DB_CONNECT_ATTEMPTS,
+      baseMs: config.DB_RETRY_BASE_MS,
+      maxMs: config.DB_RETRY_MAX_MS,
+    },
+    onQuery: (e) => metrics.observeQuery(e.sql, e.durationMs, e.error !== undefined),
+    onHealthChange: (healthy, lastError) => {
+      initializer.report('database', healthy ? 'ready' : 'degraded', lastError ?? undefined);
+      if (healthy) logger.info('database reachable');
+      else logger.warn({ lastError }, 'database unreachable');
+    },
+    onWarning: (message, error) => logger.warn({ err: error }, message),
+  });
+  const cache = new MemoryCache({ maxEntries: 10_000, defaultTtlMs: 60_000 });
+
+  initializer.register(databaseComponent(database, config, logger));
+  initializer.register(cacheComponent(cache));
+  initializer.register(monitoringComponent(metrics, eventLoop));
+
+  metrics.bindPool(() => database.stats());
+  metrics.bindComponents(() => initializer.states());
+  metrics.bindEventLoopLag(() => eventLoop.lagSeconds());
+
+  return {
+    config,
+    logger,
+    build,
+    startedAt: new Date(),
+    metrics,
+    database,
+    cache,
+    initializer,
+    lifecycle: new Lifecycle(),
+    adminToken,
+    eventLoopLag: () => eventLoop.lagSeconds(),
+  };
+}

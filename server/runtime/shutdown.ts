@@ -1,0 +1,60 @@
+import type { EmbeddedPostgres } from '../../db/embedded-postgres';
+import type { AppDeps } from '../deps';
+import type { Logger } from './logger';
+import type { RunningServer } from './serve';
+
+/**
+ * Graceful shutdown on SIGTERM or SIGINT, in the order load balancers need (lightship,
+ * terminus): readiness 503 at once; the drain delay, so they notice and stop sending; stop
+ * listening; let in-flight requests finish (bounded); then close the pool and the embedded
+ * server. A second SIGINT exits at once.
+ */
+export function installShutdown({
+  deps,
+  server,
+  embedded,
+  logger,
+}: {
+  deps: AppDeps;
+  server: RunningServer;
+  embedded?: EmbeddedPostgres;
+  logger: Logger;
+}): void {
+  let shuttingDown = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (shuttingDown) {
+      // A second Ctrl-C means "now"; a repeated SIGTERM (some supervisors send two) changes nothing.
+      if (signal === 'SIGINT') process.exit(130);
+      logger.info({ signal }, 'already shutting down');
+      return;
+    }
+    shuttingDown = true;
+    shutdown(signal).then(
+      () => process.exit(0),
+      (error) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+
+  async function shutdown(signal: NodeJS.Signals): Promise<void> {
+    const { config, lifecycle, initializer, database } = deps;
+    lifecycle.beginDrain();
+    logger.info({ signal, drainDelayMs: config.SHUTDOWN_DRAIN_DELAY_MS }, 'draining: readiness now 503');
+    await new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_DRAIN_DELAY_MS));
+    const closed = server.close();
+    const idle = await lifecycle.waitForIdle(config.SHUTDOWN_TIMEOUT_MS);
+    if (!idle)
+      logger.warn({ inFlight: lifecycle.activeRequests() }, 'shutdown timeout: requests still in flight');
+    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1_000))]);
+    await initializer.stop();
+    await database.close();
+    if (embedded) await embedded.stop();
+    logger.info('shutdown complete');
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
+  }
+
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

@@ -1,0 +1,73 @@
+import { redactConfig } from '../../config';
+import type { AppDeps } from '../../deps';
+
+/**
+ * What an operator wants on one page: each component's state, the process's resources, the
+ * configuration in force (secrets redacted) and a summary of traffic since start.
+ */
+export async function buildSystemStatus(deps: AppDeps) {
+  const memory = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  const uptimeSeconds = (Date.now() - deps.startedAt.getTime()) / 1000;
+  return {
+    status: deps.initializer.overallStatus(),
+    ready: deps.initializer.isReady() && !deps.lifecycle.isDraining(),
+    draining: deps.lifecycle.isDraining(),
+    instance: {
+      name: deps.build.name,
+      version: deps.build.version,
+      commit: deps.build.commit,
+      runtime: deps.build.runtime,
+      runtimeVersion: deps.build.runtimeVersion,
+      pid: process.pid,
+      startedAt: deps.startedAt.toISOString(),
+      uptimeSeconds: Math.round(uptimeSeconds),
+    },
+    components: deps.initializer.states(),
+    resources: {
+      memory: {
+        rss: memory.rss,
+        heapUsed: memory.heapUsed,
+        heapTotal: memory.heapTotal,
+        external: memory.external,
+      },
+      cpu: {
+        userSeconds: cpu.user / 1e6,
+        systemSeconds: cpu.system / 1e6,
+        /** Share of one core used on average since start. */
+        utilization: uptimeSeconds > 0 ? (cpu.user + cpu.system) / 1e6 / uptimeSeconds : 0,
+      },
+      eventLoopLagMs: Math.round(deps.eventLoopLag() * 1000 * 100) / 100,
+    },
+    database: { ...deps.database.stats(), embedded: !deps.config.DATABASE_URL },
+    cache: deps.cache.stats(),
+    performance: await performanceSummary(deps),
+    configuration: redactConfig(deps.config),
+  };
+}
+
+export type SystemStatus = Awaited<ReturnType<typeof buildSystemStatus>>;
+
+async function performanceSummary(deps: AppDeps) {
+  const { values } = await deps.metrics.http.duration.get();
+  let requests = 0;
+  let serverErrors = 0;
+  let seconds = 0;
+  for (const v of values) {
+    if (v.metricName === 'http_server_request_duration_seconds_count') {
+      requests += v.value;
+      if (String(v.labels.status_code).startsWith('5')) serverErrors += v.value;
+    } else if (v.metricName === 'http_server_request_duration_seconds_sum') {
+      seconds += v.value;
+    }
+  }
+  const uptime = (Date.now() - deps.startedAt.getTime()) / 1000;
+  return {
+    requests,
+    serverErrors,
+    errorRate: requests ? serverErrors / requests : 0,
+    meanLatencyMs: requests ? (seconds / requests) * 1000 : 0,
+    requestsPerSecond: uptime > 0 ? requests / uptime : 0,
+    inFlight: deps.lifecycle.activeRequests(),
+  };
+}

@@ -1,0 +1,111 @@
+import { z } from 'zod';
+
+/** Lifecycle states of a platform component, in the order a healthy one passes through them. */
+export const componentStatus = z.enum(['pending', 'initializing', 'ready', 'degraded', 'failed']);
+export type ComponentStatus = z.infer<typeof componentStatus>;
+
+export const componentState = z.object({
+  name: z.string(),
+  phase: z.string(),
+  critical: z.boolean(),
+  status: componentStatus,
+  startedAt: z.string().nullable(),
+  durationMs: z.number().nullable(),
+  attempts: z.number(),
+  lastError: z.string().nullable(),
+});
+export type ComponentState = z.infer<typeof componentState>;
+
+/** One IETF health-check measurement (draft-inadarei-api-health-check). */
+export const healthCheckResult = z.object({
+  componentId: z.string().optional(),
+  componentType: z.string().optional(),
+  status: z.enum(['pass', 'warn', 'fail']),
+  observedValue: z.union([z.number(), z.string(), z.boolean()]).optional(),
+  observedUnit: z.string().optional(),
+  time: z.string(),
+  output: z.string().optional(),
+});
+export type HealthCheckResult = z.infer<typeof healthCheckResult>;
+
+export const healthReport = z.object({
+  status: z.enum(['pass', 'warn', 'fail']),
+  version: z.string(),
+  releaseId: z.string(),
+  serviceId: z.string(),
+  description: z.string(),
+  checks: z.record(z.string(), z.array(healthCheckResult)),
+});
+export type HealthReport = z.infer<typeof healthReport>;
+
+export const systemInfo = z.object({
+  name: z.string(),
+  version: z.string(),
+  commit: z.string(),
+  runtime: z.object({ name: z.enum(['bun', 'node', 'workerd']), version: z.string() }),
+  startedAt: z.string(),
+  uptimeSeconds: z.number(),
+});
+export type SystemInfo = z.infer<typeof systemInfo>;
+
+export const selfTestCheck = z.object({
+  component: z.string(),
+  name: z.string(),
+  status: z.enum(['pass', 'fail']),
+  durationMs: z.number(),
+  error: z.string().nullable(),
+});
+
+export const selfTestReport = z.object({
+  status: z.enum(['pass', 'fail']),
+  startedAt: z.string(),
+  durationMs: z.number(),
+  checks: z.array(selfTestCheck),
+});
+export type SelfTestReport = z.infer<typeof selfTestReport>;
+
+/** Input of `system.selfTest`: optionally limited to some components. */
+export const selfTestInput = z
+  .object({ components: z.array(z.string().min(1).max(64)).max(32).optional() })
+  .strict()
+  .optional();
+
+/**
+ * Operator annotations: timestamped notes on the timeline ("deploy started", "failover"),
+ * as Grafana keeps them. The idempotency key makes a retried create safe: the same key
+ * never makes a second row, so a client that lost the answer can simply send it again.
+ */
+export const annotationCreateInput = z
+  .object({
+    text: z.string().trim().min(1).max(2000),
+    tags: z
+      .array(
+        z.string().regex(/^[a-z0-9][a-z0-9._:-]{0,63}$/, 'tags are lowercase letters, digits and . _ : -'),
+      )
+      .max(16)
+      .default([]),
+    idempotencyKey: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{8,128}$/, '8 to 128 characters of A-Z a-z 0-9 . _ : -')
+      .optional(),
+  })
+  .strict();
+export type AnnotationCreateInput = z.input<typeof annotationCreateInput>;
+
+export const annotationListInput = z
+  .object({
+    tag: z.string().max(64).optional(),
+    limit: z.number().int().min(1).max(500).default(100),
+    /** Opaque cursor: the id of the last annotation of the previous page. */
+    before: z.number().int().positive().optional(),
+  })
+  .strict()
+  .default({ limit: 100 });
+
+export const annotation = z.object({
+  id: z.number(),
+  text: z.string(),
+  tags: z.array(z.string()),
+  createdAt: z.string(),
+});
+export type Annotation = z.infer<typeof annotation>;
