@@ -71,7 +71,8 @@ export function databaseComponent(database: PlatformDatabase, config: Config, lo
           // Delete before judging the read, so a failed comparison leaves no row behind.
           const read = await readScratch(database.db, id).finally(() => deleteScratch(database.db, id));
           if (read !== payload) throw new Error('the row read back differs from the row written');
-          if ((await readScratch(database.db, id)) !== undefined) throw new Error('the deleted row is still there');
+          if ((await readScratch(database.db, id)) !== undefined)
+            throw new Error('the deleted row is still there');
         },
       },
     ],
