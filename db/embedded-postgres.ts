@@ -164,7 +164,7 @@ async function acquireLock(lockFile: string): Promise<() => Promise<void>> {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = Number((await readFile(lockFile, 'utf8').catch(() => '')).trim());
-      if (owner && owner !== process.pid && isAlive(owner)) {
+      if (owner && isAlive(owner)) {
         throw new DataDirLockedError(
           `the embedded PostgreSQL data directory is in use by process ${owner} (lock ${lockFile}); ` +
             'stop that server, or set DATA_DIR or DATABASE_URL',
