@@ -26,5 +26,8 @@ export function requestId(options: { logger: Logger; header?: string }): Middlew
     c.set('logger', options.logger.child({ requestId: id }));
     c.header(header, id);
     await next();
+    // A handler that returns a Response of its own (the tRPC adapter does) replaces the one the
+    // header above was prepared for, and Hono drops prepared headers then: set it again.
+    if (c.res.headers.get(header) !== id) c.header(header, id);
   };
 }
