@@ -41,8 +41,9 @@ export function createApp(deps: AppDeps) {
       },
     }),
   );
-  app.all(`${TRPC_ENDPOINT}/*`, (c) =>
-    fetchRequestHandler({
+  app.all(`${TRPC_ENDPOINT}/*`, async (c) => {
+    let beforeContext = false;
+    const response = await fetchRequestHandler({
       endpoint: TRPC_ENDPOINT,
       req: c.req.raw,
       router: appRouter,
@@ -52,11 +53,43 @@ export function createApp(deps: AppDeps) {
         if (error.code === 'INTERNAL_SERVER_ERROR')
           c.get('logger').error({ err: error, procedure: path }, 'tRPC error');
       },
-    }),
-  );
+      // tRPC has no request info (and so no context) when it rejects a request before reading
+      // it: a batch over TRPC_MAX_BATCH_SIZE, a missing or unsupported content type, a badly
+      // encoded path.
+      responseMeta: ({ info, errors }) => {
+        if (!info && errors.length > 0) beforeContext = true;
+        return {};
+      },
+    });
+    return beforeContext ? withRequestId(response, c.get('requestId')) : response;
+  });
+
+  // Paths we serve, with the methods each accepts, so that a known path called with another
+  // method answers 405 with an Allow header (as tRPC does for its procedures), not 404.
+  const methodsByPath = new Map<string, Set<string>>();
+  for (const route of app.routes) {
+    if (route.method === 'ALL') continue;
+    const methods = methodsByPath.get(route.path) ?? new Set<string>();
+    methods.add(route.method);
+    // Hono answers HEAD with the GET handler.
+    if (route.method === 'GET') methods.add('HEAD');
+    methodsByPath.set(route.path, methods);
+  }
 
   app.notFound((c) => {
     c.set('unmatched', true);
+    const allowed = methodsByPath.get(c.req.path);
+    if (allowed) {
+      return c.json(
+        errorBody(
+          'METHOD_NOT_SUPPORTED',
+          `${c.req.path} does not accept ${c.req.method}; it accepts ${[...allowed].join(', ')}`,
+          c.get('requestId'),
+        ),
+        405,
+        { Allow: [...allowed].join(', ') },
+      );
+    }
     return c.json(
       errorBody('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId')),
       404,
@@ -78,6 +111,25 @@ export function createApp(deps: AppDeps) {
   });
 
   return app;
+}
+
+/**
+ * An error tRPC formatted without a context carries `requestId: null` and, as tRPC builds it,
+ * a text/plain content type: give it this request's id and say it is JSON.
+ */
+async function withRequestId(response: Response, requestId: string): Promise<Response> {
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return new Response(text, response);
+  }
+  const data = (body as { error?: { data?: { requestId?: unknown } } } | null)?.error?.data;
+  if (data && typeof data === 'object') data.requestId = requestId;
+  const headers = new Headers(response.headers);
+  headers.set('content-type', 'application/json');
+  return new Response(JSON.stringify(body), { status: response.status, headers });
 }
 
 function httpExceptionCode(status: number): ErrorCode {
