@@ -1,4 +1,5 @@
 import type { SelfTestReport } from '../../../shared/system';
+import { PlatformError } from '../../errors';
 import type { Component } from '../../runtime/initializer';
 import { withTimeout } from './health';
 
@@ -10,6 +11,14 @@ const CHECK_TIMEOUT_MS = 5_000;
  * deletes), one after another so their timings do not disturb each other.
  */
 export async function runSelfTest(components: Component[], only?: string[]): Promise<SelfTestReport> {
+  // A name that matches no component would run nothing and report "pass": say so instead.
+  const unknown = only?.filter((name) => !components.some((c) => c.name === name)) ?? [];
+  if (unknown.length > 0) {
+    throw new PlatformError(
+      'BAD_REQUEST',
+      `unknown components: ${unknown.join(', ')}; known: ${components.map((c) => c.name).join(', ')}`,
+    );
+  }
   const startedAt = new Date();
   const started = performance.now();
   const checks: SelfTestReport['checks'] = [];
