@@ -71,13 +71,20 @@ export const selfTestInput = z
   .optional();
 
 /**
+ * PostgreSQL cannot store U+0000 in text (SQLSTATE 22021): a string holding one would fail in the
+ * database as a 500, so it is refused here as bad input.
+ */
+const noNul = (value: string) => !value.includes('\u0000');
+const NO_NUL_MESSAGE = 'must not contain NUL (U+0000) characters';
+
+/**
  * Operator annotations: timestamped notes on the timeline ("deploy started", "failover"),
  * as Grafana keeps them. The idempotency key makes a retried create safe: the same key
  * never makes a second row, so a client that lost the answer can simply send it again.
  */
 export const annotationCreateInput = z
   .object({
-    text: z.string().trim().min(1).max(2000),
+    text: z.string().trim().min(1).max(2000).refine(noNul, NO_NUL_MESSAGE),
     tags: z
       .array(
         z.string().regex(/^[a-z0-9][a-z0-9._:-]{0,63}$/, 'tags are lowercase letters, digits and . _ : -'),
@@ -94,7 +101,7 @@ export type AnnotationCreateInput = z.input<typeof annotationCreateInput>;
 
 export const annotationListInput = z
   .object({
-    tag: z.string().max(64).optional(),
+    tag: z.string().max(64).refine(noNul, NO_NUL_MESSAGE).optional(),
     limit: z.number().int().min(1).max(500).default(100),
     /** Opaque cursor: the id of the last annotation of the previous page. */
     before: z.number().int().positive().optional(),
