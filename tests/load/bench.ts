@@ -1,0 +1,236 @@
+/**
+ * `npm run bench`: the platform against bare baselines on Bun, side by side, on one machine.
+ *
+ * Each server is pinned to core 0 and the load generator to core 1, so the server under test
+ * never competes with the load for CPU. Rounds interleave baseline and platform (alternating
+ * which goes first) so drift in the machine's speed lands on both sides of each ratio.
+ * It prints a table and exits 0 whether or not targets are met: a measurement, not a test.
+ *
+ * Environment: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_WARMUP_SECONDS (2),
+ * BENCH_CONNECTIONS (64), BENCH_LOADGEN (wrk | autocannon), and BENCH_PLATFORM_ENV, settings
+ * for the platform only, e.g. "LOG_LEVEL=warn METRICS_DEFAULTS=false", to measure their cost.
+ */
+
+import { rmSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, release } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type LoadResult, loadGeneratorVersion, pickLoadGenerator, runLoad } from './lib/load';
+import { Processes } from './lib/processes';
+import { formatRun, formatTable, formatVerdict, type ScenarioResult } from './lib/report';
+import { BUN, type RunningTarget, startBaseline, startPlatform } from './lib/servers';
+
+const SERVER_CPU = 0;
+const LOAD_CPU = 1;
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+interface Scenario {
+  scenario: string;
+  path: string;
+  baseline: 'bare-hono' | 'bare-hono-trpc';
+  targetRatio: number;
+}
+
+/** The design's targets (DESIGN.md, "Performance targets"). */
+const SCENARIOS: Scenario[] = [
+  {
+    scenario: 'GET /api/health/lightweight',
+    path: '/api/health/lightweight',
+    baseline: 'bare-hono',
+    targetRatio: 0.9,
+  },
+  // Stands in for the API-key-authenticated query until API keys exist: public, no database.
+  {
+    scenario: 'tRPC system.info',
+    path: '/api/trpc/system.info',
+    baseline: 'bare-hono-trpc',
+    targetRatio: 0.75,
+  },
+];
+
+function positiveInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive whole number`);
+  return value;
+}
+
+function platformOverrides(): Record<string, string> {
+  const overrides: Record<string, string> = {};
+  for (const pair of (process.env.BENCH_PLATFORM_ENV ?? '').split(/\s+/).filter(Boolean)) {
+    const at = pair.indexOf('=');
+    if (at < 1) throw new Error(`BENCH_PLATFORM_ENV: expected KEY=VALUE, got "${pair}"`);
+    overrides[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return overrides;
+}
+
+/**
+ * Both sides must answer the same thing, or the ratio compares different work: same status
+ * (200), same content type, bodies of about the same size.
+ */
+async function checkEquivalent(scenario: Scenario, baseline: RunningTarget, platform: RunningTarget) {
+  const [a, b] = await Promise.all(
+    [baseline, platform].map(async (target) => {
+      const response = await fetch(`${target.origin}${scenario.path}`);
+      const body = await response.text();
+      return { status: response.status, type: response.headers.get('content-type'), length: body.length };
+    }),
+  );
+  const same =
+    a!.status === 200 &&
+    b!.status === 200 &&
+    a!.type === b!.type &&
+    Math.abs(a!.length - b!.length) <= a!.length * 0.1;
+  if (!same) {
+    throw new Error(
+      `${scenario.scenario}: baseline and platform answer differently: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`,
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  const rounds = positiveInt('BENCH_ROUNDS', 3);
+  const seconds = positiveInt('BENCH_SECONDS', 5);
+  const warmupSeconds = positiveInt('BENCH_WARMUP_SECONDS', 2);
+  const connections = positiveInt('BENCH_CONNECTIONS', 64);
+  const overrides = platformOverrides();
+  const generator = pickLoadGenerator();
+
+  const processes = new Processes();
+  // Under /tmp and world-readable: the embedded PostgreSQL runs as the postgres user.
+  const dir = await mkdtemp('/tmp/bc-bench-');
+  await chmod(dir, 0o755);
+  const targets: RunningTarget[] = [];
+
+  let interrupted = false;
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () => {
+    cleaning ??= (async () => {
+      // Newest first: the load generator stops before the server it loads.
+      await processes.stopAll();
+      for (const target of targets) await target.stop();
+      await rm(dir, { recursive: true, force: true });
+    })();
+    return cleaning;
+  };
+  // Last resort if the bench dies without running cleanup: nothing it started may outlive it.
+  process.on('exit', () => {
+    processes.killAllNow();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(name, () => {
+      interrupted = true;
+      console.error(`\n${name}: stopping every server the bench started`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+
+  try {
+    const commit =
+      (
+        await processes.run({
+          name: 'git',
+          command: 'git',
+          args: ['rev-parse', '--short=12', 'HEAD'],
+          cwd: ROOT,
+        })
+      ).output.trim() || 'unknown';
+    const bunVersion = (
+      await processes.run({ name: 'bun', command: BUN, args: ['--version'] })
+    ).output.trim();
+    const header = [
+      `CPU: ${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} cores; load average ${loadavg()[0]?.toFixed(2)} at start; Linux ${release()}`,
+      `Runtime: Bun ${bunVersion} (servers, pinned to core ${SERVER_CPU}); bench driver Node ${process.versions.node}`,
+      `Load generator: ${await loadGeneratorVersion(processes, generator)} (pinned to core ${LOAD_CPU}), ${connections} connections, 1 thread, keep-alive GET`,
+      `Method: ${rounds} rounds x ${seconds} s per target after ${warmupSeconds} s warm-up, baseline and platform interleaved; medians across rounds; ratio = median of per-round ratios`,
+      `Platform: commit ${commit}, NODE_ENV=production, embedded PostgreSQL, ${
+        Object.keys(overrides).length
+          ? Object.entries(overrides)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ')
+          : 'default LOG_LEVEL (info) and metrics'
+      }`,
+    ];
+    console.log(header.join('\n'));
+
+    const options = { processes, dir, cpu: SERVER_CPU, commit };
+    const baselines = {
+      'bare-hono': await startBaseline('bare-hono', '/api/health/lightweight', options),
+      'bare-hono-trpc': await startBaseline('bare-hono-trpc', '/api/trpc/system.info', options),
+    };
+    targets.push(...Object.values(baselines));
+    const platform = await startPlatform({ ...options, overrides });
+    targets.push(platform);
+    for (const scenario of SCENARIOS) await checkEquivalent(scenario, baselines[scenario.baseline], platform);
+
+    const load = (target: RunningTarget, scenario: Scenario, duration: number) =>
+      runLoad(processes, generator, `${target.origin}${scenario.path}`, {
+        seconds: duration,
+        connections,
+        cpu: LOAD_CPU,
+      });
+
+    // Warm-up lets both JITs compile the hot paths before anything counts.
+    console.log(`warming up (${warmupSeconds} s per target and scenario)`);
+    for (const scenario of SCENARIOS) {
+      await load(baselines[scenario.baseline], scenario, warmupSeconds);
+      await load(platform, scenario, warmupSeconds);
+    }
+
+    const results: ScenarioResult[] = SCENARIOS.map((s) => ({
+      scenario: s.scenario,
+      baselineName: s.baseline,
+      targetRatio: s.targetRatio,
+      baseline: [],
+      platform: [],
+    }));
+    for (let round = 1; round <= rounds; round++) {
+      for (const [index, scenario] of SCENARIOS.entries()) {
+        const result = results[index]!;
+        const sides: ['baseline' | 'platform', RunningTarget][] = [
+          ['baseline', baselines[scenario.baseline]],
+          ['platform', platform],
+        ];
+        // Alternate which side goes first, so neither always runs on a warmer (or hotter) machine.
+        if (round % 2 === 0) sides.reverse();
+        for (const [side, target] of sides) {
+          const run: LoadResult = await load(target, scenario, seconds);
+          result[side].push(run);
+          console.log(formatRun(round, scenario.scenario, target.name, run));
+        }
+      }
+    }
+
+    const table = formatTable(results);
+    const verdict = formatVerdict(results);
+    console.log(`\n${table}\n\n${verdict.join('\n')}`);
+
+    const outDir = join(ROOT, '.bench');
+    await mkdir(outDir, { recursive: true });
+    const stamp = new Date().toISOString();
+    await writeFile(
+      join(outDir, 'results.md'),
+      `# npm run bench, ${stamp}\n\n${header.join('  \n')}\n\n${table}\n\n${verdict.join('  \n')}\n`,
+    );
+    console.log('(written to .bench/results.md)');
+  } catch (error) {
+    if (interrupted) return;
+    // The logs go with the temp directory: show their ends while they exist.
+    for (const file of (await readdir(dir)).filter((f) => f.endsWith('.log'))) {
+      const tail = (await readFile(join(dir, file), 'utf8')).trimEnd().split('\n').slice(-15);
+      console.error(`--- last lines of ${file} ---\n${tail.join('\n')}`);
+    }
+    throw error;
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((error) => {
+  console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, isAlive, type Processes, type Started, signal, waitForHttp } from './processes';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+export const BUN = join(ROOT, 'node_modules/.bin/bun');
+
+export interface RunningTarget {
+  name: string;
+  /** http://127.0.0.1:PORT */
+  origin: string;
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+interface TargetOptions {
+  processes: Processes;
+  /** Temp directory for logs (and the platform's data). */
+  dir: string;
+  /** The core the server is pinned to. */
+  cpu: number;
+  /** Passed to every server so the bodies of system.info match in length. */
+  commit: string;
+}
+
+/**
+ * Only what a process needs to run, not the caller's whole environment: a DATABASE_URL or
+ * LOG_LEVEL exported in the shell must not silently change what is measured.
+ */
+function baseEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const key of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ']) {
+    if (process.env[key] !== undefined) env[key] = process.env[key];
+  }
+  return env;
+}
+
+/** A baseline program from tests/load/baselines on Bun, pinned to `cpu`. */
+export async function startBaseline(
+  file: 'bare-hono' | 'bare-hono-trpc',
+  readyPath: string,
+  options: TargetOptions,
+): Promise<RunningTarget> {
+  const port = await freePort();
+  const logFile = join(options.dir, `${file}.log`);
+  const { started } = startLogged(options, {
+    name: file,
+    logFile,
+    args: [join(ROOT, 'tests/load/baselines', `${file}.ts`)],
+    env: { ...baseEnv(), NODE_ENV: 'production', PORT: String(port), GIT_COMMIT: options.commit },
+  });
+  const origin = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${origin}${readyPath}`, started, { timeoutMs: 15_000 });
+  return { name: file, origin, logFile, stop: () => options.processes.stop(started) };
+}
+
+/**
+ * The platform as production runs it: Bun, NODE_ENV=production, default log level, an embedded
+ * PostgreSQL in a fresh data directory. `overrides` (from BENCH_PLATFORM_ENV) exist to measure
+ * what a setting costs, e.g. LOG_LEVEL=warn.
+ */
+export async function startPlatform(
+  options: TargetOptions & { overrides: Record<string, string> },
+): Promise<RunningTarget> {
+  const port = await freePort();
+  const logFile = join(options.dir, 'platform.log');
+  const { started } = startLogged(options, {
+    name: 'platform',
+    logFile,
+    args: [join(ROOT, 'server/main.ts')],
+    env: {
+      ...baseEnv(),
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATA_DIR: options.dir,
+      ADMIN_TOKEN: randomBytes(24).toString('base64url'),
+      GIT_COMMIT: options.commit,
+      // The default drain delay holds readiness at 503 for 5 s before stopping: useless here.
+      SHUTDOWN_DRAIN_DELAY_MS: '0',
+      ...options.overrides,
+    },
+  });
+  const origin = `http://127.0.0.1:${port}`;
+  // Ready means the database and every critical component are up, not only the listener.
+  await waitForHttp(`${origin}/api/health/ready`, started, { timeoutMs: 60_000 });
+  return {
+    name: 'platform',
+    origin,
+    logFile,
+    async stop() {
+      await options.processes.stop(started);
+      await stopOrphanedPostgres(join(options.dir, 'postgres'));
+    },
+  };
+}
+
+function startLogged(
+  options: TargetOptions,
+  spec: { name: string; logFile: string; args: string[]; env: NodeJS.ProcessEnv },
+): { started: Started } {
+  const fd = openSync(spec.logFile, 'a');
+  try {
+    // taskset execs the command, so the PID we get is the server's own.
+    return options.processes.start({
+      name: spec.name,
+      command: 'taskset',
+      args: ['-c', String(options.cpu), BUN, ...spec.args],
+      env: spec.env,
+      cwd: ROOT,
+      output: fd,
+    });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Backstop: the platform stops its PostgreSQL on SIGTERM and the process-group kill catches it
+ * otherwise, but a postmaster still named in postmaster.pid gets a fast-shutdown request.
+ */
+async function stopOrphanedPostgres(dataDir: string): Promise<void> {
+  let pid = 0;
+  try {
+    pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return;
+  }
+  if (!pid || !isAlive(pid)) return;
+  signal(pid, 'SIGINT');
+  for (let waited = 0; waited < 10_000 && isAlive(pid); waited += 100) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  if (isAlive(pid)) signal(pid, 'SIGKILL');
+}
