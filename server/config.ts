@@ -76,11 +76,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? 'environment');
+    // Quoted as JSON and shortened, so a value holding a newline cannot break the
+    // one-line-per-problem promise (or forge a line of its own).
     const shown =
-      name in input && !/TOKEN|PASSWORD|SECRET|DATABASE_URL/.test(name) ? ` (got "${input[name]}")` : '';
+      name in input && !/TOKEN|PASSWORD|SECRET|DATABASE_URL/.test(name)
+        ? ` (got ${JSON.stringify(shorten(input[name] ?? ''))})`
+        : '';
     return `invalid configuration: ${name} ${issue.message}${shown}`;
   });
   throw new ConfigError(lines.join('\n'));
+}
+
+function shorten(value: string, max = 64): string {
+  return value.length > max ? `${value.slice(0, max)}…` : value;
 }
 
 /** The configuration with secrets replaced, for system status and logs. */
@@ -95,11 +103,17 @@ export function redactConfig(config: Config): Record<string, unknown> {
   return shown;
 }
 
-/** A connection URL with its password removed. */
+/** Query parameters of a PostgreSQL URL that carry secrets (libpq and node-postgres read them). */
+const SECRET_URL_PARAMS = ['password', 'sslpassword'];
+
+/** A connection URL with its password removed, whether in the user info or in the query. */
 export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '[redacted]';
+    for (const param of SECRET_URL_PARAMS) {
+      if (parsed.searchParams.has(param)) parsed.searchParams.set(param, '[redacted]');
+    }
     return parsed.toString();
   } catch {
     return '[redacted]';
