@@ -170,7 +170,10 @@ export class Initializer {
   /** Stops retrying and stops components in reverse phase order. */
   async stop(): Promise<void> {
     this.abort.abort();
-    const reversed = [...this.entries.values()].reverse();
+    // By phase, not by registration: a component registered before one of an earlier phase
+    // must still stop first. Within a phase, the reverse of registration.
+    const phaseOf = (e: Entry) => PHASES.indexOf(e.component.phase);
+    const reversed = [...this.entries.values()].reverse().sort((a, b) => phaseOf(b) - phaseOf(a));
     for (const { component } of reversed) {
       try {
         await component.stop?.();
