@@ -34,20 +34,25 @@ export function healthRoutes(deps: AppDeps) {
     c.body(PASS_BODY, 200, { ...NO_STORE, 'Content-Type': 'application/health+json' }),
   );
 
+  const notReady = () => deps.initializer.states().filter((s) => s.critical && s.status !== 'ready');
+
   app.get('/api/health/ready', async (c) => {
     const reasons: string[] = [];
     if (deps.lifecycle.isDraining()) reasons.push('draining');
-    if (!deps.initializer.isReady()) {
-      const waiting = deps.initializer.states().filter((s) => s.critical && s.status !== 'ready');
-      reasons.push(...waiting.map((s) => `${s.name} ${s.status}`));
-    } else if (
-      !(await deps.database.isReachable({
+    let waiting = notReady();
+    // A database that went away after start is marked degraded and is marked ready again only
+    // once a query succeeds. Without asking it here, readiness stayed 503 after it came back
+    // until the next periodic health check (DB_HEALTH_INTERVAL_MS, 30 s by default).
+    const databaseDegraded = waiting.some((s) => s.name === 'database' && s.status === 'degraded');
+    if (waiting.length === 0 || databaseDegraded) {
+      const reachable = await deps.database.isReachable({
         maxAgeMs: READY_DB_MAX_AGE_MS,
         timeoutMs: deps.config.HEALTH_DB_TIMEOUT_MS,
-      }))
-    ) {
-      reasons.push('database unreachable');
+      });
+      waiting = notReady();
+      if (!reachable && waiting.length === 0) reasons.push('database unreachable');
     }
+    reasons.push(...waiting.map((s) => `${s.name} ${s.status}`));
     const ready = reasons.length === 0;
     const body = ready ? { status: 'pass' } : { status: 'fail', output: reasons.join('; ') };
     return c.body(JSON.stringify(body), ready ? 200 : 503, {
