@@ -53,8 +53,16 @@ export async function serve(
         close: () =>
           new Promise<void>((done) => {
             // Node's close() stops listening, closes idle keep-alive sockets, and waits for
-            // sockets with a request in flight; their responses still go out.
-            server.close(() => done());
+            // sockets with a request in flight; their responses still go out. But a socket busy
+            // when close() ran stays open after its response (keep-alive) until the client or
+            // keepAliveTimeout ends it, so close() did not resolve and shutdown sat out its 1 s
+            // bound on every drain with requests in flight. Close such sockets as they go idle.
+            const http = server as { closeIdleConnections?: () => void };
+            const sweep = setInterval(() => http.closeIdleConnections?.(), 25);
+            server.close(() => {
+              clearInterval(sweep);
+              done();
+            });
           }),
       });
     });
