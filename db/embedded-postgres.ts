@@ -14,7 +14,12 @@ export interface EmbeddedPostgres {
   dataDir: string;
   /** Stops the server (fast shutdown) and releases the data directory lock. */
   stop(): Promise<void>;
-  /** Starts it again after `stop()`, on the same port: used by fault tests. */
+  /**
+   * Starts it again after `stop()`, on the same port and data, taking the lock again (fault
+   * tests: PostgreSQL away for a while, then back). Does nothing while it runs.
+   */
+  start(): Promise<void>;
+  /** `stop()` then `start()`. */
   restart(): Promise<void>;
 }
 
@@ -36,7 +41,8 @@ const USER = 'postgres';
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const dataDir = resolve(options.dataDir);
   await mkdir(join(dataDir, '..'), { recursive: true });
-  const releaseLock = await acquireLock(`${dataDir}.lock`);
+  const lockFile = `${dataDir}.lock`;
+  let releaseLock = await acquireLock(lockFile);
   try {
     const passwordFile = `${dataDir}.password`;
     const firstRun = !existsSync(join(dataDir, 'PG_VERSION'));
@@ -49,10 +55,14 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       await writeFile(passwordFile, password, { mode: 0o600 });
     }
     await server.start();
-    const forgetExitHook = stopOnExit(dataDir);
+    let forgetExitHook = stopOnExit(dataDir);
     const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
     let running = true;
-    return {
+    // restart() used to be `server.stop(); server.start()` while documented as "starts it again
+    // after stop()". Called after stop() it started a server without the lock or the exit hook,
+    // and, `running` being false, no later stop() ever stopped it: an orphaned postmaster.
+    // start() and stop() now keep the lock, the exit hook and `running` in step.
+    const handle: EmbeddedPostgres = {
       url,
       port,
       dataDir,
@@ -63,11 +73,25 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
         await server.stop();
         await releaseLock();
       },
+      async start() {
+        if (running) return;
+        releaseLock = await acquireLock(lockFile);
+        try {
+          await stopOrphanedServer(dataDir);
+          await server.start();
+        } catch (error) {
+          await releaseLock();
+          throw error ?? new Error(`the embedded PostgreSQL in ${dataDir} exited while starting`);
+        }
+        forgetExitHook = stopOnExit(dataDir);
+        running = true;
+      },
       async restart() {
-        await server.stop();
-        await server.start();
+        await handle.stop();
+        await handle.start();
       },
     };
+    return handle;
   } catch (error) {
     await releaseLock();
     throw error;
