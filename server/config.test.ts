@@ -1,0 +1,225 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, configSchema, loadConfig, redactConfig, redactUrl } from './config';
+
+/** The ConfigError loadConfig throws for `env`; fails the test when it throws none. */
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).message.split('\n');
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('gives every setting its default when the environment is empty', () => {
+    expect(loadConfig({})).toEqual({
+      NODE_ENV: 'development',
+      HOST: '127.0.0.1',
+      PORT: 3000,
+      LOG_LEVEL: 'info',
+      DATA_DIR: '.data',
+      EMBEDDED_PG_PORT: 0,
+      DB_POOL_MAX: 10,
+      DB_CONNECT_TIMEOUT_MS: 10_000,
+      DB_CONNECT_ATTEMPTS: 10,
+      DB_RETRY_BASE_MS: 100,
+      DB_RETRY_MAX_MS: 5_000,
+      DB_STATEMENT_TIMEOUT_MS: 15_000,
+      DB_IDLE_TIMEOUT_MS: 30_000,
+      DB_HEALTH_INTERVAL_MS: 30_000,
+      HEALTH_DB_TIMEOUT_MS: 2_000,
+      SHUTDOWN_DRAIN_DELAY_MS: 5_000,
+      SHUTDOWN_TIMEOUT_MS: 30_000,
+      TRPC_MAX_BATCH_SIZE: 20,
+      BODY_LIMIT_BYTES: 1024 * 1024,
+      METRICS_DEFAULTS: true,
+    });
+  });
+
+  it('leaves DATABASE_URL and the tokens unset by default (embedded PostgreSQL, generated admin token)', () => {
+    const config = loadConfig({});
+    expect(config.DATABASE_URL).toBeUndefined();
+    expect(config.ADMIN_TOKEN).toBeUndefined();
+    expect(config.METRICS_TOKEN).toBeUndefined();
+  });
+
+  it('treats empty strings as unset', () => {
+    const config = loadConfig({ PORT: '', DATABASE_URL: '', LOG_LEVEL: '' });
+    expect(config).toMatchObject({ PORT: 3000, LOG_LEVEL: 'info' });
+    expect(config.DATABASE_URL).toBeUndefined();
+  });
+
+  it('reads whole numbers, booleans and URLs from their text', () => {
+    const config = loadConfig({
+      PORT: ' 8080 ',
+      DB_POOL_MAX: '25',
+      METRICS_DEFAULTS: 'no',
+      DATABASE_URL: 'postgresql://app:pw@db.internal:5432/platform',
+      ADMIN_TOKEN: 'a'.repeat(32),
+    });
+    expect(config.PORT).toBe(8080);
+    expect(config.DB_POOL_MAX).toBe(25);
+    expect(config.METRICS_DEFAULTS).toBe(false);
+    expect(config.DATABASE_URL).toBe('postgresql://app:pw@db.internal:5432/platform');
+    expect(config.ADMIN_TOKEN).toBe('a'.repeat(32));
+  });
+
+  it.each([
+    ['true', true],
+    ['1', true],
+    ['yes', true],
+    ['false', false],
+    ['0', false],
+    ['no', false],
+  ])('reads METRICS_DEFAULTS=%s as %s', (text, value) => {
+    expect(loadConfig({ METRICS_DEFAULTS: text }).METRICS_DEFAULTS).toBe(value);
+  });
+
+  it('ignores variables it does not know', () => {
+    expect(loadConfig({ PATH: '/usr/bin', SOMETHING_ELSE: 'x' })).toEqual(loadConfig({}));
+  });
+
+  it.each([
+    ['NODE_ENV', 'staging'],
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PORT', '-1'],
+    ['PORT', '80.5'],
+    ['LOG_LEVEL', 'loud'],
+    ['DATABASE_URL', 'mysql://root@localhost/db'],
+    ['DATABASE_URL', 'not a url'],
+    ['EMBEDDED_PG_PORT', '65536'],
+    ['DB_POOL_MAX', '0'],
+    ['DB_CONNECT_TIMEOUT_MS', '99'],
+    ['DB_CONNECT_ATTEMPTS', '1001'],
+    ['DB_RETRY_BASE_MS', '0'],
+    ['DB_RETRY_MAX_MS', 'soon'],
+    ['DB_STATEMENT_TIMEOUT_MS', '1e3'],
+    ['DB_IDLE_TIMEOUT_MS', '3600001'],
+    ['DB_HEALTH_INTERVAL_MS', '99'],
+    ['HEALTH_DB_TIMEOUT_MS', '9'],
+    ['SHUTDOWN_DRAIN_DELAY_MS', '600001'],
+    ['SHUTDOWN_TIMEOUT_MS', 'forever'],
+    ['ADMIN_TOKEN', 'too-short'],
+    ['METRICS_TOKEN', 'short'],
+    ['TRPC_MAX_BATCH_SIZE', '101'],
+    ['TRPC_MAX_BATCH_SIZE', '0'],
+    ['BODY_LIMIT_BYTES', '1023'],
+    ['METRICS_DEFAULTS', 'maybe'],
+  ])('refuses %s=%j in one line that names the variable', (name, value) => {
+    const lines = problems({ [name as string]: value as string });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^invalid configuration: ${name} \\S`));
+  });
+
+  it('reports every bad variable, one line each', () => {
+    const lines = problems({ PORT: 'x', LOG_LEVEL: 'loud', DB_POOL_MAX: '0' });
+    expect(lines).toHaveLength(3);
+    expect(lines.map((l) => l.split(' ')[2]).sort()).toEqual(['DB_POOL_MAX', 'LOG_LEVEL', 'PORT']);
+  });
+
+  it('echoes a bad ordinary value so the operator sees what was read', () => {
+    expect(problems({ PORT: 'eighty' })[0]).toContain('(got "eighty")');
+  });
+
+  it('keeps one line per problem when a value holds a newline', () => {
+    const lines = problems({ LOG_LEVEL: 'info\ninvalid configuration: HOST forged' });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('LOG_LEVEL');
+  });
+
+  it('shortens a long bad value in its echo', () => {
+    const [line] = problems({ PORT: '9'.repeat(10_000) });
+    expect(line?.length).toBeLessThan(300);
+  });
+
+  it.each([
+    ['ADMIN_TOKEN', 'admin-secret-too-short'],
+    ['METRICS_TOKEN', 'metrics-sekrit'],
+    ['DATABASE_URL', 'mysql://root:hunter2-password@db.internal/app'],
+    ['DATABASE_URL', 'http://root:hunter2-password@db.internal/app'],
+  ])('never echoes the value of %s', (name, value) => {
+    const [line] = problems({ [name]: value });
+    expect(line).toContain(name);
+    expect(line).not.toContain(value);
+    expect(line).not.toContain('hunter2');
+    expect(line).not.toContain('secret');
+    expect(line).not.toContain('sekrit');
+  });
+
+  it('names every setting of the schema in its defaults or as optional', () => {
+    const config = loadConfig({});
+    const optional = ['DATABASE_URL', 'ADMIN_TOKEN', 'METRICS_TOKEN'];
+    for (const key of Object.keys(configSchema.shape)) {
+      expect(key in config || optional.includes(key), key).toBe(true);
+    }
+  });
+});
+
+describe('redactConfig', () => {
+  const config = loadConfig({
+    DATABASE_URL: 'postgres://platform:pa55-w0rd@db.internal:5432/app',
+    ADMIN_TOKEN: 'admin-token-0123456789abcdefghijklmnop',
+    METRICS_TOKEN: 'metrics-token-0123456789',
+    PORT: '8080',
+  });
+
+  it('hides the admin and metrics tokens', () => {
+    const shown = redactConfig(config);
+    expect(shown.ADMIN_TOKEN).toBe('[redacted]');
+    expect(shown.METRICS_TOKEN).toBe('[redacted]');
+  });
+
+  it('hides the password of DATABASE_URL but keeps user, host, port and database', () => {
+    const url = new URL(String(redactConfig(config).DATABASE_URL));
+    expect(decodeURIComponent(url.password)).toBe('[redacted]');
+    expect(url.username).toBe('platform');
+    expect(url.hostname).toBe('db.internal');
+    expect(url.port).toBe('5432');
+    expect(url.pathname).toBe('/app');
+  });
+
+  it('leaves no secret anywhere in what it returns', () => {
+    const text = JSON.stringify(redactConfig(config));
+    expect(text).not.toContain('pa55-w0rd');
+    expect(text).not.toContain('admin-token-0123456789');
+    expect(text).not.toContain('metrics-token-0123456789');
+  });
+
+  it('shows ordinary settings as they are and omits unset ones', () => {
+    const shown = redactConfig(loadConfig({ PORT: '8080' }));
+    expect(shown.PORT).toBe(8080);
+    expect(shown.BODY_LIMIT_BYTES).toBe(1024 * 1024);
+    expect('DATABASE_URL' in shown).toBe(false);
+    expect('ADMIN_TOKEN' in shown).toBe(false);
+  });
+});
+
+describe('redactUrl', () => {
+  it('hides a password given in the query string', () => {
+    const shown = redactUrl('postgres://platform@db.internal/app?password=hunter2&sslmode=require');
+    expect(shown).not.toContain('hunter2');
+    expect(new URL(shown).searchParams.get('sslmode')).toBe('require');
+    expect(new URL(shown).searchParams.get('password')).toBe('[redacted]');
+  });
+
+  it('hides an sslpassword given in the query string', () => {
+    expect(redactUrl('postgres://db.internal/app?sslpassword=key-secret')).not.toContain('key-secret');
+  });
+
+  it('hides a percent-encoded password', () => {
+    expect(redactUrl('postgres://u:p%40ss%2Fw0rd@h/db')).not.toContain('p%40ss');
+  });
+
+  it('leaves a URL without secrets as it was', () => {
+    expect(redactUrl('postgres://platform@db.internal:5432/app')).toBe(
+      'postgres://platform@db.internal:5432/app',
+    );
+  });
+
+  it('hides the whole of what it cannot parse', () => {
+    expect(redactUrl('postgres://user:secret@[bad')).toBe('[redacted]');
+  });
+});
