@@ -16,9 +16,17 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs
 import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type LoadResult, loadGeneratorVersion, pickLoadGenerator, runLoad } from './lib/load';
+import { processCpuSeconds } from './lib/cpu';
+import { loadGeneratorVersion, pickLoadGenerator, runLoad } from './lib/load';
 import { Processes } from './lib/processes';
-import { formatRun, formatTable, formatVerdict, type ScenarioResult } from './lib/report';
+import {
+  formatCpuTable,
+  formatRun,
+  formatTable,
+  formatVerdict,
+  type Measurement,
+  type ScenarioResult,
+} from './lib/report';
 import { BUN, type RunningTarget, startBaseline, startPlatform } from './lib/servers';
 
 const SERVER_CPU = 0;
@@ -167,12 +175,19 @@ async function main(): Promise<void> {
     targets.push(platform);
     for (const scenario of SCENARIOS) await checkEquivalent(scenario, baselines[scenario.baseline], platform);
 
-    const load = (target: RunningTarget, scenario: Scenario, duration: number) =>
-      runLoad(processes, generator, `${target.origin}${scenario.path}`, {
+    const load = async (
+      target: RunningTarget,
+      scenario: Scenario,
+      duration: number,
+    ): Promise<Measurement> => {
+      const cpuBefore = processCpuSeconds(target.pid);
+      const result = await runLoad(processes, generator, `${target.origin}${scenario.path}`, {
         seconds: duration,
         connections,
         cpu: LOAD_CPU,
       });
+      return { ...result, serverCpuSeconds: processCpuSeconds(target.pid) - cpuBefore };
+    };
 
     // Warm-up lets both JITs compile the hot paths before anything counts.
     console.log(`warming up (${warmupSeconds} s per target and scenario)`);
@@ -198,23 +213,23 @@ async function main(): Promise<void> {
         // Alternate which side goes first, so neither always runs on a warmer (or hotter) machine.
         if (round % 2 === 0) sides.reverse();
         for (const [side, target] of sides) {
-          const run: LoadResult = await load(target, scenario, seconds);
+          const run = await load(target, scenario, seconds);
           result[side].push(run);
           console.log(formatRun(round, scenario.scenario, target.name, run));
         }
       }
     }
 
-    const table = formatTable(results);
+    const tables = `${formatTable(results)}\n\nPer CPU-second of the server:\n\n${formatCpuTable(results)}`;
     const verdict = formatVerdict(results);
-    console.log(`\n${table}\n\n${verdict.join('\n')}`);
+    console.log(`\n${tables}\n\n${verdict.join('\n')}`);
 
     const outDir = join(ROOT, '.bench');
     await mkdir(outDir, { recursive: true });
     const stamp = new Date().toISOString();
     await writeFile(
       join(outDir, 'results.md'),
-      `# npm run bench, ${stamp}\n\n${header.join('  \n')}\n\n${table}\n\n${verdict.join('  \n')}\n`,
+      `# npm run bench, ${stamp}\n\n${header.join('  \n')}\n\n${tables}\n\n${verdict.join('  \n')}\n`,
     );
     console.log('(written to .bench/results.md)');
   } catch (error) {

@@ -12,6 +12,8 @@ export interface LoadOptions {
 }
 
 export interface LoadResult {
+  requests: number;
+  durationSeconds: number;
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
@@ -81,6 +83,8 @@ async function runWrk(processes: Processes, url: string, options: LoadOptions): 
     badStatus: number;
   };
   return {
+    requests: r.requests,
+    durationSeconds: r.durationUs / 1e6,
     requestsPerSecond: r.requests / (r.durationUs / 1e6),
     p50Ms: r.p50Us / 1000,
     p99Ms: r.p99Us / 1000,
@@ -109,13 +113,16 @@ async function runAutocannon(processes: Processes, url: string, options: LoadOpt
   const json = output.split('\n').find((l) => l.startsWith('{'));
   if (code !== 0 || !json) throw new Error(`autocannon failed (exit ${code}):\n${output}`);
   const r = JSON.parse(json) as {
-    requests: { average: number };
+    duration: number;
+    requests: { average: number; total: number };
     latency: { p50: number; p99: number };
     errors: number;
     timeouts: number;
     non2xx: number;
   };
   return {
+    requests: r.requests.total,
+    durationSeconds: r.duration,
     requestsPerSecond: r.requests.average,
     p50Ms: r.latency.p50,
     p99Ms: r.latency.p99,

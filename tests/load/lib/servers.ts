@@ -9,6 +9,8 @@ export const BUN = join(ROOT, 'node_modules/.bin/bun');
 
 export interface RunningTarget {
   name: string;
+  /** The server process itself (taskset execs it), for its CPU time. */
+  pid: number;
   /** http://127.0.0.1:PORT */
   origin: string;
   logFile: string;
@@ -53,7 +55,7 @@ export async function startBaseline(
   });
   const origin = `http://127.0.0.1:${port}`;
   await waitForHttp(`${origin}${readyPath}`, started, { timeoutMs: 15_000 });
-  return { name: file, origin, logFile, stop: () => options.processes.stop(started) };
+  return { name: file, pid: started.pid, origin, logFile, stop: () => options.processes.stop(started) };
 }
 
 /**
@@ -88,6 +90,7 @@ export async function startPlatform(
   await waitForHttp(`${origin}/api/health/ready`, started, { timeoutMs: 60_000 });
   return {
     name: 'platform',
+    pid: started.pid,
     origin,
     logFile,
     async stop() {
