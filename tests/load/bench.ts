@@ -106,6 +106,7 @@ async function main(): Promise<void> {
   const connections = positiveInt('BENCH_CONNECTIONS', 64);
   const overrides = platformOverrides();
   const generator = pickLoadGenerator();
+  if (cpus().length < 2) throw new Error('the bench needs two cores: one for the server, one for the load');
 
   const processes = new Processes();
   // Under /tmp and world-readable: the embedded PostgreSQL runs as the postgres user.
@@ -129,11 +130,15 @@ async function main(): Promise<void> {
     processes.killAllNow();
     rmSync(dir, { recursive: true, force: true });
   });
-  for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  for (const [name, number] of [
+    ['SIGINT', 2],
+    ['SIGTERM', 15],
+    ['SIGHUP', 1],
+  ] as const) {
     process.once(name, () => {
       interrupted = true;
       console.error(`\n${name}: stopping every server the bench started`);
-      void cleanup().finally(() => process.exit(130));
+      void cleanup().finally(() => process.exit(128 + number));
     });
   }
 
@@ -153,7 +158,7 @@ async function main(): Promise<void> {
     const header = [
       `CPU: ${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} cores; load average ${loadavg()[0]?.toFixed(2)} at start; Linux ${release()}`,
       `Runtime: Bun ${bunVersion} (servers, pinned to core ${SERVER_CPU}); bench driver Node ${process.versions.node}`,
-      `Load generator: ${await loadGeneratorVersion(processes, generator)} (pinned to core ${LOAD_CPU}), ${connections} connections, 1 thread, keep-alive GET`,
+      `Load generator: ${await loadGeneratorVersion(processes, generator)} (pinned to core ${LOAD_CPU}), ${connections} connections${generator === 'wrk' ? ', 1 thread' : ' (latencies in whole ms; may not saturate a server)'}, keep-alive GET`,
       `Method: ${rounds} rounds x ${seconds} s per target after ${warmupSeconds} s warm-up, baseline and platform interleaved; medians across rounds; ratio = median of per-round ratios`,
       `Platform: commit ${commit}, NODE_ENV=production, embedded PostgreSQL, ${
         Object.keys(overrides).length
