@@ -130,7 +130,7 @@ export class PlatformDatabase {
    * a read that fails half-way can be sent again without changing anything.
    */
   read<T>(query: (db: KyselyType<Database>) => Promise<T>): Promise<T> {
-    return withRetry(() => query(this.db), this.options.retry);
+    return withRetry(() => query(this.db), this.options.retry).catch((error) => this.noteFailure(error));
   }
 
   /**
@@ -162,11 +162,23 @@ export class PlatformDatabase {
       }
       return result;
     };
-    if (!retry) return once();
-    return withRetry(once, {
-      ...this.options.retry,
-      retryable: (error) => !(error instanceof AmbiguousCommitError) && isTransientError(error),
-    });
+    const attempt = retry
+      ? withRetry(once, {
+          ...this.options.retry,
+          retryable: (error) => !(error instanceof AmbiguousCommitError) && isTransientError(error),
+        })
+      : once();
+    return attempt.catch((error) => this.noteFailure(error));
+  }
+
+  /**
+   * A connection that could not even be opened never reaches Kysely's log hook; note it here so
+   * readiness drops at the first failed request rather than at the next health check.
+   */
+  private noteFailure(error: unknown): never {
+    const cause = error instanceof AmbiguousCommitError ? error.cause : error;
+    if (isConnectionError(cause)) this.markUnhealthy(cause);
+    throw error;
   }
 
   /** Round trip to the server, bounded by `timeoutMs`; resolves with its latency in ms. */
