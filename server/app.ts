@@ -10,8 +10,9 @@ import { healthRoutes } from './http/health';
 import { metricsRoutes } from './http/metrics';
 import { systemStatusRoutes } from './http/system-status';
 import { observe } from './middleware/observe';
-import { requestId } from './middleware/request-id';
+import { requestId, requestLogger } from './middleware/request-id';
 import { appRouter } from './routers';
+import { createAccessLog } from './runtime/access-log';
 
 const TRPC_ENDPOINT = '/api/trpc';
 
@@ -22,8 +23,16 @@ const TRPC_ENDPOINT = '/api/trpc';
 export function createApp(deps: AppDeps) {
   const app = new Hono();
 
-  app.use('*', requestId({ logger: deps.logger }));
-  app.use('*', observe({ metrics: deps.metrics, lifecycle: deps.lifecycle }));
+  app.use('*', requestId());
+  app.use(
+    '*',
+    observe({
+      metrics: deps.metrics,
+      lifecycle: deps.lifecycle,
+      logger: deps.logger,
+      accessLog: createAccessLog(deps.logger),
+    }),
+  );
 
   app.route('/', healthRoutes(deps));
   app.route('/', metricsRoutes(deps));
@@ -51,7 +60,7 @@ export function createApp(deps: AppDeps) {
       maxBatchSize: deps.config.TRPC_MAX_BATCH_SIZE,
       onError: ({ error, path }) => {
         if (error.code === 'INTERNAL_SERVER_ERROR')
-          c.get('logger').error({ err: error, procedure: path }, 'tRPC error');
+          requestLogger(c, deps.logger).error({ err: error, procedure: path }, 'tRPC error');
       },
       // tRPC has no request info (and so no context) when it rejects a request before reading
       // it: a batch over TRPC_MAX_BATCH_SIZE, a missing or unsupported content type, a badly
@@ -106,7 +115,10 @@ export function createApp(deps: AppDeps) {
       return c.json(errorBody(code, error.message || code, id), error.status);
     }
     // Anything else is our bug: log it whole, tell the caller only the request id.
-    (c.get('logger') ?? deps.logger).error({ err: error }, 'unhandled error');
+    (c.get('requestId') ? requestLogger(c, deps.logger) : deps.logger).error(
+      { err: error },
+      'unhandled error',
+    );
     return c.json(errorBody('INTERNAL_SERVER_ERROR', 'Internal server error', id), 500);
   });
 

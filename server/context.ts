@@ -2,6 +2,7 @@ import type { FetchCreateContextFnOptions } from '@trpc/server/adapters/fetch';
 import type { Context as HonoContext } from 'hono';
 import type { AppDeps } from './deps';
 import { bearerToken, tokensMatch } from './middleware/admin-token';
+import { requestLogger } from './middleware/request-id';
 import type { Logger } from './runtime/logger';
 
 export interface CreateContextOptions {
@@ -14,9 +15,12 @@ export interface CreateContextOptions {
   hasCredentials: boolean;
 }
 
-/** The context of a procedure call, without HTTP: what tests build directly. */
-export function createContextInner(options: CreateContextOptions) {
-  return { ...options };
+/**
+ * The context of a procedure call, without HTTP: what tests build directly. Returned as given
+ * (not copied) so that a lazy `logger` getter stays lazy.
+ */
+export function createContextInner(options: CreateContextOptions): CreateContextOptions {
+  return options;
 }
 
 export type Context = ReturnType<typeof createContextInner>;
@@ -27,7 +31,10 @@ export function createContext(c: HonoContext, deps: AppDeps, _opts?: FetchCreate
   return createContextInner({
     deps,
     requestId: c.get('requestId'),
-    logger: c.get('logger'),
+    // Most calls never log: the request's child logger is made only if one does.
+    get logger() {
+      return requestLogger(c, deps.logger);
+    },
     isAdmin: tokensMatch(token, deps.adminToken),
     hasCredentials: token !== undefined,
   });

@@ -43,9 +43,11 @@ const observed = t.middleware(async function observeProcedure({ ctx, path, type,
   // counted as INTERNAL_SERVER_ERROR while the caller got another code.
   const replacement = result.ok ? null : recode(result.error);
   const code = result.ok ? 'OK' : (replacement ?? result.error).code;
-  const labels = { procedure: path, type, code };
-  ctx.deps.metrics.trpc.calls.inc(labels);
-  ctx.deps.metrics.trpc.duration.observe(labels, (performance.now() - started) / 1000);
+  ctx.deps.metrics.trpc.duration.observe(
+    `${path} ${type} ${code}`,
+    () => [path, type, code],
+    (performance.now() - started) / 1000,
+  );
   if (replacement) throw replacement;
   return result;
 });

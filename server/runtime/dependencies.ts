@@ -63,6 +63,8 @@ export function buildDependencies({
   initializer.register(cacheComponent(cache));
   initializer.register(monitoringComponent(metrics, eventLoop));
 
+  const lifecycle = new Lifecycle();
+  metrics.bindInFlight(() => lifecycle.activeRequests());
   metrics.bindPool(() => database.stats());
   metrics.bindComponents(() => initializer.states());
   metrics.bindEventLoopLag(() => eventLoop.lagSeconds());
@@ -76,7 +78,7 @@ export function buildDependencies({
     database,
     cache,
     initializer,
-    lifecycle: new Lifecycle(),
+    lifecycle,
     adminToken,
     eventLoopLag: () => eventLoop.lagSeconds(),
   };

@@ -2,6 +2,9 @@ import pino, { type Logger } from 'pino';
 
 export type { Logger };
 
+/** The `service` field of every log line. */
+export const LOG_SERVICE = 'beauty-crafter-platform';
+
 /**
  * Paths pino replaces with "[redacted]" wherever they appear in a log line. Secrets reach logs
  * mostly through headers, configuration dumps and error objects; anything named like a secret
@@ -36,7 +39,7 @@ export function createLogger({ level, destination }: LoggerOptions): Logger {
   return pino(
     {
       level,
-      base: { service: 'beauty-crafter-platform', pid: process.pid },
+      base: { service: LOG_SERVICE, pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },

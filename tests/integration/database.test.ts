@@ -76,7 +76,11 @@ describe('PlatformDatabase', () => {
       return row.id;
     });
     expect(attempts).toBe(2);
-    const rows = await database.db.selectFrom('annotations').select('id').where('text', '=', 'retried').execute();
+    const rows = await database.db
+      .selectFrom('annotations')
+      .select('id')
+      .where('text', '=', 'retried')
+      .execute();
     expect(rows.map((r) => r.id)).toEqual([id]);
   });
 

@@ -41,25 +41,21 @@ export async function buildSystemStatus(deps: AppDeps) {
     },
     database: { ...deps.database.stats(), embedded: !deps.config.DATABASE_URL },
     cache: deps.cache.stats(),
-    performance: await performanceSummary(deps),
+    performance: performanceSummary(deps),
     configuration: redactConfig(deps.config),
   };
 }
 
 export type SystemStatus = Awaited<ReturnType<typeof buildSystemStatus>>;
 
-async function performanceSummary(deps: AppDeps) {
-  const { values } = await deps.metrics.http.duration.get();
+function performanceSummary(deps: AppDeps) {
   let requests = 0;
   let serverErrors = 0;
   let seconds = 0;
-  for (const v of values) {
-    if (v.metricName === 'http_server_request_duration_seconds_count') {
-      requests += v.value;
-      if (String(v.labels.status_code).startsWith('5')) serverErrors += v.value;
-    } else if (v.metricName === 'http_server_request_duration_seconds_sum') {
-      seconds += v.value;
-    }
+  for (const series of deps.metrics.http.duration.totals()) {
+    requests += series.count;
+    seconds += series.sum;
+    if (series.labels.status_code?.startsWith('5')) serverErrors += series.count;
   }
   const uptime = (Date.now() - deps.startedAt.getTime()) / 1000;
   return {
