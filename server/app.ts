@@ -8,9 +8,10 @@ import type { AppDeps } from './deps';
 import { errorBody, PlatformError } from './errors';
 import { healthRoutes } from './http/health';
 import { metricsRoutes } from './http/metrics';
+import { probeRoutes } from './http/probes';
 import { systemStatusRoutes } from './http/system-status';
 import { observe } from './middleware/observe';
-import { requestId, requestLogger } from './middleware/request-id';
+import { requestLogger } from './middleware/request-id';
 import { appRouter } from './routers';
 import { createAccessLog } from './runtime/access-log';
 
@@ -23,7 +24,9 @@ const TRPC_ENDPOINT = '/api/trpc';
 export function createApp(deps: AppDeps) {
   const app = new Hono();
 
-  app.use('*', requestId());
+  // Probes first: Hono runs handlers in the order they were added, so these answer before any
+  // middleware runs. They set their own X-Request-Id and record their own metrics.
+  app.route('/', probeRoutes(deps));
   app.use(
     '*',
     observe({
@@ -38,7 +41,8 @@ export function createApp(deps: AppDeps) {
   app.route('/', metricsRoutes(deps));
   app.route('/', systemStatusRoutes(deps));
 
-  app.use(
+  // Only methods with a body go through the limit: queries (GET) skip a layer.
+  app.post(
     `${TRPC_ENDPOINT}/*`,
     bodyLimit({
       maxSize: deps.config.BODY_LIMIT_BYTES,

@@ -3,14 +3,13 @@ import type { AppDeps } from '../deps';
 import { buildHealthReport } from '../services/monitoring/health';
 
 const NO_STORE = { 'Cache-Control': 'no-store' };
-const PASS_BODY = '{"status":"pass"}';
 
 /** Readiness accepts a database answer this recent without asking again. */
 const READY_DB_MAX_AGE_MS = 1_000;
 
 /**
- * Health routes. Liveness and readiness are separate questions (Kubernetes restarts on the
- * first, routes traffic on the second); the full report is for people and dashboards.
+ * Health routes that look at dependencies: readiness (may Kubernetes route traffic here?) and
+ * the full report for people and dashboards. Liveness and the lightweight check are in probes.ts.
  */
 export function healthRoutes(deps: AppDeps) {
   const app = new Hono();
@@ -22,17 +21,6 @@ export function healthRoutes(deps: AppDeps) {
       'Content-Type': 'application/health+json',
     });
   });
-
-  // No I/O and nothing computed: answers as fast as the server can answer anything.
-  app.get('/api/health/lightweight', (c) =>
-    c.body(PASS_BODY, 200, { ...NO_STORE, 'Content-Type': 'application/health+json' }),
-  );
-
-  // Liveness: the event loop turned to answer. Never depends on the database, or a database
-  // outage would make Kubernetes restart every healthy pod.
-  app.get('/api/health/live', (c) =>
-    c.body(PASS_BODY, 200, { ...NO_STORE, 'Content-Type': 'application/health+json' }),
-  );
 
   const notReady = () => deps.initializer.states().filter((s) => s.critical && s.status !== 'ready');
 

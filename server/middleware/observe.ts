@@ -4,7 +4,7 @@ import type { AccessLog } from '../runtime/access-log';
 import type { Lifecycle } from '../runtime/lifecycle';
 import type { Logger } from '../runtime/logger';
 import type { Metrics } from '../services/monitoring/metrics';
-import { requestLogger } from './request-id';
+import { REQUEST_ID_HEADER, requestLogger, resolveRequestId } from './request-id';
 
 declare module 'hono' {
   interface ContextVariableMap {
@@ -32,19 +32,25 @@ export interface ObserveOptions {
 }
 
 /**
- * RED metrics and the access log for every request, labelled by route template and never by
- * raw path (a path an attacker chooses must not create a series), plus the in-flight count
- * graceful shutdown waits on.
+ * What every request gets: an id (echoed in X-Request-Id), RED metrics and an access line
+ * labelled by route template and never by raw path (a path an attacker chooses must not create
+ * a series), and a place in the in-flight count graceful shutdown waits on.
+ *
+ * One middleware rather than one per concern: each async layer costs about a microsecond per
+ * request on Bun (measured with wrk), a noticeable share of a request that takes seven.
  */
 export function observe({ metrics, lifecycle, logger, accessLog }: ObserveOptions): MiddlewareHandler {
   const duration = metrics.http.duration;
   return async function observeRequest(c, next) {
     const started = performance.now();
+    const id = resolveRequestId(c.req.header(REQUEST_ID_HEADER));
+    c.set('requestId', id);
     lifecycle.requestStarted();
     try {
       await next();
     } finally {
       lifecycle.requestFinished();
+      setHeader(c.res, REQUEST_ID_HEADER, id);
       const seconds = (performance.now() - started) / 1000;
       const method = KNOWN_METHODS.has(c.req.method) ? c.req.method : '_OTHER';
       const route = c.get('unmatched') ? 'unmatched' : routePath(c) || 'unmatched';
@@ -61,8 +67,21 @@ export function observe({ metrics, lifecycle, logger, accessLog }: ObserveOption
           requestLogger(c, logger).debug({ method, route, path: c.req.path, status, durationMs }, 'request');
         }
       } else {
-        accessLog({ requestId: c.get('requestId'), method, route, path: c.req.path, status, durationMs });
+        accessLog({ requestId: id, method, route, path: c.req.path, status, durationMs });
       }
     }
   };
+}
+
+/**
+ * Sets a header on the final response. Done after the handler because a handler may return a
+ * Response of its own (the tRPC adapter does), which drops headers prepared on the context; and
+ * on the Response itself because Hono's `c.header()` after the fact copies the whole response.
+ */
+function setHeader(response: Response, name: string, value: string): void {
+  try {
+    response.headers.set(name, value);
+  } catch {
+    // Immutable headers (a Response from fetch()): nothing we serve today; leave it unmarked.
+  }
 }

@@ -1,4 +1,4 @@
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import type { Logger } from '../runtime/logger';
 
 declare module 'hono' {
@@ -10,26 +10,17 @@ declare module 'hono' {
   }
 }
 
+export const REQUEST_ID_HEADER = 'X-Request-Id';
+
 /** What we accept from a caller's X-Request-Id: short and free of anything a log parser could trip on. */
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-const HEADER = 'X-Request-Id';
-
 /**
- * Gives every request an id and echoes it in `X-Request-Id`, so a caller's report, our response
- * and our log lines can be matched up.
+ * The id of a request: the caller's X-Request-Id when it is safe to echo and log (so a trace
+ * started upstream continues here), else a new UUID.
  */
-export function requestId(): MiddlewareHandler {
-  return async function requestIdMiddleware(c, next) {
-    const incoming = c.req.header(HEADER);
-    const id = incoming && SAFE_ID.test(incoming) ? incoming : crypto.randomUUID();
-    c.set('requestId', id);
-    c.header(HEADER, id);
-    await next();
-    // A handler that returns a Response of its own (the tRPC adapter does) replaces the one the
-    // header above was prepared for, and Hono drops prepared headers then: set it again.
-    if (c.res.headers.get(HEADER) !== id) c.header(HEADER, id);
-  };
+export function resolveRequestId(incoming: string | undefined): string {
+  return incoming !== undefined && SAFE_ID.test(incoming) ? incoming : crypto.randomUUID();
 }
 
 /**

@@ -520,7 +520,9 @@ describe('health routes', () => {
     expect(answer.res.headers.get('content-type')).toBe('application/health+json');
     expect(answer.res.headers.get('cache-control')).toBe('no-store');
     const report = answer.body;
-    expect(report.status).toBe('pass');
+    // 'warn' is allowed: its thresholds (event-loop lag, database latency) measure the machine,
+    // and a CI box running server processes beside this file can cross them. A fail would be 503.
+    expect(['pass', 'warn']).toContain(report.status);
     expect(report).toMatchObject({
       version: expect.any(String),
       releaseId: expect.any(String),
