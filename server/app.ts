@@ -8,7 +8,7 @@ import type { AppDeps } from './deps';
 import { errorBody, PlatformError } from './errors';
 import { healthRoutes } from './http/health';
 import { metricsRoutes } from './http/metrics';
-import { probeRoutes } from './http/probes';
+import { PROBE_PATHS, withProbes } from './http/probes';
 import { systemStatusRoutes } from './http/system-status';
 import { observe } from './middleware/observe';
 import { requestLogger } from './middleware/request-id';
@@ -24,9 +24,6 @@ const TRPC_ENDPOINT = '/api/trpc';
 export function createApp(deps: AppDeps) {
   const app = new Hono();
 
-  // Probes first: Hono runs handlers in the order they were added, so these answer before any
-  // middleware runs. They set their own X-Request-Id and record their own metrics.
-  app.route('/', probeRoutes(deps));
   app.use(
     '*',
     observe({
@@ -80,6 +77,8 @@ export function createApp(deps: AppDeps) {
   // Paths we serve, with the methods each accepts, so that a known path called with another
   // method answers 405 with an Allow header (as tRPC does for its procedures), not 404.
   const methodsByPath = new Map<string, Set<string>>();
+  // The probes are answered in front of Hono (see http/probes.ts), for GET and HEAD only.
+  for (const path of PROBE_PATHS) methodsByPath.set(path, new Set(['GET', 'HEAD']));
   for (const route of app.routes) {
     if (route.method === 'ALL') continue;
     const methods = methodsByPath.get(route.path) ?? new Set<string>();
@@ -126,7 +125,7 @@ export function createApp(deps: AppDeps) {
     return c.json(errorBody('INTERNAL_SERVER_ERROR', 'Internal server error', id), 500);
   });
 
-  return app;
+  return withProbes(app, deps);
 }
 
 /**

@@ -1,45 +1,63 @@
-import { Hono } from 'hono';
+import type { Hono } from 'hono';
 import type { AppDeps } from '../deps';
 import { REQUEST_ID_HEADER, resolveRequestId } from '../middleware/request-id';
 
 const PASS_BODY = '{"status":"pass"}';
 
+/** The probes served by `withProbes`, by path. */
+export const PROBE_PATHS = new Set(['/api/health/lightweight', '/api/health/live']);
+
 /**
- * The probes that must stay cheap however busy the server is: `/api/health/lightweight` (no I/O,
- * for load balancers and the container HEALTHCHECK) and `/api/health/live` (Kubernetes liveness:
- * the event loop turned to answer; never the database, or an outage would restart every pod).
+ * Answers the probes that must stay cheap however busy the server is, before Hono routes the
+ * request: `/api/health/lightweight` (no I/O; load balancers, the container HEALTHCHECK) and
+ * `/api/health/live` (Kubernetes liveness: the event loop turned to answer; never the database,
+ * or an outage would have every pod restarted).
  *
- * They are mounted ahead of the middleware and do its two jobs themselves: X-Request-Id and
- * the request histogram. A Response built directly, with a plain header object, is the fastest
- * thing Bun serves (measured with wrk: within 2% of a bare Hono route, where `c.body()` plus a
- * middleware layer cost 15%).
+ * Why in front of Hono rather than as routes: a route that any `app.use('*')` middleware also
+ * matches goes through Hono's compose even when the middleware never runs, which costs ~15% of a
+ * request this small (measured with wrk on Bun); a Response built directly from a plain header
+ * object is within 3% of a bare Hono route. They still do the middleware's two jobs: they carry
+ * X-Request-Id and are counted in the request histogram. Other methods fall through to Hono
+ * (405 with Allow).
  */
-export function probeRoutes(deps: AppDeps) {
-  const app = new Hono();
+export function withProbes<A extends Hono>(app: A, deps: AppDeps): A {
   const duration = deps.metrics.http.duration;
+  const routed = app.fetch;
 
-  const probe = (route: string) =>
-    function answerProbe(c: { req: { header(name: string): string | undefined; method: string } }) {
-      const started = performance.now();
-      const response = new Response(PASS_BODY, {
-        status: 200,
-        headers: {
-          'Content-Type': 'application/health+json',
-          'Cache-Control': 'no-store',
-          [REQUEST_ID_HEADER]: resolveRequestId(c.req.header(REQUEST_ID_HEADER)),
-        },
-      });
-      // HEAD shares the GET handler; its answer is counted as what it was.
-      const method = c.req.method === 'HEAD' ? 'HEAD' : 'GET';
-      duration.observe(
-        `${method} 200 ${route}`,
-        () => [method, route, 200],
-        (performance.now() - started) / 1000,
-      );
-      return response;
-    };
+  function answerProbe(request: Request, path: string): Response {
+    const started = performance.now();
+    const head = request.method === 'HEAD';
+    const response = new Response(head ? null : PASS_BODY, {
+      status: 200,
+      headers: {
+        'Content-Type': 'application/health+json',
+        'Cache-Control': 'no-store',
+        [REQUEST_ID_HEADER]: resolveRequestId(request.headers.get(REQUEST_ID_HEADER) ?? undefined),
+      },
+    });
+    const method = head ? 'HEAD' : 'GET';
+    duration.observe(
+      `${method} 200 ${path}`,
+      () => [method, path, 200],
+      (performance.now() - started) / 1000,
+    );
+    return response;
+  }
 
-  app.get('/api/health/lightweight', probe('/api/health/lightweight'));
-  app.get('/api/health/live', probe('/api/health/live'));
+  app.fetch = (request, ...rest) => {
+    if (request.method === 'GET' || request.method === 'HEAD') {
+      const path = pathOf(request.url);
+      if (PROBE_PATHS.has(path)) return answerProbe(request, path);
+    }
+    return routed(request, ...rest);
+  };
   return app;
+}
+
+/** The path of an absolute URL, without parsing the rest of it (as Hono's own router does). */
+function pathOf(url: string): string {
+  const start = url.indexOf('/', url.indexOf('://') + 3);
+  if (start === -1) return '/';
+  const query = url.indexOf('?', start);
+  return query === -1 ? url.slice(start) : url.slice(start, query);
 }
