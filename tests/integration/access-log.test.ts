@@ -7,12 +7,16 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
+/** Access lines of one event-loop turn are written together when the turn ends. */
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
 describe('access log', () => {
   it('writes one JSON line per request with its id, route template, path, status and duration', async () => {
     const res = await t.app.request('/api/trpc/system.info?secret=not-logged', {
       headers: { 'x-request-id': 'trace-abc.123' },
     });
     expect(res.headers.get('x-request-id')).toBe('trace-abc.123');
+    await nextTurn();
     const line = t.logs.find((l) => l.msg === 'request' && l.requestId === 'trace-abc.123');
     expect(line).toMatchObject({
       level: 'info',
@@ -29,6 +33,7 @@ describe('access log', () => {
 
   it('escapes hostile paths so every line stays valid JSON', async () => {
     await t.app.request('/api/"quoted"\\back%0Anewline');
+    await nextTurn();
     const line = t.logs.find((l) => l.msg === 'request' && String(l.path).includes('quoted'));
     expect(line).toMatchObject({ route: 'unmatched', status: 404 });
   });
@@ -36,6 +41,7 @@ describe('access log', () => {
   it('leaves probes out of the info-level access log', async () => {
     const before = t.logs.length;
     await t.app.request('/api/health/lightweight');
+    await nextTurn();
     expect(t.logs.slice(before).filter((l) => l.msg === 'request')).toEqual([]);
   });
 
@@ -44,6 +50,7 @@ describe('access log', () => {
     try {
       const before = t.logs.length;
       await t.app.request('/api/trpc/system.info');
+      await nextTurn();
       expect(t.logs.slice(before)).toEqual([]);
     } finally {
       t.deps.logger.level = 'info';

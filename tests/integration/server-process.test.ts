@@ -59,13 +59,13 @@ describe.each(RUNTIMES)('the real server on %s', (runtime) => {
     });
 
     it('echoes a sane X-Request-Id and makes one up otherwise', async () => {
-      const echoed = await fetch(`${server.url}/api/health/live`, {
+      const echoed = await fetch(`${server.url}/api/health/ready`, {
         headers: { 'X-Request-Id': 'process-test-42' },
       });
       expect(echoed.headers.get('x-request-id')).toBe('process-test-42');
       await echoed.body?.cancel();
 
-      const made = await fetch(`${server.url}/api/health/live`, {
+      const made = await fetch(`${server.url}/api/health/ready`, {
         headers: { 'X-Request-Id': 'not sane; has spaces' },
       });
       expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
