@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PlatformDatabase } from '../../db/connect';
 import { migrateToLatest } from '../../db/migrate';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
@@ -51,6 +51,9 @@ describe('PlatformDatabase', () => {
     await database.read((db) => sql`select 1`.execute(db));
     await Promise.all([1, 2, 3].map(() => database.read((db) => sql`select pg_sleep(0.01)`.execute(db))));
     await terminateOtherSessions(killer);
+    // The server's goodbye reaches each idle connection asynchronously; wait until the pool has
+    // dropped them all, so the next read needs a new connection.
+    await vi.waitFor(() => expect(database.stats().total).toBe(0), { timeout: 5_000 });
     // Idle connections broken under the pool must not crash the process, and the next read reconnects.
     const { rows } = await database.read((db) => sql<{ n: number }>`select 42 as n`.execute(db));
     expect(rows[0]?.n).toBe(42);
