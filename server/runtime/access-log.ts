@@ -29,8 +29,7 @@ export function createAccessLog(logger: Logger): AccessLog {
   if (!stream) throw new Error('the logger has no stream to write access lines to');
   const fields = `","service":${JSON.stringify(LOG_SERVICE)},"pid":${process.pid},"requestId":"`;
   const clock = new IsoClock();
-  // Lines of one event-loop turn go out in one write: under load many requests finish per turn,
-  // and a write per line (a syscall each when the stream is idle) cost more than building them.
+  // Lines of one event-loop turn go out in one write: under load many requests finish per turn.
   // At most one turn of lines is lost if the process dies abruptly; shutdown lets the turn end.
   let pending = '';
   const flush = () => {
