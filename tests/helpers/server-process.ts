@@ -280,16 +280,6 @@ export async function stopAllServers(timeoutMs = 15_000): Promise<void> {
   await Promise.all([...running].map((server) => server.stop('SIGTERM', timeoutMs)));
 }
 
-/** Whether a process with this PID exists (EPERM: it exists but belongs to another user). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function describe(status: ExitInfo): string {
   return status.signal ? `signal ${status.signal}` : `code ${status.code}`;
 }

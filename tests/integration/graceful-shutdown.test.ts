@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { isAlive } from '../../db/local-processes';
 import {
-  isAlive,
   mustRun,
   PROCESS_ADMIN_TOKEN,
   type Runtime,

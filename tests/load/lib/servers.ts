@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, isAlive, type Processes, type Started, signal, waitForHttp } from './processes';
+import { freePort, isAlive } from '../../../db/local-processes';
+import { type Processes, type Started, signal, waitForHttp } from './processes';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 export const BUN = join(ROOT, 'node_modules/.bin/bun');

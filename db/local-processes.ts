@@ -1,0 +1,32 @@
+import { createServer } from 'node:net';
+
+/**
+ * Small facts about this machine's processes and ports, used by the embedded PostgreSQL and by
+ * the test and benchmark harnesses that start servers.
+ */
+
+/** Whether a process with this PID exists (EPERM: it exists but belongs to another user). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A port free right now on 127.0.0.1 (the OS picks it; we release it for the server to bind). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port was assigned')),
+      );
+    });
+  });
+}
