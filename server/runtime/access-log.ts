@@ -1,5 +1,4 @@
-import pino from 'pino';
-import { LOG_SERVICE, type Logger } from './logger';
+import { LOG_SERVICE, type Logger, logStream } from './logger';
 
 export interface AccessLine {
   /** Already validated: the caller's safe X-Request-Id or a UUID (see middleware/request-id.ts). */
@@ -25,8 +24,7 @@ export type AccessLog = (line: AccessLine) => void;
  * string is not logged), so there is nothing to redact.
  */
 export function createAccessLog(logger: Logger): AccessLog {
-  const stream = (logger as unknown as Record<symbol, { write(line: string): void }>)[pino.symbols.streamSym];
-  if (!stream) throw new Error('the logger has no stream to write access lines to');
+  const stream = logStream(logger);
   const fields = `","service":${JSON.stringify(LOG_SERVICE)},"pid":${process.pid},"requestId":"`;
   const clock = new IsoClock();
   // Lines of one event-loop turn go out in one write: under load many requests finish per turn.

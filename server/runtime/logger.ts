@@ -47,3 +47,18 @@ export function createLogger({ level, destination }: LoggerOptions): Logger {
     destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }
+
+/** What pino writes to: stdout's sonic-boom in production, any writable in tests. */
+export interface LogStream {
+  write(chunk: string): unknown;
+  /** sonic-boom: a write is under way (its 'drain' follows). */
+  _writing?: boolean;
+  once?(event: 'drain', listener: () => void): unknown;
+}
+
+/** The stream a logger writes to, which pino keeps behind a symbol. */
+export function logStream(logger: Logger): LogStream {
+  const stream = (logger as unknown as Record<symbol, LogStream | undefined>)[pino.symbols.streamSym];
+  if (!stream) throw new Error('the logger has no stream');
+  return stream;
+}

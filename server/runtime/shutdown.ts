@@ -1,7 +1,6 @@
-import pino from 'pino';
 import type { EmbeddedPostgres } from '../../db/embedded-postgres';
 import type { AppDeps } from '../deps';
-import type { Logger } from './logger';
+import { type Logger, logStream } from './logger';
 import type { RunningServer } from './serve';
 
 /**
@@ -69,11 +68,9 @@ export function installShutdown({
  * bounded in case the reader of our stdout is gone.
  */
 async function flushLogs(logger: Logger, timeoutMs = 2_000): Promise<void> {
-  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as
-    | { _writing?: boolean; once?(event: 'drain', listener: () => void): unknown }
-    | undefined;
+  const stream = logStream(logger);
   await new Promise<void>((resolve) => logger.flush(() => resolve()));
-  if (!stream?._writing || typeof stream.once !== 'function') return;
+  if (!stream._writing || typeof stream.once !== 'function') return;
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, timeoutMs);
     stream.once?.('drain', () => {
