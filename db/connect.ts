@@ -137,11 +137,13 @@ export class PlatformDatabase {
    * Runs `work` in a transaction. With `retry` (the default) the whole transaction is run again
    * after a transient failure (a lost connection, a serialization failure, a deadlock), which is
    * safe because a failed transaction left nothing behind. The one case where that is not
-   * known, a connection lost while committing, is never retried: it throws AmbiguousCommitError.
+   * known, a connection lost while committing, throws AmbiguousCommitError, unless `idempotent`
+   * says that applying the work twice has the effect of applying it once (an insert guarded by
+   * an idempotency key): then it is run again too.
    */
   async transaction<T>(
     work: (trx: KyselyType<Database>) => Promise<T>,
-    { retry = true }: { retry?: boolean } = {},
+    { retry = true, idempotent = false }: { retry?: boolean; idempotent?: boolean } = {},
   ): Promise<T> {
     const once = async () => {
       const trx = await this.db.startTransaction().execute();
@@ -165,7 +167,8 @@ export class PlatformDatabase {
     const attempt = retry
       ? withRetry(once, {
           ...this.options.retry,
-          retryable: (error) => !(error instanceof AmbiguousCommitError) && isTransientError(error),
+          retryable: (error) =>
+            error instanceof AmbiguousCommitError ? idempotent : isTransientError(error),
         })
       : once();
     return attempt.catch((error) => this.noteFailure(error));

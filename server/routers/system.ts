@@ -43,13 +43,14 @@ export const systemRouter = router({
 
   annotations: router({
     /**
-     * Records an operator annotation. Retried through a lost connection only when it carries an
-     * idempotency key: without one, a second try could write a second row.
+     * Records an operator annotation. A failure before the commit is always retried (nothing was
+     * written); a connection lost during the commit only with an idempotency key, which keeps a
+     * second try from writing a second row.
      */
     create: adminProcedure.input(annotationCreateInput).mutation(async ({ ctx, input }) => {
       const values = { text: input.text, tags: input.tags, idempotency_key: input.idempotencyKey ?? null };
       const row = await ctx.deps.database.transaction((trx) => insertAnnotation(trx, values), {
-        retry: input.idempotencyKey !== undefined,
+        idempotent: input.idempotencyKey !== undefined,
       });
       return toAnnotation(row);
     }),
