@@ -14,6 +14,7 @@ import { observe } from './middleware/observe';
 import { requestLogger } from './middleware/request-id';
 import { appRouter } from './routers';
 import { createAccessLog } from './runtime/access-log';
+import { ProcedureCalls } from './services/monitoring/procedure-calls';
 
 const TRPC_ENDPOINT = '/api/trpc';
 
@@ -52,6 +53,8 @@ export function createApp(deps: AppDeps) {
     }),
   );
   app.all(`${TRPC_ENDPOINT}/*`, async (c) => {
+    const started = performance.now();
+    const calls = new ProcedureCalls();
     let beforeContext = false;
     const response = await fetchRequestHandler({
       endpoint: TRPC_ENDPOINT,
@@ -60,17 +63,20 @@ export function createApp(deps: AppDeps) {
       createContext: (opts) => createContext(c, deps, opts),
       maxBatchSize: deps.config.TRPC_MAX_BATCH_SIZE,
       onError: ({ error, path }) => {
+        calls.failed(path, error);
         if (error.code === 'INTERNAL_SERVER_ERROR')
           requestLogger(c, deps.logger).error({ err: error, procedure: path }, 'tRPC error');
       },
-      // tRPC has no request info (and so no context) when it rejects a request before reading
-      // it: a batch over TRPC_MAX_BATCH_SIZE, a missing or unsupported content type, a badly
-      // encoded path.
       responseMeta: ({ info, errors }) => {
+        calls.seen(info?.calls, info?.type);
+        // tRPC has no request info (and so no context) when it rejects a request before reading
+        // it: a batch over TRPC_MAX_BATCH_SIZE, a missing or unsupported content type, a badly
+        // encoded path.
         if (!info && errors.length > 0) beforeContext = true;
         return {};
       },
     });
+    calls.record(deps.metrics, (performance.now() - started) / 1000);
     return beforeContext ? withRequestId(response, c.get('requestId')) : response;
   });
 

@@ -8,17 +8,15 @@ import type { Logger } from './runtime/logger';
 export interface CreateContextOptions {
   deps: AppDeps;
   requestId: string;
-  logger: Logger;
+  /** The request's logger (its lines carry the request id), made on first call. */
+  log: () => Logger;
   /** Whether the caller presented the admin token. */
   isAdmin: boolean;
   /** Whether the caller presented any bearer token (tells 401 from 403). */
   hasCredentials: boolean;
 }
 
-/**
- * The context of a procedure call, without HTTP: what tests build directly. Returned as given
- * (not copied) so that a lazy `logger` getter stays lazy.
- */
+/** The context of a procedure call, without HTTP: what tests build directly. */
 export function createContextInner(options: CreateContextOptions): CreateContextOptions {
   return options;
 }
@@ -31,10 +29,9 @@ export function createContext(c: HonoContext, deps: AppDeps, _opts?: FetchCreate
   return createContextInner({
     deps,
     requestId: c.get('requestId'),
-    // Most calls never log: the request's child logger is made only if one does.
-    get logger() {
-      return requestLogger(c, deps.logger);
-    },
+    // A function, not a getter: tRPC copies the context when a middleware extends it, and a
+    // getter would then make a child logger for every call, though most calls never log.
+    log: () => requestLogger(c, deps.logger),
     isAdmin: tokensMatch(token, deps.adminToken),
     hasCredentials: token !== undefined,
   });
