@@ -32,7 +32,8 @@ export class ProcedureCalls {
   /** From `onError`: one failed call, with the code its caller receives. */
   failed(path: string | undefined, error: TRPCError): void {
     if (path === undefined) return;
-    (this.failures ??= []).push({ path, code: error.code });
+    this.failures ??= [];
+    this.failures.push({ path, code: error.code });
   }
 
   /** Records every call of the request that named a procedure. */
