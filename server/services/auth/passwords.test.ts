@@ -15,6 +15,14 @@ const FAST: ScryptParams = { ln: 4, r: 1, p: 1 };
 
 const b64 = (bytes: Buffer) => bytes.toString('base64').replace(/=+$/, '');
 
+const B64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/** The same bytes, spelled with one of the final character's unused low bits set. */
+function withSpareBitSet(text: string): string {
+  const last = B64_ALPHABET.indexOf(text.at(-1)!);
+  return text.slice(0, -1) + B64_ALPHABET[last | 1];
+}
+
 describe('hashPassword and verifyPassword', () => {
   it('accepts the password that was hashed and nothing else', async () => {
     const stored = await hashPassword('correct horse battery staple', FAST);
@@ -100,8 +108,10 @@ describe('hashPassword and verifyPassword', () => {
       `$scrypt$ln=4,r=1,p=99$${salt}$${key}`,
       // Valid syntax, but 1 GiB of memory: refused before scrypt is asked to allocate it.
       `$scrypt$ln=20,r=8,p=1$${salt}$${key}`,
-      `$scrypt$${params}$${salt}$${key.slice(0, -1)}`,
-      `$scrypt$${params}$${salt}$${key.slice(0, 10)}`,
+      // A different key, one too short to be ours, and a spelling of the key we never write.
+      `$scrypt$${params}$${salt}$${key[0] === 'A' ? 'B' : 'A'}${key.slice(1)}`,
+      `$scrypt$${params}$${salt}$${key.slice(0, 20)}`,
+      `$scrypt$${params}$${salt}$${withSpareBitSet(key)}`,
       `$scrypt$${params}$${salt}$${key}==`,
       `$scrypt$${params}$${salt}$${key.slice(0, -1)}_`,
       `$scrypt$${params}$${salt.slice(0, 4)}$${key}`,

@@ -12,15 +12,15 @@ export interface ScryptParams {
  * "a minimum CPU/memory cost parameter of (2^17), a minimum block size of 8 (1024 bytes), and a
  * parallelization parameter of 1".
  * https://cheatsheetseries.owasp.org/cheatsheets/Password_Storage_Cheat_Sheet.html
- * That is 128 MiB and about 0.4 s of one libuv thread per hash on a current x86 core.
+ * That is 128 MiB and, where this was written, about 0.4 s of one libuv thread per hash.
  */
 export const DEFAULT_SCRYPT_PARAMS: Readonly<ScryptParams> = Object.freeze({ ln: 17, r: 8, p: 1 });
 
 /** Longest password accepted, in UTF-8 bytes: long passphrases fit, megabyte bodies do not. */
 export const MAX_PASSWORD_BYTES = 1024;
 
-// 16 random bytes make salt collisions negligible; the cheat sheet fixes no key length, and 32
-// bytes (SHA-256's output, which scrypt ends with) is as strong as a longer comparison.
+// 16 random bytes make salt collisions negligible. The cheat sheet fixes no key length; 32 bytes
+// is the output of the PBKDF2-HMAC-SHA-256 step scrypt ends with, and more adds nothing here.
 const SALT_BYTES = 16;
 const KEY_BYTES = 32;
 
