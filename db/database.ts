@@ -7,6 +7,7 @@ import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 export interface Database {
   annotations: AnnotationsTable;
   self_test_scratch: SelfTestScratchTable;
+  rate_limits: RateLimitsTable;
 }
 
 export interface AnnotationsTable {
@@ -25,4 +26,13 @@ export interface SelfTestScratchTable {
   id: string;
   payload: string;
   created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
+/** GCRA state, one row per rate-limited key; see server/services/rate-limit/postgres-store.ts. */
+export interface RateLimitsTable {
+  key: string;
+  /** Theoretical arrival time, ms since the epoch; a row whose tat has passed is as good as absent. */
+  tat: number;
+  /** Whether the latest request on the key was admitted: how the upsert reports its decision. */
+  last_allowed: boolean;
 }

@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import * as initial from './2026-11-25T00-00-00_initial';
+import * as rateLimits from './2026-11-26T00-00-00_rate_limits';
 
 /**
  * Every migration, keyed by its timestamped name. Listed statically rather than read from
@@ -8,4 +9,5 @@ import * as initial from './2026-11-25T00-00-00_initial';
  */
 export const migrations: Record<string, Migration> = {
   '2026-11-25T00-00-00_initial': initial,
+  '2026-11-26T00-00-00_rate_limits': rateLimits,
 };

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PlatformDatabase } from '../../db/connect';
 import { migrateToLatest } from '../../db/migrate';
+import { migrations } from '../../db/migrations';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 
 let testDb: TestDatabase;
@@ -148,7 +149,7 @@ describe('PlatformDatabase', () => {
     try {
       const results = await Promise.all(instances.map((i) => migrateToLatest(i.db)));
       const applied = results.flatMap((r) => r.results ?? []).filter((r) => r.status === 'Success');
-      expect(applied.map((r) => r.migrationName)).toEqual(['2026-11-25T00-00-00_initial']);
+      expect(applied.map((r) => r.migrationName)).toEqual(Object.keys(migrations));
       const again = await migrateToLatest(instances[0]!.db);
       expect(again.results).toEqual([]);
     } finally {
