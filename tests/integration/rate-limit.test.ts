@@ -1,0 +1,165 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PlatformDatabase } from '../../db/connect';
+import { migrateToLatest } from '../../db/migrate';
+import type { RateLimitDecision, RateLimitPolicy } from '../../server/services/rate-limit/gcra';
+import { MemoryRateLimitStore } from '../../server/services/rate-limit/memory-store';
+import {
+  deleteExpiredRateLimits,
+  PostgresRateLimitStore,
+} from '../../server/services/rate-limit/postgres-store';
+import type { RateLimitStore } from '../../server/services/rate-limit/store';
+import { createTestDatabase, type TestDatabase } from '../helpers/database';
+
+let testDb: TestDatabase;
+/** Three "app instances": each its own pool and its own store over the one database. */
+let instances: PlatformDatabase[] = [];
+let stores: PostgresRateLimitStore[] = [];
+
+function open() {
+  return new PlatformDatabase({
+    url: testDb.url,
+    poolMax: 10,
+    connectTimeoutMs: 2_000,
+    statementTimeoutMs: 5_000,
+    idleTimeoutMs: 10_000,
+    retry: { attempts: 4, baseMs: 5, maxMs: 20 },
+  });
+}
+
+beforeAll(async () => {
+  testDb = await createTestDatabase();
+  instances = [open(), open(), open()];
+  await instances[0]!.connect();
+  await migrateToLatest(instances[0]!.db);
+  stores = instances.map((instance) => new PostgresRateLimitStore(instance.db));
+});
+
+afterAll(async () => {
+  for (const instance of instances) await instance.close().catch(() => undefined);
+  await testDb?.drop();
+});
+
+/** Every instance runs `consumers` concurrent loops of `perConsumer` consumes on one key. */
+async function hammer(key: string, policy: RateLimitPolicy, now: () => number | undefined) {
+  const consumers = 20;
+  const perConsumer = 10;
+  const decisions = await Promise.all(
+    stores.flatMap((store) =>
+      Array.from({ length: consumers }, async () => {
+        const mine: RateLimitDecision[] = [];
+        for (let i = 0; i < perConsumer; i++) mine.push(await store.consume(key, policy, 1, now()));
+        return mine;
+      }),
+    ),
+  );
+  return decisions.flat();
+}
+
+/**
+ * Offers `load` × the limit, evenly spaced, for `windows` periods of simulated time, spreading
+ * the requests over the three instances. The most any limiter true to the policy may admit is
+ * one burst plus `limit` per period, and never more than was offered.
+ */
+async function offer(
+  store: (i: number) => RateLimitStore,
+  key: string,
+  policy: RateLimitPolicy,
+  load: number,
+) {
+  const windows = 20;
+  const start = 1_800_000_000_000;
+  const offered = Math.round(policy.limit * load * windows);
+  const spacing = policy.periodMs / (policy.limit * load);
+  let admitted = 0;
+  for (let i = 0; i < offered; i++) {
+    const decision = await store(i).consume(key, policy, 1, start + i * spacing);
+    if (decision.allowed) admitted++;
+  }
+  const theoreticalMax = Math.min(offered, (policy.burst ?? policy.limit) + policy.limit * windows);
+  return { offered, admitted, theoreticalMax, ratio: admitted / theoreticalMax };
+}
+
+describe('PostgresRateLimitStore', () => {
+  it('lets three instances hammering one key together admit exactly the burst at one instant', async () => {
+    const policy = { limit: 50, periodMs: 60_000 };
+    const decisions = await hammer('login:same-instant', policy, () => 1_800_000_000_000);
+    expect(decisions).toHaveLength(600);
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(50);
+    // Every refusal says how long to wait; none is told to come back immediately.
+    for (const refused of decisions.filter((d) => !d.allowed))
+      expect(refused.retryAfterMs).toBeGreaterThan(0);
+  });
+
+  it('admits no more than the burst plus the refill when instances run on the database clock', async () => {
+    const policy = { limit: 50, periodMs: 60_000 };
+    const started = performance.now();
+    const decisions = await hammer('login:database-clock', policy, () => undefined);
+    const elapsedMs = performance.now() - started;
+    const admitted = decisions.filter((d) => d.allowed).length;
+    // One request's worth of refill per 1.2 s of wall time, counted generously.
+    expect(admitted).toBeGreaterThanOrEqual(50);
+    expect(admitted).toBeLessThanOrEqual(50 + Math.ceil(elapsedMs / 1_200) + 1);
+  });
+
+  it('stays within 0.95–1.0 of the theoretical maximum at 0.9x, 1x and 10x the limit', async () => {
+    const policy = { limit: 20, periodMs: 1_000 };
+    const memory = new MemoryRateLimitStore();
+    const candidates: [string, (i: number) => RateLimitStore][] = [
+      ['postgres, 3 instances', (i) => stores[i % 3]!],
+      ['memory', () => memory],
+    ];
+    for (const [name, store] of candidates) {
+      for (const load of [0.9, 1, 10]) {
+        const result = await offer(store, `accuracy:${load}`, policy, load);
+        console.log(
+          `rate-limit accuracy (${name}) at ${load}x: offered ${result.offered}, admitted ${result.admitted}, ` +
+            `theoretical max ${result.theoreticalMax}, ratio ${result.ratio.toFixed(4)}`,
+        );
+        if (load < 1) expect(result.admitted).toBe(result.offered);
+        expect(result.ratio).toBeGreaterThanOrEqual(0.95);
+        expect(result.ratio).toBeLessThanOrEqual(1);
+      }
+    }
+  });
+
+  it('decides exactly as the in-memory store for the same sequence of requests', async () => {
+    const memory = new MemoryRateLimitStore();
+    // A period that does not divide evenly by the limit, so the emission interval is fractional.
+    const policies: RateLimitPolicy[] = [
+      { limit: 7, periodMs: 1_000, burst: 3 },
+      { limit: 3, periodMs: 10_000 },
+    ];
+    let seed = 42;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    let now = 1_800_000_000_000;
+    for (let i = 0; i < 600; i++) {
+      now += Math.floor(random() * 400);
+      const key = `same:${Math.floor(random() * 3)}`;
+      const policy = policies[Math.floor(random() * 2)]!;
+      const cost = 1 + Math.floor(random() * 3);
+      const fromPostgres = await stores[i % 3]!.consume(key, policy, cost, now);
+      const fromMemory = await memory.consume(key, policy, cost, now);
+      expect({ i, ...fromPostgres }).toEqual({ i, ...fromMemory });
+    }
+  });
+
+  it('deletes only rows whose theoretical arrival time has passed, changing no decision', async () => {
+    const policy = { limit: 10, periodMs: 1_000 };
+    const now = 1_900_000_000_000;
+    await stores[0]!.consume('expiry:spent', policy, 1, now - 5_000);
+    await stores[0]!.consume('expiry:busy', policy, 5, now);
+    const deleted = await deleteExpiredRateLimits(instances[0]!.db, now);
+    expect(deleted).toBeGreaterThanOrEqual(1);
+    const keys = await instances[0]!.db
+      .selectFrom('rate_limits')
+      .select('key')
+      .where('key', 'like', 'expiry:%')
+      .execute();
+    expect(keys.map((k) => k.key)).toEqual(['expiry:busy']);
+    const next = await stores[1]!.consume('expiry:busy', policy, 1, now);
+    expect(next).toMatchObject({ allowed: true, remaining: 4 });
+  });
+});
