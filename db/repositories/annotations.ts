@@ -30,11 +30,3 @@ export async function listAnnotations(
   if (before) query = query.where('id', '<', before);
   return query.execute();
 }
-
-export async function countAnnotations(db: Kysely<Database>): Promise<number> {
-  const { count } = await db
-    .selectFrom('annotations')
-    .select((eb) => eb.fn.countAll<string>().as('count'))
-    .executeTakeFirstOrThrow();
-  return Number(count);
-}

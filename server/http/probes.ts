@@ -1,6 +1,7 @@
 import type { Hono } from 'hono';
 import type { AppDeps } from '../deps';
 import { REQUEST_ID_HEADER } from '../middleware/request-id';
+import { httpSeriesKey } from '../services/monitoring/metrics';
 
 const PASS_BODY = '{"status":"pass"}';
 
@@ -27,10 +28,12 @@ export const PROBE_PATHS = new Set(['/api/health/lightweight', '/api/health/live
 export function withProbes<A extends Hono>(app: A, deps: AppDeps): A {
   const duration = deps.metrics.http.duration;
   const routed = app.fetch;
-  // Series keys as observe.ts builds them (`METHOD STATUS ROUTE`), made once.
-  const seriesKey = (method: string, path: string) => `${method} 200 ${path}`;
+  // Series keys made once per probe and method, not per request.
   const keys = new Map(
-    [...PROBE_PATHS].map((p) => [p, { GET: seriesKey('GET', p), HEAD: seriesKey('HEAD', p) }]),
+    [...PROBE_PATHS].map((p) => [
+      p,
+      { GET: httpSeriesKey('GET', 200, p), HEAD: httpSeriesKey('HEAD', 200, p) },
+    ]),
   );
 
   function answerProbe(request: Request, path: string): Response {

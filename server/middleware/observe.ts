@@ -3,7 +3,7 @@ import { routePath } from 'hono/route';
 import type { AccessLog } from '../runtime/access-log';
 import type { Lifecycle } from '../runtime/lifecycle';
 import type { Logger } from '../runtime/logger';
-import type { Metrics } from '../services/monitoring/metrics';
+import { httpSeriesKey, type Metrics } from '../services/monitoring/metrics';
 import { REQUEST_ID_HEADER, requestLogger, resolveRequestId } from './request-id';
 
 declare module 'hono' {
@@ -17,12 +17,8 @@ declare module 'hono' {
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 /** Routes whose access lines are noise at info level: probes and scrapes arrive every few seconds. */
-const QUIET_ROUTES = new Set([
-  '/api/health/lightweight',
-  '/api/health/live',
-  '/api/health/ready',
-  '/metrics',
-]);
+// The lightweight and live probes never reach this middleware (see http/probes.ts).
+const QUIET_ROUTES = new Set(['/api/health/ready', '/metrics']);
 
 export interface ObserveOptions {
   metrics: Metrics;
@@ -55,7 +51,7 @@ export function observe({ metrics, lifecycle, logger, accessLog }: ObserveOption
       const method = KNOWN_METHODS.has(c.req.method) ? c.req.method : '_OTHER';
       const route = c.get('unmatched') ? 'unmatched' : routePath(c) || 'unmatched';
       const status = c.res.status;
-      duration.observe(`${method} ${status} ${route}`, () => [method, route, status], seconds);
+      duration.observe(httpSeriesKey(method, status, route), () => [method, route, status], seconds);
       const durationMs = Math.round(seconds * 1e5) / 100;
       if (status >= 500) {
         requestLogger(c, logger).error(

@@ -185,6 +185,14 @@ export function createMetrics({ build, defaultMetrics }: MetricsOptions) {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/**
+ * The key of an `http_server_request_duration_seconds` series: the middleware and the probes
+ * must name the same series the same way.
+ */
+export function httpSeriesKey(method: string, status: number, route: string): string {
+  return `${method} ${status} ${route}`;
+}
+
 const OPERATIONS = new Set(['select', 'insert', 'update', 'delete', 'begin', 'commit', 'rollback', 'with']);
 
 /** The statement's leading keyword, from a closed set so that labels stay bounded. */
