@@ -8,6 +8,14 @@ export interface Database {
   annotations: AnnotationsTable;
   self_test_scratch: SelfTestScratchTable;
   rate_limits: RateLimitsTable;
+  organizations: OrganizationsTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  refresh_tokens: RefreshTokensTable;
+  api_keys: ApiKeysTable;
+  signing_keys: SigningKeysTable;
+  audit_events: AuditEventsTable;
+  login_failures: LoginFailuresTable;
 }
 
 export interface AnnotationsTable {
@@ -35,4 +43,129 @@ export interface RateLimitsTable {
   tat: number;
   /** Whether the latest request on the key was admitted: how the upsert reports its decision. */
   last_allowed: boolean;
+}
+
+export const ROLES = ['viewer', 'operator', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+export interface OrganizationsTable {
+  id: Generated<string>;
+  name: string;
+  created_at: CreatedAt;
+}
+
+export interface UsersTable {
+  id: Generated<string>;
+  organization_id: string;
+  /** Always lower-case: the unique index is then case-insensitive. */
+  email: string;
+  name: Generated<string>;
+  /** PHC string (`$scrypt$ln=17,r=8,p=1$…`); see server/services/auth/passwords.ts. */
+  password_hash: string;
+  role: Role;
+  disabled: Generated<boolean>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  password_changed_at: Timestamp;
+}
+export type UserRow = Selectable<UsersTable>;
+
+/** One login on one device: a refresh-token family. */
+export interface SessionsTable {
+  id: Generated<string>;
+  user_id: string;
+  organization_id: string;
+  created_at: CreatedAt;
+  last_used_at: Timestamp;
+  /** Absolute end of the session; the idle timeout counts from last_used_at. */
+  expires_at: Date | string;
+  revoked_at: NullableTimestamp;
+  revoked_reason: string | null;
+  ip: string | null;
+  user_agent: string | null;
+}
+export type SessionRow = Selectable<SessionsTable>;
+
+export interface RefreshTokensTable {
+  id: Generated<string>;
+  session_id: string;
+  /** Hex SHA-256 of the token; the token itself is never stored. */
+  token_hash: string;
+  parent_id: string | null;
+  created_at: CreatedAt;
+  /** When this token's child was issued; null while it is the family's current token. */
+  rotated_at: NullableTimestamp;
+}
+export type RefreshTokenRow = Selectable<RefreshTokensTable>;
+
+/** A named rate limit of an API key: `limit` requests per `periodMs`. */
+export interface ApiKeyRateLimit {
+  name: string;
+  limit: number;
+  periodMs: number;
+}
+
+export interface ApiKeysTable {
+  id: Generated<string>;
+  organization_id: string;
+  owner_id: string;
+  name: string;
+  /** Hex SHA-256 of the whole key; the key itself is never stored. */
+  key_hash: string;
+  /** The key's first characters, for listings. */
+  prefix: string;
+  scopes: ColumnType<string[], string[] | undefined, string[]>;
+  expires_at: NullableTimestamp;
+  /** Uses left; null is unlimited. */
+  remaining: number | null;
+  rate_limits: ColumnType<ApiKeyRateLimit[], string | undefined, string>;
+  enabled: Generated<boolean>;
+  last_used_at: NullableTimestamp;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  revoked_at: NullableTimestamp;
+  replaced_by: string | null;
+}
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+
+export interface SigningKeysTable {
+  kid: string;
+  alg: string;
+  public_jwk: ColumnType<Record<string, unknown>, string, never>;
+  /** The private JWK sealed with AES-256-GCM; see server/services/auth/signing-keys.ts. */
+  private_sealed: string;
+  created_at: CreatedAt;
+  /** When a newer key took over signing. */
+  superseded_at: NullableTimestamp;
+  /** After this, no token the key signed can be valid: it leaves the JWKS. */
+  retire_at: NullableTimestamp;
+}
+export type SigningKeyRow = Selectable<SigningKeysTable>;
+
+export interface AuditEventsTable {
+  id: Generated<string>;
+  organization_id: string | null;
+  actor_user_id: string | null;
+  actor_api_key_id: string | null;
+  type: string;
+  result: 'success' | 'failure';
+  target_type: string | null;
+  target_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  details: ColumnType<Record<string, unknown>, string | undefined, never>;
+  created_at: CreatedAt;
+}
+export type AuditEventRow = Selectable<AuditEventsTable>;
+
+export interface LoginFailuresTable {
+  /** `account:<email>` or `ip:<address>`. */
+  key: string;
+  failures: number;
+  last_failure_at: Date | string;
+  locked_until: Date | string;
 }

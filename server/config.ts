@@ -46,8 +46,37 @@ export const configSchema = z.object({
   SHUTDOWN_DRAIN_DELAY_MS: int(0, 600_000).default(5_000),
   /** Bound on waiting for in-flight requests once the listener is closed. */
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(30_000),
-  /** Bearer token for admin-only routes until users and roles arrive; generated into DATA_DIR if unset. */
-  ADMIN_TOKEN: secret(32),
+  /** The first admin, created at start when no user has that email yet (see also `npm run admin:create`). */
+  ADMIN_EMAIL: z.email({ message: 'must be an email address' }).optional(),
+  ADMIN_PASSWORD: secret(12),
+  /**
+   * AES-256 key (base64 of 32 bytes, `openssl rand -base64 32`) sealing the JWT signing keys in the
+   * database and deriving refresh-token children; generated into DATA_DIR if unset.
+   */
+  AUTH_KEY_ENCRYPTION_KEY: secret(44),
+  AUTH_ISSUER: z.string().min(1).default('beauty-crafter'),
+  AUTH_AUDIENCE: z.string().min(1).default('beauty-crafter-api'),
+  AUTH_SIGNING_ALG: z.enum(['EdDSA', 'ES256']).default('EdDSA'),
+  AUTH_ACCESS_TOKEN_TTL_SECONDS: int(60, 86_400).default(900),
+  /** Allowed clock skew between issuer and verifier when checking exp, nbf and iat. */
+  AUTH_CLOCK_TOLERANCE_SECONDS: int(0, 300).default(5),
+  /** A new signing key takes over after this many days; old keys verify until their tokens expire. */
+  AUTH_KEY_ROTATION_DAYS: int(1, 365).default(30),
+  /** Replaying a just-rotated refresh token within this window returns the current one. */
+  AUTH_REFRESH_GRACE_SECONDS: int(0, 300).default(10),
+  AUTH_SESSION_LIFETIME_HOURS: int(1, 24 * 365).default(24 * 30),
+  AUTH_SESSION_IDLE_HOURS: int(1, 24 * 365).default(24 * 7),
+  /** scrypt cost log2(N); OWASP's minimum is 17. Lower only to speed up tests. */
+  AUTH_PASSWORD_COST: int(10, 20).default(17),
+  /** Origins allowed by CORS and for cookie-authenticated mutations, comma-separated. */
+  CORS_ORIGINS: z
+    .string()
+    .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
+    .pipe(z.array(z.url({ protocol: /^https?$/, message: 'must be a comma-separated list of http(s) origins' })))
+    .default([]),
+  /** Where rate-limit state lives: this instance only, PostgreSQL (shared) or Redis (REDIS_URL). */
+  RATE_LIMIT_STORE: z.enum(['memory', 'postgres', 'redis']).default('memory'),
+  REDIS_URL: z.url({ protocol: /^rediss?$/, message: 'must be a redis:// or rediss:// URL' }).optional(),
   /** Optional bearer token Prometheus must present on GET /metrics. */
   METRICS_TOKEN: secret(16),
   TRPC_MAX_BATCH_SIZE: int(1, 100).default(20),
@@ -79,7 +108,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // Quoted as JSON and shortened, so a value holding a newline cannot break the
     // one-line-per-problem promise (or forge a line of its own).
     const shown =
-      name in input && !/TOKEN|PASSWORD|SECRET|DATABASE_URL/.test(name)
+      name in input && !/TOKEN|PASSWORD|SECRET|KEY|DATABASE_URL|REDIS_URL/.test(name)
         ? ` (got ${JSON.stringify(shorten(input[name] ?? ''))})`
         : '';
     return `invalid configuration: ${name} ${issue.message}${shown}`;
@@ -96,8 +125,8 @@ export function redactConfig(config: Config): Record<string, unknown> {
   const shown: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
     if (value === undefined) continue;
-    if (/TOKEN|PASSWORD|SECRET/.test(key)) shown[key] = '[redacted]';
-    else if (key === 'DATABASE_URL') shown[key] = redactUrl(String(value));
+    if (/TOKEN|PASSWORD|SECRET|ENCRYPTION_KEY/.test(key)) shown[key] = '[redacted]';
+    else if (key === 'DATABASE_URL' || key === 'REDIS_URL') shown[key] = redactUrl(String(value));
     else shown[key] = value;
   }
   return shown;

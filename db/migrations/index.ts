@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import * as initial from './2026-11-25T00-00-00_initial';
 import * as rateLimits from './2026-11-26T00-00-00_rate_limits';
+import * as auth from './2026-11-27T00-00-00_auth';
 
 /**
  * Every migration, keyed by its timestamped name. Listed statically rather than read from
@@ -10,4 +11,5 @@ import * as rateLimits from './2026-11-26T00-00-00_rate_limits';
 export const migrations: Record<string, Migration> = {
   '2026-11-25T00-00-00_initial': initial,
   '2026-11-26T00-00-00_rate_limits': rateLimits,
+  '2026-11-27T00-00-00_auth': auth,
 };

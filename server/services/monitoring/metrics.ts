@@ -79,8 +79,40 @@ export function createMetrics({ build, defaultMetrics }: MetricsOptions) {
     }
   }
 
+  const auth = {
+    /** Security events (login, refresh, logout, key and user changes) by type and result. */
+    events: new client.Counter({
+      name: 'auth_events_total',
+      help: 'Authentication and account events, by type and result (success or failure).',
+      labelNames: ['type', 'result'],
+      registers: [registry],
+    }),
+    /** API-key verifications by outcome code (VALID, NOT_FOUND, EXPIRED, ...). */
+    keyVerifications: new client.Counter({
+      name: 'auth_api_key_verifications_total',
+      help: 'API-key verifications, by outcome code.',
+      labelNames: ['code'],
+      registers: [registry],
+    }),
+    /** Rejected access tokens by reason (never shown to callers, who all get the same 401). */
+    rejectedTokens: new client.Counter({
+      name: 'auth_access_tokens_rejected_total',
+      help: 'Access tokens refused, by reason.',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    /** Rate-limit decisions by policy and decision (allowed, limited, store_error). */
+    rateLimitDecisions: new client.Counter({
+      name: 'rate_limit_decisions_total',
+      help: 'Rate-limit decisions, by policy and decision (allowed, limited, store_error).',
+      labelNames: ['policy', 'decision'],
+      registers: [registry],
+    }),
+  };
+
   return {
     registry,
+    auth,
     http: { duration: httpDuration },
     trpc: { duration: trpcDuration },
     db: { queryDuration },

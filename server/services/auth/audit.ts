@@ -1,0 +1,87 @@
+import type { Kysely } from 'kysely';
+import type { AuditEventRow, Database } from '../../../db/database';
+import type { Metrics } from '../monitoring/metrics';
+
+/** The security events the audit log records; a closed set, so it can label a metric too. */
+export const AUDIT_EVENT_TYPES = [
+  'login',
+  'refresh',
+  'refresh_reuse',
+  'logout',
+  'logout_all',
+  'session_revoked',
+  'password_changed',
+  'user_created',
+  'user_updated',
+  'user_disabled',
+  'role_changed',
+  'api_key_created',
+  'api_key_updated',
+  'api_key_revoked',
+  'api_key_rotated',
+  'signing_key_rotated',
+] as const;
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+/** Who did something, from where. Every field may be unknown (a failed login has no actor). */
+export interface AuditActor {
+  organizationId?: string | null;
+  userId?: string | null;
+  apiKeyId?: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
+}
+
+export interface AuditEvent {
+  type: AuditEventType;
+  result: 'success' | 'failure';
+  actor: AuditActor;
+  target?: { type: string; id: string };
+  /** Extra facts (a reason, a changed role). Never secrets: no tokens, keys or passwords. */
+  details?: Record<string, unknown>;
+}
+
+/**
+ * Writes security events to the audit_events table and counts them in `auth_events_total`.
+ * Pass the transaction that makes the change, so the event commits (or not) with it.
+ */
+export class AuditLog {
+  constructor(private readonly metrics: Metrics) {}
+
+  async record(db: Kysely<Database>, event: AuditEvent): Promise<void> {
+    await db
+      .insertInto('audit_events')
+      .values({
+        organization_id: event.actor.organizationId ?? null,
+        actor_user_id: event.actor.userId ?? null,
+        actor_api_key_id: event.actor.apiKeyId ?? null,
+        type: event.type,
+        result: event.result,
+        target_type: event.target?.type ?? null,
+        target_id: event.target?.id ?? null,
+        ip: event.actor.ip ?? null,
+        // Bounded: the header is the caller's to choose.
+        user_agent: event.actor.userAgent?.slice(0, 512) ?? null,
+        details: JSON.stringify(event.details ?? {}),
+      })
+      .execute();
+    this.metrics.auth.events.inc({ type: event.type, result: event.result });
+  }
+
+  /** An organization's events, newest first, one page at a time. */
+  async list(
+    db: Kysely<Database>,
+    organizationId: string,
+    { limit, before, type }: { limit: number; before?: string; type?: AuditEventType },
+  ): Promise<AuditEventRow[]> {
+    let query = db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('organization_id', '=', organizationId)
+      .orderBy('id', 'desc')
+      .limit(limit);
+    if (before) query = query.where('id', '<', before);
+    if (type) query = query.where('type', '=', type);
+    return query.execute();
+  }
+}
