@@ -1,0 +1,55 @@
+import type { MiddlewareHandler } from 'hono';
+
+/**
+ * Response headers every API answer carries, after OWASP's REST Security and HTTP Headers cheat
+ * sheets. The API answers JSON only, so nothing may load from or frame it; the dashboard will
+ * serve HTML under a policy of its own.
+ */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+  // Two years, OWASP's recommendation. RFC 6797 §7.2 would have it sent over TLS only, but this
+  // server cannot tell: TLS usually ends at a proxy in front of it. Browsers ignore the header on
+  // a plain-HTTP response (§8.1), so a development server on http:// is not locked out.
+  'Strict-Transport-Security': 'max-age=63072000; includeSubDomains',
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  // Legacy twin of frame-ancestors, for browsers that predate CSP level 2.
+  'X-Frame-Options': 'DENY',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+});
+
+/** Where a route set no Cache-Control of its own: responses carrying tokens must never be stored. */
+export const DEFAULT_CACHE_CONTROL = 'no-store';
+
+// Lower-case names once, at load: Headers lower-cases every name it is given, and a flat array
+// of pairs is the cheapest thing to walk per request.
+const ALWAYS: ReadonlyArray<readonly [string, string]> = Object.entries(SECURITY_HEADERS)
+  .filter(([name]) => name !== 'Content-Security-Policy')
+  .map(([name, value]) => [name.toLowerCase(), value] as const);
+const CSP = SECURITY_HEADERS['Content-Security-Policy'] as string;
+
+/**
+ * Adds the security headers to a response's headers in one pass. Content-Security-Policy and
+ * Cache-Control are left alone where the route already chose them (an HTML page needs a policy
+ * that lets it load its scripts; a public document may be cacheable); the rest are invariant.
+ * Throws on immutable headers (a Response straight from fetch()), as Headers.set does.
+ */
+export function applySecurityHeaders(headers: Headers): void {
+  for (const [name, value] of ALWAYS) headers.set(name, value);
+  if (!headers.has('content-security-policy')) headers.set('content-security-policy', CSP);
+  if (!headers.has('cache-control')) headers.set('cache-control', DEFAULT_CACHE_CONTROL);
+}
+
+/**
+ * The same as a middleware, for an app without the `observe` middleware (which can call
+ * applySecurityHeaders in the layer it already has and so save one per request). Headers go on
+ * the final response after the handler, because a handler may return a Response of its own
+ * (the tRPC adapter does), which drops headers set on the context beforehand.
+ */
+export function securityHeaders(): MiddlewareHandler {
+  return async function addSecurityHeaders(c, next) {
+    await next();
+    applySecurityHeaders(c.res.headers);
+  };
+}
