@@ -1,0 +1,256 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PlatformDatabase } from '../../db/connect';
+import { migrateToLatest } from '../../db/migrate';
+import { ConfigError } from '../../server/config';
+import { createRateLimitStore } from '../../server/services/rate-limit/create-store';
+import type { RateLimitDecision, RateLimitPolicy } from '../../server/services/rate-limit/gcra';
+import { MemoryRateLimitStore } from '../../server/services/rate-limit/memory-store';
+import { PostgresRateLimitStore } from '../../server/services/rate-limit/postgres-store';
+import {
+  createRateLimitRedisClient,
+  RedisRateLimitStore,
+} from '../../server/services/rate-limit/redis-store';
+import type { RateLimitStore } from '../../server/services/rate-limit/store';
+import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { redisSkipReason, startTestRedis, type TestRedis } from '../helpers/redis';
+import { mustRun, ROOT } from '../helpers/server-process';
+
+const skipReason = redisSkipReason();
+
+let redis: TestRedis | undefined;
+/** Three "app instances": each its own connection and its own store over the one Redis. */
+let clients: Redis[] = [];
+let stores: RedisRateLimitStore[] = [];
+let testDb: TestDatabase | undefined;
+let database: PlatformDatabase | undefined;
+
+beforeAll(async () => {
+  if (skipReason) return;
+  redis = await startTestRedis();
+  clients = [0, 1, 2].map(() => createRateLimitRedisClient(redis!.url));
+  stores = clients.map((client) => new RedisRateLimitStore(client));
+  testDb = await createTestDatabase();
+  database = new PlatformDatabase({
+    url: testDb.url,
+    poolMax: 5,
+    connectTimeoutMs: 2_000,
+    statementTimeoutMs: 5_000,
+    idleTimeoutMs: 10_000,
+    retry: { attempts: 4, baseMs: 5, maxMs: 20 },
+  });
+  await database.connect();
+  await migrateToLatest(database.db);
+});
+
+afterAll(async () => {
+  for (const client of clients) await client.quit().catch(() => client.disconnect());
+  await redis?.stop();
+  await database?.close().catch(() => undefined);
+  await testDb?.drop();
+});
+
+beforeEach((ctx) => {
+  if (skipReason) ctx.skip(skipReason);
+});
+
+/** Every instance runs `consumers` concurrent loops of `perConsumer` consumes on one key. */
+async function hammer(key: string, policy: RateLimitPolicy, now: () => number | undefined) {
+  const consumers = 20;
+  const perConsumer = 10;
+  const decisions = await Promise.all(
+    stores.flatMap((store) =>
+      Array.from({ length: consumers }, async () => {
+        const mine: RateLimitDecision[] = [];
+        for (let i = 0; i < perConsumer; i++) mine.push(await store.consume(key, policy, 1, now()));
+        return mine;
+      }),
+    ),
+  );
+  return decisions.flat();
+}
+
+/**
+ * Offers `load` × the limit, evenly spaced, for `windows` periods of simulated time, spreading
+ * the requests over the instances. The most any limiter true to the policy may admit is one burst
+ * plus `limit` per period, and never more than was offered.
+ */
+async function offer(
+  store: (i: number) => RateLimitStore,
+  key: string,
+  policy: RateLimitPolicy,
+  load: number,
+) {
+  const windows = 20;
+  const start = 1_800_000_000_000;
+  const offered = Math.round(policy.limit * load * windows);
+  const spacing = policy.periodMs / (policy.limit * load);
+  let admitted = 0;
+  for (let i = 0; i < offered; i++) {
+    const decision = await store(i).consume(key, policy, 1, start + i * spacing);
+    if (decision.allowed) admitted++;
+  }
+  const theoreticalMax = Math.min(offered, (policy.burst ?? policy.limit) + policy.limit * windows);
+  return { offered, admitted, theoreticalMax, ratio: admitted / theoreticalMax };
+}
+
+describe('RedisRateLimitStore', () => {
+  it('lets three instances hammering one key together admit exactly the burst at one instant', async () => {
+    const policy = { limit: 50, periodMs: 60_000 };
+    const decisions = await hammer('login:same-instant', policy, () => 1_800_000_000_000);
+    expect(decisions).toHaveLength(600);
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(50);
+    for (const refused of decisions.filter((d) => !d.allowed))
+      expect(refused.retryAfterMs).toBeGreaterThan(0);
+  });
+
+  it('admits no more than the burst plus the refill when instances run on the Redis clock', async () => {
+    const policy = { limit: 50, periodMs: 60_000 };
+    const started = performance.now();
+    const decisions = await hammer('login:redis-clock', policy, () => undefined);
+    const elapsedMs = performance.now() - started;
+    const admitted = decisions.filter((d) => d.allowed).length;
+    // One request's worth of refill per 1.2 s of wall time, counted generously.
+    expect(admitted).toBeGreaterThanOrEqual(50);
+    expect(admitted).toBeLessThanOrEqual(50 + Math.ceil(elapsedMs / 1_200) + 1);
+  });
+
+  it('stays within 0.95–1.0 of the theoretical maximum at 0.9x, 1x and 10x the limit', async () => {
+    const policy = { limit: 20, periodMs: 1_000 };
+    for (const load of [0.9, 1, 10]) {
+      const result = await offer((i) => stores[i % 3]!, `accuracy:${load}`, policy, load);
+      console.log(
+        `rate-limit accuracy (redis, 3 instances) at ${load}x: offered ${result.offered}, ` +
+          `admitted ${result.admitted}, theoretical max ${result.theoreticalMax}, ratio ${result.ratio.toFixed(4)}`,
+      );
+      if (load < 1) expect(result.admitted).toBe(result.offered);
+      expect(result.ratio).toBeGreaterThanOrEqual(0.95);
+      expect(result.ratio).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('lets a key expire once its theoretical arrival time has passed, and not before', async () => {
+    const policy = { limit: 10, periodMs: 2_000 };
+    // The store's expiry runs on Redis's own timer, relative to the `now` of the request.
+    const first = await stores[0]!.consume('expiry', policy, 5, Date.now());
+    expect(first).toMatchObject({ allowed: true, remaining: 5, resetMs: 1_000 });
+    const ttl = await clients[0]!.pttl('rate-limit:expiry');
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(1_000);
+    // A refusal writes nothing: the key keeps the expiry of the last admission.
+    expect((await stores[1]!.consume('expiry', policy, 6, Date.now())).allowed).toBe(false);
+    expect(await clients[0]!.pttl('rate-limit:expiry')).toBeLessThanOrEqual(ttl);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    expect(await clients[0]!.exists('rate-limit:expiry')).toBe(0);
+    // Forgotten, it behaves like a key never seen: a full burst fits.
+    expect((await stores[2]!.consume('expiry', policy, 10, Date.now())).allowed).toBe(true);
+  });
+
+  it('runs the script again with EVAL after Redis lost it (NOSCRIPT), keeping the state', async () => {
+    const policy = { limit: 4, periodMs: 60_000 };
+    const now = 1_800_000_000_000;
+    await stores[0]!.consume('noscript', policy, 3, now);
+    await clients[0]!.script('FLUSH');
+    expect(await clients[0]!.info('memory')).toContain('number_of_cached_scripts:0');
+    expect(await stores[1]!.consume('noscript', policy, 1, now)).toMatchObject({
+      allowed: true,
+      remaining: 0,
+    });
+    expect((await stores[2]!.consume('noscript', policy, 1, now)).allowed).toBe(false);
+    // EVAL cached it again, so the next EVALSHA finds it.
+    expect(await clients[0]!.info('memory')).toContain('number_of_cached_scripts:1');
+  });
+});
+
+describe('memory, PostgreSQL and Redis stores', () => {
+  it('give identical decisions for one scripted sequence of requests', async () => {
+    const memory = new MemoryRateLimitStore();
+    const postgres = new PostgresRateLimitStore(database!.db);
+    // Fractional emission intervals (1000/7, 10000/3), costs up to 3, several keys.
+    const policies: RateLimitPolicy[] = [
+      { limit: 7, periodMs: 1_000, burst: 3 },
+      { limit: 3, periodMs: 10_000 },
+    ];
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    let now = 1_800_000_000_000;
+    let admitted = 0;
+    for (let i = 0; i < 600; i++) {
+      now += Math.floor(random() * 400) + random();
+      const key = `sequence:${Math.floor(random() * 3)}`;
+      const policy = policies[Math.floor(random() * 2)]!;
+      const cost = 1 + Math.floor(random() * 3);
+      const fromMemory = await memory.consume(key, policy, cost, now);
+      const fromPostgres = await postgres.consume(key, policy, cost, now);
+      const fromRedis = await stores[i % 3]!.consume(key, policy, cost, now);
+      expect({ i, ...fromPostgres }).toEqual({ i, ...fromMemory });
+      expect({ i, ...fromRedis }).toEqual({ i, ...fromMemory });
+      if (fromMemory.allowed) admitted++;
+    }
+    // The sequence exercises both outcomes, so agreement means something.
+    expect(admitted).toBeGreaterThan(50);
+    expect(admitted).toBeLessThan(550);
+  });
+});
+
+describe('RedisRateLimitStore on Bun', () => {
+  it.runIf(mustRun('bun'))('decides on Bun exactly as in memory on Node', async () => {
+    const policy = { limit: 7, periodMs: 1_000, burst: 3 };
+    const times = Array.from({ length: 40 }, (_, i) => 1_800_000_000_000 + i * 37.5);
+    const script = `
+      import { createRateLimitRedisClient, RedisRateLimitStore } from './server/services/rate-limit/redis-store.ts';
+      const client = createRateLimitRedisClient(process.env.REDIS_URL);
+      const store = new RedisRateLimitStore(client, { keyPrefix: 'bun:' });
+      const decisions = [];
+      for (const now of ${JSON.stringify(times)}) decisions.push(await store.consume('k', ${JSON.stringify(policy)}, 1, now));
+      await client.quit();
+      console.log(JSON.stringify({ runtime: typeof Bun, decisions }));
+    `;
+    const result = spawnSync(join(ROOT, 'node_modules/.bin/bun'), ['-e', script], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, REDIS_URL: redis!.url },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.stderr).toBe('');
+    const fromBun = JSON.parse(result.stdout) as { runtime: string; decisions: RateLimitDecision[] };
+    const memory = new MemoryRateLimitStore();
+    const fromMemory: RateLimitDecision[] = [];
+    for (const now of times) fromMemory.push(await memory.consume('k', policy, 1, now));
+    expect(fromBun.runtime).toBe('object');
+    expect(fromBun.decisions).toEqual(fromMemory);
+    expect(fromMemory.some((d) => !d.allowed)).toBe(true);
+  });
+});
+
+describe('createRateLimitStore', () => {
+  it('builds the store RATE_LIMIT_STORE names, sharing state through PostgreSQL and Redis', async () => {
+    const policy = { limit: 2, periodMs: 60_000 };
+    for (const kind of ['memory', 'postgres', 'redis'] as const) {
+      const config = { RATE_LIMIT_STORE: kind, REDIS_URL: redis!.url };
+      const first = createRateLimitStore(config, { db: database!.db });
+      const second = createRateLimitStore(config, { db: database!.db });
+      try {
+        await first.store.consume(`factory:${kind}`, policy, 2);
+        const fromSecond = await second.store.consume(`factory:${kind}`, policy, 1);
+        // Two instances share one allowance, except in memory, where each has its own.
+        expect({ kind, allowed: fromSecond.allowed }).toEqual({ kind, allowed: kind === 'memory' });
+      } finally {
+        await first.close();
+        await second.close();
+      }
+    }
+  });
+
+  it('refuses RATE_LIMIT_STORE=redis without REDIS_URL, naming the variable', () => {
+    const create = () =>
+      createRateLimitStore({ RATE_LIMIT_STORE: 'redis', REDIS_URL: undefined }, { db: database!.db });
+    expect(create).toThrow(ConfigError);
+    expect(create).toThrow(/REDIS_URL is required when RATE_LIMIT_STORE is redis/);
+  });
+});
