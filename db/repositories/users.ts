@@ -1,0 +1,128 @@
+import { type Kysely, type Selectable, sql } from 'kysely';
+import type { Database, OrganizationsTable, Role, UserRow } from '../database';
+
+export type OrganizationRow = Selectable<OrganizationsTable>;
+
+export async function insertOrganization(db: Kysely<Database>, name: string): Promise<OrganizationRow> {
+  return db.insertInto('organizations').values({ name }).returningAll().executeTakeFirstOrThrow();
+}
+
+/** Takes the organization's row lock: the one mutex for changes to its set of enabled admins. */
+export async function lockOrganization(db: Kysely<Database>, organizationId: string): Promise<void> {
+  await db
+    .selectFrom('organizations')
+    .select('id')
+    .where('id', '=', organizationId)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+/** `email` must already be normalised (lower-case, trimmed): the unique index is on the stored form. */
+export async function findUserByEmail(db: Kysely<Database>, email: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
+}
+
+export async function findUserInOrganization(
+  db: Kysely<Database>,
+  organizationId: string,
+  userId: string,
+): Promise<UserRow | undefined> {
+  return db
+    .selectFrom('users')
+    .selectAll()
+    .where('id', '=', userId)
+    .where('organization_id', '=', organizationId)
+    .executeTakeFirst();
+}
+
+export async function findUserById(db: Kysely<Database>, userId: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst();
+}
+
+/** One page of an organization's users ordered by email (unique, so it doubles as the cursor). */
+export async function listUsersInOrganization(
+  db: Kysely<Database>,
+  organizationId: string,
+  { limit, afterEmail }: { limit: number; afterEmail?: string },
+): Promise<UserRow[]> {
+  let query = db
+    .selectFrom('users')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .orderBy('email')
+    .limit(limit);
+  if (afterEmail !== undefined) query = query.where('email', '>', afterEmail);
+  return query.execute();
+}
+
+export interface NewUser {
+  organizationId: string;
+  email: string;
+  name: string;
+  passwordHash: string;
+  role: Role;
+}
+
+/** Inserts a user; undefined when the email is taken (by any organization: emails are global). */
+export async function insertUser(db: Kysely<Database>, user: NewUser): Promise<UserRow | undefined> {
+  return db
+    .insertInto('users')
+    .values({
+      organization_id: user.organizationId,
+      email: user.email,
+      name: user.name,
+      password_hash: user.passwordHash,
+      role: user.role,
+    })
+    .onConflict((oc) => oc.column('email').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function updateUser(
+  db: Kysely<Database>,
+  userId: string,
+  changes: { name?: string; role?: Role; disabled?: boolean },
+): Promise<UserRow> {
+  return db
+    .updateTable('users')
+    .set({ ...changes, updated_at: sql<Date>`now()` })
+    .where('id', '=', userId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/**
+ * Replaces a password hash only if it is still `previousHash`, so a rehash on login can never
+ * overwrite a password changed meanwhile. `passwordChanged` distinguishes a new password (which
+ * moves password_changed_at) from the same password stored at stronger parameters.
+ * Returns whether the row was updated.
+ */
+export async function replacePasswordHash(
+  db: Kysely<Database>,
+  userId: string,
+  { hash, previousHash, passwordChanged }: { hash: string; previousHash: string; passwordChanged: boolean },
+): Promise<boolean> {
+  const result = await db
+    .updateTable('users')
+    .set(
+      passwordChanged
+        ? { password_hash: hash, password_changed_at: sql<Date>`now()`, updated_at: sql<Date>`now()` }
+        : { password_hash: hash },
+    )
+    .where('id', '=', userId)
+    .where('password_hash', '=', previousHash)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function countEnabledAdmins(db: Kysely<Database>, organizationId: string): Promise<number> {
+  const row = await db
+    .selectFrom('users')
+    .select((eb) => eb.fn.countAll<string>().as('count'))
+    .where('organization_id', '=', organizationId)
+    .where('role', '=', 'admin')
+    .where('disabled', '=', false)
+    .executeTakeFirstOrThrow();
+  return Number(row.count);
+}

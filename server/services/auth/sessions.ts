@@ -1,0 +1,467 @@
+import { createHmac } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { PlatformDatabase } from '../../../db/connect';
+import type { Database } from '../../../db/database';
+import type { LockedRefreshToken } from '../../../db/repositories/sessions';
+import {
+  findChildToken,
+  findUserSession,
+  insertRefreshToken,
+  insertSession,
+  isSessionActive,
+  listActiveSessions,
+  lockRefreshToken,
+  markTokenRotated,
+  revokeSession,
+  revokeUserSessions,
+  sessionsRevokedSince,
+  touchSession,
+} from '../../../db/repositories/sessions';
+import { findUserByEmail, findUserById, replacePasswordHash } from '../../../db/repositories/users';
+import { PlatformError } from '../../errors';
+import type { AccessTokenClaims } from './access-tokens';
+import type { AuditLog } from './audit';
+import { accountKey, ipKey, type LoginThrottle } from './login-throttle';
+import { dummyVerify, hashPassword, type ScryptParams, verifyPassword } from './passwords';
+import type { Principal, UserPrincipal } from './principal';
+import { generateRefreshToken, hashSecret, parseRefreshToken, secretsEqual } from './secrets';
+import { auditActor, canonicalEmail, type RequestOrigin, toUserView, type UserView } from './users';
+
+/** What the session service needs from the keyring: a signature over the claims it chooses. */
+export interface AccessTokenSigner {
+  signAccessToken(claims: AccessTokenClaims): Promise<{ token: string; expiresAt: Date }>;
+}
+
+export interface SessionServiceOptions {
+  database: PlatformDatabase;
+  audit: AuditLog;
+  signer: AccessTokenSigner;
+  throttle: LoginThrottle;
+  /** Current hashing parameters: unknown emails cost the same, older hashes are upgraded on login. */
+  passwordParams: ScryptParams;
+  /** AUTH_REFRESH_GRACE_SECONDS: how long the parent of the current token still returns it. */
+  graceSeconds: number;
+  /** AUTH_SESSION_LIFETIME_HOURS: absolute end of a session, counted from the login. */
+  lifetimeHours: number;
+  /** AUTH_SESSION_IDLE_HOURS: a session not refreshed for this long ends. */
+  idleHours: number;
+  /** 32 secret bytes from which each child refresh token is derived (see `deriveChildRefreshToken`). */
+  refreshDerivationKey: Uint8Array;
+}
+
+/** What login and refresh answer: a new access token, the refresh token to use next, and who. */
+export interface IssuedSession {
+  accessToken: string;
+  accessTokenExpiresAt: Date;
+  /** Shown to the client once; only its hash is stored. */
+  refreshToken: string;
+  session: { id: string; expiresAt: Date };
+  user: UserView;
+}
+
+/** A session as its owner sees it in a listing. */
+export interface SessionView {
+  id: string;
+  createdAt: Date;
+  lastUsedAt: Date;
+  expiresAt: Date;
+  ip: string | null;
+  userAgent: string | null;
+  /** The session the listing was asked from. */
+  current: boolean;
+}
+
+// Every refused refresh gets this one answer: which check failed is for the audit log only.
+const REFRESH_REFUSED = 'the refresh token is invalid or the session has ended';
+const LOGIN_REFUSED = 'invalid email or password';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const LOOKS_LIKE_EMAIL = /^[^\s@]{1,64}@[^\s@]{1,189}$/;
+const MAX_USER_AGENT = 512;
+
+/**
+ * The child of a refresh token: base64url(HMAC-SHA256(key, parent)), 43 characters, the shape of a
+ * generated token. A family's first token is random; every later one is derived from its parent.
+ *
+ * Why derive instead of drawing a fresh random token: a client that sends the same token twice
+ * (two tabs, a retried request whose answer was lost) must get the same child back within the
+ * grace window, yet the database holds only hashes, so a random child could never be returned
+ * again. Derived, it is recomputed from the parent the client presents. Without the key (a
+ * server secret) nobody can compute a child, and a leaked database row still yields nothing.
+ * The same property makes a refresh whose commit answer was lost safe to run again.
+ */
+export function deriveChildRefreshToken(key: Uint8Array, parentToken: string): string {
+  return createHmac('sha256', key).update(parentToken, 'utf8').digest('base64url');
+}
+
+type RefreshOutcome =
+  | { kind: 'refused' }
+  | { kind: 'issued'; token: string; locked: LockedRefreshToken; user: UserView };
+
+/**
+ * Logins, and sessions kept alive by rotating refresh tokens (RFC 9700 §4.14.2; Supabase Auth's
+ * scheme): each refresh token is used once, its child replaces it, and presenting a used token
+ * again outside the grace window revokes the whole family, as it means two parties hold it.
+ */
+export class SessionService {
+  private readonly options: SessionServiceOptions;
+
+  constructor(options: SessionServiceOptions) {
+    if (options.refreshDerivationKey.length !== 32) {
+      throw new Error('the refresh derivation key must be 32 bytes');
+    }
+    for (const name of ['lifetimeHours', 'idleHours'] as const) {
+      if (!Number.isInteger(options[name]) || options[name] < 1) throw new RangeError(`${name} must be ≥ 1`);
+    }
+    if (!Number.isFinite(options.graceSeconds) || options.graceSeconds < 0) {
+      throw new RangeError('graceSeconds must be 0 or more');
+    }
+    this.options = options;
+  }
+
+  /**
+   * Checks an email and password and opens a session. An unknown email, a wrong password and a
+   * disabled user get the same answer at the same cost; a throttled key is refused before any
+   * hashing, so a locked account costs no CPU.
+   */
+  async login(input: {
+    email: string;
+    password: string;
+    ip?: string | null;
+    userAgent?: string | null;
+    now?: Date;
+  }): Promise<IssuedSession> {
+    const { database, audit, throttle, passwordParams } = this.options;
+    const email = canonicalEmail(input.email);
+    const origin = { ip: input.ip ?? null, userAgent: input.userAgent?.slice(0, MAX_USER_AGENT) ?? null };
+    const account = accountKey(email);
+    const keys = input.ip ? [account, ipKey(input.ip)] : [account];
+
+    const decision = await throttle.check(keys, input.now);
+    if (!decision.allowed) {
+      await this.recordLoginFailure(email, origin, 'throttled');
+      throw new PlatformError('TOO_MANY_REQUESTS', 'too many failed sign-in attempts; try again later', {
+        'Retry-After': String(decision.retryAfterSeconds),
+      });
+    }
+
+    const user = await database.read((db) => findUserByEmail(db, email));
+    const check = user
+      ? await verifyPassword(input.password, user.password_hash, passwordParams)
+      : await dummyVerify(input.password, passwordParams);
+    if (!user || !check.ok || user.disabled) {
+      await throttle.recordFailure(keys, input.now);
+      const reason = !user ? 'unknown_email' : !check.ok ? 'wrong_password' : 'user_disabled';
+      await this.recordLoginFailure(email, origin, reason, user);
+      throw new PlatformError('UNAUTHORIZED', LOGIN_REFUSED);
+    }
+    await throttle.recordSuccess(account);
+
+    // Hashed before the transaction: a slow hash must not hold a connection and its locks.
+    const upgradedHash = check.needsRehash ? await hashPassword(input.password, passwordParams) : undefined;
+    const opened = await database.transaction(async (trx) => {
+      const rehashed =
+        upgradedHash !== undefined &&
+        (await replacePasswordHash(trx, user.id, {
+          hash: upgradedHash,
+          previousHash: user.password_hash,
+          passwordChanged: false,
+        }));
+      const session = await insertSession(trx, {
+        userId: user.id,
+        organizationId: user.organization_id,
+        ip: origin.ip,
+        userAgent: origin.userAgent,
+        lifetimeHours: this.options.lifetimeHours,
+        at: input.now,
+      });
+      const refresh = generateRefreshToken();
+      await insertRefreshToken(trx, {
+        sessionId: session.id,
+        tokenHash: refresh.hash,
+        parentId: null,
+        at: input.now,
+      });
+      await audit.record(trx, {
+        type: 'login',
+        result: 'success',
+        actor: { organizationId: user.organization_id, userId: user.id, ...origin },
+        target: { type: 'session', id: session.id },
+        details: rehashed ? { passwordRehashed: true } : {},
+      });
+      return { session, refreshToken: refresh.token };
+    });
+    return this.issue({
+      userView: toUserView(user),
+      sessionId: opened.session.id,
+      sessionExpiresAt: new Date(opened.session.expires_at),
+      refreshToken: opened.refreshToken,
+    });
+  }
+
+  /**
+   * Exchanges a refresh token for a new access token and the family's next refresh token.
+   *
+   * All in one transaction holding the token's and the session's row locks, so concurrent
+   * refreshes with one token are decided one at a time: the first rotates, the rest find the
+   * token rotated moments ago with its child still current, and get that same child. Any other
+   * second use of a token is reuse: the session is revoked for everyone holding it.
+   */
+  async refresh(input: {
+    refreshToken: string;
+    ip?: string | null;
+    userAgent?: string | null;
+    now?: Date;
+  }): Promise<IssuedSession> {
+    const parsed = parseRefreshToken(input.refreshToken);
+    if (!parsed) throw new PlatformError('UNAUTHORIZED', REFRESH_REFUSED);
+    const origin = { ip: input.ip ?? null, userAgent: input.userAgent?.slice(0, MAX_USER_AGENT) ?? null };
+    const outcome = await this.options.database.transaction(
+      (trx) => this.decideRefresh(trx, parsed.token, parsed.hash, origin, input.now),
+      // Running it again after a lost commit answer is safe: the second run finds the token
+      // rotated within the grace window and derives the very child the first run issued.
+      { idempotent: true },
+    );
+    if (outcome.kind === 'refused') throw new PlatformError('UNAUTHORIZED', REFRESH_REFUSED);
+    return this.issue({
+      userView: outcome.user,
+      sessionId: outcome.locked.sessionId,
+      sessionExpiresAt: outcome.locked.sessionExpiresAt,
+      refreshToken: outcome.token,
+    });
+  }
+
+  /** Ends the session the caller's access token belongs to. */
+  async logout(principal: UserPrincipal & RequestOrigin): Promise<void> {
+    await this.options.database.transaction(async (trx) => {
+      const revoked = await revokeSession(trx, {
+        sessionId: principal.sessionId,
+        userId: principal.userId,
+        reason: 'logout',
+      });
+      await this.options.audit.record(trx, {
+        type: 'logout',
+        result: 'success',
+        actor: auditActor(principal),
+        target: { type: 'session', id: principal.sessionId },
+        details: revoked ? {} : { alreadyEnded: true },
+      });
+    });
+  }
+
+  /** Ends every session of the caller's user, this one included; returns how many were open. */
+  async logoutAll(principal: Principal & RequestOrigin): Promise<{ revokedSessions: number }> {
+    const revokedSessions = await this.options.database.transaction(async (trx) => {
+      const count = await revokeUserSessions(trx, { userId: principal.userId, reason: 'logout_all' });
+      await this.options.audit.record(trx, {
+        type: 'logout_all',
+        result: 'success',
+        actor: auditActor(principal),
+        target: { type: 'user', id: principal.userId },
+        details: { revokedSessions: count },
+      });
+      return count;
+    });
+    return { revokedSessions };
+  }
+
+  /** The caller's sessions that can still be refreshed, most recently used first. */
+  async list(principal: UserPrincipal, now?: Date): Promise<SessionView[]> {
+    const rows = await this.options.database.read((db) =>
+      listActiveSessions(db, principal.userId, { idleHours: this.options.idleHours, at: now }),
+    );
+    return rows.map((row) => ({
+      id: row.id,
+      createdAt: row.created_at,
+      lastUsedAt: row.last_used_at,
+      expiresAt: new Date(row.expires_at),
+      ip: row.ip,
+      userAgent: row.user_agent,
+      current: row.id === principal.sessionId,
+    }));
+  }
+
+  /** Ends one of the caller's own sessions; anyone else's is NOT_FOUND, as is a malformed id. */
+  async revoke(principal: Principal & RequestOrigin, sessionId: string): Promise<void> {
+    const found = await this.options.database.transaction(async (trx) => {
+      const session = UUID.test(sessionId)
+        ? await findUserSession(trx, principal.userId, sessionId)
+        : undefined;
+      if (!session) return false;
+      const revoked = await revokeSession(trx, { sessionId, userId: principal.userId, reason: 'revoked' });
+      await this.options.audit.record(trx, {
+        type: 'session_revoked',
+        result: 'success',
+        actor: auditActor(principal),
+        target: { type: 'session', id: sessionId },
+        details: revoked ? {} : { alreadyEnded: true },
+      });
+      return true;
+    });
+    if (!found) throw new PlatformError('NOT_FOUND', 'no such session');
+  }
+
+  /** Whether a session could still be refreshed: not revoked, expired or idle, its user enabled. */
+  async isSessionActive(sessionId: string, now?: Date): Promise<boolean> {
+    if (!UUID.test(sessionId)) return false;
+    return this.options.database.read((db) =>
+      isSessionActive(db, sessionId, { idleHours: this.options.idleHours, at: now }),
+    );
+  }
+
+  /**
+   * Sessions revoked at or after `since`, oldest first, for a revocation list that refuses their
+   * access tokens before they expire; pass the last `revokedAt` seen as the next `since`.
+   */
+  async revokedSessionIdsSince(since: Date): Promise<{ id: string; revokedAt: Date }[]> {
+    return this.options.database.read((db) => sessionsRevokedSince(db, since));
+  }
+
+  private async decideRefresh(
+    trx: Kysely<Database>,
+    token: string,
+    tokenHash: string,
+    origin: RequestOrigin,
+    now: Date | undefined,
+  ): Promise<RefreshOutcome> {
+    const { audit, graceSeconds } = this.options;
+    const locked = await lockRefreshToken(trx, tokenHash, now);
+    if (!locked) return { kind: 'refused' };
+    const at = locked.now;
+    const actor = { organizationId: locked.organizationId, userId: locked.userId, ...origin };
+    const target = { type: 'session', id: locked.sessionId };
+
+    const ended = this.endOf(locked);
+    if (ended) {
+      // An expired or idle session is revoked the first time it is noticed, so listings and the
+      // revocation list agree with what refresh decides.
+      if (ended === 'expired' || ended === 'idle') {
+        await revokeSession(trx, { sessionId: locked.sessionId, reason: ended, at });
+      }
+      await audit.record(trx, {
+        type: 'refresh',
+        result: 'failure',
+        actor,
+        target,
+        details: { reason: ended },
+      });
+      return { kind: 'refused' };
+    }
+
+    const child = deriveChildRefreshToken(this.options.refreshDerivationKey, token);
+    const user = await findUserById(trx, locked.userId);
+    if (!user) return { kind: 'refused' };
+
+    if (locked.rotatedAt === null) {
+      await insertRefreshToken(trx, {
+        sessionId: locked.sessionId,
+        tokenHash: hashSecret(child),
+        parentId: locked.tokenId,
+        at,
+      });
+      await markTokenRotated(trx, locked.tokenId, at);
+      await touchSession(trx, locked.sessionId, at);
+      await audit.record(trx, { type: 'refresh', result: 'success', actor, target });
+      return { kind: 'issued', token: child, locked, user: toUserView(user) };
+    }
+
+    const current = await findChildToken(trx, locked.tokenId);
+    const sinceRotation = at.getTime() - new Date(locked.rotatedAt).getTime();
+    if (current && current.rotated_at === null && sinceRotation <= graceSeconds * 1000) {
+      // A derivation key changed since the rotation would derive another token: refuse, but
+      // without treating an honest client as a thief.
+      if (!secretsEqual(hashSecret(child), current.token_hash)) {
+        await audit.record(trx, {
+          type: 'refresh',
+          result: 'failure',
+          actor,
+          target,
+          details: { reason: 'derivation_key_changed' },
+        });
+        return { kind: 'refused' };
+      }
+      await touchSession(trx, locked.sessionId, at);
+      await audit.record(trx, {
+        type: 'refresh',
+        result: 'success',
+        actor,
+        target,
+        details: { graceReplay: true },
+      });
+      return { kind: 'issued', token: child, locked, user: toUserView(user) };
+    }
+
+    await revokeSession(trx, { sessionId: locked.sessionId, reason: 'refresh_reuse', at });
+    await audit.record(trx, {
+      type: 'refresh_reuse',
+      result: 'failure',
+      actor,
+      target,
+      details: {
+        secondsSinceRotation: Math.round(sinceRotation / 1000),
+        childCurrent: current?.rotated_at === null,
+      },
+    });
+    return { kind: 'refused' };
+  }
+
+  /** Why a session can no longer be refreshed, or null while it can. */
+  private endOf(locked: LockedRefreshToken): 'revoked' | 'user_disabled' | 'expired' | 'idle' | null {
+    if (locked.sessionRevokedAt !== null) return 'revoked';
+    if (locked.userDisabled) return 'user_disabled';
+    const at = locked.now.getTime();
+    if (at >= locked.sessionExpiresAt.getTime()) return 'expired';
+    if (at - new Date(locked.sessionLastUsedAt).getTime() > this.options.idleHours * 3_600_000) return 'idle';
+    return null;
+  }
+
+  /**
+   * Signs the access token after the transaction has committed: the keyring may need a database
+   * connection of its own, and waiting for one while holding row locks that other refreshes
+   * queue on could exhaust the pool.
+   */
+  private async issue({
+    userView,
+    sessionId,
+    sessionExpiresAt,
+    refreshToken,
+  }: {
+    userView: UserView;
+    sessionId: string;
+    sessionExpiresAt: Date;
+    refreshToken: string;
+  }): Promise<IssuedSession> {
+    const signed = await this.options.signer.signAccessToken({
+      sub: userView.id,
+      org: userView.organizationId,
+      role: userView.role,
+      sid: sessionId,
+    });
+    return {
+      accessToken: signed.token,
+      accessTokenExpiresAt: signed.expiresAt,
+      refreshToken,
+      session: { id: sessionId, expiresAt: sessionExpiresAt },
+      user: userView,
+    };
+  }
+
+  private async recordLoginFailure(
+    email: string,
+    origin: RequestOrigin,
+    reason: 'throttled' | 'unknown_email' | 'wrong_password' | 'user_disabled',
+    user?: { id: string; organization_id: string },
+  ): Promise<void> {
+    // The attempted email is kept to investigate attacks, but only when it looks like one: people
+    // do type their password into the email field, and a password must never reach the log.
+    const details = LOOKS_LIKE_EMAIL.test(email) ? { reason, email } : { reason, emailMalformed: true };
+    await this.options.database.transaction((trx) =>
+      this.options.audit.record(trx, {
+        type: 'login',
+        result: 'failure',
+        actor: { organizationId: user?.organization_id ?? null, userId: null, ...origin },
+        target: user ? { type: 'user', id: user.id } : undefined,
+        details,
+      }),
+    );
+  }
+}
