@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { Role } from '../shared/auth';
 
 /**
  * Table types of the platform's database: the one place the server learns column types from.
@@ -45,8 +46,7 @@ export interface RateLimitsTable {
   last_allowed: boolean;
 }
 
-export const ROLES = ['viewer', 'operator', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
+export type { Role };
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;

@@ -35,13 +35,31 @@ describe('loadConfig', () => {
       TRPC_MAX_BATCH_SIZE: 20,
       BODY_LIMIT_BYTES: 1024 * 1024,
       METRICS_DEFAULTS: true,
+      AUTH_ISSUER: 'beauty-crafter',
+      AUTH_AUDIENCE: 'beauty-crafter-api',
+      AUTH_SIGNING_ALG: 'EdDSA',
+      AUTH_ACCESS_TOKEN_TTL_SECONDS: 900,
+      AUTH_CLOCK_TOLERANCE_SECONDS: 5,
+      AUTH_KEY_ROTATION_DAYS: 30,
+      AUTH_REFRESH_GRACE_SECONDS: 10,
+      AUTH_SESSION_LIFETIME_HOURS: 720,
+      AUTH_SESSION_IDLE_HOURS: 168,
+      AUTH_PASSWORD_COST: 17,
+      CORS_ORIGINS: [],
+      TRUST_PROXY: false,
+      RATE_LIMIT_IP_PER_MINUTE: 600,
+      RATE_LIMIT_USER_PER_MINUTE: 1_200,
+      RATE_LIMIT_LOGIN_PER_MINUTE: 10,
+      RATE_LIMIT_REFRESH_PER_MINUTE: 30,
+      RATE_LIMIT_STORE: 'memory',
     });
   });
 
-  it('leaves DATABASE_URL and the tokens unset by default (embedded PostgreSQL, generated admin token)', () => {
+  it('leaves DATABASE_URL and the secrets unset by default (embedded PostgreSQL, generated key)', () => {
     const config = loadConfig({});
     expect(config.DATABASE_URL).toBeUndefined();
-    expect(config.ADMIN_TOKEN).toBeUndefined();
+    expect(config.ADMIN_PASSWORD).toBeUndefined();
+    expect(config.AUTH_KEY_ENCRYPTION_KEY).toBeUndefined();
     expect(config.METRICS_TOKEN).toBeUndefined();
   });
 
@@ -57,13 +75,15 @@ describe('loadConfig', () => {
       DB_POOL_MAX: '25',
       METRICS_DEFAULTS: 'no',
       DATABASE_URL: 'postgresql://app:pw@db.internal:5432/platform',
-      ADMIN_TOKEN: 'a'.repeat(32),
+      ADMIN_PASSWORD: 'a'.repeat(32),
+      CORS_ORIGINS: 'https://app.example, http://localhost:5173',
     });
     expect(config.PORT).toBe(8080);
     expect(config.DB_POOL_MAX).toBe(25);
     expect(config.METRICS_DEFAULTS).toBe(false);
     expect(config.DATABASE_URL).toBe('postgresql://app:pw@db.internal:5432/platform');
-    expect(config.ADMIN_TOKEN).toBe('a'.repeat(32));
+    expect(config.ADMIN_PASSWORD).toBe('a'.repeat(32));
+    expect(config.CORS_ORIGINS).toEqual(['https://app.example', 'http://localhost:5173']);
   });
 
   it.each([
@@ -102,7 +122,15 @@ describe('loadConfig', () => {
     ['HEALTH_DB_TIMEOUT_MS', '9'],
     ['SHUTDOWN_DRAIN_DELAY_MS', '600001'],
     ['SHUTDOWN_TIMEOUT_MS', 'forever'],
-    ['ADMIN_TOKEN', 'too-short'],
+    ['ADMIN_PASSWORD', 'too-short'],
+    ['ADMIN_EMAIL', 'not-an-email'],
+    ['AUTH_KEY_ENCRYPTION_KEY', 'short'],
+    ['AUTH_SIGNING_ALG', 'HS256'],
+    ['AUTH_ACCESS_TOKEN_TTL_SECONDS', '59'],
+    ['AUTH_PASSWORD_COST', '9'],
+    ['CORS_ORIGINS', 'javascript:alert(1)'],
+    ['RATE_LIMIT_STORE', 'memcached'],
+    ['REDIS_URL', 'http://cache:6379'],
     ['METRICS_TOKEN', 'short'],
     ['TRPC_MAX_BATCH_SIZE', '101'],
     ['TRPC_MAX_BATCH_SIZE', '0'],
@@ -136,7 +164,8 @@ describe('loadConfig', () => {
   });
 
   it.each([
-    ['ADMIN_TOKEN', 'admin-secret-too-short'],
+    ['ADMIN_PASSWORD', 'secret-pw'],
+    ['AUTH_KEY_ENCRYPTION_KEY', 'secret-not-base64-of-32-bytes'],
     ['METRICS_TOKEN', 'metrics-sekrit'],
     ['DATABASE_URL', 'mysql://root:hunter2-password@db.internal/app'],
     ['DATABASE_URL', 'http://root:hunter2-password@db.internal/app'],
@@ -151,7 +180,14 @@ describe('loadConfig', () => {
 
   it('names every setting of the schema in its defaults or as optional', () => {
     const config = loadConfig({});
-    const optional = ['DATABASE_URL', 'ADMIN_TOKEN', 'METRICS_TOKEN'];
+    const optional = [
+      'DATABASE_URL',
+      'ADMIN_EMAIL',
+      'ADMIN_PASSWORD',
+      'AUTH_KEY_ENCRYPTION_KEY',
+      'METRICS_TOKEN',
+      'REDIS_URL',
+    ];
     for (const key of Object.keys(configSchema.shape)) {
       expect(key in config || optional.includes(key), key).toBe(true);
     }
@@ -161,14 +197,17 @@ describe('loadConfig', () => {
 describe('redactConfig', () => {
   const config = loadConfig({
     DATABASE_URL: 'postgres://platform:pa55-w0rd@db.internal:5432/app',
-    ADMIN_TOKEN: 'admin-token-0123456789abcdefghijklmnop',
+    ADMIN_PASSWORD: 'admin-password-0123456789',
+    AUTH_KEY_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
+    REDIS_URL: 'redis://:redis-pa55@cache.internal:6379',
     METRICS_TOKEN: 'metrics-token-0123456789',
     PORT: '8080',
   });
 
-  it('hides the admin and metrics tokens', () => {
+  it('hides the admin password, the key-encryption key and the metrics token', () => {
     const shown = redactConfig(config);
-    expect(shown.ADMIN_TOKEN).toBe('[redacted]');
+    expect(shown.ADMIN_PASSWORD).toBe('[redacted]');
+    expect(shown.AUTH_KEY_ENCRYPTION_KEY).toBe('[redacted]');
     expect(shown.METRICS_TOKEN).toBe('[redacted]');
   });
 
@@ -184,7 +223,9 @@ describe('redactConfig', () => {
   it('leaves no secret anywhere in what it returns', () => {
     const text = JSON.stringify(redactConfig(config));
     expect(text).not.toContain('pa55-w0rd');
-    expect(text).not.toContain('admin-token-0123456789');
+    expect(text).not.toContain('admin-password-0123456789');
+    expect(text).not.toContain(Buffer.alloc(32, 1).toString('base64'));
+    expect(text).not.toContain('redis-pa55');
     expect(text).not.toContain('metrics-token-0123456789');
   });
 
@@ -193,7 +234,7 @@ describe('redactConfig', () => {
     expect(shown.PORT).toBe(8080);
     expect(shown.BODY_LIMIT_BYTES).toBe(1024 * 1024);
     expect('DATABASE_URL' in shown).toBe(false);
-    expect('ADMIN_TOKEN' in shown).toBe(false);
+    expect('ADMIN_PASSWORD' in shown).toBe(false);
   });
 });
 

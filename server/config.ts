@@ -71,9 +71,26 @@ export const configSchema = z.object({
   /** Origins allowed by CORS and for cookie-authenticated mutations, comma-separated. */
   CORS_ORIGINS: z
     .string()
-    .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
-    .pipe(z.array(z.url({ protocol: /^https?$/, message: 'must be a comma-separated list of http(s) origins' })))
+    .transform((value) =>
+      value
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(z.url({ protocol: /^https?$/, message: 'must be a comma-separated list of http(s) origins' })),
+    )
     .default([]),
+  /** Behind a reverse proxy: take the client address from the last X-Forwarded-For entry. */
+  TRUST_PROXY: bool.default(false),
+  /** Calls a minute from one address without credentials (each call of a batch counts). */
+  RATE_LIMIT_IP_PER_MINUTE: int(1, 10_000_000).default(600),
+  /** Calls a minute of one signed-in user; API keys have limits of their own. */
+  RATE_LIMIT_USER_PER_MINUTE: int(1, 10_000_000).default(1_200),
+  /** Login attempts a minute from one address (failing closed when the store is down). */
+  RATE_LIMIT_LOGIN_PER_MINUTE: int(1, 10_000).default(10),
+  /** Refreshes a minute from one address (failing closed when the store is down). */
+  RATE_LIMIT_REFRESH_PER_MINUTE: int(1, 10_000).default(30),
   /** Where rate-limit state lives: this instance only, PostgreSQL (shared) or Redis (REDIS_URL). */
   RATE_LIMIT_STORE: z.enum(['memory', 'postgres', 'redis']).default('memory'),
   REDIS_URL: z.url({ protocol: /^rediss?$/, message: 'must be a redis:// or rediss:// URL' }).optional(),

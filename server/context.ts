@@ -1,38 +1,104 @@
 import type { FetchCreateContextFnOptions } from '@trpc/server/adapters/fetch';
 import type { Context as HonoContext } from 'hono';
 import type { AppDeps } from './deps';
-import { bearerToken, tokensMatch } from './middleware/admin-token';
 import { requestLogger } from './middleware/request-id';
 import type { Logger } from './runtime/logger';
+import { type Credential, readCredential } from './services/auth/authenticator';
+import type { Principal, UserPrincipal } from './services/auth/principal';
+import type { RateLimitDecision } from './services/rate-limit/gcra';
 
-export interface CreateContextOptions {
+/** A rate-limit decision taken during the request, for the RateLimit response headers. */
+export interface RateLimitNote {
+  policy: string;
+  decision: RateLimitDecision | null;
+  allowed: boolean;
+}
+
+/**
+ * The HTTP side of a call. Everything is read on demand: public procedures such as system.info
+ * never touch a header, and reading one costs measurably on the hot path.
+ */
+export interface HttpInfo {
+  /** The request's credential (Authorization: Bearer or X-API-Key), or null. Throws on a malformed one. */
+  credential(): Credential | null;
+  /** The access token's principal, verified once per request however many calls the batch has. */
+  accessToken(token: string): Promise<UserPrincipal>;
+  /** The caller's address (the peer, or X-Forwarded-For behind a trusted proxy). */
+  ip(): string;
+  userAgent(): string | null;
+  /** The request's own host (and port), for same-origin checks. */
+  host: string;
+  /** One request header, by name. */
+  header(name: string): string | null;
+  /** Headers to add to the response (Set-Cookie). */
+  resHeaders: Headers;
+  /** Rate-limit decisions of the request's calls; the most constraining one becomes its headers. */
+  rateLimits: RateLimitNote[];
+}
+
+export interface Context {
   deps: AppDeps;
   requestId: string;
   /** The request's logger (its lines carry the request id), made on first call. */
   log: () => Logger;
-  /** Whether the caller presented the admin token. */
-  isAdmin: boolean;
-  /** Whether the caller presented any bearer token (tells 401 from 403). */
-  hasCredentials: boolean;
+  /** Null for in-process calls (tests, jobs), which state their principal instead. */
+  http: HttpInfo | null;
+  /** Who is calling: set by the policy middleware; given up front by in-process callers. */
+  principal: Principal | null;
 }
 
-/** The context of a procedure call, without HTTP: what tests build directly. */
-export function createContextInner(options: CreateContextOptions): CreateContextOptions {
-  return options;
+/** The context of an in-process call: what tests and jobs build directly. */
+export function createInProcessContext(deps: AppDeps, principal: Principal | null): Context {
+  return {
+    deps,
+    requestId: crypto.randomUUID(),
+    log: () => deps.logger,
+    http: null,
+    principal,
+  };
 }
-
-export type Context = ReturnType<typeof createContextInner>;
 
 /** The context of a call that arrived over HTTP through Hono. */
-export function createContext(c: HonoContext, deps: AppDeps, _opts?: FetchCreateContextFnOptions): Context {
-  const token = bearerToken(c.req.header('authorization'));
-  return createContextInner({
+export function createContext(
+  c: HonoContext,
+  deps: AppDeps,
+  opts: FetchCreateContextFnOptions,
+  rateLimits: RateLimitNote[],
+  ip: () => string,
+): Context {
+  const headers = c.req.raw.headers;
+  let credential: Credential | null | undefined;
+  let accessToken: Promise<UserPrincipal> | undefined;
+  let verifiedToken: string | undefined;
+  return {
     deps,
     requestId: c.get('requestId'),
     // A function, not a getter: tRPC copies the context when a middleware extends it, and a
     // getter would then make a child logger for every call, though most calls never log.
     log: () => requestLogger(c, deps.logger),
-    isAdmin: tokensMatch(token, deps.adminToken),
-    hasCredentials: token !== undefined,
-  });
+    principal: null,
+    http: {
+      credential() {
+        if (credential === undefined) {
+          credential = readCredential(headers.get('authorization'), headers.get('x-api-key'));
+        }
+        return credential;
+      },
+      accessToken(token) {
+        if (accessToken === undefined || verifiedToken !== token) {
+          verifiedToken = token;
+          accessToken = deps.auth.authenticator.accessToken(token);
+        }
+        return accessToken;
+      },
+      ip,
+      userAgent: () => headers.get('user-agent'),
+      header: (name) => headers.get(name),
+      get host() {
+        return headers.get('host') ?? new URL(c.req.url).host;
+      },
+      resHeaders: opts.resHeaders,
+      rateLimits,
+    },
+  };
 }

@@ -4,8 +4,10 @@ import type { BuildInfo } from './runtime/build-info';
 import type { Initializer } from './runtime/initializer';
 import type { Lifecycle } from './runtime/lifecycle';
 import type { Logger } from './runtime/logger';
+import type { AuthServices } from './services/auth/services';
 import type { MemoryCache } from './services/cache/memory-cache';
 import type { Metrics } from './services/monitoring/metrics';
+import type { RateLimiter } from './services/rate-limit/limiter';
 
 /**
  * Everything the app needs, built once at start (server/runtime/dependencies.ts) or by a test,
@@ -21,8 +23,10 @@ export interface AppDeps {
   cache: MemoryCache;
   initializer: Initializer;
   lifecycle: Lifecycle;
-  /** The bearer token of admin-only routes until users and roles exist. */
-  adminToken: string;
+  /** Users, sessions, tokens, API keys and the audit log. */
+  auth: AuthServices;
+  /** Named rate-limit policies over the configured store (RATE_LIMIT_STORE). */
+  rateLimiter: RateLimiter;
   /** Event-loop lag most recently measured, in seconds. */
   eventLoopLag: () => number;
 }

@@ -2,9 +2,9 @@ import { join } from 'node:path';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../db/embedded-postgres';
 import { createApp } from './app';
 import { ConfigError, loadConfig, redactConfig } from './config';
-import { resolveAdminToken } from './runtime/admin-token';
 import { readBuildInfo } from './runtime/build-info';
 import { buildDependencies } from './runtime/dependencies';
+import { resolveKeyEncryptionKey } from './runtime/key-encryption-key';
 import { createLogger } from './runtime/logger';
 import { serve } from './runtime/serve';
 import { installShutdown } from './runtime/shutdown';
@@ -36,16 +36,20 @@ async function main(): Promise<void> {
     logger.info({ port: embedded.port, dataDir: embedded.dataDir }, 'embedded PostgreSQL started');
   }
 
-  const admin = resolveAdminToken(config.ADMIN_TOKEN, config.DATA_DIR);
-  if (admin.file)
-    logger.info({ file: admin.file }, 'admin token read from file (set ADMIN_TOKEN to choose one)');
+  const kek = resolveKeyEncryptionKey(config.AUTH_KEY_ENCRYPTION_KEY, config.DATA_DIR);
+  if (kek.file) {
+    logger.info(
+      { file: kek.file },
+      'key-encryption key read from file (set AUTH_KEY_ENCRYPTION_KEY to manage it yourself)',
+    );
+  }
 
   const deps = buildDependencies({
     config,
     logger,
     build,
     databaseUrl: config.DATABASE_URL ?? embedded!.url,
-    adminToken: admin.token,
+    kek: kek.kek,
   });
   const app = createApp(deps);
   const server = await serve(app.fetch, {
@@ -57,7 +61,12 @@ async function main(): Promise<void> {
 
   installShutdown({ deps, server, embedded, logger });
   // Components come up in the background: the server answers (not ready) meanwhile.
-  void deps.initializer.start().then(() => logger.info('all components ready'));
+  void deps.initializer.start().then(async () => {
+    logger.info('all components ready');
+    if (!config.ADMIN_EMAIL && !(await deps.auth.users.anyUser())) {
+      logger.warn('no user exists yet: run `npm run admin:create`, or set ADMIN_EMAIL and ADMIN_PASSWORD');
+    }
+  });
 }
 
 main().catch((error) => {

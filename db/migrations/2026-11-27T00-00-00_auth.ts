@@ -45,6 +45,29 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('user_agent', 'text')
     .execute();
   await db.schema.createIndex('sessions_user_idx').on('sessions').column('user_id').execute();
+  // Instances read recent revocations at start and after a reconnect of the change feed.
+  await db.schema
+    .createIndex('sessions_revoked_at_idx')
+    .on('sessions')
+    .column('revoked_at')
+    .where(sql.ref('revoked_at'), 'is not', null)
+    .execute();
+  // Every revocation, whatever code path makes it, is announced on commit to every instance,
+  // which then refuses the session's access tokens at once (server/services/auth/revoked-sessions.ts).
+  await sql`
+    create function notify_session_revoked() returns trigger language plpgsql as $$
+    begin
+      if new.revoked_at is not null and old.revoked_at is null then
+        perform pg_notify('session_revocations', new.id::text);
+      end if;
+      return new;
+    end
+    $$
+  `.execute(db);
+  await sql`
+    create trigger sessions_notify_revoked after update of revoked_at on sessions
+    for each row execute function notify_session_revoked()
+  `.execute(db);
 
   // Only hashes. parent_id chains a family's tokens; rotated_at marks a token that has a child.
   await db.schema
@@ -56,7 +79,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'timestamptz', (col) => col.notNull().defaultTo(now))
     .addColumn('rotated_at', 'timestamptz')
     .execute();
-  await db.schema.createIndex('refresh_tokens_session_idx').on('refresh_tokens').column('session_id').execute();
+  await db.schema
+    .createIndex('refresh_tokens_session_idx')
+    .on('refresh_tokens')
+    .column('session_id')
+    .execute();
 
   await db.schema
     .createTable('api_keys')
@@ -141,4 +168,5 @@ export async function down(db: Kysely<any>): Promise<void> {
   ]) {
     await db.schema.dropTable(table).execute();
   }
+  await sql`drop function notify_session_revoked()`.execute(db);
 }

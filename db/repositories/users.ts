@@ -126,3 +126,9 @@ export async function countEnabledAdmins(db: Kysely<Database>, organizationId: s
     .executeTakeFirstOrThrow();
   return Number(row.count);
 }
+
+/** Whether any user exists at all (a fresh installation has none until the first admin). */
+export async function hasAnyUser(db: Kysely<Database>): Promise<boolean> {
+  const row = await db.selectFrom('users').select('id').limit(1).executeTakeFirst();
+  return row !== undefined;
+}

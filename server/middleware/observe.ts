@@ -5,6 +5,7 @@ import type { Lifecycle } from '../runtime/lifecycle';
 import type { Logger } from '../runtime/logger';
 import { httpSeriesKey, type Metrics } from '../services/monitoring/metrics';
 import { REQUEST_ID_HEADER, requestLogger, resolveRequestId } from './request-id';
+import { applySecurityHeaders } from './security-headers';
 
 declare module 'hono' {
   interface ContextVariableMap {
@@ -46,7 +47,7 @@ export function observe({ metrics, lifecycle, logger, accessLog }: ObserveOption
       await next();
     } finally {
       lifecycle.requestFinished();
-      setHeader(c.res, REQUEST_ID_HEADER, id);
+      markResponse(c.res, id);
       const seconds = (performance.now() - started) / 1000;
       const method = KNOWN_METHODS.has(c.req.method) ? c.req.method : '_OTHER';
       const route = c.get('unmatched') ? 'unmatched' : routePath(c) || 'unmatched';
@@ -74,9 +75,12 @@ export function observe({ metrics, lifecycle, logger, accessLog }: ObserveOption
  * Response of its own (the tRPC adapter does), which drops headers prepared on the context; and
  * on the Response itself because Hono's `c.header()` after the fact copies the whole response.
  */
-function setHeader(response: Response, name: string, value: string): void {
+/** The request id and the secure headers, set on the final response in the layer that exists anyway. */
+function markResponse(response: Response, requestId: string): void {
   try {
-    response.headers.set(name, value);
+    const headers = response.headers;
+    headers.set(REQUEST_ID_HEADER, requestId);
+    applySecurityHeaders(headers);
   } catch {
     // Immutable headers (a Response from fetch()): nothing we serve today; leave it unmarked.
   }

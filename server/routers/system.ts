@@ -10,7 +10,7 @@ import {
 import { buildHealthReport } from '../services/monitoring/health';
 import { runSelfTest } from '../services/monitoring/self-test';
 import { buildSystemStatus } from '../services/monitoring/status';
-import { adminProcedure, publicProcedure, router } from '../trpc';
+import { publicProcedure, roleProcedure, router } from '../trpc';
 
 function toAnnotation(row: AnnotationRow): Annotation {
   return { id: Number(row.id), text: row.text, tags: row.tags, createdAt: row.created_at.toISOString() };
@@ -34,10 +34,10 @@ export const systemRouter = router({
   }),
 
   /** Components, resources, configuration (redacted) and a traffic summary. */
-  status: adminProcedure.query(({ ctx }) => buildSystemStatus(ctx.deps)),
+  status: roleProcedure('operator', 'system:read').query(({ ctx }) => buildSystemStatus(ctx.deps)),
 
   /** Exercises every component for real (database write/read/delete, pool, cache, metrics). */
-  selfTest: adminProcedure
+  selfTest: roleProcedure('operator', 'system:write')
     .input(selfTestInput)
     .mutation(({ ctx, input }) => runSelfTest(ctx.deps.initializer.components(), input?.components)),
 
@@ -47,17 +47,21 @@ export const systemRouter = router({
      * written); a connection lost during the commit only with an idempotency key, which keeps a
      * second try from writing a second row.
      */
-    create: adminProcedure.input(annotationCreateInput).mutation(async ({ ctx, input }) => {
-      const values = { text: input.text, tags: input.tags, idempotency_key: input.idempotencyKey ?? null };
-      const row = await ctx.deps.database.transaction((trx) => insertAnnotation(trx, values), {
-        idempotent: input.idempotencyKey !== undefined,
-      });
-      return toAnnotation(row);
-    }),
+    create: roleProcedure('operator', 'system:write')
+      .input(annotationCreateInput)
+      .mutation(async ({ ctx, input }) => {
+        const values = { text: input.text, tags: input.tags, idempotency_key: input.idempotencyKey ?? null };
+        const row = await ctx.deps.database.transaction((trx) => insertAnnotation(trx, values), {
+          idempotent: input.idempotencyKey !== undefined,
+        });
+        return toAnnotation(row);
+      }),
 
-    list: adminProcedure.input(annotationListInput).query(async ({ ctx, input }) => {
-      const rows = await ctx.deps.database.read((db) => listAnnotations(db, input));
-      return rows.map(toAnnotation);
-    }),
+    list: roleProcedure('viewer', 'system:read')
+      .input(annotationListInput)
+      .query(async ({ ctx, input }) => {
+        const rows = await ctx.deps.database.read((db) => listAnnotations(db, input));
+        return rows.map(toAnnotation);
+      }),
   }),
 });

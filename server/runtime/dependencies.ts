@@ -1,12 +1,18 @@
 import { PlatformDatabase } from '../../db/connect';
 import type { Config } from '../config';
 import type { AppDeps } from '../deps';
+import { authComponent } from '../services/auth/component';
+import { buildAuthServices } from '../services/auth/services';
 import { cacheComponent } from '../services/cache/component';
 import { MemoryCache } from '../services/cache/memory-cache';
 import { databaseComponent } from '../services/database/component';
 import { monitoringComponent } from '../services/monitoring/component';
 import { EventLoopMonitor } from '../services/monitoring/event-loop';
 import { createMetrics } from '../services/monitoring/metrics';
+import { rateLimitComponent } from '../services/rate-limit/component';
+import { createRateLimitStore } from '../services/rate-limit/create-store';
+import { RateLimiter } from '../services/rate-limit/limiter';
+import { rateLimitPolicies } from '../services/rate-limit/policies';
 import type { BuildInfo } from './build-info';
 import { Initializer } from './initializer';
 import { Lifecycle } from './lifecycle';
@@ -18,20 +24,15 @@ export interface BuildDepsOptions {
   build: BuildInfo;
   /** The PostgreSQL to use: DATABASE_URL, or the embedded server's URL. */
   databaseUrl: string;
-  adminToken: string;
+  /** The key-encryption key of the signing keys (AUTH_KEY_ENCRYPTION_KEY or DATA_DIR's). */
+  kek: Uint8Array;
 }
 
 /**
  * Builds every dependency of the app and registers the components the initializer starts.
  * Nothing connects here: connections open when `deps.initializer.start()` runs.
  */
-export function buildDependencies({
-  config,
-  logger,
-  build,
-  databaseUrl,
-  adminToken,
-}: BuildDepsOptions): AppDeps {
+export function buildDependencies({ config, logger, build, databaseUrl, kek }: BuildDepsOptions): AppDeps {
   const metrics = createMetrics({ build, defaultMetrics: config.METRICS_DEFAULTS });
   const eventLoop = new EventLoopMonitor();
   const initializer = new Initializer({
@@ -59,8 +60,27 @@ export function buildDependencies({
   });
   const cache = new MemoryCache({ maxEntries: 10_000, defaultTtlMs: 60_000 });
 
+  const rateLimits = createRateLimitStore(config, { db: database.db, logger });
+  const rateLimiter = new RateLimiter({
+    store: rateLimits.store,
+    metrics,
+    policies: rateLimitPolicies(config),
+    logger,
+  });
+  const auth = buildAuthServices({
+    config,
+    logger,
+    metrics,
+    database,
+    databaseUrl,
+    kek,
+    rateLimitStore: rateLimits.store,
+  });
+
   initializer.register(databaseComponent(database, config, logger));
   initializer.register(cacheComponent(cache));
+  initializer.register(authComponent(auth, rateLimiter, config, logger));
+  initializer.register(rateLimitComponent(rateLimits, config));
   initializer.register(monitoringComponent(metrics, eventLoop));
 
   const lifecycle = new Lifecycle();
@@ -79,7 +99,8 @@ export function buildDependencies({
     cache,
     initializer,
     lifecycle,
-    adminToken,
+    auth,
+    rateLimiter,
     eventLoopLag: () => eventLoop.lagSeconds(),
   };
 }

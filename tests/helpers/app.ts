@@ -5,9 +5,14 @@ import type { AppDeps } from '../../server/deps';
 import { readBuildInfo } from '../../server/runtime/build-info';
 import { buildDependencies } from '../../server/runtime/dependencies';
 import { createLogger } from '../../server/runtime/logger';
+import { API_KEY_SCOPES } from '../../shared/auth';
 import { createTestDatabase, type TestDatabase } from './database';
 
-export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdefghijklmnop';
+/** The first admin of every test app (ADMIN_EMAIL / ADMIN_PASSWORD). */
+export const TEST_ADMIN = { email: 'admin@platform.test', password: 'test-admin-password-0123' };
+
+/** A fixed key-encryption key: tests need no DATA_DIR. */
+export const TEST_KEK = new Uint8Array(32).fill(7);
 
 export interface TestApp {
   app: ReturnType<typeof createApp>;
@@ -15,8 +20,10 @@ export interface TestApp {
   database: TestDatabase;
   /** Every log line the app wrote, parsed. */
   logs: Record<string, unknown>[];
-  /** Headers carrying the admin token. */
+  /** Headers carrying an API key of the first admin with every scope. */
   admin: { authorization: string };
+  /** The first admin: what in-process callers act as. */
+  adminUser: { id: string; organizationId: string };
   close(): Promise<void>;
 }
 
@@ -26,7 +33,21 @@ export interface TestApp {
  */
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const database = await createTestDatabase();
-  const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: database.url, LOG_LEVEL: 'debug', ...env });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: database.url,
+    LOG_LEVEL: 'debug',
+    // scrypt at 2^10 rather than OWASP's 2^17: the suite hashes hundreds of passwords.
+    AUTH_PASSWORD_COST: '10',
+    // Every request of app.request() comes from one unknown address: tests of the limits set them.
+    RATE_LIMIT_IP_PER_MINUTE: '1000000',
+    RATE_LIMIT_USER_PER_MINUTE: '1000000',
+    RATE_LIMIT_LOGIN_PER_MINUTE: '10000',
+    RATE_LIMIT_REFRESH_PER_MINUTE: '10000',
+    ADMIN_EMAIL: TEST_ADMIN.email,
+    ADMIN_PASSWORD: TEST_ADMIN.password,
+    ...env,
+  });
   const logs: Record<string, unknown>[] = [];
   const destination = new Writable({
     write(chunk, _encoding, done) {
@@ -39,15 +60,25 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     logger: createLogger({ level: config.LOG_LEVEL, destination }),
     build: readBuildInfo(),
     databaseUrl: database.url,
-    adminToken: TEST_ADMIN_TOKEN,
+    kek: TEST_KEK,
   });
   await deps.initializer.start();
+  const adminRow = await deps.database.db
+    .selectFrom('users')
+    .select(['id', 'organization_id', 'role'])
+    .where('email', '=', TEST_ADMIN.email)
+    .executeTakeFirstOrThrow();
+  const { key } = await deps.auth.apiKeys.create(
+    { organizationId: adminRow.organization_id, userId: adminRow.id, role: adminRow.role },
+    { name: 'test admin', scopes: [...API_KEY_SCOPES] },
+  );
   return {
     app: createApp(deps),
     deps,
     database,
     logs,
-    admin: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    admin: { authorization: `Bearer ${key}` },
+    adminUser: { id: adminRow.id, organizationId: adminRow.organization_id },
     async close() {
       await deps.initializer.stop();
       await deps.database.close();

@@ -18,8 +18,26 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BUN = fileURLToPath(new URL('../../node_modules/.bin/bun', import.meta.url));
 const ENTRY = 'server/main.ts';
 
-/** The admin token every server started here uses unless the test sets ADMIN_TOKEN itself. */
-export const PROCESS_ADMIN_TOKEN = 'process-test-admin-token-0123456789abcdef';
+/** The first admin of every server started here (ADMIN_EMAIL / ADMIN_PASSWORD). */
+export const PROCESS_ADMIN = { email: 'admin@process.test', password: 'process-admin-password-0123' };
+/** A fixed key-encryption key, so servers sharing a database (or a test) agree on it. */
+export const PROCESS_KEK = Buffer.alloc(32, 9).toString('base64');
+
+/**
+ * Signs in as the first admin over HTTP and returns headers carrying the access token. The
+ * server must be ready (its auth component up).
+ */
+export async function adminHeaders(server: { url: string }): Promise<{ authorization: string }> {
+  const response = await fetch(`${server.url}/api/trpc/auth.login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(PROCESS_ADMIN),
+  });
+  const body = (await response.json()) as { result?: { data?: { accessToken?: string } } };
+  const token = body.result?.data?.accessToken;
+  if (!token) throw new Error(`admin login failed: ${response.status} ${JSON.stringify(body)}`);
+  return { authorization: `Bearer ${token}` };
+}
 
 /**
  * Whether tests for `runtime` may run. A runtime that is missing makes its tests skip on a
@@ -56,7 +74,7 @@ export interface SpawnOptions {
   runtime: Runtime;
   /**
    * Server environment on top of the defaults (HOST=127.0.0.1, PORT=0, LOG_LEVEL=info, a fixed
-   * ADMIN_TOKEN, a short drain delay). `undefined` removes a default. Nothing is inherited from
+   * first admin, a fixed key-encryption key, a short drain delay). `undefined` removes a default. Nothing is inherited from
    * the test's own environment but PATH, HOME and TMPDIR, so a DATABASE_URL or NODE_ENV of the
    * runner cannot leak into the server.
    */
@@ -118,7 +136,11 @@ export function spawnServer({ runtime, env = {} }: SpawnOptions): Promise<Spawne
     HOST: '127.0.0.1',
     PORT: '0',
     LOG_LEVEL: 'info',
-    ADMIN_TOKEN: PROCESS_ADMIN_TOKEN,
+    ADMIN_EMAIL: PROCESS_ADMIN.email,
+    ADMIN_PASSWORD: PROCESS_ADMIN.password,
+    AUTH_KEY_ENCRYPTION_KEY: PROCESS_KEK,
+    // scrypt at 2^10 rather than OWASP's 2^17: tests sign in often.
+    AUTH_PASSWORD_COST: '10',
     SHUTDOWN_DRAIN_DELAY_MS: '0',
     ...env,
   };

@@ -6,13 +6,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { isAlive } from '../../db/local-processes';
-import {
-  mustRun,
-  PROCESS_ADMIN_TOKEN,
-  type Runtime,
-  startServer,
-  stopAllServers,
-} from '../helpers/server-process';
+import { adminHeaders, mustRun, type Runtime, startServer, stopAllServers } from '../helpers/server-process';
 
 /**
  * SIGTERM with requests in flight, on the real server with its embedded PostgreSQL. The requests
@@ -59,6 +53,7 @@ describe.each((['bun', 'node'] as Runtime[]).filter(mustRun))('graceful shutdown
     postmasterPid = Number(readFileSync(join(root, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
     expect(isAlive(postmasterPid)).toBe(true);
 
+    const admin = await adminHeaders(server);
     // Hold the table the requests write to, so that they stay in flight.
     const locker = new pg.Client({ connectionString: databaseUrl });
     // The server stops this PostgreSQL: a connection still open then must not crash the test.
@@ -72,7 +67,7 @@ describe.each((['bun', 'node'] as Runtime[]).filter(mustRun))('graceful shutdown
       const requests = Array.from({ length: IN_FLIGHT }, async (_, i) => {
         const response = await fetch(`${server.url}/api/trpc/system.annotations.create`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${PROCESS_ADMIN_TOKEN}` },
+          headers: { 'content-type': 'application/json', ...admin },
           body: JSON.stringify({
             text: `in flight ${i}`,
             tags: ['shutdown'],

@@ -10,7 +10,7 @@ import type { AppDeps } from '../../server/deps';
 import { readBuildInfo } from '../../server/runtime/build-info';
 import { buildDependencies } from '../../server/runtime/dependencies';
 import { createLogger } from '../../server/runtime/logger';
-import { startTestApp, TEST_ADMIN_TOKEN, type TestApp } from '../helpers/app';
+import { startTestApp, TEST_KEK, type TestApp } from '../helpers/app';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
@@ -62,7 +62,7 @@ const mutate = (procedure: string, body: string | undefined, headers: Record<str
 function expectNothingLeaked(text: string): void {
   expect(text).not.toMatch(/\bat .+\(.+:\d+:\d+\)|\.ts:\d+|node_modules/);
   expect(text).not.toMatch(/\b(select|insert|update|delete)\b[\s\S]*\b(from|into|set)\b/i);
-  expect(text).not.toContain(TEST_ADMIN_TOKEN);
+  expect(text).not.toContain(t.admin.authorization.slice('Bearer '.length));
   expect(text).not.toContain(METRICS_TOKEN);
   if (dbPassword) expect(text).not.toContain(dbPassword);
 }
@@ -137,14 +137,16 @@ describe('plain routes answer bad requests with the one error shape', () => {
     expect(answer.res.headers.get('www-authenticate')).toMatch(/^Bearer realm=/);
   });
 
-  it('answers /api/system/status with a wrong token with 403 FORBIDDEN', async () => {
-    for (const authorization of ['Bearer not-the-admin-token', `Bearer ${TEST_ADMIN_TOKEN}x`]) {
-      expectHttpError(await send('/api/system/status', { headers: { authorization } }), 403, 'FORBIDDEN');
+  it('answers /api/system/status with an invalid token or key with 401 UNAUTHORIZED', async () => {
+    const key = t.admin.authorization.slice('Bearer '.length);
+    for (const authorization of ['Bearer not-a-token', `Bearer ${key.slice(0, -1)}x`, 'Bearer a.b.c']) {
+      expectHttpError(await send('/api/system/status', { headers: { authorization } }), 401, 'UNAUTHORIZED');
     }
   });
 
-  it('treats a malformed Authorization header as no credentials (401)', async () => {
-    for (const authorization of ['Basic dXNlcjpwYXNz', 'Bearer', TEST_ADMIN_TOKEN, 'Bearer a b']) {
+  it('refuses a malformed Authorization header (401)', async () => {
+    const key = t.admin.authorization.slice('Bearer '.length);
+    for (const authorization of ['Basic dXNlcjpwYXNz', 'Bearer', key, 'Bearer a b']) {
       expectHttpError(await send('/api/system/status', { headers: { authorization } }), 401, 'UNAUTHORIZED');
     }
   });
@@ -157,6 +159,8 @@ describe('plain routes answer bad requests with the one error shape', () => {
     expect(answer.body.components.map((c: { name: string }) => c.name)).toEqual([
       'database',
       'cache',
+      'auth',
+      'ratelimit',
       'monitoring',
     ]);
     expectNothingLeaked(answer.text);
@@ -384,13 +388,13 @@ describe('tRPC answers bad calls with a 4xx and a stable code', () => {
     ['system.annotations.create', 'mutation', JSON.stringify({ text: 'x' })],
     ['system.annotations.list', 'query', undefined],
   ] as const)(
-    'admin procedure %s answers UNAUTHORIZED without a token and FORBIDDEN with a wrong one',
+    'protected procedure %s answers UNAUTHORIZED without credentials or with invalid ones',
     async (procedure, type, body) => {
       const call = (headers: Record<string, string>) =>
         type === 'query' ? query(procedure, undefined, headers) : mutate(procedure, body, headers);
       expectTrpcError(await call({}), 401, 'UNAUTHORIZED');
-      expectTrpcError(await call({ authorization: 'Bearer not-the-admin-token' }), 403, 'FORBIDDEN');
-      expectTrpcError(await call({ authorization: `Bearer ${METRICS_TOKEN}` }), 403, 'FORBIDDEN');
+      expectTrpcError(await call({ authorization: 'Bearer not-a-token' }), 401, 'UNAUTHORIZED');
+      expectTrpcError(await call({ authorization: `Bearer ${METRICS_TOKEN}` }), 401, 'UNAUTHORIZED');
     },
   );
 
@@ -586,7 +590,7 @@ function buildUnstartedApp(env: Record<string, string>, databaseUrl: string) {
     }),
     build: readBuildInfo(),
     databaseUrl,
-    adminToken: TEST_ADMIN_TOKEN,
+    kek: TEST_KEK,
   });
   const started = deps.initializer.start();
   return {
@@ -662,7 +666,7 @@ describe('health when the database fails', () => {
       expect(ready.status).toBe(503);
       expect(await ready.json()).toEqual({
         status: 'fail',
-        output: expect.stringMatching(/^database (failed|initializing)$/),
+        output: expect.stringMatching(/^database (failed|initializing); auth pending$/),
       });
       expect((await broken.app.request('/api/health/live')).status).toBe(200);
       expect((await broken.app.request('/api/health/lightweight')).status).toBe(200);

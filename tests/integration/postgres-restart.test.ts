@@ -6,8 +6,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createClient } from '../../client';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../../db/embedded-postgres';
 import {
+  adminHeaders,
   mustRun,
-  PROCESS_ADMIN_TOKEN,
   type Runtime,
   type ServerProcess,
   startServer,
@@ -100,7 +100,7 @@ describe.each((['bun', 'node'] as Runtime[]).filter(mustRun))('PostgreSQL restar
     let writing = true;
     const client = createClient({
       url: server.url,
-      headers: { authorization: `Bearer ${PROCESS_ADMIN_TOKEN}` },
+      headers: await adminHeaders(server),
       maxBatchSize: 1,
     });
     const writers = Array.from({ length: WRITERS }, async (_, w) => {

@@ -7,8 +7,8 @@ import { createClient, type PlatformClient } from '../../client';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../../db/embedded-postgres';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import {
+  adminHeaders,
   mustRun,
-  PROCESS_ADMIN_TOKEN,
   RUNTIMES,
   type ServerProcess,
   spawnServer,
@@ -30,7 +30,8 @@ describe.each(RUNTIMES)('the real server on %s', (runtime) => {
       database = await createTestDatabase();
       server = await startServer({ runtime, env: { DATABASE_URL: database.url } });
       client = createClient({ url: server.url });
-      admin = createClient({ url: server.url, headers: { authorization: `Bearer ${PROCESS_ADMIN_TOKEN}` } });
+      await server.waitForReady();
+      admin = createClient({ url: server.url, headers: await adminHeaders(server) });
     });
     afterAll(async () => {
       await server?.stop();
@@ -206,10 +207,7 @@ describe('a server started before its PostgreSQL', () => {
       const readyAfterMs = Math.round(performance.now() - appeared);
       console.log(`[${runtime}] ready ${readyAfterMs} ms after PostgreSQL appeared`);
 
-      const admin = createClient({
-        url: server.url,
-        headers: { authorization: `Bearer ${PROCESS_ADMIN_TOKEN}` },
-      });
+      const admin = createClient({ url: server.url, headers: await adminHeaders(server) });
       expect((await admin.system.selfTest.mutate()).status).toBe('pass');
       expect(await server.stop()).toEqual({ code: 0, signal: null });
     },

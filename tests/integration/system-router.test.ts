@@ -68,15 +68,21 @@ describe('system router', () => {
     const wrong = createClient({
       url: 'http://platform.test',
       fetch: ((i: RequestInfo | URL, init?: RequestInit) => t.app.request(i, init)) as typeof fetch,
-      headers: { authorization: 'Bearer not-the-admin-token' },
+      headers: { authorization: 'Bearer not-a-valid-token' },
     });
-    expect(errorDetails(await wrong.system.selfTest.mutate().catch((e) => e))?.code).toBe('FORBIDDEN');
+    expect(errorDetails(await wrong.system.selfTest.mutate().catch((e) => e))?.code).toBe('UNAUTHORIZED');
   });
 
   it('system.status shows components, pool statistics and redacted configuration', async () => {
     const status = await admin.system.status.query();
     expect(status.status).toBe('ready');
-    expect(status.components.map((c) => c.name)).toEqual(['database', 'cache', 'monitoring']);
+    expect(status.components.map((c) => c.name)).toEqual([
+      'database',
+      'cache',
+      'auth',
+      'ratelimit',
+      'monitoring',
+    ]);
     expect(status.database.max).toBe(10);
     expect(status.database.acquired).toBeGreaterThan(0);
     expect(String(status.configuration.DATABASE_URL)).not.toContain(

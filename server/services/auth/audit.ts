@@ -1,27 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { AuditEventRow, Database } from '../../../db/database';
+import type { AuditEventType } from '../../../shared/auth';
 import type { Metrics } from '../monitoring/metrics';
 
-/** The security events the audit log records; a closed set, so it can label a metric too. */
-export const AUDIT_EVENT_TYPES = [
-  'login',
-  'refresh',
-  'refresh_reuse',
-  'logout',
-  'logout_all',
-  'session_revoked',
-  'password_changed',
-  'user_created',
-  'user_updated',
-  'user_disabled',
-  'role_changed',
-  'api_key_created',
-  'api_key_updated',
-  'api_key_revoked',
-  'api_key_rotated',
-  'signing_key_rotated',
-] as const;
-export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+export type { AuditEventType };
 
 /** Who did something, from where. Every field may be unknown (a failed login has no actor). */
 export interface AuditActor {

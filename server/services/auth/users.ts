@@ -7,6 +7,7 @@ import {
   findUserByEmail,
   findUserById,
   findUserInOrganization,
+  hasAnyUser,
   insertOrganization,
   insertUser,
   listUsersInOrganization,
@@ -149,6 +150,11 @@ export class UserService {
       users: page.map(toUserView),
       nextCursor: rows.length > limit && last ? encodeCursor(last.email) : null,
     };
+  }
+
+  /** Whether any user exists: a fresh installation has none until the first admin is made. */
+  anyUser(): Promise<boolean> {
+    return this.database.read((db) => hasAnyUser(db));
   }
 
   async get(actor: Actor, userId: string): Promise<UserView> {

@@ -91,7 +91,7 @@ describe('buildHealthReport', () => {
       logger,
       build: readBuildInfo(),
       databaseUrl: 'postgres://unused@127.0.0.1:1/unused',
-      adminToken: 'x'.repeat(32),
+      kek: new Uint8Array(32),
     });
     databases.push(base.database);
     const server = createServer();

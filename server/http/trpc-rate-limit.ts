@@ -1,0 +1,77 @@
+import { TRPCError } from '@trpc/server';
+import type { Context as HonoContext } from 'hono';
+import type { RateLimitNote } from '../context';
+import type { AppDeps } from '../deps';
+import { PlatformError } from '../errors';
+import { type RateLimiter, rateLimitHeaders } from '../services/rate-limit/limiter';
+
+/**
+ * Per-address limit on tRPC requests that carry no credential (public procedures, login
+ * attempts, probing). Each call of a batch counts, so a batch of 20 spends 20. Requests with a
+ * credential are limited per user or per API key instead, once authenticated (see trpc.ts), so a
+ * server-side client sending many keyed calls from one address is not throttled as anonymous.
+ */
+/** The note of an API key's own limits (named per key, not a limiter policy). */
+export const API_KEY_POLICY = 'api_key';
+
+export async function limitAnonymous(
+  c: HonoContext,
+  deps: AppDeps,
+  calls: number,
+  ip: () => string,
+  notes: RateLimitNote[],
+): Promise<void> {
+  const headers = c.req.raw.headers;
+  if (headers.has('authorization') || headers.has('x-api-key')) return;
+  const outcome = await deps.rateLimiter.check('ip', `ip:${ip()}`, Math.max(1, calls));
+  notes.push({ policy: 'ip', decision: outcome.decision, allowed: outcome.allowed });
+  if (!outcome.allowed) {
+    const refusal = rateLimited(outcome.decision?.retryAfterMs);
+    throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: refusal.message, cause: refusal });
+  }
+}
+
+/**
+ * The IETF RateLimit headers of a request, from its most constraining decision: a refusal if
+ * there was one, else the one with the least left.
+ */
+export function rateLimitResponseHeaders(
+  notes: RateLimitNote[],
+  limiter: RateLimiter,
+): Record<string, string> {
+  let chosen: RateLimitNote | undefined;
+  for (const note of notes) {
+    if (!chosen) chosen = note;
+    else if (!note.allowed && chosen.allowed) chosen = note;
+    else if (note.allowed === chosen.allowed && remaining(note) < remaining(chosen)) chosen = note;
+  }
+  if (!chosen) return {};
+  if (chosen.policy !== API_KEY_POLICY) {
+    const policy = limiter.policy(chosen.policy);
+    return rateLimitHeaders(
+      {
+        allowed: chosen.allowed,
+        decision: chosen.decision,
+        policy: chosen.policy,
+        storeFailed: chosen.decision === null,
+      },
+      policy,
+    );
+  }
+  // An API key's own named limit: its quota is in the decision, its window is the key's.
+  if (!chosen.decision) return {};
+  const seconds = Math.ceil(chosen.decision.resetMs / 1000);
+  return { RateLimit: `"${API_KEY_POLICY}";r=${chosen.decision.remaining};t=${seconds}` };
+}
+
+function remaining(note: RateLimitNote): number {
+  return note.decision?.remaining ?? Number.POSITIVE_INFINITY;
+}
+
+/** The refusal of a rate-limited call, with Retry-After in whole seconds (rounded up). */
+export function rateLimited(retryAfterMs: number | undefined): PlatformError {
+  const seconds = Math.max(1, Math.ceil((retryAfterMs ?? 1000) / 1000));
+  return new PlatformError('TOO_MANY_REQUESTS', `too many requests; retry in ${seconds} s`, {
+    'Retry-After': String(seconds),
+  });
+}

@@ -1,0 +1,158 @@
+import { z } from 'zod';
+
+/** Roles, weakest first: each can do what the ones before it can. */
+export const ROLES = ['viewer', 'operator', 'admin'] as const;
+export const role = z.enum(ROLES);
+export type Role = z.infer<typeof role>;
+
+/**
+ * What an API key may be allowed to do. A key never does more than its owner's role allows:
+ * a procedure needs both the scope on the key and the minimum role on its owner.
+ */
+export const API_KEY_SCOPES = [
+  'system:read',
+  'system:write',
+  'auth:read',
+  'auth:write',
+  'devops:read',
+  'devops:write',
+  'performance:read',
+  'performance:write',
+] as const;
+export const apiKeyScope = z.enum(API_KEY_SCOPES);
+export type ApiKeyScope = z.infer<typeof apiKeyScope>;
+
+/** Unkey's verification codes. */
+export const API_KEY_VERIFY_CODES = [
+  'VALID',
+  'NOT_FOUND',
+  'EXPIRED',
+  'DISABLED',
+  'RATE_LIMITED',
+  'USAGE_EXCEEDED',
+  'INSUFFICIENT_SCOPE',
+] as const;
+export type ApiKeyVerifyCode = (typeof API_KEY_VERIFY_CODES)[number];
+
+/** The security events the audit log records; a closed set, so it can label a metric too. */
+export const AUDIT_EVENT_TYPES = [
+  'login',
+  'refresh',
+  'refresh_reuse',
+  'logout',
+  'logout_all',
+  'session_revoked',
+  'password_changed',
+  'user_created',
+  'user_updated',
+  'user_disabled',
+  'role_changed',
+  'api_key_created',
+  'api_key_updated',
+  'api_key_revoked',
+  'api_key_rotated',
+  'signing_key_rotated',
+] as const;
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+export const auditEventType = z.enum(AUDIT_EVENT_TYPES);
+
+const id = z.uuid({ message: 'must be an id (a UUID)' });
+const email = z
+  .email({ message: 'must be an email address' })
+  .max(254)
+  .transform((value) => value.trim().toLowerCase());
+// Hashing refuses more than 1024 bytes anyway; the schema says so before any work.
+const password = z.string().min(1, 'must not be empty').max(1024);
+/** ASVS 5.0 V6.2.1 asks for at least 8; 12 is NIST SP 800-63B's single-factor floor rounded up. */
+const newPassword = z.string().min(12, 'must be at least 12 characters').max(1024);
+const limit = z.number().int().min(1).max(100).default(50);
+const name = z.string().trim().min(1).max(200);
+
+export const loginInput = z.object({ email, password });
+export const refreshInput = z
+  .object({
+    /** Non-browser clients send the token here; browsers send the HttpOnly cookie instead. */
+    refreshToken: z.string().max(128).optional(),
+  })
+  .optional();
+export const changePasswordInput = z.object({ currentPassword: password, newPassword });
+export const sessionRevokeInput = z.object({ id });
+
+export const userCreateInput = z.object({
+  email,
+  password: newPassword,
+  name: z.string().trim().max(200).optional(),
+  role,
+});
+export const userListInput = z
+  .object({ limit, cursor: z.string().max(200).optional() })
+  .default({ limit: 50 });
+export const userUpdateInput = z.object({
+  id,
+  name: z.string().trim().max(200).optional(),
+  role: role.optional(),
+});
+export const userIdInput = z.object({ id });
+
+export const auditListInput = z
+  .object({
+    limit,
+    before: z
+      .string()
+      .regex(/^\d{1,18}$/, 'must be an event id')
+      .optional(),
+    type: auditEventType.optional(),
+  })
+  .default({ limit: 50 });
+
+export const apiKeyRateLimit = z.object({
+  name: z
+    .string()
+    .regex(/^[a-z][a-z0-9_-]{0,31}$/, 'must be 1-32 characters: lower-case letters, digits, _ and -'),
+  limit: z.number().int().min(1).max(1_000_000),
+  periodMs: z.number().int().min(1000).max(86_400_000),
+});
+const rateLimits = z
+  .array(apiKeyRateLimit)
+  .max(5)
+  .refine((list) => new Set(list.map((l) => l.name)).size === list.length, 'rate limit names must differ');
+const expiresAt = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' }).nullable();
+
+export const apiKeyCreateInput = z.object({
+  name,
+  /** The key's owner; another user than yourself needs the admin role. */
+  ownerId: id.optional(),
+  scopes: z.array(apiKeyScope).max(API_KEY_SCOPES.length).default([]),
+  expiresAt: expiresAt.optional(),
+  remaining: z.number().int().min(0).max(1_000_000_000).nullable().optional(),
+  rateLimits: rateLimits.optional(),
+  enabled: z.boolean().optional(),
+  environment: z.enum(['live', 'test']).default('live'),
+});
+export const apiKeyListInput = z
+  .object({ ownerId: id.optional(), limit, cursor: z.string().max(200).optional() })
+  .default({ limit: 50 });
+export const apiKeyIdInput = z.object({ id });
+export const apiKeyUpdateInput = z.object({
+  id,
+  name: name.optional(),
+  scopes: z.array(apiKeyScope).max(API_KEY_SCOPES.length).optional(),
+  expiresAt: expiresAt.optional(),
+  remaining: z.number().int().min(0).max(1_000_000_000).nullable().optional(),
+  rateLimits: rateLimits.optional(),
+  enabled: z.boolean().optional(),
+});
+export const apiKeyRotateInput = z.object({
+  id,
+  /** How long the old key keeps working; 0 ends it at once. At most 30 days. */
+  gracePeriodSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86_400)
+    .default(0),
+});
+export const apiKeyVerifyInput = z.object({
+  key: z.string().max(256),
+  scope: apiKeyScope.optional(),
+});
