@@ -288,15 +288,17 @@ export const authRouter = router({
   keys: router({
     rotate: roleProcedure('admin', 'auth:write').mutation(async ({ ctx }) => {
       const rotated = await ctx.deps.auth.keyring.rotate();
-      await ctx.deps.database.transaction((db) =>
-        ctx.deps.auth.audit.record(db, {
+      await ctx.deps.database.transaction(async (db) => {
+        // Other instances load the new key now, rather than at their next maintenance run.
+        await ctx.deps.auth.changes.publish(db, 'signing_key_changes', rotated.kid);
+        await ctx.deps.auth.audit.record(db, {
           type: 'signing_key_rotated',
           result: 'success',
           actor: actorOf(ctx, ctx.principal),
           target: { type: 'signing_key', id: rotated.kid },
           details: { previousKid: rotated.previousKid },
-        }),
-      );
+        });
+      });
       return rotated;
     }),
   }),

@@ -16,9 +16,9 @@ declare const Bun: {
 };
 
 /**
- * Baseline for the system.info query: Hono on Bun handing /api/trpc to tRPC's fetch adapter,
- * with a `system.info` procedure returning an object of the same shape and size as the
- * platform's, and nothing else (no middleware, no context, no metrics, no logging).
+ * Baseline for tRPC queries: Hono on Bun handing /api/trpc to tRPC's fetch adapter, with
+ * `system.info` and `auth.me` procedures returning objects of the same shape and size as the
+ * platform's, and nothing else (no middleware, no context, no auth, no metrics, no logging).
  */
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
   name: string;
@@ -38,6 +38,18 @@ const appRouter = t.router({
       runtime: { name: 'bun', version: Bun.version },
       startedAt: startedAt.toISOString(),
       uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+    })),
+  }),
+  // Same shape and size as the platform's auth.me for an API key; no authentication at all.
+  auth: t.router({
+    me: t.procedure.query(() => ({
+      kind: 'apiKey',
+      userId: '00000000-0000-4000-8000-000000000001',
+      organizationId: '00000000-0000-4000-8000-000000000002',
+      role: 'admin',
+      sessionId: null,
+      apiKeyId: '00000000-0000-4000-8000-000000000003',
+      scopes: ['auth:read'],
     })),
   }),
 });

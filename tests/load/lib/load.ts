@@ -9,6 +9,8 @@ export interface LoadOptions {
   connections: number;
   /** The core the load generator is pinned to. */
   cpu: number;
+  /** Request headers, e.g. the API key of an authenticated scenario. */
+  headers?: Record<string, string>;
 }
 
 export interface LoadResult {
@@ -70,7 +72,7 @@ async function runWrk(processes: Processes, url: string, options: LoadOptions): 
   const { code, output } = await processes.run({
     name: 'wrk',
     command: 'taskset',
-    args: [...args, '-s', WRK_SCRIPT, url],
+    args: [...args, ...headerArgs(options.headers, (n, v) => ['-H', `${n}: ${v}`]), '-s', WRK_SCRIPT, url],
   });
   const line = output.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
   if (code !== 0 || !line) throw new Error(`wrk failed (exit ${code}):\n${output}`);
@@ -107,6 +109,7 @@ async function runAutocannon(processes: Processes, url: string, options: LoadOpt
       String(options.connections),
       '-d',
       String(options.seconds),
+      ...headerArgs(options.headers, (n, v) => ['-H', `${n}=${v}`]),
       url,
     ],
   });
@@ -128,4 +131,11 @@ async function runAutocannon(processes: Processes, url: string, options: LoadOpt
     p99Ms: r.latency.p99,
     errors: r.errors + r.timeouts + r.non2xx,
   };
+}
+
+function headerArgs(
+  headers: Record<string, string> | undefined,
+  spell: (name: string, value: string) => string[],
+): string[] {
+  return Object.entries(headers ?? {}).flatMap(([name, value]) => spell(name, value));
 }

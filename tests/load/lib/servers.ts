@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,7 +78,6 @@ export async function startPlatform(
       HOST: '127.0.0.1',
       PORT: String(port),
       DATA_DIR: options.dir,
-      ADMIN_TOKEN: randomBytes(24).toString('base64url'),
       GIT_COMMIT: options.commit,
       // The default drain delay holds readiness at 503 for 5 s before stopping: useless here.
       SHUTDOWN_DRAIN_DELAY_MS: '0',
