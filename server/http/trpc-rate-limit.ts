@@ -23,7 +23,17 @@ export async function limitAnonymous(
 ): Promise<void> {
   const headers = c.req.raw.headers;
   if (headers.has('authorization') || headers.has('x-api-key')) return;
-  const outcome = await deps.rateLimiter.check('ip', `ip:${ip()}`, Math.max(1, calls));
+  const cost = Math.max(1, calls);
+  // A batch larger than the whole allowance could never be admitted: refuse it as such.
+  if (cost > deps.rateLimiter.policy('ip').limit) {
+    const refusal = new PlatformError(
+      'TOO_MANY_REQUESTS',
+      `a batch of ${cost} calls exceeds the limit of ${deps.rateLimiter.policy('ip').limit} a minute`,
+      { 'Retry-After': '60' },
+    );
+    throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: refusal.message, cause: refusal });
+  }
+  const outcome = await deps.rateLimiter.check('ip', `ip:${ip()}`, cost);
   notes.push({ policy: 'ip', decision: outcome.decision, allowed: outcome.allowed });
   if (!outcome.allowed) {
     const refusal = rateLimited(outcome.decision?.retryAfterMs);

@@ -219,6 +219,9 @@ export const authRouter = router({
   /** Ends this session: its refresh token stops working and its access tokens are refused. */
   logout: sessionProcedure.mutation(async ({ ctx }) => {
     await ctx.deps.auth.sessions.logout(actorOf(ctx, ctx.principal));
+    // This instance refuses the session's tokens from the next request on; the others within
+    // moments, through the revocation trigger and the change feed.
+    ctx.deps.auth.revokedSessions.add(ctx.principal.sessionId);
     ctx.http?.resHeaders.append('Set-Cookie', clearedRefreshCookie());
     return { ok: true as const };
   }),
@@ -254,6 +257,7 @@ export const authRouter = router({
     list: sessionProcedure.query(({ ctx }) => ctx.deps.auth.sessions.list(ctx.principal)),
     revoke: sessionProcedure.input(sessionRevokeInput).mutation(async ({ ctx, input }) => {
       await ctx.deps.auth.sessions.revoke(actorOf(ctx, ctx.principal), input.id);
+      ctx.deps.auth.revokedSessions.add(input.id);
       return { ok: true as const };
     }),
   }),

@@ -107,6 +107,8 @@ export class Authenticator {
         const retry = Math.max(1, Math.ceil((result.rateLimit?.retryAfterMs ?? 1000) / 1000));
         throw new PlatformError('TOO_MANY_REQUESTS', 'the API key is over its rate limit', {
           'Retry-After': String(retry),
+          // The IETF field as on admitted calls (server/http/trpc-rate-limit.ts), nothing left now.
+          RateLimit: `"api_key";r=0;t=${retry}`,
         });
       }
     }
