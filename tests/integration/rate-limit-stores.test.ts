@@ -198,6 +198,64 @@ describe('memory, PostgreSQL and Redis stores', () => {
   });
 });
 
+describe('every store at epoch-scale times, with an emission interval that is not a whole number of ms', () => {
+  // 1000/7 ms: sums of such intervals added to ~1.8e12 ms round to 2^-12 ms, which once refused
+  // every request spending exactly the burst, in all three stores alike, and reported one
+  // request too few remaining.
+  const policy: RateLimitPolicy = { limit: 7, periodMs: 1_000, burst: 3 };
+  const epochTimes = Array.from(
+    { length: 200 },
+    (_, i) => 1_700_000_000_000 + i * 52_361_071 + (i % 2 === 0 ? 0 : (i % 97) / 97),
+  );
+
+  function everyStore(): [string, (i: number) => RateLimitStore][] {
+    const memory = new MemoryRateLimitStore();
+    const postgres = new PostgresRateLimitStore(database!.db);
+    return [
+      ['memory', () => memory],
+      ['postgres', () => postgres],
+      ['redis', (i) => stores[i % 3]!],
+    ];
+  }
+
+  it('admit a request spending exactly the burst on an idle key, every time, with nothing remaining', async () => {
+    for (const [name, store] of everyStore()) {
+      const decisions = [];
+      for (const [i, now] of epochTimes.entries())
+        decisions.push(await store(i).consume(`exact-burst:${i}`, policy, 3, now));
+      // On the store's own clock too (Date.now(), statement_timestamp(), Redis TIME).
+      for (let i = 0; i < 50; i++)
+        decisions.push(await store(i).consume(`exact-burst:own-clock:${i}`, policy, 3));
+      const expected = { allowed: true, limit: 7, remaining: 0, resetMs: 429, retryAfterMs: 0 };
+      expect({ name, decisions }).toEqual({ name, decisions: decisions.map(() => expected) });
+    }
+  });
+
+  it('admit a whole burst of single requests at one instant, counting remaining down exactly', async () => {
+    for (const [name, store] of everyStore()) {
+      for (const [i, now] of epochTimes.entries()) {
+        const decisions = [];
+        for (let j = 0; j < 4; j++)
+          decisions.push(await store(i + j).consume(`exact-singles:${i}`, policy, 1, now));
+        expect({
+          name,
+          now,
+          decisions: decisions.map((d) => [d.allowed, d.remaining, d.retryAfterMs]),
+        }).toEqual({
+          name,
+          now,
+          decisions: [
+            [true, 2, 0],
+            [true, 1, 0],
+            [true, 0, 0],
+            [false, 0, 143],
+          ],
+        });
+      }
+    }
+  });
+});
+
 describe('RedisRateLimitStore on Bun', () => {
   it.runIf(mustRun('bun'))('decides on Bun exactly as in memory on Node', async () => {
     const policy = { limit: 7, periodMs: 1_000, burst: 3 };

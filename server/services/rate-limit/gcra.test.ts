@@ -84,6 +84,72 @@ describe('gcra', () => {
     expect(later.decision).toEqual({ allowed: true, limit: 10, remaining: 7, resetMs: 250, retryAfterMs: 0 });
   });
 
+  describe('at epoch-scale times, with an emission interval that is not a whole number of ms', () => {
+    // 1000/7 ms: sums of such intervals added to ~1.8e12 ms round to 2^-12 ms, which once refused
+    // every request spending exactly the burst and reported one request too few remaining.
+    const sevenPerSecond: RateLimitPolicy = { limit: 7, periodMs: 1_000, burst: 3 };
+    /** 10,000 instants from 2023 to 2039, whole and fractional milliseconds alike. */
+    const epochTimes = Array.from(
+      { length: 10_000 },
+      (_, i) => 1_700_000_000_000 + i * 52_361_071 + (i % 2 === 0 ? 0 : (i % 997) / 997),
+    );
+
+    it('admits a request spending exactly the burst on an idle key, every time', () => {
+      const refused = epochTimes.filter((now) => !gcra(null, now, sevenPerSecond, 3).decision.allowed);
+      expect(refused).toEqual([]);
+      for (const now of epochTimes.slice(0, 100))
+        expect(gcra(null, now, sevenPerSecond, 3).decision).toEqual({
+          allowed: true,
+          limit: 7,
+          remaining: 0,
+          resetMs: 429,
+          retryAfterMs: 0,
+        });
+    });
+
+    it('admits a whole burst of single requests at one instant, counting remaining down exactly', () => {
+      for (const now of epochTimes) {
+        let tat: number | null = null;
+        const decisions = [];
+        for (let i = 0; i < 4; i++) {
+          const result = gcra(tat, now, sevenPerSecond);
+          tat = result.newTat;
+          decisions.push(result.decision);
+        }
+        expect(decisions.map((d) => [d.allowed, d.remaining, d.retryAfterMs])).toEqual([
+          [true, 2, 0],
+          [true, 1, 0],
+          [true, 0, 0],
+          [false, 0, 143],
+        ]);
+      }
+    });
+
+    it('admits exactly the burst at one instant, no fewer and no more, whatever the interval', () => {
+      const policies: RateLimitPolicy[] = [
+        sevenPerSecond,
+        { limit: 13, periodMs: 1_000 },
+        { limit: 3, periodMs: 10_000 },
+        { limit: 7, periodMs: 60_000 },
+        { limit: 70, periodMs: 60_000 },
+        { limit: 600, periodMs: 60_000, burst: 120 },
+      ];
+      for (const policy of policies) {
+        const burst = policy.burst ?? policy.limit;
+        for (const now of epochTimes.slice(0, 200)) {
+          let tat: number | null = null;
+          let admitted = 0;
+          for (let i = 0; i <= burst; i++) {
+            const result = gcra(tat, now, policy);
+            tat = result.newTat;
+            if (result.decision.allowed) admitted++;
+          }
+          expect({ policy, now, admitted }).toEqual({ policy, now, admitted: burst });
+        }
+      }
+    });
+  });
+
   it('treats a key whose TAT has passed like an unknown key', () => {
     expect(gcra(500, 10_000, tenPerSecond)).toEqual(gcra(null, 10_000, tenPerSecond));
   });

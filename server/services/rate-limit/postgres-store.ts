@@ -26,23 +26,23 @@ export class PostgresRateLimitStore implements RateLimitStore {
     const parameters = gcraParameters(policy);
     checkCost(cost, parameters);
     const n = databaseNow(now);
-    const increment = sql`${parameters.emissionIntervalMs * cost}::float8`;
-    const tolerance = sql`${parameters.toleranceMs}::float8`;
-    // The arithmetic mirrors gcra() operation for operation (max, then + increment, then − now),
-    // so float8 here and IEEE doubles in JS round identically and both stores agree exactly.
+    const increment = sql<number>`${parameters.emissionIntervalMs * cost}::float8`;
+    const tolerance = sql<number>`${parameters.maxAheadMs}::float8`;
+    // The arithmetic mirrors gcra() operation for operation (TAT − now, max with 0, + increment,
+    // compare with the tolerance, now + that), so float8 here and IEEE doubles in JS round
+    // identically and all stores agree exactly. A new key has nothing ahead: 0 + increment.
+    const newKeyAhead = sql<number>`0::float8 + ${increment}`;
+    const ahead = sql<number>`greatest(r.tat - ${n}, 0::float8) + ${increment}`;
     const { rows } = await sql<{ tat: number; last_allowed: boolean; now: number }>`
       insert into rate_limits as r (key, tat, last_allowed)
       values (
         ${key},
-        case when ${n} + ${increment} - ${n} <= ${tolerance} then ${n} + ${increment} else ${n} end,
-        ${n} + ${increment} - ${n} <= ${tolerance}
+        case when ${newKeyAhead} <= ${tolerance} then ${n} + (${newKeyAhead}) else ${n} end,
+        ${newKeyAhead} <= ${tolerance}
       )
       on conflict (key) do update set
-        tat = case
-          when greatest(r.tat, ${n}) + ${increment} - ${n} <= ${tolerance} then greatest(r.tat, ${n}) + ${increment}
-          else r.tat
-        end,
-        last_allowed = greatest(r.tat, ${n}) + ${increment} - ${n} <= ${tolerance}
+        tat = case when ${ahead} <= ${tolerance} then ${n} + (${ahead}) else r.tat end,
+        last_allowed = ${ahead} <= ${tolerance}
       returning r.tat, r.last_allowed, ${n} as now
     `.execute(this.db);
     const row = rows[0];

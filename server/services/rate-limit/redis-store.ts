@@ -13,17 +13,18 @@ import type { RateLimitStore } from './store';
  * GCRA in one Lua script, so that reading the TAT, deciding and writing happen atomically in
  * Redis: concurrent consumes on one key, from any instance, run one after the other.
  *
- * The arithmetic mirrors gcra() operation for operation (max, then + increment, then − now) in
- * Lua's doubles, and every number crosses the wire as a decimal string that round-trips exactly
- * (JavaScript's shortest representation in, %.17g out), so this store and the others agree to
- * the last bit. Lua numbers returned as such would be truncated to integers by Redis.
+ * The arithmetic mirrors gcra() operation for operation (TAT − now, max with 0, + increment,
+ * compare with the tolerance, now + that) in Lua's doubles, and every number crosses the wire
+ * as a decimal string that round-trips exactly (JavaScript's shortest representation in, %.17g
+ * out), so this store and the others agree to the last bit. Lua numbers returned as such would
+ * be truncated to integers by Redis.
  *
  * A key is written with an expiry at its TAT (SET … PX, a PEXPIRE in the same command): once the
  * TAT has passed the key behaves exactly like an unknown one, so Redis may forget it. A refusal
  * writes nothing, keeping the expiry of the last admission.
  *
  * KEYS[1]: the key. ARGV: now in ms ('' for the Redis server's clock), increment (emission
- * interval × cost) and tolerance, in ms.
+ * interval × cost) and the tolerance (`maxAheadMs`, slack included), in ms.
  * Returns { 1 if admitted else 0, TAT after the request ('' for an unknown key), now }.
  */
 const GCRA_SCRIPT = `
@@ -37,13 +38,13 @@ end
 local increment = tonumber(ARGV[2])
 local tolerance = tonumber(ARGV[3])
 local stored = tonumber(redis.call('GET', KEYS[1]) or '')
-local base = now
-if stored ~= nil and stored > now then base = stored end
-local candidate = base + increment
-if candidate - now <= tolerance then
-  local ttl = math.max(1, math.ceil(candidate - now))
-  redis.call('SET', KEYS[1], string.format('%.17g', candidate), 'PX', string.format('%d', ttl))
-  return { 1, string.format('%.17g', candidate), string.format('%.17g', now) }
+local ahead = 0 + increment
+if stored ~= nil then ahead = math.max(stored - now, 0) + increment end
+if ahead <= tolerance then
+  local tat = now + ahead
+  local ttl = math.max(1, math.ceil(ahead))
+  redis.call('SET', KEYS[1], string.format('%.17g', tat), 'PX', string.format('%d', ttl))
+  return { 1, string.format('%.17g', tat), string.format('%.17g', now) }
 end
 local tat = ''
 if stored ~= nil then tat = string.format('%.17g', stored) end
@@ -84,7 +85,7 @@ export class RedisRateLimitStore implements RateLimitStore {
     const args = [
       now === undefined ? '' : String(now),
       String(parameters.emissionIntervalMs * cost),
-      String(parameters.toleranceMs),
+      String(parameters.maxAheadMs),
     ];
     const reply = await this.evaluate(this.keyPrefix + key, args);
     const [allowed, tat, at] = parseReply(reply);
