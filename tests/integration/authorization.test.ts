@@ -1,0 +1,716 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
+import { appRouter } from '../../server/routers';
+import type { Meta, Policy } from '../../server/trpc';
+import { API_KEY_SCOPES, type ApiKeyScope, ROLES } from '../../shared/auth';
+import { startTestApp, TEST_ADMIN, type TestApp } from '../helpers/app';
+import {
+  createApiKey,
+  createOrganization,
+  createUser,
+  login,
+  type SignedIn,
+  type TestUser,
+} from '../helpers/auth';
+
+/** A procedure as the router walk sees it. */
+interface WalkedProcedure {
+  path: string;
+  type: 'query' | 'mutation' | 'subscription';
+  policy: Policy | undefined;
+  /** The zod input schema, when the procedure takes input. */
+  input: z.ZodType | undefined;
+}
+
+interface ProcedureInternals {
+  _def: { type: WalkedProcedure['type']; meta?: Partial<Meta>; inputs: unknown[] };
+}
+
+/** tRPC v11 keeps every procedure of the tree in one flat record keyed by its dotted path. */
+const PROCEDURES: WalkedProcedure[] = Object.entries(
+  appRouter._def.procedures as unknown as Record<string, ProcedureInternals>,
+).map(([path, procedure]) => ({
+  path,
+  type: procedure._def.type,
+  policy: procedure._def.meta?.policy,
+  input: procedure._def.inputs[0] as z.ZodType | undefined,
+}));
+const BY_PATH = new Map(PROCEDURES.map((p) => [p.path, p]));
+
+function procedure(path: string): WalkedProcedure {
+  const found = BY_PATH.get(path);
+  if (!found) throw new Error(`no procedure ${path} in the router`);
+  return found;
+}
+
+/**
+ * Policies that must never weaken: the admin-only procedures, pinned one by one, so that
+ * changing one of them to a lower role (or another scope) fails here.
+ */
+const ADMIN_ONLY: Record<string, ApiKeyScope> = {
+  'auth.users.create': 'auth:write',
+  'auth.users.list': 'auth:read',
+  'auth.users.update': 'auth:write',
+  'auth.users.disable': 'auth:write',
+  'auth.audit.list': 'auth:read',
+  'auth.keys.rotate': 'auth:write',
+};
+
+/** The only mutations anyone may call without signing in: signing in. */
+const PUBLIC_MUTATIONS = new Set(['auth.login', 'auth.refresh']);
+
+/**
+ * Mutations a viewer must be able to call, because they act on the caller's own account only:
+ * signing in (login) and staying signed in (refresh), signing out of this session or of all
+ * of them, changing their own password, and ending one of their own sessions (the service finds
+ * the session among the caller's, so no other account is reachable). Every other mutation
+ * changes shared state and needs at least operator.
+ */
+const VIEWER_SELF_SERVICE = new Set([
+  'auth.login',
+  'auth.refresh',
+  'auth.logout',
+  'auth.logoutAll',
+  'auth.changePassword',
+  'auth.sessions.revoke',
+]);
+
+/** Tables that change on their own or on every call (throttles, audit, scratch rows). */
+const VOLATILE_TABLES = new Set(['audit_events', 'rate_limits', 'login_failures', 'self_test_scratch']);
+/** Columns written in the background (usage flushes, keyring maintenance), not by a procedure. */
+const VOLATILE_COLUMNS: Record<string, string[]> = {
+  api_keys: ['last_used_at'],
+  sessions: ['last_used_at'],
+  signing_keys: ['superseded_at', 'retire_at'],
+};
+
+let t: TestApp;
+let adminA: TestUser;
+let adminSession: SignedIn;
+let adminKey: { key: string; id: string };
+let operator: TestUser;
+let operatorSession: SignedIn;
+let operatorKey: { key: string; id: string; headers: { authorization: string } };
+let viewer: SignedIn;
+let viewerKey: { headers: { authorization: string } };
+/** A viewer of organization A whom the calls try to promote or disable. */
+let target: TestUser;
+let orgB: {
+  admin: TestUser;
+  viewer: TestUser;
+  key: { key: string; id: string };
+  session: SignedIn;
+};
+
+beforeAll(async () => {
+  t = await startTestApp({ LOG_LEVEL: 'warn' });
+  adminA = {
+    id: t.adminUser.id,
+    organizationId: t.adminUser.organizationId,
+    email: TEST_ADMIN.email,
+    password: TEST_ADMIN.password,
+    role: 'admin',
+  };
+  adminSession = await login(t, adminA);
+  adminKey = await createApiKey(t, adminA);
+  operator = await createUser(t, 'operator');
+  operatorSession = await login(t, operator);
+  operatorKey = await createApiKey(t, operator);
+  const viewerUser = await createUser(t, 'viewer');
+  viewer = await login(t, viewerUser);
+  viewerKey = await createApiKey(t, viewerUser);
+  target = await createUser(t, 'viewer');
+
+  const bAdmin = await createOrganization(t);
+  const bViewer = await createUser(t, 'viewer', bAdmin);
+  orgB = {
+    admin: bAdmin,
+    viewer: bViewer,
+    key: await createApiKey(t, bAdmin),
+    session: await login(t, bViewer),
+  };
+});
+afterAll(() => t?.close());
+
+/**
+ * A schema-valid input for every procedure, aimed at real rows of organization A, so that a
+ * call that got past authorization would visibly change something. `undefined` for procedures
+ * without input.
+ */
+function validInputs(): Record<string, unknown> {
+  return {
+    'system.health': undefined,
+    'system.info': undefined,
+    'system.status': undefined,
+    'system.selfTest': {},
+    'system.annotations.create': { text: 'written by a caller without the right' },
+    'system.annotations.list': { limit: 10 },
+    'auth.login': { email: viewer.user.email, password: viewer.user.password },
+    'auth.refresh': { refreshToken: 'r'.repeat(43) },
+    'auth.logout': undefined,
+    'auth.logoutAll': undefined,
+    'auth.me': undefined,
+    'auth.changePassword': { currentPassword: viewer.user.password, newPassword: 'a-new-password-0123' },
+    'auth.sessions.list': undefined,
+    'auth.sessions.revoke': { id: randomUUID() },
+    'auth.users.create': {
+      email: `planted-${randomBytes(4).toString('hex')}@org.test`,
+      password: 'planted-password-0123',
+      role: 'admin',
+    },
+    'auth.users.list': { limit: 10 },
+    'auth.users.update': { id: target.id, role: 'admin' },
+    'auth.users.disable': { id: target.id },
+    'auth.apiKeys.create': { name: 'planted', scopes: [...API_KEY_SCOPES] },
+    'auth.apiKeys.list': { limit: 10 },
+    'auth.apiKeys.get': { id: operatorKey.id },
+    'auth.apiKeys.update': { id: operatorKey.id, enabled: false, scopes: [] },
+    'auth.apiKeys.revoke': { id: operatorKey.id },
+    'auth.apiKeys.rotate': { id: operatorKey.id },
+    'auth.apiKeys.verify': { key: operatorKey.key },
+    'auth.audit.list': { limit: 10 },
+    'auth.keys.rotate': undefined,
+  };
+}
+
+interface Answer {
+  status: number;
+  /** The tRPC error code, or null on success. */
+  code: string | null;
+  // biome-ignore lint/suspicious/noExplicitAny: answers are inspected field by field
+  data: any;
+  text: string;
+}
+
+/** Calls a procedure over HTTP the way a client does: queries by GET, mutations by POST. */
+async function call(path: string, input: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  const { type } = procedure(path);
+  const res =
+    type === 'query'
+      ? await t.app.request(
+          `/api/trpc/${path}${input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(input))}`}`,
+          { headers },
+        )
+      : await t.app.request(`/api/trpc/${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: input === undefined ? undefined : JSON.stringify(input),
+        });
+  const text = await res.text();
+  const body = JSON.parse(text);
+  return { status: res.status, code: body.error?.data?.code ?? null, data: body.result?.data, text };
+}
+
+/** Every table's rows (minus volatile ones), hashed: any write a refused call made shows here. */
+async function databaseFingerprint(): Promise<Record<string, { rows: number; sha256: string }>> {
+  const db = t.deps.database.db;
+  const tables = await sql<{ table_name: string }>`
+    select table_name from information_schema.tables
+    where table_schema = current_schema() and table_type = 'BASE TABLE'
+    order by table_name
+  `.execute(db);
+  const fingerprint: Record<string, { rows: number; sha256: string }> = {};
+  for (const { table_name: table } of tables.rows) {
+    if (VOLATILE_TABLES.has(table)) continue;
+    const { rows } = await sql<Record<string, unknown>>`select * from ${sql.table(table)}`.execute(db);
+    const lines = rows
+      .map((row) => {
+        for (const column of VOLATILE_COLUMNS[table] ?? []) delete row[column];
+        return JSON.stringify(row);
+      })
+      .sort();
+    fingerprint[table] = {
+      rows: rows.length,
+      sha256: createHash('sha256').update(lines.join('\n')).digest('hex'),
+    };
+  }
+  return fingerprint;
+}
+
+/** Everything organization B has, row by row, for before/after comparisons. */
+async function organizationRows(organizationId: string) {
+  const db = t.deps.database.db;
+  const withoutUsage = <R extends { last_used_at: unknown }>({ last_used_at: _, ...rest }: R) => rest;
+  const sessions = await db
+    .selectFrom('sessions')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .orderBy('id')
+    .execute();
+  return {
+    organization: await db
+      .selectFrom('organizations')
+      .selectAll()
+      .where('id', '=', organizationId)
+      .executeTakeFirst(),
+    users: await db
+      .selectFrom('users')
+      .selectAll()
+      .where('organization_id', '=', organizationId)
+      .orderBy('id')
+      .execute(),
+    apiKeys: (
+      await db
+        .selectFrom('api_keys')
+        .selectAll()
+        .where('organization_id', '=', organizationId)
+        .orderBy('id')
+        .execute()
+    ).map(withoutUsage),
+    sessions: sessions.map(withoutUsage),
+    refreshTokens:
+      sessions.length === 0
+        ? []
+        : await db
+            .selectFrom('refresh_tokens')
+            .selectAll()
+            .where(
+              'session_id',
+              'in',
+              sessions.map((s) => s.id),
+            )
+            .orderBy('id')
+            .execute(),
+  };
+}
+
+function expectForbidden(answer: Answer, label: string): void {
+  expect(answer.code, `${label}: ${answer.text}`).toBe('FORBIDDEN');
+  expect(answer.status, label).toBe(403);
+}
+
+describe('the router walk', () => {
+  it('finds a policy on every procedure, with a known kind, role and scope', () => {
+    const table = PROCEDURES.map((p) => {
+      const policy = p.policy;
+      const shown =
+        policy === undefined
+          ? 'MISSING'
+          : policy.kind === 'role'
+            ? `role ${policy.role} | key scope ${policy.scope}`
+            : policy.kind;
+      return `${p.type.padEnd(8)} ${p.path.padEnd(28)} ${shown}`;
+    });
+    console.log(`procedure policies (${PROCEDURES.length}):\n${table.join('\n')}`);
+
+    expect(PROCEDURES.length).toBeGreaterThan(20);
+    const missing = PROCEDURES.filter((p) => p.policy === undefined).map((p) => p.path);
+    expect(missing, 'procedures without a policy').toEqual([]);
+    for (const { path, policy } of PROCEDURES) {
+      expect(['public', 'authenticated', 'session', 'role'], path).toContain(policy?.kind);
+      if (policy?.kind === 'role') {
+        expect(ROLES, path).toContain(policy.role);
+        expect(API_KEY_SCOPES, path).toContain(policy.scope);
+      }
+    }
+  });
+
+  it('pins the admin-only policies, so that a weakened one fails', () => {
+    for (const [path, scope] of Object.entries(ADMIN_ONLY)) {
+      expect(procedure(path).policy, path).toEqual({ kind: 'role', role: 'admin', scope });
+    }
+  });
+
+  it('holds the rules of the role model for every procedure, present and future', () => {
+    for (const { path, type, policy } of PROCEDURES) {
+      // Users, restore and configuration are the admin's.
+      if (path.startsWith('auth.users.') || /(^|\.)(restore|config|configuration)\w*(\.|$)/i.test(path)) {
+        expect(policy, path).toMatchObject({ kind: 'role', role: 'admin' });
+      }
+      // Devops and performance changes need an operator at least.
+      if (type === 'mutation' && /^(devops|performance)\./.test(path)) {
+        expect(policy?.kind, path).toBe('role');
+        if (policy?.kind === 'role') expect(['operator', 'admin'], path).toContain(policy.role);
+      }
+      // Nobody changes anything anonymously except by signing in.
+      if (type === 'mutation' && policy?.kind === 'public') expect(PUBLIC_MUTATIONS, path).toContain(path);
+    }
+  });
+
+  it('has a schema-valid input in the test table for every procedure', () => {
+    const inputs = validInputs();
+    const missing = PROCEDURES.filter((p) => !(p.path in inputs)).map((p) => p.path);
+    expect(missing, 'add these procedures to validInputs()').toEqual([]);
+    for (const { path, input } of PROCEDURES) {
+      if (!input) {
+        expect(inputs[path], `${path} takes no input`).toBeUndefined();
+        continue;
+      }
+      const parsed = input.safeParse(inputs[path]);
+      expect(parsed.success, `${path}: ${parsed.error?.message}`).toBe(true);
+    }
+  });
+});
+
+describe('a viewer', () => {
+  it('gets FORBIDDEN from every mutation but those on their own account, and changes nothing', async () => {
+    for (const path of VIEWER_SELF_SERVICE) {
+      // An exception must not hide a role check: these are public or act on the caller only.
+      expect(['public', 'session'], path).toContain(procedure(path).policy?.kind);
+    }
+    const inputs = validInputs();
+    const usersBefore = await t.deps.database.db.selectFrom('users').select('id').execute();
+    const before = await databaseFingerprint();
+    const mutations = PROCEDURES.filter((p) => p.type === 'mutation' && !VIEWER_SELF_SERVICE.has(p.path));
+    expect(mutations.length).toBeGreaterThanOrEqual(11);
+    for (const { path } of mutations) {
+      expectForbidden(await call(path, inputs[path], viewer.headers), `viewer calling ${path}`);
+    }
+    expect(await databaseFingerprint()).toEqual(before);
+    expect(await t.deps.database.db.selectFrom('users').select('id').execute()).toEqual(usersBefore);
+  });
+
+  it('gets FORBIDDEN from every query that needs more than a viewer', async () => {
+    const inputs = validInputs();
+    const queries = PROCEDURES.filter(
+      (p) => p.type === 'query' && p.policy?.kind === 'role' && p.policy.role !== 'viewer',
+    );
+    expect(queries.map((q) => q.path)).toEqual(
+      expect.arrayContaining(['auth.users.list', 'auth.audit.list']),
+    );
+    for (const { path } of queries) {
+      expectForbidden(await call(path, inputs[path], viewer.headers), `viewer reading ${path}`);
+    }
+  });
+
+  it('can end one of their own sessions, which is why sessions.revoke is self-service', async () => {
+    const second = await login(t, viewer.user);
+    const answer = await call('auth.sessions.revoke', { id: second.sessionId }, viewer.headers);
+    expect(answer.status, answer.text).toBe(200);
+    expect((await call('auth.me', undefined, second.headers)).code).toBe('UNAUTHORIZED');
+    expect((await call('auth.me', undefined, viewer.headers)).status).toBe(200);
+  });
+});
+
+describe('an operator', () => {
+  it("gets FORBIDDEN managing another user's API key, and changes nothing", async () => {
+    const before = await databaseFingerprint();
+    for (const path of [
+      'auth.apiKeys.get',
+      'auth.apiKeys.update',
+      'auth.apiKeys.revoke',
+      'auth.apiKeys.rotate',
+    ]) {
+      const input = { ...(validInputs()[path] as object), id: adminKey.id };
+      expectForbidden(await call(path, input, operatorSession.headers), `operator calling ${path}`);
+    }
+    const planted = await call(
+      'auth.apiKeys.create',
+      { name: 'for the admin', ownerId: adminA.id, scopes: [...API_KEY_SCOPES] },
+      operatorSession.headers,
+    );
+    expectForbidden(planted, 'operator creating a key for another user');
+    expect(await databaseFingerprint()).toEqual(before);
+  });
+
+  it("sees only their own keys, even when asking for another user's", async () => {
+    const answer = await call('auth.apiKeys.list', { ownerId: adminA.id }, operatorSession.headers);
+    expect(answer.status, answer.text).toBe(200);
+    const owners = new Set(answer.data.items.map((k: { ownerId: string }) => k.ownerId));
+    expect([...owners]).toEqual([operator.id]);
+  });
+});
+
+describe('an API key', () => {
+  it("lacking a procedure's scope gets FORBIDDEN, though it authenticates", async () => {
+    const inputs = validInputs();
+    const before = await databaseFingerprint();
+    const scopes = new Set(
+      PROCEDURES.flatMap((p) => (p.policy?.kind === 'role' ? [p.policy.scope] : ([] as ApiKeyScope[]))),
+    );
+    let refused = 0;
+    for (const scope of scopes) {
+      const key = await createApiKey(
+        t,
+        adminA,
+        API_KEY_SCOPES.filter((s) => s !== scope),
+      );
+      // The key itself is good: what it lacks is the scope.
+      expect((await call('auth.me', undefined, key.headers)).status).toBe(200);
+      for (const p of PROCEDURES) {
+        if (p.policy?.kind !== 'role' || p.policy.scope !== scope) continue;
+        expectForbidden(await call(p.path, inputs[p.path], key.headers), `key without ${scope} on ${p.path}`);
+        refused++;
+      }
+    }
+    expect(refused).toBe(PROCEDURES.filter((p) => p.policy?.kind === 'role').length);
+    const after = await databaseFingerprint();
+    // The keys made above are the only change.
+    expect({ ...after, api_keys: undefined }).toEqual({ ...before, api_keys: undefined });
+    expect(after.api_keys?.rows).toBe((before.api_keys?.rows ?? 0) + scopes.size);
+  });
+
+  it("with every scope never exceeds its owner's role", async () => {
+    const inputs = validInputs();
+    const before = await databaseFingerprint();
+    const owners = [
+      { role: 'viewer', headers: viewerKey.headers },
+      { role: 'operator', headers: operatorKey.headers },
+    ] as const;
+    for (const owner of owners) {
+      const rank = ROLES.indexOf(owner.role);
+      for (const p of PROCEDURES) {
+        if (p.policy?.kind !== 'role') continue;
+        const above = ROLES.indexOf(p.policy.role) > rank;
+        // A mutation within the owner's role would really run (and change the fixtures).
+        if (!above && p.type === 'mutation') continue;
+        const answer = await call(p.path, inputs[p.path], owner.headers);
+        if (above) {
+          expectForbidden(answer, `${owner.role}'s all-scopes key on ${p.path}`);
+        } else if (p.type === 'query') {
+          // Within the owner's role the key works: the refusals above are about the role.
+          expect(answer.status, `${owner.role}'s key on ${p.path}: ${answer.text}`).toBe(200);
+        }
+      }
+    }
+    expect(await databaseFingerprint()).toEqual(before);
+  });
+
+  it('gets FORBIDDEN from every procedure that needs a signed-in session', async () => {
+    const inputs = validInputs();
+    const before = await databaseFingerprint();
+    const sessionOnly = PROCEDURES.filter((p) => p.policy?.kind === 'session').map((p) => p.path);
+    expect(sessionOnly).toEqual(expect.arrayContaining(['auth.changePassword', 'auth.sessions.list']));
+    for (const path of sessionOnly) {
+      expectForbidden(await call(path, inputs[path], t.admin), `API key on ${path}`);
+    }
+    expect(await databaseFingerprint()).toEqual(before);
+    // The admin's sessions survived the key's logout and logoutAll attempts.
+    expect((await call('auth.me', undefined, adminSession.headers)).status).toBe(200);
+  });
+});
+
+/**
+ * Inputs naming organization B's rows, for every procedure that takes an id. The expected
+ * answer is NOT_FOUND unless noted: to an admin of A, B's rows do not exist.
+ */
+function crossOrganizationCalls(): Record<string, { input: unknown; expect?: 'empty list' | 'not valid' }> {
+  return {
+    'auth.sessions.revoke': { input: { id: orgB.session.sessionId } },
+    'auth.users.update': { input: { id: orgB.viewer.id, role: 'admin', name: 'taken over' } },
+    'auth.users.disable': { input: { id: orgB.viewer.id } },
+    'auth.apiKeys.create': {
+      input: { name: 'planted', ownerId: orgB.admin.id, scopes: [...API_KEY_SCOPES] },
+    },
+    'auth.apiKeys.list': { input: { ownerId: orgB.admin.id }, expect: 'empty list' },
+    'auth.apiKeys.get': { input: { id: orgB.key.id } },
+    'auth.apiKeys.update': { input: { id: orgB.key.id, enabled: false, scopes: [] } },
+    'auth.apiKeys.revoke': { input: { id: orgB.key.id } },
+    'auth.apiKeys.rotate': { input: { id: orgB.key.id } },
+    // Takes a key rather than an id, and names B's key all the same.
+    'auth.apiKeys.verify': { input: { key: orgB.key.key }, expect: 'not valid' },
+  };
+}
+
+/** Paths of procedures whose input names a row: a top-level `id`, `ownerId` or other `…Id`. */
+function proceduresTakingIds(): string[] {
+  return PROCEDURES.filter((p) => {
+    let schema = p.input as unknown as {
+      _zod: { def: { type: string; innerType?: unknown; shape?: object } };
+    };
+    while (schema && ['optional', 'default', 'nullable', 'prefault'].includes(schema._zod.def.type)) {
+      schema = schema._zod.def.innerType as typeof schema;
+    }
+    const shape = schema?._zod.def.shape;
+    return shape !== undefined && Object.keys(shape).some((key) => key === 'id' || /Id$/.test(key));
+  }).map((p) => p.path);
+}
+
+describe('an admin of organization A calling with organization B’s ids', () => {
+  it('finds every procedure that takes an id in the cross-organization table', () => {
+    const taking = proceduresTakingIds();
+    expect(taking).toEqual(
+      expect.arrayContaining(['auth.users.update', 'auth.apiKeys.get', 'auth.sessions.revoke']),
+    );
+    const missing = taking.filter((path) => !(path in crossOrganizationCalls()));
+    expect(missing, 'add these to crossOrganizationCalls()').toEqual([]);
+  });
+
+  it.each([
+    { credential: 'an access token', byKey: false, headers: () => adminSession.headers },
+    { credential: 'an all-scopes API key', byKey: true, headers: () => t.admin },
+  ])('gets NOT_FOUND with $credential, and B’s data stays as it was', async ({ byKey, headers }) => {
+    const before = await organizationRows(orgB.admin.organizationId);
+    // B has something to lose, and the caller can reach its own organization's rows.
+    expect(before.users).toHaveLength(2);
+    expect(before.apiKeys.length).toBeGreaterThanOrEqual(1);
+    expect(before.sessions).toHaveLength(1);
+    expect((await call('auth.apiKeys.get', { id: adminKey.id }, headers())).status).toBe(200);
+    for (const [path, call_] of Object.entries(crossOrganizationCalls())) {
+      const answer = await call(path, call_.input, headers());
+      const label = `${path} with B's ids: ${answer.text}`;
+      if (byKey && procedure(path).policy?.kind === 'session') {
+        // An API key may not call it at all, whoever's session it names.
+        expectForbidden(answer, label);
+      } else if (call_.expect === 'empty list') {
+        expect(answer.status, label).toBe(200);
+        expect(answer.data.items, label).toEqual([]);
+      } else if (call_.expect === 'not valid') {
+        expect(answer.status, label).toBe(200);
+        // Nothing about B's key may leak: no id, owner or scopes.
+        expect(answer.data, label).toEqual({ valid: false, code: 'NOT_FOUND' });
+      } else {
+        expect(answer.code, label).toBe('NOT_FOUND');
+        expect(answer.status, label).toBe(404);
+      }
+      expect(answer.text, label).not.toContain(orgB.admin.email);
+    }
+    expect(await organizationRows(orgB.admin.organizationId)).toEqual(before);
+    // B's user is still signed in and still a viewer.
+    const me = await call('auth.me', undefined, orgB.session.headers);
+    expect(me.status).toBe(200);
+    expect(me.data.role).toBe('viewer');
+  });
+
+  it('never lists B’s users, keys or audit events', async () => {
+    const bIds = new Set([orgB.admin.id, orgB.viewer.id, orgB.key.id, orgB.session.sessionId]);
+    const users = await call('auth.users.list', { limit: 100 }, t.admin);
+    expect(users.status, users.text).toBe(200);
+    expect(users.data.users.map((u: { organizationId: string }) => u.organizationId)).not.toContain(
+      orgB.admin.organizationId,
+    );
+    const keys = await call('auth.apiKeys.list', { limit: 100 }, t.admin);
+    expect(keys.data.items.some((k: { id: string }) => bIds.has(k.id))).toBe(false);
+    const events = await call('auth.audit.list', { limit: 100 }, t.admin);
+    expect(events.status, events.text).toBe(200);
+    for (const event of events.data as { actorUserId: string | null; targetId: string | null }[]) {
+      expect(bIds.has(event.actorUserId ?? '') || bIds.has(event.targetId ?? '')).toBe(false);
+    }
+  });
+
+  it('spends none of B’s key uses when verifying B’s key', async () => {
+    const { key, apiKey } = await t.deps.auth.apiKeys.create(
+      { organizationId: orgB.admin.organizationId, userId: orgB.admin.id, role: 'admin' },
+      { name: 'limited key of B', scopes: ['system:read'], remaining: 5 },
+    );
+    const answer = await call('auth.apiKeys.verify', { key }, t.admin);
+    expect(answer.data).toEqual({ valid: false, code: 'NOT_FOUND' });
+    const row = await t.deps.database.db
+      .selectFrom('api_keys')
+      .select('remaining')
+      .where('id', '=', apiKey.id)
+      .executeTakeFirstOrThrow();
+    // A key that "does not exist" to the caller cannot have been used by them.
+    expect(row.remaining).toBe(5);
+  });
+});
+
+describe('unknown keys in an input', () => {
+  it('users.create: organizationId and disabled are dropped; the user is enabled, in A', async () => {
+    const email = `stripped-${randomBytes(4).toString('hex')}@org.test`;
+    const answer = await call(
+      'auth.users.create',
+      {
+        email,
+        password: 'stripped-password-0123',
+        role: 'viewer',
+        organizationId: orgB.admin.organizationId,
+        organization_id: orgB.admin.organizationId,
+        disabled: true,
+      },
+      t.admin,
+    );
+    expect(answer.status, answer.text).toBe(200);
+    const row = await t.deps.database.db
+      .selectFrom('users')
+      .select(['organization_id', 'disabled', 'role'])
+      .where('email', '=', email)
+      .executeTakeFirstOrThrow();
+    expect(row).toEqual({ organization_id: adminA.organizationId, disabled: false, role: 'viewer' });
+  });
+
+  it('apiKeys.create: organizationId, role, key_hash and remaining_uses are dropped', async () => {
+    const plantedHash = 'f'.repeat(64);
+    const answer = await call(
+      'auth.apiKeys.create',
+      {
+        name: 'stripped extras',
+        scopes: ['system:read'],
+        organizationId: orgB.admin.organizationId,
+        organization_id: orgB.admin.organizationId,
+        role: 'admin',
+        key_hash: plantedHash,
+        remaining_uses: 1,
+      },
+      operatorSession.headers,
+    );
+    expect(answer.status, answer.text).toBe(200);
+    const row = await t.deps.database.db
+      .selectFrom('api_keys')
+      .select(['organization_id', 'owner_id', 'key_hash', 'remaining', 'scopes'])
+      .where('id', '=', answer.data.apiKey.id)
+      .executeTakeFirstOrThrow();
+    expect(row).toEqual({
+      organization_id: adminA.organizationId,
+      owner_id: operator.id,
+      key_hash: createHash('sha256').update(answer.data.key).digest('hex'),
+      remaining: null,
+      scopes: ['system:read'],
+    });
+    const owner = await t.deps.database.db
+      .selectFrom('users')
+      .select('role')
+      .where('id', '=', operator.id)
+      .executeTakeFirstOrThrow();
+    expect(owner.role).toBe('operator');
+  });
+
+  it('users.update: organizationId, email and disabled are dropped; only the name changes', async () => {
+    const before = await t.deps.database.db
+      .selectFrom('users')
+      .selectAll()
+      .where('id', '=', target.id)
+      .executeTakeFirstOrThrow();
+    const answer = await call(
+      'auth.users.update',
+      {
+        id: target.id,
+        name: 'Renamed Target',
+        organizationId: orgB.admin.organizationId,
+        email: `stolen-${randomBytes(4).toString('hex')}@org.test`,
+        disabled: true,
+        password_hash: 'planted',
+      },
+      t.admin,
+    );
+    expect(answer.status, answer.text).toBe(200);
+    const after = await t.deps.database.db
+      .selectFrom('users')
+      .selectAll()
+      .where('id', '=', target.id)
+      .executeTakeFirstOrThrow();
+    expect({ ...after, updated_at: null }).toEqual({ ...before, name: 'Renamed Target', updated_at: null });
+  });
+
+  it('system.annotations.create: the caller cannot choose id or createdAt', async () => {
+    const plantedId = 987_654_321;
+    const answer = await call(
+      'system.annotations.create',
+      { text: 'extra keys', id: plantedId, createdAt: '2000-01-01T00:00:00.000Z' },
+      t.admin,
+    );
+    const rows = await t.deps.database.db
+      .selectFrom('annotations')
+      .select(['id', 'created_at'])
+      .where('text', '=', 'extra keys')
+      .execute();
+    if (answer.status === 400) {
+      // The annotation schema is strict: unknown keys are refused outright, and nothing is stored.
+      expect(answer.code).toBe('BAD_REQUEST');
+      expect(rows).toEqual([]);
+    } else {
+      expect(answer.status, answer.text).toBe(200);
+      expect(rows).toHaveLength(1);
+      expect(Number(rows[0]?.id)).not.toBe(plantedId);
+      expect(rows[0]?.created_at.getUTCFullYear()).toBeGreaterThan(2000);
+    }
+    const planted = await t.deps.database.db
+      .selectFrom('annotations')
+      .select('id')
+      .where('id', '=', plantedId)
+      .execute();
+    expect(planted).toEqual([]);
+  });
+});
