@@ -66,7 +66,11 @@ const password = z.string().min(1, 'must not be empty').max(1024);
 /** ASVS 5.0 V6.2.1 asks for at least 8; 12 is NIST SP 800-63B's single-factor floor rounded up. */
 const newPassword = z.string().min(12, 'must be at least 12 characters').max(1024);
 const limit = z.number().int().min(1).max(100).default(50);
-const name = z.string().trim().min(1).max(200);
+// PostgreSQL text cannot hold NUL (U+0000): refused here with a 400, not by the database with a 500.
+const noNul = (value: string) => !value.includes('\u0000');
+const NO_NUL = 'must not contain NUL (U+0000) characters';
+const name = z.string().trim().min(1).max(200).refine(noNul, NO_NUL);
+const userName = z.string().trim().max(200).refine(noNul, NO_NUL);
 
 export const loginInput = z.object({ email, password });
 export const refreshInput = z
@@ -81,7 +85,7 @@ export const sessionRevokeInput = z.object({ id });
 export const userCreateInput = z.object({
   email,
   password: newPassword,
-  name: z.string().trim().max(200).optional(),
+  name: userName.optional(),
   role,
 });
 export const userListInput = z
@@ -89,7 +93,7 @@ export const userListInput = z
   .default({ limit: 50 });
 export const userUpdateInput = z.object({
   id,
-  name: z.string().trim().max(200).optional(),
+  name: userName.optional(),
   role: role.optional(),
 });
 export const userIdInput = z.object({ id });

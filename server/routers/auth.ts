@@ -167,11 +167,13 @@ const apiKeysRouter = router({
   verify: roleProcedure('operator', 'auth:read')
     .input(apiKeyVerifyInput)
     .mutation(async ({ ctx, input }) => {
-      const result = await ctx.deps.auth.apiKeys.verify(input.key, { scope: input.scope });
-      // A key of another organization is, to this caller, a key that does not exist.
-      const foreign =
-        result.organizationId !== undefined && result.organizationId !== ctx.principal.organizationId;
-      if (foreign) return { valid: false, code: 'NOT_FOUND' as const };
+      // A key of another organization is, to this caller, a key that does not exist: it is
+      // answered NOT_FOUND before any of its limits or uses are spent.
+      const result = await ctx.deps.auth.apiKeys.verify(input.key, {
+        scope: input.scope,
+        organizationId: ctx.principal.organizationId,
+      });
+      if (result.code === 'NOT_FOUND') return { valid: false, code: 'NOT_FOUND' as const };
       return {
         valid: result.code === 'VALID',
         code: result.code,

@@ -55,6 +55,11 @@ export interface VerifyOptions {
   scope?: string;
   /** The time to judge expiry and rate limits at; for tests and simulations. */
   now?: Date;
+  /**
+   * Only keys of this organization exist for the caller: another organization's key answers
+   * NOT_FOUND before any of its rate limits or uses are spent (auth.apiKeys.verify).
+   */
+  organizationId?: string;
 }
 
 /** Who asks, and from where: every method is confined to the actor's organization. */
@@ -426,6 +431,8 @@ export class ApiKeyService {
     let entry = this.cached(parsed.hash);
     if (entry === undefined) entry = await this.load(parsed.hash);
     if (entry === null || entry.revoked) return this.count(NOT_FOUND);
+    if (options?.organizationId !== undefined && entry.organizationId !== options.organizationId)
+      return this.count(NOT_FOUND);
     if (!entry.usable) return this.count(refusal('DISABLED', entry));
     const clock = Date.now();
     const now = options?.now === undefined ? clock : options.now.getTime();

@@ -436,7 +436,8 @@ function encodeCursor(email: string): string {
 
 function decodeCursor(cursor: string): string {
   const email = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (cursor === '' || encodeCursor(email) !== cursor)
+  // PostgreSQL text cannot hold NUL: such a cursor is not one of ours, not a server error.
+  if (cursor === '' || encodeCursor(email) !== cursor || email.includes('\u0000'))
     throw new PlatformError('BAD_REQUEST', 'invalid cursor');
   return email;
 }
