@@ -107,10 +107,9 @@ export class RateLimiter {
     checkCost(cost, gcraParameters(policy));
     let decision: RateLimitDecision;
     try {
-      decision = await withTimeout(
-        this.store.consume(storeKey(policyName, key), policy, cost),
-        this.storeTimeoutMs,
-      );
+      decision = this.store.inProcess
+        ? await this.store.consume(`${policyName}:${key}`, policy, cost)
+        : await withTimeout(this.store.consume(storeKey(policyName, key), policy, cost), this.storeTimeoutMs);
     } catch (error) {
       this.metrics.auth.rateLimitDecisions.inc({ policy: policyName, decision: 'store_error' });
       this.reportFailure(policyName, policy, error);
@@ -224,8 +223,15 @@ function msUntilMoreQuota(decision: RateLimitDecision, policy: RateLimitPolicy):
   return Math.min(decision.resetMs, Math.max(0, wait));
 }
 
+// Policy names are a closed set: each is quoted once, not on every response.
+const quotedNames = new Map<string, string>();
+
 /** An RFC 8941 §3.3.3 String: printable ASCII, with `"` and `\` escaped. */
 function structuredFieldString(value: string): string {
+  const known = quotedNames.get(value);
+  if (known !== undefined) return known;
   if (!/^[\x20-\x7e]*$/.test(value)) throw new RangeError(`not printable ASCII: ${JSON.stringify(value)}`);
-  return `"${value.replace(/[\\"]/g, '\\$&')}"`;
+  const quoted = `"${value.replace(/[\\"]/g, '\\$&')}"`;
+  if (quotedNames.size < 64) quotedNames.set(value, quoted);
+  return quoted;
 }

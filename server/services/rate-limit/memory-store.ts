@@ -13,6 +13,7 @@ export interface MemoryRateLimitStoreOptions {
 export class MemoryRateLimitStore implements RateLimitStore {
   // Insertion order is use order (an updated key is re-inserted), so the first key is the
   // least recently used.
+  readonly inProcess = true;
   private readonly tats = new Map<string, number>();
   private readonly maxKeys: number;
 

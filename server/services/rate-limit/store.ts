@@ -11,4 +11,10 @@ export interface RateLimitStore {
    * Throws RangeError for a policy or cost that makes no sense (a cost above the burst).
    */
   consume(key: string, policy: RateLimitPolicy, cost?: number, now?: number): Promise<RateLimitDecision>;
+  /**
+   * True for a store in this process's memory: it cannot hang or fail, and what it holds never
+   * leaves the process, so the limiter neither bounds its calls by a timeout nor digests its keys
+   * (both cost microseconds on every request).
+   */
+  readonly inProcess?: boolean;
 }
