@@ -12,7 +12,8 @@ import {
   InvalidTokenError,
   signAccessToken,
 } from '../../server/services/auth/access-tokens';
-import { Keyring, type KeyringOptions, startKeyMaintenance } from '../../server/services/auth/keyring';
+import { startKeyMaintenance } from '../../server/services/auth/key-maintenance';
+import { Keyring, type KeyringOptions } from '../../server/services/auth/keyring';
 import {
   generateSigningKey,
   importSigningKey,

@@ -11,14 +11,10 @@ import { AuditLog } from '../../server/services/auth/audit';
 import { accountKey, ipKey, LoginThrottle } from '../../server/services/auth/login-throttle';
 import type { ScryptParams } from '../../server/services/auth/passwords';
 import type { UserPrincipal } from '../../server/services/auth/principal';
+import { deriveChildRefreshToken } from '../../server/services/auth/refresh-tokens';
 import { generateRefreshToken, hashSecret } from '../../server/services/auth/secrets';
-import {
-  type AccessTokenSigner,
-  deriveChildRefreshToken,
-  type IssuedSession,
-  SessionService,
-  type SessionServiceOptions,
-} from '../../server/services/auth/sessions';
+import type { AccessTokenSigner, IssuedSession } from '../../server/services/auth/session-types';
+import { SessionService, type SessionServiceOptions } from '../../server/services/auth/sessions';
 import {
   generateSigningKey,
   importSigningKey,

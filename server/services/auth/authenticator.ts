@@ -3,7 +3,7 @@ import { PlatformError } from '../../errors';
 import type { Metrics } from '../monitoring/metrics';
 import type { RateLimitDecision } from '../rate-limit/gcra';
 import { InvalidTokenError, type VerifiedAccessToken } from './access-tokens';
-import type { VerifyResult } from './api-keys';
+import type { VerifyResult } from './api-key-types';
 import type { Principal, Role, UserPrincipal } from './principal';
 import type { RevokedSessions } from './revoked-sessions';
 

@@ -3,7 +3,7 @@ import type { Config } from '../../config';
 import type { Component } from '../../runtime/initializer';
 import type { Logger } from '../../runtime/logger';
 import type { RateLimiter } from '../rate-limit/limiter';
-import { startKeyMaintenance } from './keyring';
+import { startKeyMaintenance } from './key-maintenance';
 import { hashPassword, verifyPassword } from './passwords';
 import type { AuthServices } from './services';
 

@@ -1,7 +1,14 @@
 import type { JWK } from 'jose';
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
 import type { Database, SigningKeyRow } from '../../../db/database';
+import {
+  deleteRetiredSigningKeys,
+  insertSigningKey,
+  lockSigningKeys,
+  selectSigningKeys,
+  supersedeSigningKeys,
+} from '../../../db/repositories/signing-keys';
 import type { Logger } from '../../runtime/logger';
 import {
   type AccessTokenClaims,
@@ -43,10 +50,6 @@ export interface KeyringOptions {
  * rotation within seconds, rarely enough that tokens with made-up kids cannot buy a query each.
  */
 export const UNKNOWN_KID_RELOAD_INTERVAL_MS = 5_000;
-
-// Serialises key creation and rotation across instances: any fixed number other code does not
-// lock on will do; this one is "jwks" in ASCII.
-const SIGNING_KEYS_LOCK = 0x6a776b73;
 
 const DAY_MS = 86_400_000;
 
@@ -142,11 +145,9 @@ export class Keyring {
           current.alg !== this.options.alg ||
           now.getTime() - current.created_at.getTime() >= maxAgeMs,
       );
-      const deleted = await this.options.database.transaction(
-        (trx) => trx.deleteFrom('signing_keys').where('retire_at', '<=', now).executeTakeFirst(),
-        { idempotent: true },
-      );
-      const retired = Number(deleted.numDeletedRows);
+      const retired = await this.options.database.transaction((trx) => deleteRetiredSigningKeys(trx, now), {
+        idempotent: true,
+      });
       if (retired > 0) this.options.logger?.info({ retired }, 'retired signing keys deleted');
       await this.loadNow();
       return { rotated: rotation !== null, retired };
@@ -188,11 +189,7 @@ export class Keyring {
     const outcome = await this.locked(async (trx) => {
       const previous = currentKeyOf(await selectSigningKeys(trx));
       if (!due(previous)) return { rotation: null, rows: [] };
-      await trx
-        .updateTable('signing_keys')
-        .set({ superseded_at: now, retire_at: retireAt })
-        .where('superseded_at', 'is', null)
-        .execute();
+      await supersedeSigningKeys(trx, { at: now, retireAt });
       const kid = await this.insertNewKey(trx, now);
       return { rotation: { kid, previousKid: previous?.kid ?? null }, rows: await selectSigningKeys(trx) };
     });
@@ -203,7 +200,7 @@ export class Keyring {
   private locked<T>(work: (trx: Kysely<Database>) => Promise<T>, { idempotent = false } = {}): Promise<T> {
     return this.options.database.transaction(
       async (trx) => {
-        await sql`select pg_advisory_xact_lock(${SIGNING_KEYS_LOCK}::bigint)`.execute(trx);
+        await lockSigningKeys(trx);
         return work(trx);
       },
       { idempotent },
@@ -212,16 +209,13 @@ export class Keyring {
 
   private async insertNewKey(trx: Kysely<Database>, now: Date): Promise<string> {
     const record = await generateSigningKey(this.options.alg, now);
-    await trx
-      .insertInto('signing_keys')
-      .values({
-        kid: record.kid,
-        alg: record.alg,
-        public_jwk: JSON.stringify(record.publicJwk),
-        private_sealed: sealPrivateKey(record.privateJwk, this.options.kek),
-        created_at: now,
-      })
-      .execute();
+    await insertSigningKey(trx, {
+      kid: record.kid,
+      alg: record.alg,
+      public_jwk: JSON.stringify(record.publicJwk),
+      private_sealed: sealPrivateKey(record.privateJwk, this.options.kek),
+      created_at: now,
+    });
     return record.kid;
   }
 
@@ -317,33 +311,6 @@ export class Keyring {
     this.queue = run.catch(() => undefined);
     return run;
   }
-}
-
-/**
- * Runs `keyring.maintain()` every `intervalMs` on a timer that does not keep the process alive.
- * A run still under way when the next is due is not doubled; failures are logged, never thrown.
- */
-export function startKeyMaintenance(
-  keyring: Keyring,
-  { intervalMs, logger }: { intervalMs: number; logger?: Logger },
-): { stop(): void } {
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    keyring
-      .maintain()
-      .catch((error) => logger?.error({ err: error }, 'signing key maintenance failed'))
-      .finally(() => {
-        running = false;
-      });
-  }, intervalMs);
-  timer.unref?.();
-  return { stop: () => clearInterval(timer) };
-}
-
-function selectSigningKeys(db: Kysely<Database>): Promise<SigningKeyRow[]> {
-  return db.selectFrom('signing_keys').selectAll().orderBy('created_at', 'desc').orderBy('kid').execute();
 }
 
 /** The signing key: the newest not superseded (rows come newest first). */

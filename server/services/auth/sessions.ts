@@ -1,36 +1,26 @@
-import { createHmac } from 'node:crypto';
-import type { Kysely } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
-import type { Database } from '../../../db/database';
-import type { LockedRefreshToken } from '../../../db/repositories/sessions';
 import {
-  findChildToken,
   findUserSession,
   insertRefreshToken,
   insertSession,
   isSessionActive,
   listActiveSessions,
-  lockRefreshToken,
-  markTokenRotated,
   revokeSession,
   revokeUserSessions,
   sessionsRevokedSince,
-  touchSession,
 } from '../../../db/repositories/sessions';
-import { findUserByEmail, findUserById, replacePasswordHash } from '../../../db/repositories/users';
+import { findUserByEmail, replacePasswordHash } from '../../../db/repositories/users';
 import { PlatformError } from '../../errors';
-import type { AccessTokenClaims } from './access-tokens';
+import { auditActor, type RequestOrigin } from './actor';
 import type { AuditLog } from './audit';
 import { accountKey, ipKey, type LoginThrottle } from './login-throttle';
 import { dummyVerify, hashPassword, type ScryptParams, verifyPassword } from './passwords';
 import type { Principal, UserPrincipal } from './principal';
-import { generateRefreshToken, hashSecret, parseRefreshToken, secretsEqual } from './secrets';
-import { auditActor, canonicalEmail, type RequestOrigin, toUserView, type UserView } from './users';
-
-/** What the session service needs from the keyring: a signature over the claims it chooses. */
-export interface AccessTokenSigner {
-  signAccessToken(claims: AccessTokenClaims): Promise<{ token: string; expiresAt: Date }>;
-}
+import { decideRefresh } from './refresh-tokens';
+import { generateRefreshToken, parseRefreshToken } from './secrets';
+import type { AccessTokenSigner, IssuedSession, SessionView } from './session-types';
+import { canonicalEmail } from './user-rules';
+import { toUserView, type UserView } from './user-views';
 
 export interface SessionServiceOptions {
   database: PlatformDatabase;
@@ -49,53 +39,12 @@ export interface SessionServiceOptions {
   refreshDerivationKey: Uint8Array;
 }
 
-/** What login and refresh answer: a new access token, the refresh token to use next, and who. */
-export interface IssuedSession {
-  accessToken: string;
-  accessTokenExpiresAt: Date;
-  /** Shown to the client once; only its hash is stored. */
-  refreshToken: string;
-  session: { id: string; expiresAt: Date };
-  user: UserView;
-}
-
-/** A session as its owner sees it in a listing. */
-export interface SessionView {
-  id: string;
-  createdAt: Date;
-  lastUsedAt: Date;
-  expiresAt: Date;
-  ip: string | null;
-  userAgent: string | null;
-  /** The session the listing was asked from. */
-  current: boolean;
-}
-
 // Every refused refresh gets this one answer: which check failed is for the audit log only.
 const REFRESH_REFUSED = 'the refresh token is invalid or the session has ended';
 const LOGIN_REFUSED = 'invalid email or password';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const LOOKS_LIKE_EMAIL = /^[^\s@]{1,64}@[^\s@]{1,189}$/;
 const MAX_USER_AGENT = 512;
-
-/**
- * The child of a refresh token: base64url(HMAC-SHA256(key, parent)), 43 characters, the shape of a
- * generated token. A family's first token is random; every later one is derived from its parent.
- *
- * Why derive instead of drawing a fresh random token: a client that sends the same token twice
- * (two tabs, a retried request whose answer was lost) must get the same child back within the
- * grace window, yet the database holds only hashes, so a random child could never be returned
- * again. Derived, it is recomputed from the parent the client presents. Without the key (a
- * server secret) nobody can compute a child, and a leaked database row still yields nothing.
- * The same property makes a refresh whose commit answer was lost safe to run again.
- */
-export function deriveChildRefreshToken(key: Uint8Array, parentToken: string): string {
-  return createHmac('sha256', key).update(parentToken, 'utf8').digest('base64url');
-}
-
-type RefreshOutcome =
-  | { kind: 'refused' }
-  | { kind: 'issued'; token: string; locked: LockedRefreshToken; user: UserView };
 
 /**
  * Logins, and sessions kept alive by rotating refresh tokens (RFC 9700 §4.14.2; Supabase Auth's
@@ -216,7 +165,13 @@ export class SessionService {
     if (!parsed) throw new PlatformError('UNAUTHORIZED', REFRESH_REFUSED);
     const origin = { ip: input.ip ?? null, userAgent: input.userAgent?.slice(0, MAX_USER_AGENT) ?? null };
     const outcome = await this.options.database.transaction(
-      (trx) => this.decideRefresh(trx, parsed.token, parsed.hash, origin, input.now),
+      (trx) =>
+        decideRefresh(trx, this.options, {
+          token: parsed.token,
+          tokenHash: parsed.hash,
+          origin,
+          now: input.now,
+        }),
       // Running it again after a lost commit answer is safe: the second run finds the token
       // rotated within the grace window and derives the very child the first run issued.
       { idempotent: true },
@@ -314,104 +269,6 @@ export class SessionService {
    */
   async revokedSessionIdsSince(since: Date): Promise<{ id: string; revokedAt: Date }[]> {
     return this.options.database.read((db) => sessionsRevokedSince(db, since));
-  }
-
-  private async decideRefresh(
-    trx: Kysely<Database>,
-    token: string,
-    tokenHash: string,
-    origin: RequestOrigin,
-    now: Date | undefined,
-  ): Promise<RefreshOutcome> {
-    const { audit, graceSeconds } = this.options;
-    const locked = await lockRefreshToken(trx, tokenHash, now);
-    if (!locked) return { kind: 'refused' };
-    const at = locked.now;
-    const actor = { organizationId: locked.organizationId, userId: locked.userId, ...origin };
-    const target = { type: 'session', id: locked.sessionId };
-
-    const ended = this.endOf(locked);
-    if (ended) {
-      // An expired or idle session is revoked the first time it is noticed, so listings and the
-      // revocation list agree with what refresh decides.
-      if (ended === 'expired' || ended === 'idle') {
-        await revokeSession(trx, { sessionId: locked.sessionId, reason: ended, at });
-      }
-      await audit.record(trx, {
-        type: 'refresh',
-        result: 'failure',
-        actor,
-        target,
-        details: { reason: ended },
-      });
-      return { kind: 'refused' };
-    }
-
-    const child = deriveChildRefreshToken(this.options.refreshDerivationKey, token);
-    const user = await findUserById(trx, locked.userId);
-    if (!user) return { kind: 'refused' };
-
-    if (locked.rotatedAt === null) {
-      await insertRefreshToken(trx, {
-        sessionId: locked.sessionId,
-        tokenHash: hashSecret(child),
-        parentId: locked.tokenId,
-        at,
-      });
-      await markTokenRotated(trx, locked.tokenId, at);
-      await touchSession(trx, locked.sessionId, at);
-      await audit.record(trx, { type: 'refresh', result: 'success', actor, target });
-      return { kind: 'issued', token: child, locked, user: toUserView(user) };
-    }
-
-    const current = await findChildToken(trx, locked.tokenId);
-    const sinceRotation = at.getTime() - new Date(locked.rotatedAt).getTime();
-    if (current && current.rotated_at === null && sinceRotation <= graceSeconds * 1000) {
-      // A derivation key changed since the rotation would derive another token: refuse, but
-      // without treating an honest client as a thief.
-      if (!secretsEqual(hashSecret(child), current.token_hash)) {
-        await audit.record(trx, {
-          type: 'refresh',
-          result: 'failure',
-          actor,
-          target,
-          details: { reason: 'derivation_key_changed' },
-        });
-        return { kind: 'refused' };
-      }
-      await touchSession(trx, locked.sessionId, at);
-      await audit.record(trx, {
-        type: 'refresh',
-        result: 'success',
-        actor,
-        target,
-        details: { graceReplay: true },
-      });
-      return { kind: 'issued', token: child, locked, user: toUserView(user) };
-    }
-
-    await revokeSession(trx, { sessionId: locked.sessionId, reason: 'refresh_reuse', at });
-    await audit.record(trx, {
-      type: 'refresh_reuse',
-      result: 'failure',
-      actor,
-      target,
-      details: {
-        secondsSinceRotation: Math.round(sinceRotation / 1000),
-        childCurrent: current?.rotated_at === null,
-      },
-    });
-    return { kind: 'refused' };
-  }
-
-  /** Why a session can no longer be refreshed, or null while it can. */
-  private endOf(locked: LockedRefreshToken): 'revoked' | 'user_disabled' | 'expired' | 'idle' | null {
-    if (locked.sessionRevokedAt !== null) return 'revoked';
-    if (locked.userDisabled) return 'user_disabled';
-    const at = locked.now.getTime();
-    if (at >= locked.sessionExpiresAt.getTime()) return 'expired';
-    if (at - new Date(locked.sessionLastUsedAt).getTime() > this.options.idleHours * 3_600_000) return 'idle';
-    return null;
   }
 
   /**

@@ -16,44 +16,21 @@ import {
   updateUser,
 } from '../../../db/repositories/users';
 import { PlatformError } from '../../errors';
-import type { AuditActor, AuditLog } from './audit';
+import { type Actor, auditActor, type RequestOrigin } from './actor';
+import type { AuditLog } from './audit';
 import { accountKey, type LoginThrottle } from './login-throttle';
 import { hashPassword, PasswordPolicyError, type ScryptParams, verifyPassword } from './passwords';
-import type { Principal, UserPrincipal } from './principal';
+import type { UserPrincipal } from './principal';
+import {
+  checkName,
+  checkOrganizationName,
+  decodeCursor,
+  encodeCursor,
+  MIN_PASSWORD_LENGTH,
+  normaliseEmail,
+} from './user-rules';
+import { type OrganizationView, toUserView, type UserView } from './user-views';
 
-/** A user as the API shows it: never the password hash. */
-export interface UserView {
-  id: string;
-  organizationId: string;
-  email: string;
-  name: string;
-  role: Role;
-  disabled: boolean;
-  createdAt: Date;
-  updatedAt: Date;
-  passwordChangedAt: Date;
-}
-
-export interface OrganizationView {
-  id: string;
-  name: string;
-  createdAt: Date;
-}
-
-/** Where a request came from, recorded with the audit events it causes. */
-export interface RequestOrigin {
-  ip?: string | null;
-  userAgent?: string | null;
-}
-
-/** Who asks for a change: a principal, with where the request came from when known. */
-export type Actor = Principal & RequestOrigin;
-
-/** ASVS 5.0 V6.2.1: at least 8 characters (15 strongly recommended; the procedure may ask more). */
-export const MIN_PASSWORD_LENGTH = 8;
-
-const MAX_EMAIL_LENGTH = 254;
-const MAX_NAME_LENGTH = 200;
 const MAX_PAGE = 100;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -375,69 +352,3 @@ export class UserService {
 }
 
 class EmailTakenDuringBootstrap extends Error {}
-
-/** Lower-case and trimmed: the form emails are stored, looked up and throttled by. */
-export function canonicalEmail(email: string): string {
-  return typeof email === 'string' ? email.trim().toLowerCase() : '';
-}
-
-/** The canonical form of an email, or BAD_REQUEST when it is not shaped like one. */
-export function normaliseEmail(email: string): string {
-  const normalised = canonicalEmail(email);
-  if (normalised.length > MAX_EMAIL_LENGTH || !/^[^\s@]+@[^\s@]+$/.test(normalised)) {
-    throw new PlatformError('BAD_REQUEST', 'not an email address');
-  }
-  return normalised;
-}
-
-export function toUserView(row: UserRow): UserView {
-  return {
-    id: row.id,
-    organizationId: row.organization_id,
-    email: row.email,
-    name: row.name,
-    role: row.role,
-    disabled: row.disabled,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    passwordChangedAt: row.password_changed_at,
-  };
-}
-
-/** The audit log's view of an actor. */
-export function auditActor(actor: Actor): AuditActor {
-  return {
-    organizationId: actor.organizationId,
-    userId: actor.userId,
-    apiKeyId: actor.kind === 'apiKey' ? actor.keyId : null,
-    ip: actor.ip ?? null,
-    userAgent: actor.userAgent ?? null,
-  };
-}
-
-function checkName(name: string): string {
-  const trimmed = typeof name === 'string' ? name.trim() : '';
-  if (trimmed.length > MAX_NAME_LENGTH) {
-    throw new PlatformError('BAD_REQUEST', `a name is at most ${MAX_NAME_LENGTH} characters`);
-  }
-  return trimmed;
-}
-
-function checkOrganizationName(name: string): string {
-  const checked = checkName(name);
-  if (checked === '') throw new PlatformError('BAD_REQUEST', 'an organization needs a name');
-  return checked;
-}
-
-// Opaque to clients, so the ordering behind it may change without breaking them.
-function encodeCursor(email: string): string {
-  return Buffer.from(email, 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): string {
-  const email = Buffer.from(cursor, 'base64url').toString('utf8');
-  // PostgreSQL text cannot hold NUL: such a cursor is not one of ours, not a server error.
-  if (cursor === '' || encodeCursor(email) !== cursor || email.includes('\u0000'))
-    throw new PlatformError('BAD_REQUEST', 'invalid cursor');
-  return email;
-}
