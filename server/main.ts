@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   if (kek.file) {
     logger.info(
       { file: kek.file },
-      'key-encryption key read from file (set AUTH_KEY_ENCRYPTION_KEY to manage it yourself)',
+      'key-encryption key kept in DATA_DIR (set AUTH_KEY_ENCRYPTION_KEY to manage it yourself)',
     );
   }
 
