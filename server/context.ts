@@ -41,21 +41,10 @@ export interface Context {
   requestId: string;
   /** The request's logger (its lines carry the request id), made on first call. */
   log: () => Logger;
-  /** Null for in-process calls (tests, jobs), which state their principal instead. */
+  /** Null for in-process calls (a caller from `createCallerFactory`), which state their principal instead. */
   http: HttpInfo | null;
   /** Who is calling: set by the policy middleware; given up front by in-process callers. */
   principal: Principal | null;
-}
-
-/** The context of an in-process call: what tests and jobs build directly. */
-export function createInProcessContext(deps: AppDeps, principal: Principal | null): Context {
-  return {
-    deps,
-    requestId: crypto.randomUUID(),
-    log: () => deps.logger,
-    http: null,
-    principal,
-  };
 }
 
 /** The context of a call that arrived over HTTP through Hono. */
