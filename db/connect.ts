@@ -1,4 +1,12 @@
-import { Kysely, type Kysely as KyselyType, type LogEvent, PostgresDialect, sql } from 'kysely';
+import {
+  type CompiledQuery,
+  type DatabaseConnection,
+  Kysely,
+  type Kysely as KyselyType,
+  type LogEvent,
+  PostgresDialect,
+  sql,
+} from 'kysely';
 import pg from 'pg';
 import type { Database } from './database';
 import { isConnectionError, isTransientError, type RetryOptions, withRetry } from './retry';
@@ -27,6 +35,8 @@ export interface QueryEvent {
   sql: string;
   durationMs: number;
   error?: unknown;
+  /** Rows returned, or affected by an insert, update, delete or merge; absent when the query failed. */
+  rows?: number;
 }
 
 export interface PoolStats {
@@ -75,6 +85,8 @@ export class PlatformDatabase {
   private readonly seenInQueries = new WeakSet<object>();
   private pingInFlight: Promise<number> | null = null;
   private healthTimer: ReturnType<typeof setInterval> | null = null;
+  /** Row counts of queries that just finished, until Kysely's log hook reports the same query. */
+  private readonly rowCounts = new WeakMap<CompiledQuery, number>();
 
   constructor(options: DatabaseOptions) {
     this.options = options;
@@ -103,7 +115,10 @@ export class PlatformDatabase {
       this.counters.acquired++;
     });
     this.db = new Kysely<Database>({
-      dialect: new PostgresDialect({ pool: this.pool }),
+      dialect: new PostgresDialect({
+        pool: this.pool,
+        onCreateConnection: options.onQuery ? async (connection) => this.countRows(connection) : undefined,
+      }),
       log: (event) => this.observe(event),
     });
   }
@@ -267,7 +282,29 @@ export class PlatformDatabase {
       this.setHealthy(false);
       if (error && typeof error === 'object') this.seenInQueries.add(error);
     }
-    this.options.onQuery?.({ sql: event.query.sql, durationMs: event.queryDurationMillis, error });
+    this.options.onQuery?.({
+      sql: event.query.sql,
+      durationMs: event.queryDurationMillis,
+      error,
+      rows: error === undefined ? this.rowCounts.get(event.query) : undefined,
+    });
+  }
+
+  /**
+   * Kysely's log event carries no result, so the row count is noted beneath Kysely's logging
+   * wrapper (which is installed around this one after the connection is created) and read back
+   * by `observe` for the same compiled query object.
+   */
+  private countRows(connection: DatabaseConnection): void {
+    const execute = connection.executeQuery.bind(connection);
+    connection.executeQuery = async <R>(query: CompiledQuery) => {
+      const result = await execute<R>(query);
+      // Kysely answers COMMIT and ROLLBACK with a made-up row holding the command tag.
+      const control = query.sql === 'commit' || query.sql === 'rollback';
+      const affected = result.numAffectedRows;
+      this.rowCounts.set(query, control ? 0 : affected === undefined ? result.rows.length : Number(affected));
+      return result;
+    };
   }
 
   private setHealthy(healthy: boolean): void {
