@@ -6,7 +6,12 @@ import type { Database } from '../../../db/database';
  * The channels instances tell each other about on. A closed list, because a channel name reaches
  * LISTEN as an identifier, which PostgreSQL cannot take as a parameter.
  */
-export const CHANGE_CHANNELS = ['api_key_changes', 'session_revocations', 'signing_key_changes'] as const;
+export const CHANGE_CHANNELS = [
+  'api_key_changes',
+  'session_revocations',
+  'signing_key_changes',
+  'cache_invalidations',
+] as const;
 export type ChangeChannel = (typeof CHANGE_CHANNELS)[number];
 
 // What PostgreSQL accepts as an unquoted identifier (63 bytes at most), lower case only.

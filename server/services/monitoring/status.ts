@@ -1,13 +1,26 @@
 import { redactConfig } from '../../config';
 import type { AppDeps } from '../../deps';
+import { readDatabaseSettings } from '../cache/database-settings';
+
+export const SYSTEM_STATUS_KEY = 'system:status';
+/** Long enough that a burst (dashboards polling, several tabs) computes one status, short enough to stay current. */
+const SYSTEM_STATUS_TTL_MS = 2_000;
 
 /**
  * What an operator wants on one page: each component's state, the process's resources, the
- * configuration in force (secrets redacted) and a summary of traffic since start.
+ * configuration in force (secrets redacted) and a summary of traffic since start; at most
+ * SYSTEM_STATUS_TTL_MS old.
  */
-export async function buildSystemStatus(deps: AppDeps) {
+export function buildSystemStatus(deps: AppDeps): Promise<SystemStatus> {
+  return deps.cache.getOrLoad(SYSTEM_STATUS_KEY, () => computeSystemStatus(deps), {
+    ttlMs: SYSTEM_STATUS_TTL_MS,
+  });
+}
+
+async function computeSystemStatus(deps: AppDeps) {
   const memory = process.memoryUsage();
   const cpu = process.cpuUsage();
+  const pool = deps.database.stats();
   const uptimeSeconds = (Date.now() - deps.startedAt.getTime()) / 1000;
   return {
     status: deps.initializer.overallStatus(),
@@ -39,14 +52,19 @@ export async function buildSystemStatus(deps: AppDeps) {
       },
       eventLoopLagMs: Math.round(deps.eventLoopLag() * 1000 * 100) / 100,
     },
-    database: { ...deps.database.stats(), embedded: !deps.config.DATABASE_URL },
+    database: {
+      ...pool,
+      embedded: !deps.config.DATABASE_URL,
+      // Not while the database is unreachable: status is what an operator reads then, and must not wait.
+      server: pool.healthy ? await readDatabaseSettings(deps.cache, deps.database).catch(() => null) : null,
+    },
     cache: deps.cache.stats(),
     performance: performanceSummary(deps),
     configuration: redactConfig(deps.config),
   };
 }
 
-export type SystemStatus = Awaited<ReturnType<typeof buildSystemStatus>>;
+export type SystemStatus = Awaited<ReturnType<typeof computeSystemStatus>>;
 
 function performanceSummary(deps: AppDeps) {
   let requests = 0;
