@@ -1,0 +1,123 @@
+import { z } from 'zod';
+
+/** What a series measures: an HTTP route template, or a tRPC procedure path. */
+export const analyticsKind = z.enum(['route', 'procedure']);
+export type AnalyticsKind = z.infer<typeof analyticsKind>;
+
+/** Durations in milliseconds; null when no request fell in the span they cover. */
+const milliseconds = z.number().nullable();
+
+export const latencySummary = z.object({
+  p50Ms: milliseconds,
+  p90Ms: milliseconds,
+  p99Ms: milliseconds,
+  maxMs: milliseconds,
+  meanMs: milliseconds,
+});
+export type LatencySummary = z.infer<typeof latencySummary>;
+
+/**
+ * One route template or procedure. Counts are since the server started; rates are requests per
+ * second over the last 1, 5 and 15 minutes; the flat percentiles cover the latency window
+ * (`latencyWindowSeconds` of the overview: the last five to six minutes), `allTime` the uptime.
+ */
+export const analyticsSeries = z.object({
+  kind: analyticsKind,
+  name: z.string(),
+  requests: z.number(),
+  /** Requests the server failed: a 5xx status, or for procedures a code answered with one. */
+  errors: z.number(),
+  /** errors / requests since the start; 0 without requests. */
+  errorRate: z.number(),
+  /** errors / requests over the last five minutes; 0 without requests then. */
+  errorRate5m: z.number(),
+  rate1m: z.number(),
+  rate5m: z.number(),
+  rate15m: z.number(),
+  /** Requests in the latency window: what the flat percentiles are computed from. */
+  recentRequests: z.number(),
+  p50Ms: milliseconds,
+  p90Ms: milliseconds,
+  p99Ms: milliseconds,
+  maxMs: milliseconds,
+  allTime: latencySummary,
+  lastSeenAt: z.string().nullable(),
+});
+export type AnalyticsSeriesSnapshot = z.infer<typeof analyticsSeries>;
+
+/** Every series of one kind together; percentiles from their merged histograms. */
+export const analyticsTotals = z.object({
+  series: z.number(),
+  requests: z.number(),
+  errors: z.number(),
+  errorRate: z.number(),
+  errorRate5m: z.number(),
+  rate1m: z.number(),
+  rate5m: z.number(),
+  rate15m: z.number(),
+  recentRequests: z.number(),
+  p50Ms: milliseconds,
+  p90Ms: milliseconds,
+  p99Ms: milliseconds,
+  maxMs: milliseconds,
+  allTime: latencySummary,
+});
+export type AnalyticsTotals = z.infer<typeof analyticsTotals>;
+
+/**
+ * Output of `performance.overview`. Routes and procedures are totalled apart: every tRPC call is
+ * also a request to the `/api/trpc/*` route, so one sum over both would count it twice.
+ */
+export const performanceOverview = z.object({
+  /** False when PERFORMANCE_ANALYTICS is off: nothing is recorded and every figure is 0. */
+  enabled: z.boolean(),
+  startedAt: z.string(),
+  latencyWindowSeconds: z.number(),
+  routes: analyticsTotals,
+  procedures: analyticsTotals,
+  /** The busiest, slowest (p99 of the latency window) and most failing series of both kinds. */
+  top: z.object({
+    byRequests: z.array(analyticsSeries),
+    byP99: z.array(analyticsSeries),
+    byErrorRate: z.array(analyticsSeries),
+  }),
+});
+export type PerformanceOverview = z.infer<typeof performanceOverview>;
+
+/** Sort keys of `performance.routes`; p50 to max sort by the `…Ms` fields of the same name. */
+export const analyticsSortKey = z.enum([
+  'requests',
+  'errors',
+  'errorRate',
+  'p50',
+  'p90',
+  'p99',
+  'max',
+  'rate1m',
+]);
+export type AnalyticsSortKey = z.infer<typeof analyticsSortKey>;
+
+/** Input of `performance.routes`. Series without a figure for the sort key (null) come last either way. */
+export const performanceRoutesInput = z
+  .object({
+    kind: analyticsKind.optional(),
+    sort: analyticsSortKey.default('requests'),
+    order: z.enum(['asc', 'desc']).default('desc'),
+    /** Keeps series whose name contains this text, ignoring case. */
+    filter: z.string().max(200).optional(),
+    minRequests: z.number().int().min(0).optional(),
+    limit: z.number().int().min(1).max(500).default(100),
+  })
+  .strict()
+  .default({ sort: 'requests', order: 'desc', limit: 100 });
+export type PerformanceRoutesInput = z.infer<typeof performanceRoutesInput>;
+
+export const performanceRoutes = z.object({
+  /** Series matching the kind, filter and minRequests, before the limit. */
+  total: z.number(),
+  series: z.array(analyticsSeries),
+});
+export type PerformanceRoutes = z.infer<typeof performanceRoutes>;
+
+/** Input of `performance.procedure`: a tRPC procedure path such as `system.info`. */
+export const performanceProcedureInput = z.object({ path: z.string().min(1).max(200) }).strict();
