@@ -19,6 +19,7 @@ import { requestLogger } from './middleware/request-id';
 import { appRouter } from './routers';
 import { createAccessLog } from './runtime/access-log';
 import { ProcedureCalls } from './services/monitoring/procedure-calls';
+import { epochMsOf } from './services/performance/analytics';
 
 const TRPC_ENDPOINT = '/api/trpc';
 
@@ -36,6 +37,7 @@ export function createApp(deps: AppDeps) {
       lifecycle: deps.lifecycle,
       logger: deps.logger,
       accessLog: createAccessLog(deps.logger),
+      analytics: deps.performance.analytics,
     }),
   );
 
@@ -95,7 +97,8 @@ export function createApp(deps: AppDeps) {
         return {};
       },
     });
-    calls.record(deps.metrics, (performance.now() - started) / 1000);
+    const ended = performance.now();
+    calls.record(deps.metrics, deps.performance.analytics, (ended - started) / 1000, epochMsOf(ended));
     if (rateLimits.length > 0 || errorHeaders) {
       const headers = response.headers;
       if (rateLimits.length > 0) {

@@ -96,6 +96,15 @@ export const configSchema = z.object({
   REDIS_URL: z.url({ protocol: /^rediss?$/, message: 'must be a redis:// or rediss:// URL' }).optional(),
   /** Optional bearer token Prometheus must present on GET /metrics. */
   METRICS_TOKEN: secret(16),
+  /** Live request analytics (performance.overview/routes/procedure); off only to price them in a benchmark. */
+  PERFORMANCE_ANALYTICS: bool.default(true),
+  /** Queries taking at least this long enter the slow-query log of performance.queries. */
+  PERFORMANCE_SLOW_QUERY_MS: int(1, 3_600_000).default(200),
+  CACHE_MAX_ENTRIES: int(1, 10_000_000).default(10_000),
+  CACHE_MAX_BYTES: int(1_024, 2 ** 40).default(64 * 1024 * 1024),
+  CACHE_DEFAULT_TTL_MS: int(0, 86_400_000).default(60_000),
+  /** Bound on each cache warmer's run. */
+  CACHE_WARM_TIMEOUT_MS: int(1, 600_000).default(10_000),
   TRPC_MAX_BATCH_SIZE: int(1, 100).default(20),
   BODY_LIMIT_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024),
   /** Expose pool, runtime and process metrics; off only for benchmarks of the bare stack. */

@@ -5,8 +5,11 @@ import type { Initializer } from './runtime/initializer';
 import type { Lifecycle } from './runtime/lifecycle';
 import type { Logger } from './runtime/logger';
 import type { AuthServices } from './services/auth/services';
-import type { MemoryCache } from './services/cache/memory-cache';
+import type { Cache } from './services/cache/cache';
+import type { DistributedInvalidation } from './services/cache/distributed-invalidation';
+import type { WarmerRegistry } from './services/cache/warmers';
 import type { Metrics } from './services/monitoring/metrics';
+import type { PerformanceServices } from './services/performance/services';
 import type { RateLimiter } from './services/rate-limit/limiter';
 
 /**
@@ -20,7 +23,13 @@ export interface AppDeps {
   startedAt: Date;
   metrics: Metrics;
   database: PlatformDatabase;
-  cache: MemoryCache;
+  cache: Cache;
+  /** Cache warmers services register; run in the cache phase and on demand. */
+  cacheWarmers: WarmerRegistry;
+  /** Cache invalidations that reach every instance. */
+  cacheInvalidation: DistributedInvalidation;
+  /** Live analytics, query monitoring and resource samples behind the performance router. */
+  performance: PerformanceServices;
   initializer: Initializer;
   lifecycle: Lifecycle;
   /** Users, sessions, tokens, API keys and the audit log. */

@@ -2,6 +2,7 @@ import type { Hono } from 'hono';
 import type { AppDeps } from '../deps';
 import { REQUEST_ID_HEADER } from '../middleware/request-id';
 import { httpSeriesKey } from '../services/monitoring/metrics';
+import { epochMsOf } from '../services/performance/analytics';
 
 const PASS_BODY = '{"status":"pass"}';
 
@@ -32,7 +33,11 @@ export function withProbes<A extends Hono>(app: A, deps: AppDeps): A {
   const keys = new Map(
     [...PROBE_PATHS].map((p) => [
       p,
-      { GET: httpSeriesKey('GET', 200, p), HEAD: httpSeriesKey('HEAD', 200, p) },
+      {
+        GET: httpSeriesKey('GET', 200, p),
+        HEAD: httpSeriesKey('HEAD', 200, p),
+        series: deps.performance.analytics.series('route', p),
+      },
     ]),
   );
 
@@ -48,11 +53,11 @@ export function withProbes<A extends Hono>(app: A, deps: AppDeps): A {
       },
     });
     const method = head ? 'HEAD' : 'GET';
-    duration.observe(
-      keys.get(path)![method],
-      () => [method, path, 200],
-      (performance.now() - started) / 1000,
-    );
+    const probe = keys.get(path)!;
+    const ended = performance.now();
+    const seconds = (ended - started) / 1000;
+    duration.observe(probe[method], () => [method, path, 200], seconds);
+    probe.series.record(seconds, false, epochMsOf(ended));
     return response;
   }
 

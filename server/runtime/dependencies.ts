@@ -3,12 +3,19 @@ import type { Config } from '../config';
 import type { AppDeps } from '../deps';
 import { authComponent } from '../services/auth/component';
 import { buildAuthServices } from '../services/auth/services';
+import { Cache } from '../services/cache/cache';
 import { cacheComponent } from '../services/cache/component';
-import { MemoryCache } from '../services/cache/memory-cache';
+import { databaseSettingsWarmer } from '../services/cache/database-settings';
+import { DistributedInvalidation } from '../services/cache/distributed-invalidation';
+import { WarmerRegistry } from '../services/cache/warmers';
 import { databaseComponent } from '../services/database/component';
 import { monitoringComponent } from '../services/monitoring/component';
 import { EventLoopMonitor } from '../services/monitoring/event-loop';
 import { createMetrics } from '../services/monitoring/metrics';
+import { RequestAnalytics } from '../services/performance/analytics';
+import { performanceComponent } from '../services/performance/component';
+import { QueryMonitor } from '../services/performance/query-monitor';
+import { ResourceSampler } from '../services/performance/resource-sampler';
 import { rateLimitComponent } from '../services/rate-limit/component';
 import { createRateLimitStore } from '../services/rate-limit/create-store';
 import { RateLimiter } from '../services/rate-limit/limiter';
@@ -39,6 +46,8 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
     logger,
     retry: { baseMs: config.DB_RETRY_BASE_MS, maxMs: config.DB_RETRY_MAX_MS },
   });
+  const analytics = new RequestAnalytics({ enabled: config.PERFORMANCE_ANALYTICS });
+  const queries = new QueryMonitor({ slowQueryMs: config.PERFORMANCE_SLOW_QUERY_MS });
   const database = new PlatformDatabase({
     url: databaseUrl,
     poolMax: config.DB_POOL_MAX,
@@ -50,7 +59,10 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
       baseMs: config.DB_RETRY_BASE_MS,
       maxMs: config.DB_RETRY_MAX_MS,
     },
-    onQuery: (e) => metrics.observeQuery(e.sql, e.durationMs, e.error !== undefined),
+    onQuery: (e) => {
+      metrics.observeQuery(e.sql, e.durationMs, e.error !== undefined);
+      queries.record(e.sql, e.durationMs, e);
+    },
     onHealthChange: (healthy, lastError) => {
       initializer.report('database', healthy ? 'ready' : 'degraded', lastError ?? undefined);
       if (healthy) logger.info('database reachable');
@@ -58,7 +70,13 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
     },
     onWarning: (message, error) => logger.warn({ err: error }, message),
   });
-  const cache = new MemoryCache({ maxEntries: 10_000, defaultTtlMs: 60_000 });
+  const cache = new Cache({
+    maxEntries: config.CACHE_MAX_ENTRIES,
+    maxBytes: config.CACHE_MAX_BYTES,
+    defaultTtlMs: config.CACHE_DEFAULT_TTL_MS,
+    onRefreshError: (_key, error) =>
+      logger.warn({ err: error }, 'cache refresh failed; serving the stale value'),
+  });
 
   const rateLimits = createRateLimitStore(config, { db: database.db, logger });
   const rateLimiter = new RateLimiter({
@@ -78,10 +96,23 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
   });
 
   initializer.register(databaseComponent(database, config, logger));
-  initializer.register(cacheComponent(cache));
+  const cacheInvalidation = new DistributedInvalidation({ cache, feed: auth.changes, database, logger });
+  const cacheWarmers = new WarmerRegistry({ cache, timeoutMs: config.CACHE_WARM_TIMEOUT_MS });
+  cacheWarmers.register(databaseSettingsWarmer(database));
+  cache.registerStatsSource('apiKeys', () => auth.apiKeys.cacheStats());
+  const sampler = new ResourceSampler(
+    {
+      requests: () => analytics.totalRequests(),
+      queryMs: () => queries.totals().totalMs,
+    },
+    { intervalMs: 5_000, retain: 180 },
+  );
+
+  initializer.register(cacheComponent(cache, { warmers: cacheWarmers, logger }));
   initializer.register(authComponent(auth, rateLimiter, config, logger));
   initializer.register(rateLimitComponent(rateLimits, config));
   initializer.register(monitoringComponent(metrics, eventLoop));
+  initializer.register(performanceComponent({ sampler, queries, database, logger }));
 
   const lifecycle = new Lifecycle();
   metrics.bindInFlight(() => lifecycle.activeRequests());
@@ -97,6 +128,9 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
     metrics,
     database,
     cache,
+    cacheWarmers,
+    cacheInvalidation,
+    performance: { analytics, queries, sampler },
     initializer,
     lifecycle,
     auth,

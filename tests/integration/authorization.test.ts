@@ -56,6 +56,7 @@ const ADMIN_ONLY: Record<string, ApiKeyScope> = {
   'auth.users.disable': 'auth:write',
   'auth.audit.list': 'auth:read',
   'auth.keys.rotate': 'auth:write',
+  'performance.explain': 'performance:read',
 };
 
 /** The only mutations anyone may call without signing in: signing in. */
@@ -172,6 +173,17 @@ function validInputs(): Record<string, unknown> {
     'auth.apiKeys.verify': { key: operatorKey.key },
     'auth.audit.list': { limit: 10 },
     'auth.keys.rotate': undefined,
+    'performance.overview': undefined,
+    'performance.routes': {},
+    // Every test app signs its users in through auth.login before this runs.
+    'performance.procedure': { path: 'auth.login' },
+    'performance.queries': {},
+    'performance.explain': { fingerprint: 'other' },
+    'performance.cache.stats': undefined,
+    'performance.cache.warm': {},
+    'performance.cache.invalidate': { all: true },
+    'performance.bottlenecks': undefined,
+    'performance.capacity': undefined,
   };
 }
 

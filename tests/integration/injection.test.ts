@@ -230,6 +230,12 @@ function baseInputs(): Record<string, unknown> {
     'auth.apiKeys.rotate': { id: randomUUID() },
     'auth.apiKeys.verify': { key: `bc_live_${'A'.repeat(32)}` },
     'auth.audit.list': {},
+    'performance.routes': {},
+    'performance.procedure': { path: 'system.info' },
+    'performance.queries': {},
+    'performance.explain': { fingerprint: 'other' },
+    'performance.cache.invalidate': { key: 'base-key' },
+    'performance.cache.warm': {},
   };
 }
 

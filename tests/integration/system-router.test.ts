@@ -82,6 +82,7 @@ describe('system router', () => {
       'auth',
       'ratelimit',
       'monitoring',
+      'performance',
     ]);
     expect(status.database.max).toBe(10);
     expect(status.database.acquired).toBeGreaterThan(0);

@@ -47,6 +47,8 @@ export interface ApiKeyCacheOptions {
 export class ApiKeyCache {
   /** Known keys by hash. Insertion order is age order, so the first entry goes first when full. */
   private readonly keys = new Map<string, CachedKey>();
+  // Bypassed: the change feed was down, so the database was asked (see cacheUsable).
+  private readonly counters = { hits: 0, negativeHits: 0, misses: 0, bypassed: 0, loads: 0 };
   /** Hashes no key has, with when to forget them (performance.now()). */
   private readonly unknown = new Map<string, number>();
   /** Lookups under way, so that a burst on one uncached key costs one query. */
@@ -66,17 +68,27 @@ export class ApiKeyCache {
 
   /** The cached key (null: known not to exist), or undefined when the database must be asked. */
   get(hash: string): CachedKey | null | undefined {
-    if (!this.cacheUsable()) return undefined;
+    if (!this.cacheUsable()) {
+      this.counters.bypassed++;
+      return undefined;
+    }
     const entry = this.keys.get(hash);
     if (entry !== undefined) {
-      if (entry.cachedUntil > performance.now()) return entry;
+      if (entry.cachedUntil > performance.now()) {
+        this.counters.hits++;
+        return entry;
+      }
       this.keys.delete(hash);
+      this.counters.misses++;
       return undefined;
     }
     const unknownUntil = this.unknown.get(hash);
-    if (unknownUntil === undefined) return undefined;
-    if (unknownUntil > performance.now()) return null;
-    this.unknown.delete(hash);
+    if (unknownUntil !== undefined && unknownUntil > performance.now()) {
+      this.counters.negativeHits++;
+      return null;
+    }
+    if (unknownUntil !== undefined) this.unknown.delete(hash);
+    this.counters.misses++;
     return undefined;
   }
 
@@ -84,12 +96,18 @@ export class ApiKeyCache {
   load(hash: string): Promise<CachedKey | null> {
     const existing = this.loading.get(hash);
     if (existing) return existing;
+    this.counters.loads++;
     const pending: Promise<CachedKey | null> = this.fetch(hash).finally(() => {
       // An invalidation may have replaced it with a newer lookup already.
       if (this.loading.get(hash) === pending) this.loading.delete(hash);
     });
     this.loading.set(hash, pending);
     return pending;
+  }
+
+  /** Hit and miss counts, for performance.cache.stats (plain numbers: read at request time). */
+  stats(): Record<string, number> {
+    return { ...this.counters, entries: this.keys.size, unknownEntries: this.unknown.size };
   }
 
   /** Forgets what a change-feed payload (`keyChange` or `ownerChange`) names. */

@@ -271,6 +271,11 @@ export class ApiKeyService {
     return this.verifier.verify(key, options);
   }
 
+  /** The verification cache's hit and miss counts. */
+  cacheStats(): Record<string, number> {
+    return this.cache.stats();
+  }
+
   /** Forgets, in this instance, every key of `userId` (after their role or status changed). */
   invalidateOwner(userId: string): void {
     this.cache.applyChange(ownerChange(userId));

@@ -1,4 +1,5 @@
 import type { TRPCError } from '@trpc/server';
+import { isServerErrorCode, type RequestAnalytics } from '../performance/analytics';
 import type { Metrics } from './metrics';
 
 /** A call the tRPC adapter reports for a request: its path and whether the path is a procedure. */
@@ -37,7 +38,7 @@ export class ProcedureCalls {
   }
 
   /** Records every call of the request that named a procedure. */
-  record(metrics: Metrics, seconds: number): void {
+  record(metrics: Metrics, analytics: RequestAnalytics, seconds: number, endedAt: number): void {
     const type = this.type;
     for (const call of this.calls) {
       if (call.procedure === null) continue;
@@ -48,6 +49,7 @@ export class ProcedureCalls {
         if (i !== -1) code = this.failures.splice(i, 1)[0]!.code;
       }
       metrics.trpc.duration.observe(`${path} ${type} ${code}`, () => [path, type, code], seconds);
+      analytics.series('procedure', path).record(seconds, isServerErrorCode(code), endedAt);
     }
   }
 }

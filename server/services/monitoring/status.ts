@@ -1,6 +1,8 @@
 import { redactConfig } from '../../config';
 import type { AppDeps } from '../../deps';
 import { readDatabaseSettings } from '../cache/database-settings';
+import { detectBottlenecks } from '../performance/bottlenecks';
+import { bottleneckInput } from '../performance/live-figures';
 
 export const SYSTEM_STATUS_KEY = 'system:status';
 /** Long enough that a burst (dashboards polling, several tabs) computes one status, short enough to stay current. */
@@ -76,6 +78,9 @@ function performanceSummary(deps: AppDeps) {
     if (series.labels.status_code?.startsWith('5')) serverErrors += series.count;
   }
   const uptime = (Date.now() - deps.startedAt.getTime()) / 1000;
+  const overview = deps.performance.analytics.overview(3);
+  const findings = detectBottlenecks(bottleneckInput(deps));
+  const slowest = deps.performance.queries.top(1, 'p95')[0];
   return {
     requests,
     serverErrors,
@@ -83,5 +88,12 @@ function performanceSummary(deps: AppDeps) {
     meanLatencyMs: requests ? (seconds / requests) * 1000 : 0,
     requestsPerSecond: uptime > 0 ? requests / uptime : 0,
     inFlight: deps.lifecycle.activeRequests(),
+    /** The live analytics' view: the last minutes, not the average since start. */
+    live: overview,
+    slowestQuery: slowest
+      ? { fingerprint: slowest.fingerprint, text: slowest.text, p95Ms: slowest.p95Ms }
+      : null,
+    slowQueries: deps.performance.queries.slow(1000).length,
+    bottlenecks: findings.map((f) => ({ rule: f.rule, severity: f.severity, summary: f.summary })),
   };
 }

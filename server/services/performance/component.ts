@@ -1,0 +1,59 @@
+import { sql } from 'kysely';
+import type { PlatformDatabase } from '../../../db/connect';
+import type { Component } from '../../runtime/initializer';
+import type { Logger } from '../../runtime/logger';
+import { readPgStatStatements } from './pg-stat-statements';
+import type { QueryMonitor } from './query-monitor';
+import type { ResourceSampler } from './resource-sampler';
+
+export interface PerformanceComponentOptions {
+  sampler: ResourceSampler;
+  queries: QueryMonitor;
+  database: PlatformDatabase;
+  logger: Logger;
+}
+
+/**
+ * The performance figures that need starting: the resource sampler (capacity, memory growth),
+ * and pg_stat_statements, created once at start where the server offers it, so that reading
+ * it later never needs more than read access. Not critical: without it the platform is blind,
+ * not broken.
+ */
+export function performanceComponent({
+  sampler,
+  queries,
+  database,
+  logger,
+}: PerformanceComponentOptions): Component {
+  return {
+    name: 'performance',
+    phase: 'monitoring',
+    critical: false,
+    async start() {
+      sampler.start();
+      const report = await readPgStatStatements(database, { limit: 1, createExtension: true });
+      if (!report.available) logger.info({ reason: report.reason }, 'pg_stat_statements unavailable');
+    },
+    async stop() {
+      sampler.stop();
+    },
+    selfTests: [
+      {
+        name: 'a query is timed and grouped by its shape',
+        async run() {
+          const probe = Math.floor(Math.random() * 1e9);
+          const before = queries.totals().count;
+          await database.read((db) => sql`select ${probe}::int as probe`.execute(db));
+          if (queries.totals().count <= before) throw new Error('the query monitor did not see the query');
+        },
+      },
+      {
+        name: 'resources are sampled',
+        async run() {
+          const sample = sampler.sample();
+          if (!(sample.rssBytes > 0) || !(sample.cpuSeconds > 0)) throw new Error('no memory or CPU figures');
+        },
+      },
+    ],
+  };
+}

@@ -1,0 +1,10 @@
+import type { RequestAnalytics } from './analytics';
+import type { QueryMonitor } from './query-monitor';
+import type { ResourceSampler } from './resource-sampler';
+
+/** What the performance router reads: built once per app by buildDependencies. */
+export interface PerformanceServices {
+  analytics: RequestAnalytics;
+  queries: QueryMonitor;
+  sampler: ResourceSampler;
+}
