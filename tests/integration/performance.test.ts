@@ -80,9 +80,8 @@ describe('performance router', () => {
     expect(findings).toContainEqual(
       expect.objectContaining({ rule: 'slow_query', subject: shapes[0].fingerprint, severity: 'warning' }),
     );
-    const status = (await t.app
-      .request('/api/system/status', { headers: t.admin })
-      .then((r) => r.json())) as {
+    const response = await t.app.request('/api/system/status', { headers: t.admin });
+    const status = (await response.json()) as {
       performance: { slowestQuery: { text: string }; bottlenecks: { rule: string }[] };
     };
     expect(status.performance.slowestQuery.text).toBe('select pg_sleep(?)');
