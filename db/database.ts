@@ -17,6 +17,12 @@ export interface Database {
   signing_keys: SigningKeysTable;
   audit_events: AuditEventsTable;
   login_failures: LoginFailuresTable;
+  alert_rules: AlertRulesTable;
+  alert_states: AlertStatesTable;
+  alert_history: AlertHistoryTable;
+  alert_webhooks: AlertWebhooksTable;
+  alert_notifications: AlertNotificationsTable;
+  alert_evaluator_lease: AlertEvaluatorLeaseTable;
 }
 
 export interface AnnotationsTable {
@@ -168,4 +174,92 @@ export interface LoginFailuresTable {
   failures: number;
   last_failure_at: Date | string;
   locked_until: Date | string;
+}
+
+// --- Alerts (server/services/alerts) ----------------------------------------------------------------
+
+export type AlertComparator = '>' | '>=' | '<' | '<=' | '==' | '!=';
+export type AlertSeverity = 'info' | 'warning' | 'critical';
+export type AlertState = 'inactive' | 'pending' | 'firing';
+/** A history entry's destination: a state, or `resolved` (a firing alert whose condition cleared). */
+export type AlertTransitionTo = AlertState | 'resolved';
+
+export interface AlertRulesTable {
+  id: Generated<string>;
+  /** Null: a platform-wide rule, managed by the platform (the default rules). */
+  organization_id: string | null;
+  /** The `alertname` label of its notifications. */
+  name: string;
+  /** In the language of server/services/alerts/expression.ts, checked before it is stored. */
+  expression: string;
+  comparator: AlertComparator;
+  threshold: number;
+  /** How long the condition must hold before the alert fires. */
+  for_seconds: number;
+  severity: AlertSeverity;
+  labels: ColumnType<Record<string, string>, string | undefined, string>;
+  annotations: ColumnType<Record<string, string>, string | undefined, string>;
+  enabled: Generated<boolean>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+export type AlertRuleRow = Selectable<AlertRulesTable>;
+
+export interface AlertStatesTable {
+  rule_id: string;
+  state: AlertState;
+  /** When the current state began; for a firing alert, when it fired. */
+  since: Timestamp;
+  last_value: number | null;
+  last_evaluated_at: Timestamp;
+  /** Alertmanager-style fingerprint of the alert's labels. */
+  fingerprint: string;
+}
+export type AlertStateRow = Selectable<AlertStatesTable>;
+
+export interface AlertHistoryTable {
+  id: Generated<string>;
+  /** Null once the rule is deleted; its name and organization stay. */
+  rule_id: string | null;
+  organization_id: string | null;
+  rule_name: string;
+  from_state: AlertState;
+  to_state: AlertTransitionTo;
+  value: number | null;
+  at: Timestamp;
+}
+export type AlertHistoryRow = Selectable<AlertHistoryTable>;
+
+export interface AlertWebhooksTable {
+  id: string;
+  organization_id: string;
+  name: string;
+  url: string;
+  /** The HMAC secret sealed with AES-256-GCM; see server/services/alerts/sealed-secret.ts. */
+  secret_sealed: string;
+  enabled: Generated<boolean>;
+  created_at: CreatedAt;
+}
+export type AlertWebhookRow = Selectable<AlertWebhooksTable>;
+
+/** The notification outbox: one row per webhook and alert transition. */
+export interface AlertNotificationsTable {
+  id: Generated<string>;
+  webhook_id: string;
+  /** The Alertmanager webhook body (version 4). */
+  payload: ColumnType<Record<string, unknown>, string, never>;
+  attempts: Generated<number>;
+  next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  delivered_at: NullableTimestamp;
+  abandoned_at: NullableTimestamp;
+  last_error: string | null;
+  created_at: CreatedAt;
+}
+export type AlertNotificationRow = Selectable<AlertNotificationsTable>;
+
+/** One row: the instance that evaluates alert rules, and until when. */
+export interface AlertEvaluatorLeaseTable {
+  id: Generated<boolean>;
+  holder: string;
+  expires_at: Date | string;
 }

@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import * as initial from './2026-11-25T00-00-00_initial';
 import * as rateLimits from './2026-11-26T00-00-00_rate_limits';
 import * as auth from './2026-11-27T00-00-00_auth';
+import * as alerts from './2026-11-28T00-00-00_alerts';
 
 /**
  * Every migration, keyed by its timestamped name. Listed statically rather than read from
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-25T00-00-00_initial': initial,
   '2026-11-26T00-00-00_rate_limits': rateLimits,
   '2026-11-27T00-00-00_auth': auth,
+  '2026-11-28T00-00-00_alerts': alerts,
 };

@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { openSecret, SealedSecretError, sealSecret } from './sealed-secret';
+import { generateWebhookSecret, signWebhook, verifyWebhookSignature } from './webhook-signature';
+import { isPublicAddress, parseWebhookUrl, resolveWebhookAddress, WebhookUrlError } from './webhook-url';
+
+const kek = new Uint8Array(randomBytes(32));
+
+describe('sealSecret / openSecret', () => {
+  it('opens what it sealed, and never stores the plaintext', () => {
+    const secret = generateWebhookSecret();
+    const sealed = sealSecret(secret, kek, 'row-1');
+    expect(sealed).not.toContain(secret);
+    expect(sealed.split('.')).toHaveLength(5);
+    expect(openSecret(sealed, kek, 'row-1')).toBe(secret);
+    expect(openSecret(sealed, [new Uint8Array(randomBytes(32)), kek], 'row-1')).toBe(secret);
+  });
+
+  it('refuses another row, another key and any altered part', () => {
+    const sealed = sealSecret('whsec_x', kek, 'row-1');
+    expect(() => openSecret(sealed, kek, 'row-2')).toThrow(SealedSecretError);
+    expect(() => openSecret(sealed, new Uint8Array(randomBytes(32)), 'row-1')).toThrow(
+      /another key-encryption key/,
+    );
+    const parts = sealed.split('.');
+    for (const index of [2, 3, 4]) {
+      const altered = [...parts];
+      const part = altered[index] as string;
+      altered[index] = `${part[0] === 'A' ? 'B' : 'A'}${part.slice(1)}`;
+      expect(() => openSecret(altered.join('.'), kek, 'row-1'), `part ${index}`).toThrow(SealedSecretError);
+    }
+    expect(() => openSecret('v2.a.b.c.d', kek, 'row-1')).toThrow(SealedSecretError);
+  });
+});
+
+describe('webhook signatures', () => {
+  const secret = generateWebhookSecret();
+  const body = '{"status":"firing"}';
+  const now = 1_800_000_000_000;
+  const timestamp = String(now / 1000);
+  const signature = signWebhook(secret, now / 1000, body);
+
+  it('verifies a signature over the timestamp and the raw body', () => {
+    expect(signature).toMatch(/^sha256=[0-9a-f]{64}$/);
+    expect(verifyWebhookSignature({ secret, body, timestamp, signature, nowMs: now })).toBe(true);
+  });
+
+  it('refuses another body, secret or timestamp, an old delivery and malformed headers', () => {
+    const ok = { secret, body, timestamp, signature, nowMs: now };
+    expect(verifyWebhookSignature({ ...ok, body: '{"status":"resolved"}' })).toBe(false);
+    expect(verifyWebhookSignature({ ...ok, secret: generateWebhookSecret() })).toBe(false);
+    expect(verifyWebhookSignature({ ...ok, timestamp: String(now / 1000 + 1) })).toBe(false);
+    expect(verifyWebhookSignature({ ...ok, nowMs: now + 301_000 })).toBe(false);
+    expect(verifyWebhookSignature({ ...ok, signature: signature.slice(0, -1) })).toBe(false);
+    expect(verifyWebhookSignature({ ...ok, signature: null })).toBe(false);
+    expect(verifyWebhookSignature({ ...ok, timestamp: '1e9' })).toBe(false);
+  });
+});
+
+describe('webhook URL policy', () => {
+  const strict = { allowPrivateNetworks: false };
+
+  it('tells public addresses from private, loopback, link-local and mapped ones', () => {
+    for (const address of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111'])
+      expect(isPublicAddress(address), address).toBe(true);
+    for (const address of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.16.0.1',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '::1',
+      '::',
+      'fe80::1',
+      'fd00::1',
+      '::ffff:127.0.0.1',
+      '::ffff:169.254.169.254',
+      'not an address',
+    ]) {
+      expect(isPublicAddress(address), address).toBe(false);
+    }
+  });
+
+  it('refuses non-http schemes, credentials and private or local hosts unless allowed', () => {
+    expect(parseWebhookUrl('https://hooks.example.com/alerts', strict).host).toBe('hooks.example.com');
+    const refused = [
+      'ftp://example.com/',
+      'https://user:pass@example.com/',
+      'http://127.0.0.1:8080/',
+      'http://[::1]/',
+      'http://2130706433/',
+      'http://0x7f.1/',
+      'http://169.254.169.254/latest/meta-data',
+      'http://localhost/',
+      'http://api.localhost/',
+      'not a url',
+    ];
+    for (const url of refused) expect(() => parseWebhookUrl(url, strict), url).toThrow(WebhookUrlError);
+    expect(parseWebhookUrl('http://127.0.0.1:8080/hook', { allowPrivateNetworks: true }).port).toBe('8080');
+  });
+
+  it('checks every DNS answer at delivery: a name resolving to loopback is refused', async () => {
+    await expect(resolveWebhookAddress(new URL('http://localhost/'), strict, 2_000)).rejects.toThrow(
+      WebhookUrlError,
+    );
+    await expect(resolveWebhookAddress(new URL('http://127.0.0.1/'), strict, 2_000)).rejects.toThrow(
+      WebhookUrlError,
+    );
+    expect(
+      await resolveWebhookAddress(new URL('http://127.0.0.1/'), { allowPrivateNetworks: true }, 2_000),
+    ).toBe('127.0.0.1');
+  });
+});

@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+import type { PlatformDatabase } from '../../../db/connect';
+import type { AlertWebhookRow } from '../../../db/database';
+import { deleteWebhook, insertWebhook, listWebhooks } from '../../../db/repositories/alert-webhooks';
+import type { AlertWebhook, CreatedAlertWebhook } from '../../../shared/alerts';
+import { PlatformError } from '../../errors';
+import type { AlertActor } from './rules';
+import { sealSecret } from './sealed-secret';
+import { generateWebhookSecret } from './webhook-signature';
+import { parseWebhookUrl, WebhookUrlError, type WebhookUrlPolicy } from './webhook-url';
+
+/**
+ * An organization's webhook endpoints. The signing secret is generated here, returned once at
+ * creation and stored sealed under the key-encryption key, bound to the webhook's id.
+ */
+export class AlertWebhookService {
+  constructor(
+    private readonly options: { database: PlatformDatabase; kek: Uint8Array; policy: WebhookUrlPolicy },
+  ) {}
+
+  async create(actor: AlertActor, input: { name: string; url: string }): Promise<CreatedAlertWebhook> {
+    let url: URL;
+    try {
+      url = parseWebhookUrl(input.url, this.options.policy);
+    } catch (error) {
+      if (error instanceof WebhookUrlError) throw new PlatformError('BAD_REQUEST', error.message);
+      throw error;
+    }
+    const id = randomUUID();
+    const secret = generateWebhookSecret();
+    const row = await this.options.database.transaction((trx) =>
+      insertWebhook(trx, {
+        id,
+        organization_id: actor.organizationId,
+        name: input.name.trim(),
+        url: url.toString(),
+        secret_sealed: sealSecret(secret, this.options.kek, id),
+      }),
+    );
+    return { ...toWebhook(row), secret };
+  }
+
+  async list(actor: AlertActor): Promise<AlertWebhook[]> {
+    const rows = await this.options.database.read((db) => listWebhooks(db, actor.organizationId));
+    return rows.map(toWebhook);
+  }
+
+  /** Deletes a webhook and the notifications still queued for it. */
+  async delete(actor: AlertActor, id: string): Promise<{ id: string }> {
+    const deleted = await this.options.database.transaction((trx) =>
+      deleteWebhook(trx, id, actor.organizationId),
+    );
+    if (!deleted) throw new PlatformError('NOT_FOUND', 'no such webhook');
+    return { id };
+  }
+}
+
+function toWebhook(row: AlertWebhookRow): AlertWebhook {
+  return {
+    id: row.id,
+    name: row.name,
+    url: row.url,
+    enabled: row.enabled,
+    createdAt: row.created_at.toISOString(),
+  };
+}
