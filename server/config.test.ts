@@ -38,6 +38,11 @@ describe('loadConfig', () => {
       CACHE_MAX_BYTES: 64 * 1024 * 1024,
       CACHE_DEFAULT_TTL_MS: 60_000,
       CACHE_WARM_TIMEOUT_MS: 10_000,
+      ALERT_EVAL_INTERVAL_MS: 15_000,
+      ALERT_DEFAULT_RULES: true,
+      ALERT_WEBHOOK_TIMEOUT_MS: 5_000,
+      ALERT_WEBHOOK_MAX_ATTEMPTS: 12,
+      ALERT_WEBHOOK_ALLOW_PRIVATE: false,
       TRPC_MAX_BATCH_SIZE: 20,
       BODY_LIMIT_BYTES: 1024 * 1024,
       METRICS_DEFAULTS: true,
@@ -193,6 +198,7 @@ describe('loadConfig', () => {
       'AUTH_KEY_ENCRYPTION_KEY',
       'METRICS_TOKEN',
       'REDIS_URL',
+      'ALERT_EXTERNAL_URL',
     ];
     for (const key of Object.keys(configSchema.shape)) {
       expect(key in config || optional.includes(key), key).toBe(true);

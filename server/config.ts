@@ -105,6 +105,16 @@ export const configSchema = z.object({
   CACHE_DEFAULT_TTL_MS: int(0, 86_400_000).default(60_000),
   /** Bound on each cache warmer's run. */
   CACHE_WARM_TIMEOUT_MS: int(1, 600_000).default(10_000),
+  /** How often alert rules are evaluated (by one instance at a time). */
+  ALERT_EVAL_INTERVAL_MS: int(1_000, 3_600_000).default(15_000),
+  /** Ship the default alert rules (the ones in deploy/prometheus/platform-alerts.rules.yml). */
+  ALERT_DEFAULT_RULES: bool.default(true),
+  /** Link to this platform put in alert notifications (Alertmanager's externalURL). */
+  ALERT_EXTERNAL_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional(),
+  ALERT_WEBHOOK_TIMEOUT_MS: int(100, 60_000).default(5_000),
+  ALERT_WEBHOOK_MAX_ATTEMPTS: int(1, 100).default(12),
+  /** Allow alert webhooks to loopback and private addresses (refused by default: SSRF). */
+  ALERT_WEBHOOK_ALLOW_PRIVATE: bool.default(false),
   TRPC_MAX_BATCH_SIZE: int(1, 100).default(20),
   BODY_LIMIT_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024),
   /** Expose pool, runtime and process metrics; off only for benchmarks of the bare stack. */

@@ -4,6 +4,7 @@ import type { BuildInfo } from './runtime/build-info';
 import type { Initializer } from './runtime/initializer';
 import type { Lifecycle } from './runtime/lifecycle';
 import type { Logger } from './runtime/logger';
+import type { AlertServices } from './services/alerts/services';
 import type { AuthServices } from './services/auth/services';
 import type { Cache } from './services/cache/cache';
 import type { DistributedInvalidation } from './services/cache/distributed-invalidation';
@@ -28,6 +29,8 @@ export interface AppDeps {
   cacheWarmers: WarmerRegistry;
   /** Cache invalidations that reach every instance. */
   cacheInvalidation: DistributedInvalidation;
+  /** Alert rules, their evaluator and the webhook notifier. */
+  alerts: AlertServices;
   /** Live analytics, query monitoring and resource samples behind the performance router. */
   performance: PerformanceServices;
   initializer: Initializer;

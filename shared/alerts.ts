@@ -144,7 +144,10 @@ export type AlertHistoryPage = z.infer<typeof alertHistoryPage>;
 
 export const alertWebhookCreateInput = z.object({
   /** The `receiver` of its notifications. */
-  name: text(100).refine((value) => value.trim() !== '', 'must not be empty'),
+  // Trimmed here, so what the schema accepts is exactly what is stored.
+  name: text(100)
+    .transform((value) => value.trim())
+    .refine((value) => value !== '', 'must not be empty'),
   url: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).max(2_000),
 });
 export const alertWebhookIdInput = z.object({ id });

@@ -1,6 +1,8 @@
 import { PlatformDatabase } from '../../db/connect';
 import type { Config } from '../config';
 import type { AppDeps } from '../deps';
+import { alertsComponent } from '../services/alerts/component';
+import { buildAlertServices } from '../services/alerts/services';
 import { authComponent } from '../services/auth/component';
 import { buildAuthServices } from '../services/auth/services';
 import { Cache } from '../services/cache/cache';
@@ -113,6 +115,19 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
   initializer.register(rateLimitComponent(rateLimits, config));
   initializer.register(monitoringComponent(metrics, eventLoop));
   initializer.register(performanceComponent({ sampler, queries, database, logger }));
+  const alerts = buildAlertServices({
+    database,
+    registry: metrics.registry,
+    kek,
+    logger,
+    evalIntervalMs: config.ALERT_EVAL_INTERVAL_MS,
+    defaultRules: config.ALERT_DEFAULT_RULES,
+    externalUrl: config.ALERT_EXTERNAL_URL,
+    webhookTimeoutMs: config.ALERT_WEBHOOK_TIMEOUT_MS,
+    webhookMaxAttempts: config.ALERT_WEBHOOK_MAX_ATTEMPTS,
+    allowPrivateNetworks: config.ALERT_WEBHOOK_ALLOW_PRIVATE,
+  });
+  initializer.register(alertsComponent(alerts, { database, logger }));
 
   const lifecycle = new Lifecycle();
   metrics.bindInFlight(() => lifecycle.activeRequests());
@@ -131,6 +146,7 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
     cacheWarmers,
     cacheInvalidation,
     performance: { analytics, queries, sampler },
+    alerts,
     initializer,
     lifecycle,
     auth,

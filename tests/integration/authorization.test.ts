@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { appRouter } from '../../server/routers';
 import type { Meta, Policy } from '../../server/trpc';
+import { alertRuleCreateInput } from '../../shared/alerts';
 import { API_KEY_SCOPES, type ApiKeyScope, ROLES } from '../../shared/auth';
 import { startTestApp, TEST_ADMIN, type TestApp } from '../helpers/app';
 import {
@@ -57,6 +58,9 @@ const ADMIN_ONLY: Record<string, ApiKeyScope> = {
   'auth.audit.list': 'auth:read',
   'auth.keys.rotate': 'auth:write',
   'performance.explain': 'performance:read',
+  'performance.alerts.webhooks.create': 'performance:write',
+  'performance.alerts.webhooks.list': 'performance:read',
+  'performance.alerts.webhooks.delete': 'performance:write',
 };
 
 /** The only mutations anyone may call without signing in: signing in. */
@@ -79,7 +83,17 @@ const VIEWER_SELF_SERVICE = new Set([
 ]);
 
 /** Tables that change on their own or on every call (throttles, audit, scratch rows). */
-const VOLATILE_TABLES = new Set(['audit_events', 'rate_limits', 'login_failures', 'self_test_scratch']);
+const VOLATILE_TABLES = new Set([
+  'audit_events',
+  'rate_limits',
+  'login_failures',
+  'self_test_scratch',
+  // Written by the alert evaluator every round, whoever calls what.
+  'alert_states',
+  'alert_history',
+  'alert_evaluator_lease',
+  'alert_notifications',
+]);
 /** Columns written in the background (usage flushes, keyring maintenance), not by a procedure. */
 const VOLATILE_COLUMNS: Record<string, string[]> = {
   api_keys: ['last_used_at'],
@@ -103,6 +117,8 @@ let orgB: {
   viewer: TestUser;
   key: { key: string; id: string };
   session: SignedIn;
+  alertRule: { id: string };
+  webhook: { id: string };
 };
 
 beforeAll(async () => {
@@ -131,6 +147,14 @@ beforeAll(async () => {
     viewer: bViewer,
     key: await createApiKey(t, bAdmin),
     session: await login(t, bViewer),
+    alertRule: await t.deps.alerts.rules.create(
+      { organizationId: bAdmin.organizationId },
+      alertRuleCreateInput.parse({ name: 'B_rule', expression: 'db_up', comparator: '==', threshold: 0 }),
+    ),
+    webhook: await t.deps.alerts.webhooks.create(
+      { organizationId: bAdmin.organizationId },
+      { name: 'B hook', url: 'https://hooks.example.com/b' },
+    ),
   };
 });
 afterAll(() => t?.close());
@@ -184,6 +208,19 @@ function validInputs(): Record<string, unknown> {
     'performance.cache.invalidate': { all: true },
     'performance.bottlenecks': undefined,
     'performance.capacity': undefined,
+    'performance.alerts.list': undefined,
+    'performance.alerts.history': {},
+    'performance.alerts.create': {
+      name: 'Planted_rule',
+      expression: 'db_up',
+      comparator: '==',
+      threshold: 0,
+    },
+    'performance.alerts.update': { id: randomUUID(), threshold: 1 },
+    'performance.alerts.delete': { id: randomUUID() },
+    'performance.alerts.webhooks.create': { name: 'planted', url: 'https://hooks.example.com/a' },
+    'performance.alerts.webhooks.list': undefined,
+    'performance.alerts.webhooks.delete': { id: randomUUID() },
   };
 }
 
@@ -272,6 +309,18 @@ async function organizationRows(organizationId: string) {
         .execute()
     ).map(withoutUsage),
     sessions: sessions.map(withoutUsage),
+    alertRules: await db
+      .selectFrom('alert_rules')
+      .selectAll()
+      .where('organization_id', '=', organizationId)
+      .orderBy('id')
+      .execute(),
+    alertWebhooks: await db
+      .selectFrom('alert_webhooks')
+      .selectAll()
+      .where('organization_id', '=', organizationId)
+      .orderBy('id')
+      .execute(),
     refreshTokens:
       sessions.length === 0
         ? []
@@ -498,7 +547,10 @@ describe('an API key', () => {
  * Inputs naming organization B's rows, for every procedure that takes an id. The expected
  * answer is NOT_FOUND unless noted: to an admin of A, B's rows do not exist.
  */
-function crossOrganizationCalls(): Record<string, { input: unknown; expect?: 'empty list' | 'not valid' }> {
+function crossOrganizationCalls(): Record<
+  string,
+  { input: unknown; expect?: 'empty list' | 'not valid' | 'empty history' }
+> {
   return {
     'auth.sessions.revoke': { input: { id: orgB.session.sessionId } },
     'auth.users.update': { input: { id: orgB.viewer.id, role: 'admin', name: 'taken over' } },
@@ -513,6 +565,11 @@ function crossOrganizationCalls(): Record<string, { input: unknown; expect?: 'em
     'auth.apiKeys.rotate': { input: { id: orgB.key.id } },
     // Takes a key rather than an id, and names B's key all the same.
     'auth.apiKeys.verify': { input: { key: orgB.key.key }, expect: 'not valid' },
+    'performance.alerts.update': { input: { id: orgB.alertRule.id, threshold: 5, enabled: false } },
+    'performance.alerts.delete': { input: { id: orgB.alertRule.id } },
+    'performance.alerts.webhooks.delete': { input: { id: orgB.webhook.id } },
+    // B's rule's history is, to A, the history of a rule that does not exist.
+    'performance.alerts.history': { input: { ruleId: orgB.alertRule.id }, expect: 'empty history' },
   };
 }
 
@@ -559,6 +616,9 @@ describe('an admin of organization A calling with organization B’s ids', () =>
       } else if (call_.expect === 'empty list') {
         expect(answer.status, label).toBe(200);
         expect(answer.data.items, label).toEqual([]);
+      } else if (call_.expect === 'empty history') {
+        expect(answer.status, label).toBe(200);
+        expect(answer.data.entries, label).toEqual([]);
       } else if (call_.expect === 'not valid') {
         expect(answer.status, label).toBe(200);
         // Nothing about B's key may leak: no id, owner or scopes.

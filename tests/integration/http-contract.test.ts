@@ -163,6 +163,7 @@ describe('plain routes answer bad requests with the one error shape', () => {
       'ratelimit',
       'monitoring',
       'performance',
+      'alerts',
     ]);
     expectNothingLeaked(answer.text);
   });

@@ -68,6 +68,11 @@ const VOLATILE_TABLES = new Set([
   'login_failures',
   'signing_keys',
   'self_test_scratch',
+  // Written by the alert evaluator every round, whoever calls what.
+  'alert_states',
+  'alert_history',
+  'alert_evaluator_lease',
+  'alert_notifications',
 ]);
 /** Columns written in the background: usage flushes. */
 const VOLATILE_COLUMNS: Record<string, string[]> = {
@@ -86,6 +91,7 @@ interface ZodNode {
       in?: ZodNode;
       shape?: Record<string, ZodNode>;
       element?: ZodNode;
+      valueType?: ZodNode;
     };
   };
 }
@@ -134,6 +140,8 @@ function stringSlots(schema: ZodNode, path: SlotPath = []): Slot[] {
     return Object.entries(def.shape).flatMap(([key, value]) => stringSlots(value, [...path, key]));
   }
   if (def.type === 'array' && def.element) return stringSlots(def.element, [...path, 0]);
+  // A record's values (alert labels and annotations), under a key its schema accepts.
+  if (def.type === 'record' && def.valueType) return stringSlots(def.valueType, [...path, 'injected']);
   if (NON_STRING_LEAVES.has(def.type)) return [];
   throw new Error(
     `the injection walk does not know zod type "${def.type}" at ${path.join('.') || 'the root'}`,
@@ -236,6 +244,20 @@ function baseInputs(): Record<string, unknown> {
     'performance.explain': { fingerprint: 'other' },
     'performance.cache.invalidate': { key: 'base-key' },
     'performance.cache.warm': {},
+    'performance.alerts.history': {},
+    'performance.alerts.create': {
+      name: `corpus_rule_${++sequence}`,
+      expression: 'db_up',
+      comparator: '==',
+      threshold: 0,
+    },
+    'performance.alerts.update': { id: randomUUID(), threshold: 1 },
+    'performance.alerts.delete': { id: randomUUID() },
+    'performance.alerts.webhooks.create': {
+      name: `corpus hook ${++sequence}`,
+      url: 'https://hooks.example.com/a',
+    },
+    'performance.alerts.webhooks.delete': { id: randomUUID() },
   };
 }
 
@@ -244,6 +266,8 @@ const written: Record<string, Set<string>> = {
   annotations: new Set(),
   users: new Set(),
   api_keys: new Set(),
+  alert_rules: new Set(),
+  alert_webhooks: new Set(),
 };
 
 /**
@@ -304,6 +328,26 @@ const STORES: Record<string, (answer: any, accepted: any) => Promise<void>> = {
       .executeTakeFirstOrThrow();
     if (accepted.name !== undefined) expect(row.name).toBe(accepted.name);
     expect(row.rate_limits).toEqual(accepted.rateLimits);
+  },
+  'performance.alerts.create': async (answer, accepted) => {
+    const row = await t.deps.database.db
+      .selectFrom('alert_rules')
+      .selectAll()
+      .where('id', '=', answer.id)
+      .executeTakeFirstOrThrow();
+    expect(row.name).toBe(accepted.name);
+    expect(row.expression).toBe(accepted.expression);
+    written.alert_rules?.add(row.id);
+  },
+  'performance.alerts.webhooks.create': async (answer, accepted) => {
+    const row = await t.deps.database.db
+      .selectFrom('alert_webhooks')
+      .selectAll()
+      .where('id', '=', answer.id)
+      .executeTakeFirstOrThrow();
+    expect(row.name).toBe(accepted.name);
+    expect(row.url).toBe(accepted.url);
+    written.alert_webhooks?.add(row.id);
   },
   'auth.changePassword': async (_answer, accepted) => {
     // The new password is now the one to prove: the next calls must present it.
@@ -395,6 +439,8 @@ async function databaseFingerprint(): Promise<Record<string, { rows: number; sha
     users: new Set([renamed.id, sessionUser.user.id, ...(written.users ?? [])]),
     api_keys: new Set([changedKey.id, ...(written.api_keys ?? [])]),
     annotations: written.annotations ?? new Set(),
+    alert_rules: written.alert_rules ?? new Set(),
+    alert_webhooks: written.alert_webhooks ?? new Set(),
   };
   for (const { table_name: table } of tables.rows) {
     if (VOLATILE_TABLES.has(table)) continue;

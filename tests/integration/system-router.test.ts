@@ -83,6 +83,7 @@ describe('system router', () => {
       'ratelimit',
       'monitoring',
       'performance',
+      'alerts',
     ]);
     expect(status.database.max).toBe(10);
     expect(status.database.acquired).toBeGreaterThan(0);

@@ -1,4 +1,5 @@
 import { router } from '../../trpc';
+import { alertProcedures } from './alerts';
 import { analyticsProcedures } from './analytics';
 import { cacheProcedures } from './cache';
 import { insightProcedures } from './insights';
@@ -19,4 +20,5 @@ export const performanceRouter = router({
     invalidation: ctx.deps.cacheInvalidation,
   })),
   ...insightProcedures,
+  ...alertProcedures((ctx) => ctx.deps.alerts),
 });
