@@ -16,6 +16,7 @@ import { EventLoopMonitor } from '../services/monitoring/event-loop';
 import { createMetrics } from '../services/monitoring/metrics';
 import { RequestAnalytics } from '../services/performance/analytics';
 import { performanceComponent } from '../services/performance/component';
+import { bindPerformanceMetrics } from '../services/performance/prometheus';
 import { QueryMonitor } from '../services/performance/query-monitor';
 import { ResourceSampler } from '../services/performance/resource-sampler';
 import { rateLimitComponent } from '../services/rate-limit/component';
@@ -135,7 +136,7 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
   metrics.bindComponents(() => initializer.states());
   metrics.bindEventLoopLag(() => eventLoop.lagSeconds());
 
-  return {
+  const deps: AppDeps = {
     config,
     logger,
     build,
@@ -153,4 +154,6 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
     rateLimiter,
     eventLoopLag: () => eventLoop.lagSeconds(),
   };
+  bindPerformanceMetrics(metrics.registry, deps);
+  return deps;
 }

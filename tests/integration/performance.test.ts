@@ -86,6 +86,11 @@ describe('performance router', () => {
     };
     expect(status.performance.slowestQuery.text).toBe('select pg_sleep(?)');
     expect(status.performance.bottlenecks.map((b) => b.rule)).toContain('slow_query');
+    // The same figures reach Prometheus.
+    const scrape = await (await t.app.request('/metrics')).text();
+    expect(scrape).toContain('performance_bottlenecks{rule="slow_query",severity="warning"} 1');
+    expect(scrape).toMatch(/^db_slow_queries_recent [1-9]/m);
+    expect(scrape).toMatch(/^cache_requests_total\{result="miss"\} [1-9]/m);
   });
 
   it('reports callers waiting for the pool while every connection is held', async () => {
