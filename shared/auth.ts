@@ -52,6 +52,9 @@ export const AUDIT_EVENT_TYPES = [
   'api_key_revoked',
   'api_key_rotated',
   'signing_key_rotated',
+  'environment_created',
+  'config_changed',
+  'config_rolled_back',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 export const auditEventType = z.enum(AUDIT_EVENT_TYPES);

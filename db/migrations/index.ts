@@ -3,6 +3,7 @@ import * as initial from './2026-11-25T00-00-00_initial';
 import * as rateLimits from './2026-11-26T00-00-00_rate_limits';
 import * as auth from './2026-11-27T00-00-00_auth';
 import * as alerts from './2026-11-28T00-00-00_alerts';
+import * as environments from './2026-11-29T00-00-00_environments';
 
 /**
  * Every migration, keyed by its timestamped name. Listed statically rather than read from
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-26T00-00-00_rate_limits': rateLimits,
   '2026-11-27T00-00-00_auth': auth,
   '2026-11-28T00-00-00_alerts': alerts,
+  '2026-11-29T00-00-00_environments': environments,
 };
