@@ -1,5 +1,13 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 import type { Role } from '../shared/auth';
+import type {
+  DeploymentEventType,
+  DeploymentProviderRef,
+  DeploymentSpec,
+  DeploymentStatus,
+  DeploymentStrategyName,
+  StepState,
+} from '../shared/devops-deployments';
 
 /**
  * Table types of the platform's database: the one place the server learns column types from.
@@ -23,6 +31,9 @@ export interface Database {
   alert_webhooks: AlertWebhooksTable;
   alert_notifications: AlertNotificationsTable;
   alert_evaluator_lease: AlertEvaluatorLeaseTable;
+  deployments: DeploymentsTable;
+  deployment_events: DeploymentEventsTable;
+  bad_versions: BadVersionsTable;
   environments: EnvironmentsTable;
   config_revisions: ConfigRevisionsTable;
 }
@@ -303,3 +314,59 @@ export interface ConfigRevisionsTable {
   rolled_back_from: number | null;
 }
 export type ConfigRevisionRow = Selectable<ConfigRevisionsTable>;
+
+// --- Deployments (server/services/deployments) -------------------------------------------------------
+
+export interface DeploymentsTable {
+  id: Generated<string>;
+  organization_id: string;
+  service: string;
+  environment: string;
+  version: string;
+  /** The version serving before this deployment; null for a service's first. */
+  stable_version: string | null;
+  strategy: DeploymentStrategyName;
+  spec: ColumnType<DeploymentSpec, string, never>;
+  provider: ColumnType<DeploymentProviderRef, string, never>;
+  status: ColumnType<DeploymentStatus, DeploymentStatus | undefined, DeploymentStatus>;
+  /** Index into the plan compiled from `spec` (server/services/deployments/plan.ts). */
+  current_step: ColumnType<number, number | undefined, number>;
+  step_state: ColumnType<StepState, string | undefined, string>;
+  paused_reason: string | null;
+  /** An abort or rollback the lease holder is to carry out. */
+  requested_action: 'abort' | 'rollback' | null;
+  requested_reason: string | null;
+  created_by: string | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  finished_at: NullableTimestamp;
+  /** The engine instance driving the deployment, until `lease_expires_at` (the database's clock). */
+  lease_owner: string | null;
+  lease_expires_at: NullableTimestamp;
+}
+export type DeploymentRow = Selectable<DeploymentsTable>;
+
+export interface DeploymentEventsTable {
+  id: Generated<string>;
+  deployment_id: string;
+  at: CreatedAt;
+  type: DeploymentEventType;
+  /** Set, with `to_status`, by the events that change the status. */
+  from_status: DeploymentStatus | null;
+  to_status: DeploymentStatus | null;
+  step: number | null;
+  details: ColumnType<Record<string, unknown>, string | undefined, never>;
+}
+export type DeploymentEventRow = Selectable<DeploymentEventsTable>;
+
+/** A version that neither a new deployment nor a rollback may go to. */
+export interface BadVersionsTable {
+  organization_id: string;
+  service: string;
+  environment: string;
+  version: string;
+  marked_at: CreatedAt;
+  reason: string;
+  deployment_id: string | null;
+}
+export type BadVersionRow = Selectable<BadVersionsTable>;
