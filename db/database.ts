@@ -34,6 +34,8 @@ export interface Database {
   deployments: DeploymentsTable;
   deployment_events: DeploymentEventsTable;
   bad_versions: BadVersionsTable;
+  backups: BackupsTable;
+  backup_schedules: BackupSchedulesTable;
   environments: EnvironmentsTable;
   config_revisions: ConfigRevisionsTable;
 }
@@ -314,6 +316,50 @@ export interface ConfigRevisionsTable {
   rolled_back_from: number | null;
 }
 export type ConfigRevisionRow = Selectable<ConfigRevisionsTable>;
+
+// --- Backups (server/services/backups) --------------------------------------------------------------
+
+export type BackupStatus = 'running' | 'succeeded' | 'failed';
+export type BackupMethod = 'copy' | 'pg_dump';
+
+/** One archive of the platform's database; the bookkeeping tables themselves are never archived. */
+export interface BackupsTable {
+  id: Generated<string>;
+  /** The organization of whoever asked for it (or of its schedule); the archive holds every organization. */
+  organization_id: string;
+  schedule_id: string | null;
+  status: BackupStatus;
+  method: BackupMethod | null;
+  /** The archive's directory; it exists once the backup succeeded. */
+  path: string;
+  /** The archive's manifest.json as written (server/services/backups/manifest.ts). */
+  manifest: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  /** bigint: pg returns it as a string. */
+  size_bytes: ColumnType<string | null, number | null | undefined, number | null>;
+  duration_ms: number | null;
+  error: string | null;
+  created_by: string | null;
+  created_at: CreatedAt;
+  finished_at: NullableTimestamp;
+  verified_at: NullableTimestamp;
+}
+export type BackupRow = Selectable<BackupsTable>;
+
+export interface BackupSchedulesTable {
+  id: Generated<string>;
+  organization_id: string;
+  /** Five cron fields, evaluated in UTC; see server/services/backups/cron.ts. */
+  cron: string;
+  retention_count: number | null;
+  retention_days: number | null;
+  enabled: Generated<boolean>;
+  last_run_at: NullableTimestamp;
+  next_run_at: Timestamp;
+  created_by: string | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+export type BackupScheduleRow = Selectable<BackupSchedulesTable>;
 
 // --- Deployments (server/services/deployments) -------------------------------------------------------
 

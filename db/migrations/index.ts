@@ -4,6 +4,7 @@ import * as rateLimits from './2026-11-26T00-00-00_rate_limits';
 import * as auth from './2026-11-27T00-00-00_auth';
 import * as alerts from './2026-11-28T00-00-00_alerts';
 import * as environments from './2026-11-29T00-00-00_environments';
+import * as backups from './2026-11-29T01-00-00_backups';
 import * as deployments from './2026-11-29T02-00-00_deployments';
 
 /**
@@ -17,5 +18,6 @@ export const migrations: Record<string, Migration> = {
   '2026-11-27T00-00-00_auth': auth,
   '2026-11-28T00-00-00_alerts': alerts,
   '2026-11-29T00-00-00_environments': environments,
+  '2026-11-29T01-00-00_backups': backups,
   '2026-11-29T02-00-00_deployments': deployments,
 };

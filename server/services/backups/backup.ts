@@ -1,0 +1,172 @@
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { sql } from 'kysely';
+import { syncFile, type WrittenFile, writeCompressed, writeDurably } from './archive-writer';
+import { loadOrder, readTables, UNARCHIVED_TABLES } from './catalogue';
+import { copyOut } from './copy-protocol';
+import { DedicatedConnection, type SchemalessKysely } from './dedicated-connection';
+import { dataFileName, MANIFEST_FILE, MANIFEST_FORMAT, type Manifest, type ManifestTable } from './manifest';
+import { canDump, dumpTable, type PgDumpTool } from './pg-dump';
+import { copyToStatement, lockForBackup } from './statements';
+
+/**
+ * Held (session-level) by whoever backs up or restores the platform's database: one at a time
+ * across every instance. Its value spells "bkup".
+ */
+export const BACKUP_LOCK = 0x626b7570n;
+
+export class BackupInProgressError extends Error {
+  override name = 'BackupInProgressError';
+  constructor() {
+    super('another backup or restore of this database is running');
+  }
+}
+
+/** The latest migration applied, which is what the schema is; null for a database never migrated. */
+export async function readSchemaVersion(db: SchemalessKysely): Promise<string | null> {
+  const { rows } = await sql<{ present: boolean }>`
+    select to_regclass('public.kysely_migration') is not null as present
+  `.execute(db);
+  if (!rows[0]?.present) return null;
+  const latest = await sql<{
+    name: string;
+  }>`select name from kysely_migration order by name desc limit 1`.execute(db);
+  return latest.rows[0]?.name ?? null;
+}
+
+export interface BackupRunOptions {
+  id: string;
+  /** Where the archive ends up. It is written beside it as `.partial-<name>` and renamed at the end. */
+  directory: string;
+  /** A pg_dump to use when it can dump this server; otherwise (or null) the COPY export. */
+  pgDump: PgDumpTool | null;
+}
+
+/**
+ * One backup of a database on a session of its own, holding BACKUP_LOCK from `open` to `close`.
+ *
+ * Consistency: everything is read in one REPEATABLE READ, READ ONLY transaction, so every table
+ * is seen as of the same instant however long the export takes and whatever is written meanwhile
+ * (pg_dump, when used, joins that snapshot through pg_export_snapshot). Tables are locked in
+ * ACCESS SHARE mode, which blocks no write, only DDL that would drop or rewrite them under us.
+ */
+export class BackupSession {
+  private constructor(
+    private readonly connection: DedicatedConnection,
+    private readonly url: string,
+  ) {}
+
+  /** Opens the session and takes the lock; throws BackupInProgressError when it is held elsewhere. */
+  static async open(url: string): Promise<BackupSession> {
+    const connection = await DedicatedConnection.open(url, 'beauty-crafter-backup');
+    try {
+      if (!(await connection.tryLock(BACKUP_LOCK))) throw new BackupInProgressError();
+    } catch (error) {
+      await connection.close();
+      throw error;
+    }
+    return new BackupSession(connection, url);
+  }
+
+  /** Writes the archive; on failure nothing is left in the backup directory. */
+  async run({ id, directory, pgDump }: BackupRunOptions): Promise<Manifest> {
+    const started = performance.now();
+    const createdAt = new Date().toISOString();
+    const { db, client } = this.connection;
+    const partial = join(dirname(directory), `.partial-${basename(directory)}`);
+    await rm(partial, { recursive: true, force: true });
+    await mkdir(partial, { recursive: true, mode: 0o700 });
+    try {
+      await sql`begin isolation level repeatable read read only`.execute(db);
+      const server = await sql<{ version: string; num: number }>`
+        select current_setting('server_version') as version,
+          current_setting('server_version_num')::int as num
+      `.execute(db);
+      const { version, num } = server.rows[0]!;
+      const schemaVersion = await readSchemaVersion(db);
+      if (!schemaVersion)
+        throw new Error('the database has no migrations applied: it is not a platform database');
+      const catalogue = (await readTables(db)).filter((t) => !UNARCHIVED_TABLES.has(t.name));
+      await lockForBackup(
+        db,
+        catalogue.map((t) => t.name),
+      );
+      const byName = new Map(catalogue.map((t) => [t.name, t]));
+      const method = canDump(pgDump, num) ? 'pg_dump' : 'copy';
+      const snapshot =
+        method === 'pg_dump'
+          ? (await sql<{ id: string }>`select pg_export_snapshot() as id`.execute(db)).rows[0]!.id
+          : null;
+
+      const tables: ManifestTable[] = [];
+      for (const [index, name] of loadOrder(catalogue).order.entries()) {
+        const table = byName.get(name)!;
+        const file = dataFileName(index + 1, name);
+        let written: WrittenFile;
+        if (snapshot && pgDump) {
+          const dump = await dumpTable(pgDump, {
+            url: this.url,
+            snapshot,
+            table: name,
+            workDirectory: partial,
+          });
+          try {
+            written = await writeCompressed(dump.stream, join(partial, file));
+          } finally {
+            await dump.cleanUp();
+          }
+        } else {
+          const copy = copyOut(client, copyToStatement(db, table));
+          written = await writeCompressed(copy.stream, join(partial, file));
+          const reported = await copy.rows;
+          if (reported !== written.rows) {
+            throw new Error(
+              `${name}: the server sent ${reported} rows but ${written.rows} lines were written`,
+            );
+          }
+        }
+        tables.push({
+          name,
+          file,
+          columns: table.columns,
+          primaryKey: table.primaryKey,
+          references: table.references,
+          rows: written.rows,
+          bytes: written.bytes,
+          sha256: written.sha256,
+        });
+      }
+      await sql`commit`.execute(db);
+
+      const manifest: Manifest = {
+        format: MANIFEST_FORMAT,
+        id,
+        createdAt,
+        schemaVersion,
+        server: { version, versionNum: num },
+        method,
+        copyFormat: 'text',
+        compression: 'gzip',
+        tables,
+        durationMs: Math.round(performance.now() - started),
+        totalBytes: tables.reduce((sum, t) => sum + t.bytes, 0),
+        totalRows: tables.reduce((sum, t) => sum + t.rows, 0),
+      };
+      await writeDurably(join(partial, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+      await syncFile(partial);
+      // The archive appears whole or not at all: a reader never sees a half-written one.
+      await rename(partial, directory);
+      await syncFile(dirname(directory));
+      return manifest;
+    } catch (error) {
+      await sql`rollback`.execute(db).catch(() => undefined);
+      await rm(partial, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** Ends the session, releasing the lock. */
+  close(): Promise<void> {
+    return this.connection.close();
+  }
+}

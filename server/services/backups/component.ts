@@ -1,0 +1,31 @@
+import type { Component } from '../../runtime/initializer';
+import type { Logger } from '../../runtime/logger';
+import type { BackupScheduler } from './scheduler';
+import type { BackupService } from './service';
+
+/**
+ * Backups at start and stop: clean up after an instance that stopped mid-backup, run the
+ * scheduler, and at stop let backups under way finish. Not critical: an instance that cannot
+ * back up still serves requests (the staleness of backup_last_success_timestamp_seconds tells).
+ */
+export function backupsComponent(
+  { service, scheduler }: { service: BackupService; scheduler: BackupScheduler },
+  logger: Logger,
+): Component {
+  return {
+    name: 'backups',
+    phase: 'monitoring',
+    critical: false,
+    async start() {
+      const recovered = await service.recoverInterrupted();
+      if (recovered.failed.length + recovered.removed.length > 0) {
+        logger.warn(recovered, 'backups interrupted by a stopped instance cleaned up');
+      }
+      scheduler.start();
+    },
+    async stop() {
+      await scheduler.stop();
+      await service.stop();
+    },
+  };
+}

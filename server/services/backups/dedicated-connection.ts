@@ -1,0 +1,65 @@
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+
+/**
+ * A Kysely that knows no tables: catalogue queries and COPY statements are written with the sql
+ * tag, and migrations bring their own view of the schema.
+ */
+export type SchemalessKysely = Kysely<Record<string, never>>;
+
+/**
+ * One PostgreSQL session of its own, outside the pool, with a Kysely over it: for work that must
+ * stay on one session from start to end (a snapshot that COPY statements share, a restore in one
+ * transaction, a session-level advisory lock). Statement timeouts are off: a COPY of a large
+ * table legitimately runs for minutes.
+ */
+export class DedicatedConnection {
+  readonly client: pg.Client;
+  /** Every query through it runs on `client`, inside whatever transaction the client is in. */
+  readonly db: SchemalessKysely;
+  private closed = false;
+
+  private constructor(client: pg.Client) {
+    this.client = client;
+    const session = {
+      query: (text: string, parameters: readonly unknown[]) => client.query(text, [...parameters]),
+      release: () => undefined,
+    };
+    this.db = new Kysely<Record<string, never>>({
+      dialect: new PostgresDialect({
+        // A pool of exactly this one session; Kysely never ends it (close() does).
+        pool: { connect: async () => session, end: async () => undefined } as never,
+      }),
+    });
+  }
+
+  static async open(url: string, applicationName: string): Promise<DedicatedConnection> {
+    const client = new pg.Client({
+      connectionString: url,
+      application_name: applicationName,
+      statement_timeout: 0,
+      connectionTimeoutMillis: 10_000,
+      keepAlive: true,
+    });
+    // Without a listener a connection lost mid-backup would be an unhandled 'error' event that
+    // ends the process; the query under way fails with it instead.
+    client.on('error', () => undefined);
+    await client.connect();
+    return new DedicatedConnection(client);
+  }
+
+  /** `pg_try_advisory_lock`: held by this session until it unlocks or closes. */
+  async tryLock(key: bigint): Promise<boolean> {
+    const { rows } = await sql<{
+      locked: boolean;
+    }>`select pg_try_advisory_lock(${key}::bigint) as locked`.execute(this.db);
+    return rows[0]?.locked === true;
+  }
+
+  /** Ends the session (which releases its advisory locks and rolls back an open transaction). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.client.end().catch(() => undefined);
+  }
+}

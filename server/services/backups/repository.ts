@@ -1,0 +1,241 @@
+import type { Kysely } from 'kysely';
+import type { BackupRow, BackupScheduleRow, BackupStatus, Database } from '../../../db/database';
+import type { Manifest } from './manifest';
+
+/** SQL of the backups and backup_schedules tables. */
+
+export async function insertBackup(
+  db: Kysely<Database>,
+  row: {
+    id: string;
+    organizationId: string;
+    scheduleId: string | null;
+    path: string;
+    createdBy: string | null;
+  },
+): Promise<BackupRow> {
+  return db
+    .insertInto('backups')
+    .values({
+      id: row.id,
+      organization_id: row.organizationId,
+      schedule_id: row.scheduleId,
+      status: 'running',
+      path: row.path,
+      created_by: row.createdBy,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function finishBackup(
+  db: Kysely<Database>,
+  id: string,
+  outcome: { manifest: Manifest } | { error: string; durationMs: number },
+): Promise<BackupRow> {
+  const values =
+    'manifest' in outcome
+      ? {
+          status: 'succeeded' as const,
+          method: outcome.manifest.method,
+          manifest: JSON.stringify(outcome.manifest),
+          size_bytes: outcome.manifest.totalBytes,
+          duration_ms: outcome.manifest.durationMs,
+        }
+      : { status: 'failed' as const, error: outcome.error.slice(0, 2000), duration_ms: outcome.durationMs };
+  return db
+    .updateTable('backups')
+    .set({ ...values, finished_at: new Date() })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** A backup of the organization; another organization's is as absent as one that does not exist. */
+export async function findBackup(
+  db: Kysely<Database>,
+  id: string,
+  organizationId: string,
+): Promise<BackupRow | undefined> {
+  return db
+    .selectFrom('backups')
+    .selectAll()
+    .where('id', '=', id)
+    .where('organization_id', '=', organizationId)
+    .executeTakeFirst();
+}
+
+/** Newest first; `cursor` is the last id of the previous page. */
+export async function listBackups(
+  db: Kysely<Database>,
+  organizationId: string,
+  { limit, cursor }: { limit: number; cursor?: string },
+): Promise<BackupRow[]> {
+  let query = db
+    .selectFrom('backups')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit);
+  if (cursor) {
+    query = query.where(({ eb, refTuple, selectFrom }) =>
+      eb(
+        refTuple('created_at', 'id'),
+        '<',
+        selectFrom('backups as c')
+          .select(['c.created_at', 'c.id'])
+          .where('c.id', '=', cursor)
+          .$asTuple('created_at', 'id'),
+      ),
+    );
+  }
+  return query.execute();
+}
+
+export async function deleteBackupRow(db: Kysely<Database>, id: string): Promise<void> {
+  await db.deleteFrom('backups').where('id', '=', id).execute();
+}
+
+export async function markVerified(db: Kysely<Database>, id: string): Promise<Date> {
+  const row = await db
+    .updateTable('backups')
+    .set({ verified_at: new Date() })
+    .where('id', '=', id)
+    .returning('verified_at')
+    .executeTakeFirstOrThrow();
+  return row.verified_at as Date;
+}
+
+/** Backups left `running` by an instance that stopped mid-way; call only while holding BACKUP_LOCK. */
+export async function failInterruptedBackups(db: Kysely<Database>): Promise<string[]> {
+  const rows = await db
+    .updateTable('backups')
+    .set({ status: 'failed', error: 'interrupted: the instance running it stopped', finished_at: new Date() })
+    .where('status', '=', 'running')
+    .returning('id')
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+/** The latest successful backup of any organization: what the metrics report. */
+export async function latestSuccess(
+  db: Kysely<Database>,
+): Promise<Pick<BackupRow, 'finished_at' | 'duration_ms' | 'size_bytes'> | undefined> {
+  return db
+    .selectFrom('backups')
+    .select(['finished_at', 'duration_ms', 'size_bytes'])
+    .where('status', '=', 'succeeded')
+    .orderBy('finished_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}
+
+export async function listScheduleBackups(
+  db: Kysely<Database>,
+  scheduleId: string,
+): Promise<{ id: string; status: BackupStatus; created_at: Date; path: string }[]> {
+  return db
+    .selectFrom('backups')
+    .select(['id', 'status', 'created_at', 'path'])
+    .where('schedule_id', '=', scheduleId)
+    .execute();
+}
+
+// --- schedules --------------------------------------------------------------------------------------
+
+export interface ScheduleFields {
+  cron: string;
+  retention_count: number | null;
+  retention_days: number | null;
+  enabled: boolean;
+  next_run_at: Date;
+}
+
+export async function insertSchedule(
+  db: Kysely<Database>,
+  organizationId: string,
+  createdBy: string | null,
+  fields: ScheduleFields,
+): Promise<BackupScheduleRow> {
+  return db
+    .insertInto('backup_schedules')
+    .values({ ...fields, organization_id: organizationId, created_by: createdBy })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function updateSchedule(
+  db: Kysely<Database>,
+  id: string,
+  fields: Partial<ScheduleFields>,
+): Promise<BackupScheduleRow> {
+  return db
+    .updateTable('backup_schedules')
+    .set({ ...fields, updated_at: new Date() })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function deleteSchedule(db: Kysely<Database>, id: string): Promise<void> {
+  await db.deleteFrom('backup_schedules').where('id', '=', id).execute();
+}
+
+export async function findSchedule(
+  db: Kysely<Database>,
+  id: string,
+  organizationId: string,
+): Promise<BackupScheduleRow | undefined> {
+  return db
+    .selectFrom('backup_schedules')
+    .selectAll()
+    .where('id', '=', id)
+    .where('organization_id', '=', organizationId)
+    .executeTakeFirst();
+}
+
+export async function listSchedules(
+  db: Kysely<Database>,
+  organizationId: string,
+): Promise<BackupScheduleRow[]> {
+  return db
+    .selectFrom('backup_schedules')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+}
+
+/** Enabled schedules whose time has come, every organization's. */
+export async function dueSchedules(db: Kysely<Database>, now: Date): Promise<BackupScheduleRow[]> {
+  return db
+    .selectFrom('backup_schedules')
+    .selectAll()
+    .where('enabled', '=', true)
+    .where('next_run_at', '<=', now)
+    .orderBy('next_run_at')
+    .execute();
+}
+
+/**
+ * Takes a due run of a schedule: moves next_run_at on, only if nobody has since (the row still
+ * has the next_run_at that was read). Exactly one claimant of a run gets the row back, whichever
+ * instance it runs on.
+ */
+export async function claimScheduledRun(
+  db: Kysely<Database>,
+  schedule: Pick<BackupScheduleRow, 'id' | 'next_run_at'>,
+  { now, next }: { now: Date; next: Date },
+): Promise<boolean> {
+  const claimed = await db
+    .updateTable('backup_schedules')
+    .set({ last_run_at: now, next_run_at: next })
+    .where('id', '=', schedule.id)
+    .where('next_run_at', '=', schedule.next_run_at)
+    .where('enabled', '=', true)
+    .returning('id')
+    .executeTakeFirst();
+  return claimed !== undefined;
+}

@@ -1,0 +1,485 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import type { Migration } from 'kysely';
+import type { PlatformDatabase } from '../../../db/connect';
+import type { BackupRow, BackupScheduleRow } from '../../../db/database';
+import { migrations as platformMigrations } from '../../../db/migrations';
+import type {
+  Backup,
+  BackupCreateInput,
+  BackupListInput,
+  BackupPage,
+  BackupRestoreInput,
+  BackupRestoreResult,
+  BackupVerification,
+} from '../../../shared/devops-backups';
+import { PlatformError } from '../../errors';
+import type { Logger } from '../../runtime/logger';
+import { type Actor, auditActor } from '../auth/actor';
+import type { AuditActor, AuditEvent, AuditLog } from '../auth/audit';
+import { BACKUP_LOCK, BackupInProgressError, BackupSession } from './backup';
+import { DedicatedConnection } from './dedicated-connection';
+import { ManifestError, readManifest } from './manifest';
+import { detectPgDump, type PgDumpTool } from './pg-dump';
+import {
+  deleteBackupRow,
+  failInterruptedBackups,
+  findBackup,
+  finishBackup,
+  insertBackup,
+  latestSuccess,
+  listBackups,
+  markVerified,
+} from './repository';
+import { ArchiveCorruptError, RestoreRefusedError, restoreArchive } from './restore';
+import { BackupScheduleService } from './schedules';
+import { verifyArchive } from './verify';
+import { describeTarget, recordedManifest, sameDatabase, toBackup } from './views';
+
+export interface BackupServiceOptions {
+  database: PlatformDatabase;
+  /** The platform's database (DATABASE_URL or the embedded server's): what is backed up, and restored by default. */
+  databaseUrl: string;
+  /** BACKUP_DIR: one directory per archive, named by the backup's id. */
+  directory: string;
+  audit: AuditLog;
+  logger: Logger;
+  /** The pg_dump to use when it can dump the server: a path, 'pg_dump' on PATH (the default), or null for never. */
+  pgDump?: string | null;
+  /** The migrations restore builds the schema with (the platform's own by default). */
+  migrations?: Record<string, Migration>;
+  /**
+   * Whether the platform is in maintenance. When given, a restore into the platform's own
+   * database is refused outside maintenance: requests would read and write tables being replaced.
+   */
+  inMaintenance?: () => boolean;
+}
+
+/** The figures the backup metrics export. */
+export interface BackupFigures {
+  lastSuccessAt: Date;
+  durationSeconds: number;
+  sizeBytes: number;
+}
+
+/** Who starts a backup: a caller, or a schedule (no user). */
+interface Requester {
+  organizationId: string;
+  userId: string | null;
+  scheduleId: string | null;
+  audit: AuditActor;
+}
+
+/**
+ * Backups of the platform's database: create (in the background, or waiting), list, get, verify,
+ * delete and restore. Rows of another organization are NOT_FOUND; an archive itself holds the
+ * whole database, which is why restoring is for admins. Every action is in the audit log.
+ */
+export class BackupService {
+  /** The organization's schedules, and retention. */
+  readonly schedules: BackupScheduleService;
+  private readonly running = new Set<Promise<unknown>>();
+  private readonly migrations: Record<string, Migration>;
+  private pgDump: Promise<PgDumpTool | null> | null = null;
+  private figures: { at: number; value: BackupFigures | null } | null = null;
+
+  constructor(private readonly options: BackupServiceOptions) {
+    this.migrations = options.migrations ?? platformMigrations;
+    this.schedules = new BackupScheduleService({
+      database: options.database,
+      audit: options.audit,
+      logger: options.logger,
+      removeBackup: (row) => this.remove(row),
+    });
+  }
+
+  get directory(): string {
+    return resolve(this.options.directory);
+  }
+
+  /**
+   * Starts a backup. Refused with CONFLICT while another runs (on any instance). With `wait`,
+   * answers once it has succeeded or failed; otherwise at once, with the running backup.
+   */
+  async create(actor: Actor, { wait }: BackupCreateInput): Promise<Backup> {
+    const requester = {
+      organizationId: actor.organizationId,
+      userId: actor.userId,
+      scheduleId: null,
+      audit: auditActor(actor),
+    };
+    return this.start(requester, wait);
+  }
+
+  /** A scheduled run (the scheduler calls it, waiting for the outcome). */
+  async runScheduled(schedule: Pick<BackupScheduleRow, 'id' | 'organization_id'>): Promise<Backup> {
+    return this.start(
+      {
+        organizationId: schedule.organization_id,
+        userId: null,
+        scheduleId: schedule.id,
+        audit: { organizationId: schedule.organization_id },
+      },
+      true,
+    );
+  }
+
+  private async start(requester: Requester, wait: boolean): Promise<Backup> {
+    let session: BackupSession;
+    try {
+      session = await BackupSession.open(this.options.databaseUrl);
+    } catch (error) {
+      await this.record({
+        type: 'backup_created',
+        result: 'failure',
+        actor: requester.audit,
+        details: { error: messageOf(error), scheduleId: requester.scheduleId },
+      });
+      if (error instanceof BackupInProgressError) throw new PlatformError('CONFLICT', error.message);
+      throw error;
+    }
+    let row: BackupRow;
+    const id = randomUUID();
+    try {
+      await this.ensureDirectory();
+      row = await this.options.database.transaction((trx) =>
+        insertBackup(trx, {
+          id,
+          organizationId: requester.organizationId,
+          scheduleId: requester.scheduleId,
+          path: join(this.directory, id),
+          createdBy: requester.userId,
+        }),
+      );
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
+    const work = this.runBackup(session, row, requester).finally(() => session.close());
+    this.running.add(work);
+    void work.finally(() => this.running.delete(work));
+    if (wait) return work;
+    work.catch(() => undefined);
+    return toBackup(row);
+  }
+
+  private async runBackup(session: BackupSession, row: BackupRow, requester: Requester): Promise<Backup> {
+    const started = performance.now();
+    const pgDump = await this.findPgDump();
+    let finished: BackupRow;
+    try {
+      const manifest = await session.run({ id: row.id, directory: row.path, pgDump });
+      finished = await this.options.database.transaction((trx) => finishBackup(trx, row.id, { manifest }));
+      this.figures = null;
+      this.options.logger.info(
+        {
+          backupId: row.id,
+          method: manifest.method,
+          rows: manifest.totalRows,
+          bytes: manifest.totalBytes,
+          durationMs: manifest.durationMs,
+        },
+        'backup written',
+      );
+    } catch (error) {
+      this.options.logger.error({ err: error, backupId: row.id }, 'backup failed');
+      finished = await this.options.database.transaction((trx) =>
+        finishBackup(trx, row.id, {
+          error: messageOf(error),
+          durationMs: Math.round(performance.now() - started),
+        }),
+      );
+    }
+    const backup = toBackup(finished);
+    await this.record({
+      type: 'backup_created',
+      result: backup.status === 'succeeded' ? 'success' : 'failure',
+      actor: requester.audit,
+      target: { type: 'backup', id: backup.id },
+      details: {
+        method: backup.method,
+        rows: backup.rows,
+        sizeBytes: backup.sizeBytes,
+        durationMs: backup.durationMs,
+        scheduleId: requester.scheduleId,
+        ...(backup.error ? { error: backup.error } : {}),
+      },
+    });
+    return backup;
+  }
+
+  async list(actor: Actor, { limit, cursor }: BackupListInput): Promise<BackupPage> {
+    const rows = await this.options.database.read((db) =>
+      listBackups(db, actor.organizationId, { limit: limit + 1, cursor }),
+    );
+    const backups = rows.slice(0, limit).map(toBackup);
+    return { backups, nextCursor: rows.length > limit ? (backups.at(-1)?.id ?? null) : null };
+  }
+
+  async get(actor: Actor, id: string): Promise<Backup> {
+    return toBackup(await this.find(actor, id));
+  }
+
+  /**
+   * Reads the whole archive back: manifest.json against the recorded manifest, then every data
+   * file's SHA-256, size, gzip integrity and row count. Records when it last passed.
+   */
+  async verify(actor: Actor, id: string): Promise<BackupVerification> {
+    const started = performance.now();
+    const row = await this.find(actor, id);
+    const manifest = this.restorableManifest(row);
+    const problems = await this.manifestProblems(row.path, manifest);
+    const check = await verifyArchive(row.path, manifest);
+    const ok = problems.length === 0 && check.ok;
+    if (ok) await this.options.database.transaction((trx) => markVerified(trx, id));
+    const bad = check.files.filter((f) => !f.ok).map((f) => f.file);
+    await this.record({
+      type: 'backup_verified',
+      result: ok ? 'success' : 'failure',
+      actor: auditActor(actor),
+      target: { type: 'backup', id },
+      details: { problems, damagedFiles: bad },
+    });
+    return { id, ok, problems, files: check.files, durationMs: Math.round(performance.now() - started) };
+  }
+
+  /** Removes the archive's files, then its row. A running backup cannot be deleted. */
+  async delete(actor: Actor, id: string): Promise<{ id: string }> {
+    const row = await this.find(actor, id);
+    if (row.status === 'running') throw new PlatformError('CONFLICT', 'the backup is still running');
+    await this.remove(row);
+    await this.record({
+      type: 'backup_deleted',
+      result: 'success',
+      actor: auditActor(actor),
+      target: { type: 'backup', id },
+      details: { scheduleId: row.schedule_id },
+    });
+    return { id };
+  }
+
+  /** Deletes an archive and its row, whoever asked (retention uses it too). */
+  async remove(row: Pick<BackupRow, 'id' | 'path'>): Promise<void> {
+    // Never outside BACKUP_DIR, whatever a row says.
+    const path = resolve(row.path);
+    if (path.startsWith(`${this.directory}/`)) await rm(path, { recursive: true, force: true });
+    await this.options.database.transaction((trx) => deleteBackupRow(trx, row.id));
+  }
+
+  /**
+   * Restores a successful backup into `targetDatabaseUrl`, or into the platform's own database.
+   * See restoreArchive for the guarantees; here: the recorded manifest is the reference (a
+   * manifest.json that differs from it is refused), the platform's own database always needs
+   * `confirm` (and maintenance, when the service knows about it), and the outcome is audited.
+   */
+  async restore(actor: Actor, input: BackupRestoreInput): Promise<BackupRestoreResult> {
+    const row = await this.find(actor, input.id);
+    const targetUrl = input.targetDatabaseUrl ?? this.options.databaseUrl;
+    const platform = sameDatabase(targetUrl, this.options.databaseUrl);
+    const target = { ...describeTarget(targetUrl), platform };
+    const fail = async (error: unknown, code: 'CONFLICT' | 'BAD_REQUEST') => {
+      await this.recordRestore(actor, input.id, 'failure', { target, error: messageOf(error) });
+      return new PlatformError(code, messageOf(error));
+    };
+
+    const manifest = this.restorableManifest(row);
+    if (platform && !input.confirm) {
+      throw await fail(
+        new Error("restoring into the platform's own database replaces all its data: confirm to proceed"),
+        'CONFLICT',
+      );
+    }
+    if (platform && this.options.inMaintenance && !this.options.inMaintenance()) {
+      throw await fail(
+        new Error(
+          'put the platform in maintenance (devops.maintenance.set) before restoring into its own database',
+        ),
+        'CONFLICT',
+      );
+    }
+    const problems = await this.manifestProblems(row.path, manifest);
+    if (problems.length > 0)
+      throw await fail(new Error(`the archive is damaged: ${problems.join('; ')}`), 'CONFLICT');
+
+    try {
+      const result = await restoreArchive({
+        directory: row.path,
+        manifest,
+        targetUrl,
+        confirm: input.confirm,
+        migrations: this.migrations,
+        lockKey: platform ? BACKUP_LOCK : undefined,
+      });
+      if (platform) this.figures = null;
+      await this.recordRestore(actor, input.id, 'success', {
+        target,
+        schemaVersion: result.schemaVersion,
+        migrated: result.migrated,
+        replacedData: result.replacedData,
+        tables: result.tables.length,
+        rows: result.tables.reduce((sum, t) => sum + t.rows, 0),
+        durationMs: result.durationMs,
+      });
+      return { id: input.id, target, ...result };
+    } catch (error) {
+      if (
+        error instanceof ArchiveCorruptError ||
+        error instanceof RestoreRefusedError ||
+        error instanceof BackupInProgressError
+      ) {
+        throw await fail(error, 'CONFLICT');
+      }
+      if (isConnectionFailure(error)) {
+        throw await fail(new Error(`cannot reach the target database: ${messageOf(error)}`), 'BAD_REQUEST');
+      }
+      throw await fail(
+        new Error(`the restore failed and was rolled back, the target is unchanged: ${messageOf(error)}`),
+        'CONFLICT',
+      );
+    }
+  }
+
+  /** The latest successful backup, read at most every 10 s (the metrics call it at every scrape). */
+  async latestFigures(): Promise<BackupFigures | null> {
+    if (this.figures && Date.now() - this.figures.at < 10_000) return this.figures.value;
+    try {
+      const row = await this.options.database.read((db) => latestSuccess(db));
+      const value = row?.finished_at
+        ? {
+            lastSuccessAt: new Date(row.finished_at),
+            durationSeconds: (row.duration_ms ?? 0) / 1000,
+            sizeBytes: Number(row.size_bytes ?? 0),
+          }
+        : null;
+      this.figures = { at: Date.now(), value };
+    } catch (error) {
+      // A scrape must not fail because the database is away: the last figures known are kept.
+      this.options.logger.warn({ err: error }, 'backup figures unavailable');
+    }
+    return this.figures?.value ?? null;
+  }
+
+  /**
+   * Cleans up after an instance that stopped mid-backup: when no backup runs anywhere (the lock
+   * is free), rows still `running` are marked failed and half-written directories are removed.
+   */
+  async recoverInterrupted(): Promise<{ failed: string[]; removed: string[] }> {
+    const connection = await DedicatedConnection.open(this.options.databaseUrl, 'beauty-crafter-backup');
+    try {
+      if (!(await connection.tryLock(BACKUP_LOCK))) return { failed: [], removed: [] };
+      const failed = await this.options.database.transaction((trx) => failInterruptedBackups(trx));
+      const removed: string[] = [];
+      const entries = await readdir(this.directory).catch(() => [] as string[]);
+      for (const entry of entries) {
+        if (!entry.startsWith('.partial-')) continue;
+        await rm(join(this.directory, entry), { recursive: true, force: true });
+        removed.push(entry);
+      }
+      return { failed, removed };
+    } finally {
+      await connection.close();
+    }
+  }
+
+  /** Waits for the backups this instance is running. */
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.running]);
+  }
+
+  private async find(actor: Actor, id: string): Promise<BackupRow> {
+    const row = await this.options.database.read((db) => findBackup(db, id, actor.organizationId));
+    if (!row) throw new PlatformError('NOT_FOUND', 'no such backup');
+    return row;
+  }
+
+  private restorableManifest(row: BackupRow) {
+    if (row.status !== 'succeeded')
+      throw new PlatformError(
+        'CONFLICT',
+        `the backup ${row.status === 'running' ? 'is still running' : 'failed'}`,
+      );
+    const manifest = recordedManifest(row);
+    if (!manifest) throw new PlatformError('CONFLICT', 'the backup has no readable manifest');
+    return manifest;
+  }
+
+  /** manifest.json must exist and say what the database recorded when the archive was written. */
+  private async manifestProblems(
+    directory: string,
+    recorded: ReturnType<typeof recordedManifest>,
+  ): Promise<string[]> {
+    try {
+      const onDisk = await readManifest(directory);
+      return isDeepStrictEqual(onDisk, recorded) ? [] : ['manifest.json differs from the recorded manifest'];
+    } catch (error) {
+      if (error instanceof ManifestError) return [error.message];
+      throw error;
+    }
+  }
+
+  private async ensureDirectory(): Promise<void> {
+    await mkdir(this.directory, { recursive: true, mode: 0o700 });
+  }
+
+  private findPgDump(): Promise<PgDumpTool | null> {
+    const path = this.options.pgDump === undefined ? 'pg_dump' : this.options.pgDump;
+    this.pgDump ??= path === null ? Promise.resolve(null) : detectPgDump(path);
+    return this.pgDump;
+  }
+
+  private async recordRestore(
+    actor: Actor,
+    id: string,
+    result: 'success' | 'failure',
+    details: Record<string, unknown>,
+  ): Promise<void> {
+    const event: AuditEvent = {
+      type: 'backup_restored',
+      result,
+      actor: auditActor(actor),
+      target: { type: 'backup', id },
+      details,
+    };
+    try {
+      await this.options.database.transaction((trx) => this.options.audit.record(trx, event));
+    } catch {
+      // After a restore of the platform's own database the actor's organization may not exist
+      // any more: the event is kept, with the organization in its details instead.
+      await this.record({
+        ...event,
+        actor: { ...event.actor, organizationId: null },
+        details: { ...details, organizationId: actor.organizationId },
+      });
+    }
+  }
+
+  /** Audit events outlive the request: a failure to write one is logged, never thrown over the outcome. */
+  private async record(event: AuditEvent): Promise<void> {
+    try {
+      await this.options.database.transaction((trx) => this.options.audit.record(trx, event));
+    } catch (error) {
+      this.options.logger.error({ err: error, type: event.type }, 'audit event not recorded');
+    }
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The target could not be reached or refused the login: the caller's URL is at fault. */
+function isConnectionFailure(error: unknown): boolean {
+  const code = (error as { code?: string })?.code ?? '';
+  return [
+    'ECONNREFUSED',
+    'ENOTFOUND',
+    'EAI_AGAIN',
+    'ETIMEDOUT',
+    'EHOSTUNREACH',
+    '28P01',
+    '28000',
+    '3D000',
+  ].includes(code);
+}

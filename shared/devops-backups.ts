@@ -1,0 +1,145 @@
+import { z } from 'zod';
+
+/** `devops.backups.*`: inputs (zod) and what the procedures answer. */
+
+const id = z.uuid({ message: 'must be an id (a UUID)' });
+const limit = z.number().int().min(1).max(100).default(50);
+// PostgreSQL text cannot hold NUL; refused here with a 400 rather than by the database with a 500.
+const noNul = (value: string) => !value.includes('\u0000');
+
+export const backupCreateInput = z
+  .object({
+    /** Answer once the archive is written (or failed) instead of as soon as it has started. */
+    wait: z.boolean().default(false),
+  })
+  .default({ wait: false });
+export type BackupCreateInput = z.infer<typeof backupCreateInput>;
+
+export const backupListInput = z
+  .object({
+    limit,
+    /** The last id of the previous page. */
+    cursor: id.optional(),
+  })
+  .default({ limit: 50 });
+export type BackupListInput = z.infer<typeof backupListInput>;
+
+export const backupIdInput = z.object({ id });
+
+export const backupRestoreInput = z.object({
+  id,
+  /**
+   * Another database to restore into; absent: the platform's own database, which the restore
+   * replaces while it runs (put the platform in maintenance first).
+   */
+  targetDatabaseUrl: z
+    .url({ protocol: /^postgres(ql)?$/, message: 'must be a postgres:// or postgresql:// URL' })
+    .max(2000)
+    .optional(),
+  /** Needed to replace a target that holds data (always, for the platform's own database). */
+  confirm: z.boolean(),
+});
+export type BackupRestoreInput = z.infer<typeof backupRestoreInput>;
+
+const cron = z.string().trim().min(1).max(200).refine(noNul, 'must not contain NUL (U+0000) characters');
+const retentionCount = z.number().int().min(1).max(10_000).nullable();
+const retentionDays = z.number().int().min(1).max(36_500).nullable();
+
+export const backupScheduleCreateInput = z.object({
+  /** Five cron fields (minute hour day-of-month month day-of-week) in UTC, or @daily, @hourly, ... */
+  cron,
+  /** Keep the newest N successful backups of the schedule. */
+  retentionCount: retentionCount.default(null),
+  /** Keep successful backups of the schedule younger than D days (with a count too: kept by either). */
+  retentionDays: retentionDays.default(null),
+  enabled: z.boolean().default(true),
+});
+export type BackupScheduleCreateInput = z.infer<typeof backupScheduleCreateInput>;
+
+export const backupScheduleUpdateInput = z.object({
+  id,
+  cron: cron.optional(),
+  retentionCount: retentionCount.optional(),
+  retentionDays: retentionDays.optional(),
+  enabled: z.boolean().optional(),
+});
+export type BackupScheduleUpdateInput = z.infer<typeof backupScheduleUpdateInput>;
+
+export const backupScheduleIdInput = z.object({ id });
+
+export type BackupStatus = 'running' | 'succeeded' | 'failed';
+
+export interface BackupTableSummary {
+  name: string;
+  rows: number;
+  /** Compressed size of its data file. */
+  bytes: number;
+  sha256: string;
+}
+
+export interface Backup {
+  id: string;
+  status: BackupStatus;
+  /** How the data was exported: PostgreSQL's COPY, or pg_dump when it can dump the server. */
+  method: 'copy' | 'pg_dump' | null;
+  scheduleId: string | null;
+  /** The archive's directory on the server. */
+  path: string;
+  schemaVersion: string | null;
+  serverVersion: string | null;
+  sizeBytes: number | null;
+  durationMs: number | null;
+  rows: number | null;
+  tables: BackupTableSummary[];
+  error: string | null;
+  createdBy: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+  verifiedAt: string | null;
+}
+
+export interface BackupPage {
+  backups: Backup[];
+  nextCursor: string | null;
+}
+
+export interface BackupFileCheck {
+  table: string;
+  file: string;
+  ok: boolean;
+  expected: { sha256: string; bytes: number; rows: number };
+  actual: { sha256?: string; bytes?: number; rows?: number };
+  problems: string[];
+}
+
+export interface BackupVerification {
+  id: string;
+  ok: boolean;
+  /** Problems with the archive as a whole (a missing or altered manifest). */
+  problems: string[];
+  files: BackupFileCheck[];
+  durationMs: number;
+}
+
+export interface BackupRestoreResult {
+  id: string;
+  /** Where it went, without credentials. */
+  target: { host: string; database: string; platform: boolean };
+  schemaVersion: string;
+  migrated: string[];
+  replacedData: boolean;
+  tables: { name: string; rows: number }[];
+  durationMs: number;
+}
+
+export interface BackupSchedule {
+  id: string;
+  cron: string;
+  retentionCount: number | null;
+  retentionDays: number | null;
+  enabled: boolean;
+  lastRunAt: string | null;
+  nextRunAt: string;
+  createdAt: string;
+  updatedAt: string;
+}

@@ -1,0 +1,799 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { TRPCError } from '@trpc/server';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import client from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PlatformDatabase } from '../../db/connect';
+import type { Database } from '../../db/database';
+import { migrateToLatest } from '../../db/migrate';
+import type { Context } from '../../server/context';
+import type { AppDeps } from '../../server/deps';
+import { PlatformError } from '../../server/errors';
+import { backupProcedures } from '../../server/routers/devops/backups';
+import { readBuildInfo } from '../../server/runtime/build-info';
+import { createLogger } from '../../server/runtime/logger';
+import type { Actor } from '../../server/services/auth/actor';
+import { AuditLog } from '../../server/services/auth/audit';
+import type { Principal } from '../../server/services/auth/principal';
+import { BACKUP_LOCK } from '../../server/services/backups/backup';
+import { DedicatedConnection } from '../../server/services/backups/dedicated-connection';
+import { type Manifest, parseManifest } from '../../server/services/backups/manifest';
+import { bindBackupMetrics } from '../../server/services/backups/metrics';
+import { BackupScheduler } from '../../server/services/backups/scheduler';
+import { BackupService } from '../../server/services/backups/service';
+import { createMetrics } from '../../server/services/monitoring/metrics';
+import { createCallerFactory, router } from '../../server/trpc';
+import type { Backup } from '../../shared/devops-backups';
+import { createTestDatabase, type TestDatabase } from '../helpers/database';
+
+const logger = createLogger({ level: 'silent' });
+const metrics = createMetrics({ build: readBuildInfo(), defaultMetrics: false });
+
+let source: TestDatabase;
+let database: PlatformDatabase;
+let backupDir: string;
+let service: BackupService;
+let inMaintenance = false;
+const scratch: TestDatabase[] = [];
+const pools: PlatformDatabase[] = [];
+let organizationId: string;
+let otherOrganizationId: string;
+let admin: Actor;
+
+function openDatabase(url: string): PlatformDatabase {
+  const opened = new PlatformDatabase({
+    url,
+    poolMax: 6,
+    connectTimeoutMs: 5_000,
+    statementTimeoutMs: 60_000,
+    idleTimeoutMs: 10_000,
+    retry: { attempts: 3, baseMs: 5, maxMs: 20 },
+  });
+  pools.push(opened);
+  return opened;
+}
+
+function buildService(
+  on: PlatformDatabase,
+  overrides: Partial<ConstructorParameters<typeof BackupService>[0]> = {},
+) {
+  return new BackupService({
+    database: on,
+    databaseUrl: source.url,
+    directory: backupDir,
+    audit: new AuditLog(metrics),
+    logger,
+    inMaintenance: () => inMaintenance,
+    ...overrides,
+  });
+}
+
+function user(orgId: string, role: Principal['role']): Actor {
+  return { kind: 'user', userId: randomUUID(), organizationId: orgId, role, sessionId: 'test' };
+}
+
+async function freshDatabase(): Promise<TestDatabase> {
+  const created = await createTestDatabase();
+  scratch.push(created);
+  return created;
+}
+
+/** A Kysely of the test's own on any database, for reading it back. */
+async function withDb<T>(url: string, work: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 2 }) }),
+  });
+  try {
+    return await work(db);
+  } finally {
+    await db.destroy();
+  }
+}
+
+/**
+ * Everything a restore could change: every table's rows, the columns, the sequences' positions
+ * and the applied migrations. Equal fingerprints: the database was not touched.
+ */
+async function fingerprint(url: string): Promise<string> {
+  return withDb(url, async (db) => {
+    const tables = await sql<{ name: string }>`
+      select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = 'public' and c.relkind in ('r', 'p') order by 1
+    `.execute(db);
+    const contents: string[] = [];
+    for (const { name } of tables.rows) {
+      const { rows } = await sql<{ n: string; digest: string }>`
+        select count(*)::text as n, md5(coalesce(string_agg(x::text, E'\n' order by x::text), '')) as digest
+        from ${sql.table(name)} x
+      `.execute(db);
+      contents.push(`${name}:${rows[0]!.n}:${rows[0]!.digest}`);
+    }
+    const columns = await sql`
+      select table_name, column_name, data_type from information_schema.columns
+      where table_schema = 'public' order by 1, ordinal_position
+    `.execute(db);
+    const sequences = await sql`
+      select sequencename, last_value from pg_sequences where schemaname = 'public' order by 1
+    `.execute(db);
+    return JSON.stringify({ contents, columns: columns.rows, sequences: sequences.rows });
+  });
+}
+
+/** MD5 of a table's rows as text, in primary-key order, optionally only ids up to `maxId`. */
+async function digest(
+  db: Kysely<Database>,
+  table: string,
+  primaryKey: string[],
+  maxId?: number,
+): Promise<string> {
+  const order = sql.join(primaryKey.map((column) => sql.ref(`x.${column}`)));
+  const bound = maxId === undefined ? sql`` : sql`where x.id <= ${maxId}`;
+  const { rows } = await sql<{ digest: string }>`
+    select md5(coalesce(string_agg(x::text, E'\n' order by ${order}), '')) as digest from ${sql.table(table)} x ${bound}
+  `.execute(db);
+  return rows[0]!.digest;
+}
+
+async function refusal(call: Promise<unknown>): Promise<PlatformError> {
+  const error = await call.then(
+    () => null,
+    (e) => e,
+  );
+  expect(error).toBeInstanceOf(PlatformError);
+  return error as PlatformError;
+}
+
+/** A backup with no writes going on (its duration is the quiet figure of the note). */
+async function newBackup(): Promise<Backup> {
+  const backup = await service.create(admin, { wait: true });
+  expect(backup.status).toBe('succeeded');
+  figures.quietBackupMs ??= backup.durationMs!;
+  return backup;
+}
+
+/** The source: the platform's schema and 101,550 rows, with text that COPY must escape. */
+async function fill(db: Kysely<Database>): Promise<number> {
+  await sql`
+    insert into organizations (id, name) values (${organizationId}, 'Backup Org'), (${otherOrganizationId}, 'Other Org')
+  `.execute(db);
+  await sql`
+    insert into organizations (name) select 'org ' || i from generate_series(1, 48) i
+  `.execute(db);
+  await sql`
+    insert into users (organization_id, email, name, password_hash, role)
+    select ${organizationId}, 'user' || i || '@example.test', E'Ünïcödé \\ name\t' || i, '$scrypt$ln=10,r=8,p=1$x$y', 'viewer'
+    from generate_series(1, 500) i
+  `.execute(db);
+  await sql`
+    insert into annotations (text, tags, idempotency_key)
+    select E'note ' || i || E'\twith a tab\nand a newline, a backslash \\ and "quotes" — ü',
+      array['tag' || (i % 7), E'sp ace,comma'], case when i % 3 = 0 then 'key-' || i end
+    from generate_series(1, 60000) i
+  `.execute(db);
+  await sql`
+    insert into audit_events (organization_id, type, result, target_type, target_id, details)
+    select ${organizationId}, 'login', case when i % 5 = 0 then 'failure' else 'success' end,
+      case when i % 2 = 0 then 'user' end, i::text, jsonb_build_object('i', i, 'nested', jsonb_build_object('s', E'x\ny'))
+    from generate_series(1, 40000) i
+  `.execute(db);
+  await sql`
+    insert into rate_limits (key, tat, last_allowed)
+    select 'ip:' || i, 1.8e12 + i / 3.0, i % 2 = 0 from generate_series(1, 1000) i
+  `.execute(db);
+  const { rows } = await sql<{ n: number }>`
+    select (select count(*) from organizations) + (select count(*) from users) + (select count(*) from annotations)
+      + (select count(*) from audit_events) + (select count(*) from rate_limits) as n
+  `.execute(db);
+  return Number(rows[0]!.n);
+}
+
+/** Inserts an annotation and an audit event per transaction, until stopped; records what committed. */
+function startWriter(on: PlatformDatabase) {
+  const committed: { n: number; annotationId: number; auditId: number }[] = [];
+  let stopping = false;
+  const done = (async () => {
+    for (let n = 1; !stopping; n++) {
+      const ids = await on.transaction(
+        async (trx) => {
+          const a = await trx
+            .insertInto('annotations')
+            .values({ text: `writer ${n}`, tags: ['writer'] })
+            .returning('id')
+            .executeTakeFirstOrThrow();
+          const e = await trx
+            .insertInto('audit_events')
+            .values({ type: 'login', result: 'success', details: JSON.stringify({ writer: n }) })
+            .returning('id')
+            .executeTakeFirstOrThrow();
+          return { annotationId: Number(a.id), auditId: Number(e.id) };
+        },
+        { retry: false },
+      );
+      committed.push({ n, ...ids });
+    }
+  })();
+  return {
+    committed,
+    async waitFor(count: number) {
+      while (committed.length < count) await new Promise((resolve) => setTimeout(resolve, 5));
+    },
+    async stop() {
+      stopping = true;
+      await done;
+    },
+  };
+}
+
+const figures: Record<string, string | number> = {};
+let first: { backup: Backup; manifest: Manifest; restoredInto: TestDatabase };
+
+beforeAll(async () => {
+  source = await createTestDatabase();
+  backupDir = await mkdtemp(join(tmpdir(), 'bc-backups-'));
+  database = openDatabase(source.url);
+  await database.connect();
+  await migrateToLatest(database.db);
+  organizationId = randomUUID();
+  otherOrganizationId = randomUUID();
+  admin = user(organizationId, 'admin');
+  figures.rows = await fill(database.db);
+  service = buildService(database);
+}, 120_000);
+
+afterAll(async () => {
+  await service?.stop();
+  for (const pool of pools) await pool.close().catch(() => undefined);
+  for (const db of scratch) await db.drop().catch(() => undefined);
+  await source?.drop();
+  if (backupDir) await rm(backupDir, { recursive: true, force: true });
+  console.log('backup figures', JSON.stringify(figures));
+});
+
+describe('backup and restore', () => {
+  it('exports zeros before a first backup succeeded (a staleness alert then fires)', async () => {
+    const registry = new client.Registry();
+    bindBackupMetrics(registry, buildService(database));
+    const text = await registry.metrics();
+    expect(text).toMatch(/^backup_last_success_timestamp_seconds 0$/m);
+    expect(text).toMatch(/^backup_last_duration_seconds 0$/m);
+    expect(text).toMatch(/^backup_last_size_bytes 0$/m);
+  });
+
+  it('backs up while writes go on, and a fresh database restored from it holds exactly the snapshot', async () => {
+    expect(figures.rows).toBeGreaterThanOrEqual(100_000);
+    const writer = startWriter(database);
+    await writer.waitFor(20);
+    const committedBeforeStart = writer.committed.length;
+    const backup = await service.create(admin, { wait: true });
+    const committedAtEnd = writer.committed.length;
+    await writer.waitFor(committedAtEnd + 20);
+    await writer.stop();
+
+    expect(backup).toMatchObject({ status: 'succeeded', method: 'copy', error: null });
+    const row = await database.db
+      .selectFrom('backups')
+      .selectAll()
+      .where('id', '=', backup.id)
+      .executeTakeFirstOrThrow();
+    const manifest = parseManifest(row.manifest);
+    expect(manifest.totalRows).toBeGreaterThanOrEqual(100_000 + committedBeforeStart * 2);
+    expect(manifest.tables.map((t) => t.name)).not.toContain('backups');
+    expect(manifest.tables.map((t) => t.name)).not.toContain('kysely_migration');
+    const latestMigration = await database.db
+      .selectFrom('kysely_migration' as never)
+      .select(sql<string>`max(name)`.as('name'))
+      .executeTakeFirstOrThrow();
+    expect(manifest.schemaVersion).toBe((latestMigration as { name: string }).name);
+    expect((await stat(join(backupDir, backup.id, 'manifest.json'))).mode & 0o777).toBe(0o600);
+    figures.backupUnderWritesMs = manifest.durationMs;
+    figures.archiveBytes = manifest.totalBytes;
+    figures.archiveRows = manifest.totalRows;
+
+    const target = await freshDatabase();
+    const restored = await service.restore(admin, {
+      id: backup.id,
+      targetDatabaseUrl: target.url,
+      confirm: false,
+    });
+    expect(restored).toMatchObject({ replacedData: false, schemaVersion: manifest.schemaVersion });
+    expect(restored.migrated.at(-1)).toBe(manifest.schemaVersion);
+    expect(restored.target).toEqual({ host: expect.any(String), database: target.name, platform: false });
+    figures.restoreMs = restored.durationMs;
+
+    await withDb(target.url, async (restoredDb) => {
+      // Tables nobody wrote to during the backup: identical, row for row, in key order.
+      for (const table of manifest.tables) {
+        if (table.name === 'annotations' || table.name === 'audit_events') continue;
+        expect(await digest(restoredDb, table.name, table.primaryKey), table.name).toBe(
+          await digest(database.db, table.name, table.primaryKey),
+        );
+      }
+      // The written tables: the restore holds an id-prefix of the source, equal byte for byte to
+      // the source's rows up to its largest id, hence every row committed before the snapshot
+      // and none after it.
+      for (const table of ['annotations', 'audit_events']) {
+        const { rows } = await sql<{ max: string; n: string }>`
+          select max(id)::text as max, count(*)::text as n from ${sql.table(table)}
+        `.execute(restoredDb);
+        const maxId = Number(rows[0]!.max);
+        expect(await digest(restoredDb, table, ['id']), table).toBe(
+          await digest(database.db, table, ['id'], maxId),
+        );
+        const sourceCount = await sql<{ n: string }>`
+          select count(*)::text as n from ${sql.table(table)} where id <= ${maxId}
+        `.execute(database.db);
+        expect(rows[0]!.n).toBe(sourceCount.rows[0]!.n);
+        const inManifest = manifest.tables.find((t) => t.name === table)!;
+        expect(Number(rows[0]!.n)).toBe(inManifest.rows);
+      }
+      // Both rows of a writer transaction, or neither: one snapshot for every table.
+      const writtenAnnotations = await sql<{ n: number }>`
+        select substring(text from 8)::int as n from annotations where text like 'writer %' order by 1
+      `.execute(restoredDb);
+      const writtenEvents = await sql<{ n: number }>`
+        select (details->>'writer')::int as n from audit_events where details ? 'writer' order by 1
+      `.execute(restoredDb);
+      const ns = writtenAnnotations.rows.map((r) => r.n);
+      expect(writtenEvents.rows.map((r) => r.n)).toEqual(ns);
+      expect(ns).toEqual(Array.from({ length: ns.length }, (_, i) => i + 1));
+      expect(ns.length).toBeGreaterThanOrEqual(committedBeforeStart);
+      expect(ns.length).toBeLessThanOrEqual(committedAtEnd);
+      figures.writerCommitsInSnapshot = ns.length;
+      figures.writerCommitsTotal = writer.committed.length;
+
+      // Identity sequences continue after the restored ids.
+      const maxAnnotation = Number(
+        (await sql<{ max: string }>`select max(id)::text as max from annotations`.execute(restoredDb))
+          .rows[0]!.max,
+      );
+      const inserted = await sql<{ id: string }>`
+        insert into annotations (text) values ('after restore') returning id
+      `.execute(restoredDb);
+      expect(Number(inserted.rows[0]!.id)).toBe(maxAnnotation + 1);
+      await sql`delete from annotations where text = 'after restore'`.execute(restoredDb);
+    });
+    first = { backup, manifest, restoredInto: target };
+  }, 180_000);
+
+  it('verifies an intact archive file by file and records when', async () => {
+    const started = performance.now();
+    const verification = await service.verify(admin, first.backup.id);
+    figures.verifyMs = Math.round(performance.now() - started);
+    expect(verification.ok).toBe(true);
+    expect(verification.problems).toEqual([]);
+    expect(verification.files).toHaveLength(first.manifest.tables.length);
+    for (const file of verification.files) {
+      expect(file.ok, file.file).toBe(true);
+      expect(file.actual).toEqual(file.expected);
+    }
+    expect((await service.get(admin, first.backup.id)).verifiedAt).not.toBeNull();
+  }, 60_000);
+
+  it('reports the latest success through the metrics', async () => {
+    const registry = new client.Registry();
+    bindBackupMetrics(registry, buildService(database));
+    const text = await registry.metrics();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    const latest = await database.db
+      .selectFrom('backups')
+      .select(['finished_at', 'size_bytes', 'duration_ms'])
+      .where('status', '=', 'succeeded')
+      .orderBy('finished_at', 'desc')
+      .executeTakeFirstOrThrow();
+    expect(value('backup_last_success_timestamp_seconds')).toBeCloseTo(
+      latest.finished_at!.getTime() / 1000,
+      3,
+    );
+    expect(value('backup_last_size_bytes')).toBe(Number(latest.size_bytes));
+    expect(value('backup_last_duration_seconds')).toBeCloseTo(latest.duration_ms! / 1000, 3);
+  });
+
+  it('refuses an archive with one flipped byte, before touching the target', async () => {
+    const backup = await newBackup();
+    const manifest = await rowManifest(backup.id);
+    const largest = [...manifest.tables].sort((a, b) => b.bytes - a.bytes)[0]!;
+    const path = join(backupDir, backup.id, largest.file);
+    const bytes = await readFile(path);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
+    await writeFile(path, bytes);
+
+    const verification = await service.verify(admin, backup.id);
+    expect(verification.ok).toBe(false);
+    const damaged = verification.files.filter((f) => !f.ok);
+    expect(damaged.map((f) => f.table)).toEqual([largest.name]);
+    expect(damaged[0]!.problems.join(' ')).toMatch(/SHA-256 differs|unreadable/);
+
+    const target = await freshDatabase();
+    const before = await fingerprint(target.url);
+    const refused = await refusal(
+      service.restore(admin, { id: backup.id, targetDatabaseUrl: target.url, confirm: true }),
+    );
+    expect(refused.code).toBe('CONFLICT');
+    expect(refused.message).toMatch(/damaged/);
+    expect(await fingerprint(target.url)).toBe(before);
+    // Refused before any connection: a target that does not even exist gets the same answer.
+    const nowhere = await refusal(
+      service.restore(admin, {
+        id: backup.id,
+        targetDatabaseUrl: 'postgres://nobody@127.0.0.1:1/none',
+        confirm: true,
+      }),
+    );
+    expect(nowhere.message).toMatch(/damaged/);
+  }, 120_000);
+
+  it('refuses a truncated archive, leaving a non-empty target as it was', async () => {
+    const backup = await newBackup();
+    const manifest = await rowManifest(backup.id);
+    const largest = [...manifest.tables].sort((a, b) => b.bytes - a.bytes)[0]!;
+    await truncate(join(backupDir, backup.id, largest.file), Math.floor(largest.bytes / 2));
+
+    const verification = await service.verify(admin, backup.id);
+    expect(verification.ok).toBe(false);
+    expect(verification.files.find((f) => f.table === largest.name)!.problems.join(' ')).toMatch(
+      /unreadable: unexpected end of file/,
+    );
+
+    const target = first.restoredInto;
+    const before = await fingerprint(target.url);
+    const refused = await refusal(
+      service.restore(admin, { id: backup.id, targetDatabaseUrl: target.url, confirm: true }),
+    );
+    expect(refused.code).toBe('CONFLICT');
+    expect(refused.message).toMatch(/damaged/);
+    expect(await fingerprint(target.url)).toBe(before);
+  }, 120_000);
+
+  it('refuses a non-empty target without confirmation, and replaces its data with it', async () => {
+    const target = first.restoredInto;
+    await withDb(target.url, (db) =>
+      sql`insert into annotations (text) values ('only in the target')`.execute(db),
+    );
+    const before = await fingerprint(target.url);
+    const refused = await refusal(
+      service.restore(admin, { id: first.backup.id, targetDatabaseUrl: target.url, confirm: false }),
+    );
+    expect(refused.code).toBe('CONFLICT');
+    expect(refused.message).toMatch(/holds data .*confirm/);
+    expect(await fingerprint(target.url)).toBe(before);
+
+    const restored = await service.restore(admin, {
+      id: first.backup.id,
+      targetDatabaseUrl: target.url,
+      confirm: true,
+    });
+    expect(restored).toMatchObject({ replacedData: true, migrated: [] });
+    figures.restoreReplacingMs = restored.durationMs;
+    await withDb(target.url, async (db) => {
+      const stray = await sql<{ n: string }>`
+        select count(*)::text as n from annotations where text = 'only in the target'
+      `.execute(db);
+      expect(stray.rows[0]!.n).toBe('0');
+      const annotations = first.manifest.tables.find((t) => t.name === 'annotations')!;
+      const count = await sql<{ n: string }>`select count(*)::text as n from annotations`.execute(db);
+      expect(Number(count.rows[0]!.n)).toBe(annotations.rows);
+    });
+  }, 120_000);
+
+  it('rolls back a restore that fails mid-way: the target is unchanged', async () => {
+    const backup = await newBackup();
+    const manifest = await rowManifest(backup.id);
+    // The last table loaded that has rows: every table before it is truncated and loaded first.
+    const victim = [...manifest.tables].reverse().find((t) => t.rows > 0)!;
+    expect(manifest.tables.indexOf(victim)).toBeGreaterThan(2);
+    const path = join(backupDir, backup.id, victim.file);
+    const lines = gunzipSync(await readFile(path))
+      .toString('utf8')
+      .split('\n');
+    lines[0] = `${lines[0]}\tan extra column`;
+    const damaged = gzipSync(Buffer.from(lines.join('\n')));
+    await writeFile(path, damaged);
+    // Checksums that match again: verification passes, and only the load itself can fail.
+    const { createHash } = await import('node:crypto');
+    const rewritten: Manifest = {
+      ...manifest,
+      tables: manifest.tables.map((t) =>
+        t === victim
+          ? { ...t, bytes: damaged.length, sha256: createHash('sha256').update(damaged).digest('hex') }
+          : t,
+      ),
+    };
+    await writeFile(join(backupDir, backup.id, 'manifest.json'), JSON.stringify(rewritten));
+    await database.db
+      .updateTable('backups')
+      .set({ manifest: JSON.stringify(rewritten) })
+      .where('id', '=', backup.id)
+      .execute();
+    expect((await service.verify(admin, backup.id)).ok).toBe(true);
+
+    const target = first.restoredInto;
+    const before = await fingerprint(target.url);
+    const failed = await refusal(
+      service.restore(admin, { id: backup.id, targetDatabaseUrl: target.url, confirm: true }),
+    );
+    expect(failed.code).toBe('CONFLICT');
+    expect(failed.message).toMatch(new RegExp(`rolled back.*loading ${victim.name} failed`));
+    expect(await fingerprint(target.url)).toBe(before);
+
+    // And into a fresh database: the migrations it ran are undone too.
+    const fresh = await freshDatabase();
+    const empty = await fingerprint(fresh.url);
+    await refusal(service.restore(admin, { id: backup.id, targetDatabaseUrl: fresh.url, confirm: false }));
+    expect(await fingerprint(fresh.url)).toBe(empty);
+  }, 120_000);
+
+  it('rolls back a restore into a target whose table lacks a column', async () => {
+    const target = await freshDatabase();
+    await withDb(target.url, async (db) => {
+      await migrateToLatest(db);
+      await sql`alter table annotations drop column idempotency_key`.execute(db);
+      await sql`insert into annotations (text) values ('kept')`.execute(db);
+    });
+    const before = await fingerprint(target.url);
+    const failed = await refusal(
+      service.restore(admin, { id: first.backup.id, targetDatabaseUrl: target.url, confirm: true }),
+    );
+    expect(failed.message).toMatch(/annotations lacks column\(s\) idempotency_key/);
+    expect(await fingerprint(target.url)).toBe(before);
+  }, 60_000);
+
+  it('refuses a target whose schema is newer than the archive', async () => {
+    const target = await freshDatabase();
+    await withDb(target.url, (db) => migrateToLatest(db));
+    // An archive that says it was taken at the first migration.
+    const backup = await newBackup();
+    const manifest = await rowManifest(backup.id);
+    const older = { ...manifest, schemaVersion: '2026-11-25T00-00-00_initial' };
+    await writeFile(join(backupDir, backup.id, 'manifest.json'), JSON.stringify(older));
+    await database.db
+      .updateTable('backups')
+      .set({ manifest: JSON.stringify(older) })
+      .where('id', '=', backup.id)
+      .execute();
+    const before = await fingerprint(target.url);
+    const refused = await refusal(
+      service.restore(admin, { id: backup.id, targetDatabaseUrl: target.url, confirm: true }),
+    );
+    expect(refused.message).toMatch(/newer than the archive's/);
+    expect(await fingerprint(target.url)).toBe(before);
+  }, 60_000);
+
+  it('refuses a second backup while one runs, on any instance', async () => {
+    const holder = await DedicatedConnection.open(source.url, 'test-holder');
+    try {
+      expect(await holder.tryLock(BACKUP_LOCK)).toBe(true);
+      const refused = await refusal(buildService(openDatabase(source.url)).create(admin, { wait: true }));
+      expect(refused.code).toBe('CONFLICT');
+      // And interrupted-backup recovery keeps its hands off while someone holds the lock.
+      await database.db
+        .insertInto('backups')
+        .values({
+          id: randomUUID(),
+          organization_id: organizationId,
+          status: 'running',
+          path: join(backupDir, 'x'),
+        })
+        .execute();
+      expect(await service.recoverInterrupted()).toEqual({ failed: [], removed: [] });
+    } finally {
+      await holder.close();
+    }
+    await mkdir(join(backupDir, '.partial-leftover'));
+    const recovered = await service.recoverInterrupted();
+    expect(recovered.failed).toHaveLength(1);
+    expect(recovered.removed).toEqual(['.partial-leftover']);
+    const failed = await database.db
+      .selectFrom('backups')
+      .selectAll()
+      .where('id', '=', recovered.failed[0]!)
+      .executeTakeFirstOrThrow();
+    expect(failed).toMatchObject({ status: 'failed', error: expect.stringMatching(/interrupted/) });
+  }, 60_000);
+
+  it("restores into the platform's own database only with confirmation and in maintenance", async () => {
+    const { backup, manifest } = first;
+    inMaintenance = false;
+    expect((await refusal(service.restore(admin, { id: backup.id, confirm: false }))).message).toMatch(
+      /confirm/,
+    );
+    expect((await refusal(service.restore(admin, { id: backup.id, confirm: true }))).message).toMatch(
+      /maintenance/,
+    );
+
+    const backupsBefore = await database.db.selectFrom('backups').select('id').orderBy('id').execute();
+    inMaintenance = true;
+    const restored = await service.restore(admin, { id: backup.id, confirm: true });
+    inMaintenance = false;
+    expect(restored).toMatchObject({ replacedData: true, migrated: [], target: { platform: true } });
+    figures.restoreOwnDatabaseMs = restored.durationMs;
+    // The writer's later rows are gone: the database is as the snapshot was.
+    const annotations = await database.db
+      .selectFrom('annotations')
+      .select(sql<string>`count(*)`.as('n'))
+      .executeTakeFirstOrThrow();
+    expect(Number(annotations.n)).toBe(manifest.tables.find((t) => t.name === 'annotations')!.rows);
+    // The bookkeeping of the archives is not part of them and survives.
+    expect(await database.db.selectFrom('backups').select('id').orderBy('id').execute()).toEqual(
+      backupsBefore,
+    );
+    const event = await database.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('type', '=', 'backup_restored')
+      .where('result', '=', 'success')
+      .orderBy('id', 'desc')
+      .executeTakeFirstOrThrow();
+    expect(event).toMatchObject({ target_id: backup.id, organization_id: organizationId });
+    expect(event.details).toMatchObject({ target: { platform: true }, replacedData: true });
+    expect(JSON.stringify(event.details)).not.toContain('password');
+  }, 120_000);
+});
+
+describe('devops.backups procedures', () => {
+  const callerFor = (principal: Principal) =>
+    createCallerFactory(router(backupProcedures(() => service)))({
+      // Maintenance off: the policy middleware asks it about every mutation.
+      deps: { maintenance: { refuses: () => false } } as unknown as AppDeps,
+      requestId: 'test',
+      log: () => logger,
+      http: null,
+      principal,
+    } satisfies Context);
+  async function codeOf(call: Promise<unknown>): Promise<string> {
+    try {
+      await call;
+    } catch (error) {
+      if (error instanceof TRPCError) return error.code;
+      throw error;
+    }
+    return 'OK';
+  }
+
+  it('lets operators back up, list, read and verify; only admins delete, restore and schedule', async () => {
+    const operator = callerFor(user(organizationId, 'operator'));
+    const viewer = callerFor(user(organizationId, 'viewer'));
+    const adminCaller = callerFor(admin);
+
+    expect(await codeOf(viewer.backups.list())).toBe('FORBIDDEN');
+    const started = await operator.backups.create({ wait: false });
+    expect(started.status).toBe('running');
+    await service.stop();
+    const done = await operator.backups.get({ id: started.id });
+    expect(done.status).toBe('succeeded');
+    expect((await operator.backups.list({ limit: 100 })).backups.map((b) => b.id)).toContain(started.id);
+    expect((await operator.backups.verify({ id: started.id })).ok).toBe(true);
+
+    expect(await codeOf(operator.backups.delete({ id: started.id }))).toBe('FORBIDDEN');
+    expect(await codeOf(operator.backups.restore({ id: started.id, confirm: true }))).toBe('FORBIDDEN');
+    expect(await codeOf(operator.backups.schedules.create({ cron: '@daily' }))).toBe('FORBIDDEN');
+    expect(
+      await codeOf(
+        adminCaller.backups.restore({ id: started.id, targetDatabaseUrl: 'http://x/y', confirm: true }),
+      ),
+    ).toBe('BAD_REQUEST');
+
+    const schedule = await adminCaller.backups.schedules.create({ cron: '0 3 * * *', retentionCount: 7 });
+    expect(schedule).toMatchObject({
+      cron: '0 3 * * *',
+      retentionCount: 7,
+      retentionDays: null,
+      enabled: true,
+    });
+    expect(new Date(schedule.nextRunAt).getUTCHours()).toBe(3);
+    expect(await codeOf(adminCaller.backups.schedules.create({ cron: '0 0 30 2 *' }))).toBe('BAD_REQUEST');
+    expect(await codeOf(adminCaller.backups.schedules.create({ cron: '61 * * * *' }))).toBe('BAD_REQUEST');
+    const updated = await adminCaller.backups.schedules.update({
+      id: schedule.id,
+      enabled: false,
+      retentionDays: 30,
+    });
+    expect(updated).toMatchObject({ enabled: false, retentionDays: 30, retentionCount: 7 });
+    expect((await operator.backups.schedules.list()).map((s) => s.id)).toContain(schedule.id);
+    await adminCaller.backups.schedules.delete({ id: schedule.id });
+
+    await adminCaller.backups.delete({ id: started.id });
+    expect(await codeOf(operator.backups.get({ id: started.id }))).toBe('NOT_FOUND');
+    await expect(stat(join(backupDir, started.id))).rejects.toThrow(/ENOENT/);
+
+    const types = await database.db
+      .selectFrom('audit_events')
+      .select(['type', 'result'])
+      .where('target_id', 'in', [started.id, schedule.id])
+      .orderBy('id')
+      .execute();
+    expect(types).toEqual([
+      { type: 'backup_created', result: 'success' },
+      { type: 'backup_verified', result: 'success' },
+      { type: 'backup_schedule_created', result: 'success' },
+      { type: 'backup_schedule_updated', result: 'success' },
+      { type: 'backup_schedule_deleted', result: 'success' },
+      { type: 'backup_deleted', result: 'success' },
+    ]);
+  }, 120_000);
+
+  it("hides another organization's backups and schedules", async () => {
+    const stranger = callerFor(user(otherOrganizationId, 'admin'));
+    expect(await codeOf(stranger.backups.get({ id: first.backup.id }))).toBe('NOT_FOUND');
+    expect(await codeOf(stranger.backups.verify({ id: first.backup.id }))).toBe('NOT_FOUND');
+    expect(await codeOf(stranger.backups.delete({ id: first.backup.id }))).toBe('NOT_FOUND');
+    expect(await codeOf(stranger.backups.restore({ id: first.backup.id, confirm: true }))).toBe('NOT_FOUND');
+    expect((await stranger.backups.list()).backups).toEqual([]);
+  });
+});
+
+describe('backup schedules', () => {
+  it('fires a due schedule once across two instances, then applies retention', async () => {
+    const schedule = await service.schedules.create(admin, {
+      cron: '* * * * *',
+      retentionCount: 2,
+      retentionDays: null,
+      enabled: true,
+    });
+    const instances = [0, 1].map(() => {
+      const on = openDatabase(source.url);
+      const backups = buildService(on);
+      return new BackupScheduler({ database: on, backups, schedules: backups.schedules, logger });
+    });
+    const makeDue = () =>
+      database.db
+        .updateTable('backup_schedules')
+        .set({ next_run_at: new Date(Date.now() - 60_000) })
+        .where('id', '=', schedule.id)
+        .execute();
+    const scheduled = () =>
+      database.db
+        .selectFrom('backups')
+        .select(['id', 'status', 'path'])
+        .where('schedule_id', '=', schedule.id)
+        .orderBy('created_at')
+        .execute();
+
+    await makeDue();
+    const rounds = await Promise.all(instances.map((s) => s.runDue()));
+    expect(rounds.flatMap((r) => r.backups)).toHaveLength(1);
+    expect(await scheduled()).toHaveLength(1);
+    const claimed = await database.db
+      .selectFrom('backup_schedules')
+      .selectAll()
+      .where('id', '=', schedule.id)
+      .executeTakeFirstOrThrow();
+    expect(claimed.last_run_at).not.toBeNull();
+    expect(claimed.next_run_at.getTime()).toBeGreaterThan(Date.now());
+    // Not due any more: another round starts nothing.
+    expect((await instances[1]!.runDue()).backups).toEqual([]);
+
+    const made: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await makeDue();
+      const round = await instances[i % 2]!.runDue();
+      made.push(...round.backups);
+    }
+    const kept = await scheduled();
+    expect(kept.map((b) => b.id)).toEqual(made.slice(-2));
+    for (const backup of kept) expect((await stat(backup.path)).isDirectory()).toBe(true);
+    const deletedEvents = await database.db
+      .selectFrom('audit_events')
+      .select(['target_id', 'details'])
+      .where('type', '=', 'backup_deleted')
+      .where(sql<boolean>`details->>'reason' = 'retention'`)
+      .execute();
+    expect(deletedEvents).toHaveLength(2);
+    for (const event of deletedEvents) {
+      await expect(stat(join(backupDir, event.target_id!))).rejects.toThrow(/ENOENT/);
+    }
+  }, 180_000);
+});
+
+async function rowManifest(id: string): Promise<Manifest> {
+  const row = await database.db
+    .selectFrom('backups')
+    .select('manifest')
+    .where('id', '=', id)
+    .executeTakeFirstOrThrow();
+  return parseManifest(row.manifest);
+}
