@@ -667,6 +667,18 @@ describe('devops.backups procedures', () => {
     expect(done.status).toBe('succeeded');
     expect((await operator.backups.list({ limit: 100 })).backups.map((b) => b.id)).toContain(started.id);
     expect((await operator.backups.verify({ id: started.id })).ok).toBe(true);
+    // An intact archive and a target nobody answers at: the caller's URL is at fault.
+    const unreachable = await adminCaller.backups
+      .restore({
+        id: started.id,
+        targetDatabaseUrl: 'postgres://nobody:secret@127.0.0.1:1/none',
+        confirm: true,
+      })
+      .catch((e) => e);
+    expect(unreachable).toBeInstanceOf(TRPCError);
+    expect(unreachable.code).toBe('BAD_REQUEST');
+    expect(unreachable.message).toMatch(/cannot reach the target database/);
+    expect(unreachable.message).not.toContain('secret');
 
     expect(await codeOf(operator.backups.delete({ id: started.id }))).toBe('FORBIDDEN');
     expect(await codeOf(operator.backups.restore({ id: started.id, confirm: true }))).toBe('FORBIDDEN');
@@ -709,6 +721,7 @@ describe('devops.backups procedures', () => {
     expect(types).toEqual([
       { type: 'backup_created', result: 'success' },
       { type: 'backup_verified', result: 'success' },
+      { type: 'backup_restored', result: 'failure' },
       { type: 'backup_schedule_created', result: 'success' },
       { type: 'backup_schedule_updated', result: 'success' },
       { type: 'backup_schedule_deleted', result: 'success' },
@@ -718,18 +731,32 @@ describe('devops.backups procedures', () => {
 
   it("hides another organization's backups and schedules", async () => {
     const stranger = callerFor(user(otherOrganizationId, 'admin'));
-    expect(await codeOf(stranger.backups.get({ id: first.backup.id }))).toBe('NOT_FOUND');
-    expect(await codeOf(stranger.backups.verify({ id: first.backup.id }))).toBe('NOT_FOUND');
-    expect(await codeOf(stranger.backups.delete({ id: first.backup.id }))).toBe('NOT_FOUND');
-    expect(await codeOf(stranger.backups.restore({ id: first.backup.id, confirm: true }))).toBe('NOT_FOUND');
+    const mine = await newBackup();
+    const schedule = await service.schedules.create(admin, {
+      cron: '@daily',
+      retentionCount: null,
+      retentionDays: null,
+      enabled: false,
+    });
+    expect(await codeOf(stranger.backups.get({ id: mine.id }))).toBe('NOT_FOUND');
+    expect(await codeOf(stranger.backups.verify({ id: mine.id }))).toBe('NOT_FOUND');
+    expect(await codeOf(stranger.backups.delete({ id: mine.id }))).toBe('NOT_FOUND');
+    expect(await codeOf(stranger.backups.restore({ id: mine.id, confirm: true }))).toBe('NOT_FOUND');
     expect((await stranger.backups.list()).backups).toEqual([]);
+    expect(await codeOf(stranger.backups.schedules.update({ id: schedule.id, enabled: true }))).toBe(
+      'NOT_FOUND',
+    );
+    expect(await codeOf(stranger.backups.schedules.delete({ id: schedule.id }))).toBe('NOT_FOUND');
+    expect(await stranger.backups.schedules.list()).toEqual([]);
+    await service.schedules.delete(admin, schedule.id);
   });
 });
 
 describe('backup schedules', () => {
   it('fires a due schedule once across two instances, then applies retention', async () => {
+    // Yearly: once claimed, the next run is months away, whatever the minute the test runs in.
     const schedule = await service.schedules.create(admin, {
-      cron: '* * * * *',
+      cron: '0 0 1 1 *',
       retentionCount: 2,
       retentionDays: null,
       enabled: true,
