@@ -25,6 +25,7 @@ export interface Database {
   signing_keys: SigningKeysTable;
   audit_events: AuditEventsTable;
   login_failures: LoginFailuresTable;
+  platform_settings: PlatformSettingsTable;
   alert_rules: AlertRulesTable;
   alert_states: AlertStatesTable;
   alert_history: AlertHistoryTable;
@@ -277,6 +278,14 @@ export interface AlertEvaluatorLeaseTable {
   id: Generated<boolean>;
   holder: string;
   expires_at: Date | string;
+}
+
+/** Platform-wide switches every instance agrees on (maintenance mode), one row per name. */
+export interface PlatformSettingsTable {
+  name: string;
+  value: ColumnType<Record<string, unknown>, string, string>;
+  updated_by: string | null;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
 
 // --- Environments and configuration (server/services/devops/environments.ts) ---------------------

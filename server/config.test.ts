@@ -43,6 +43,9 @@ describe('loadConfig', () => {
       ALERT_WEBHOOK_TIMEOUT_MS: 5_000,
       ALERT_WEBHOOK_MAX_ATTEMPTS: 12,
       ALERT_WEBHOOK_ALLOW_PRIVATE: false,
+      DEPLOY_ALLOW_PRIVATE_NETWORKS: false,
+      BACKUP_PG_DUMP: 'pg_dump',
+      BACKUP_SCHEDULER_INTERVAL_MS: 30_000,
       TRPC_MAX_BATCH_SIZE: 20,
       BODY_LIMIT_BYTES: 1024 * 1024,
       METRICS_DEFAULTS: true,
@@ -199,6 +202,8 @@ describe('loadConfig', () => {
       'METRICS_TOKEN',
       'REDIS_URL',
       'ALERT_EXTERNAL_URL',
+      'DEPLOY_PROMETHEUS_URL',
+      'BACKUP_DIR',
     ];
     for (const key of Object.keys(configSchema.shape)) {
       expect(key in config || optional.includes(key), key).toBe(true);
@@ -244,6 +249,9 @@ describe('redactConfig', () => {
   it('shows ordinary settings as they are and omits unset ones', () => {
     const shown = redactConfig(loadConfig({ PORT: '8080' }));
     expect(shown.PORT).toBe(8080);
+    // Names that merely contain TOKEN or PASSWORD are not secrets.
+    expect(shown.AUTH_ACCESS_TOKEN_TTL_SECONDS).toBe(900);
+    expect(shown.AUTH_PASSWORD_COST).toBe(17);
     expect(shown.BODY_LIMIT_BYTES).toBe(1024 * 1024);
     expect('DATABASE_URL' in shown).toBe(false);
     expect('ADMIN_PASSWORD' in shown).toBe(false);

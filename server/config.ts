@@ -115,6 +115,15 @@ export const configSchema = z.object({
   ALERT_WEBHOOK_MAX_ATTEMPTS: int(1, 100).default(12),
   /** Allow alert webhooks to loopback and private addresses (refused by default: SSRF). */
   ALERT_WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+  /** Prometheus HTTP API for deployment analysis (PromQL); without it, the targets' own /metrics. */
+  DEPLOY_PROMETHEUS_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional(),
+  /** Allow deployment providers (webhooks) to call loopback and private addresses. */
+  DEPLOY_ALLOW_PRIVATE_NETWORKS: bool.default(false),
+  /** Where backup archives are written, one directory per backup (default DATA_DIR/backups). */
+  BACKUP_DIR: z.string().min(1).optional(),
+  /** The pg_dump used when it can dump the server ('off': always COPY). */
+  BACKUP_PG_DUMP: z.string().min(1).default('pg_dump'),
+  BACKUP_SCHEDULER_INTERVAL_MS: int(1_000, 3_600_000).default(30_000),
   TRPC_MAX_BATCH_SIZE: int(1, 100).default(20),
   BODY_LIMIT_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024),
   /** Expose pool, runtime and process metrics; off only for benchmarks of the bare stack. */
@@ -156,12 +165,18 @@ function shorten(value: string, max = 64): string {
   return value.length > max ? `${value.slice(0, max)}…` : value;
 }
 
+/**
+ * Settings whose values are secrets. Named one by one rather than matched by pattern: a pattern
+ * wide enough to catch them also hid AUTH_ACCESS_TOKEN_TTL_SECONDS and AUTH_PASSWORD_COST.
+ */
+const SECRET_SETTINGS = new Set<string>(['ADMIN_PASSWORD', 'AUTH_KEY_ENCRYPTION_KEY', 'METRICS_TOKEN']);
+
 /** The configuration with secrets replaced, for system status and logs. */
 export function redactConfig(config: Config): Record<string, unknown> {
   const shown: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
     if (value === undefined) continue;
-    if (/TOKEN|PASSWORD|SECRET|ENCRYPTION_KEY/.test(key)) shown[key] = '[redacted]';
+    if (SECRET_SETTINGS.has(key)) shown[key] = '[redacted]';
     else if (key === 'DATABASE_URL' || key === 'REDIS_URL') shown[key] = redactUrl(String(value));
     else shown[key] = value;
   }

@@ -6,9 +6,14 @@ import type { Lifecycle } from './runtime/lifecycle';
 import type { Logger } from './runtime/logger';
 import type { AlertServices } from './services/alerts/services';
 import type { AuthServices } from './services/auth/services';
+import type { BackupService } from './services/backups/service';
 import type { Cache } from './services/cache/cache';
 import type { DistributedInvalidation } from './services/cache/distributed-invalidation';
 import type { WarmerRegistry } from './services/cache/warmers';
+import type { DeploymentEngine } from './services/deployments/deployment-engine';
+import type { DeploymentService } from './services/deployments/deployments';
+import type { EnvironmentService } from './services/devops/environments';
+import type { MaintenanceMode } from './services/devops/maintenance';
 import type { Metrics } from './services/monitoring/metrics';
 import type { PerformanceServices } from './services/performance/services';
 import type { RateLimiter } from './services/rate-limit/limiter';
@@ -29,6 +34,15 @@ export interface AppDeps {
   cacheWarmers: WarmerRegistry;
   /** Cache invalidations that reach every instance. */
   cacheInvalidation: DistributedInvalidation;
+  /** Environments and their configuration, deployments, backups. */
+  devops: {
+    environments: EnvironmentService;
+    deployments: DeploymentService;
+    engine: DeploymentEngine;
+    backups: BackupService;
+  };
+  /** Maintenance mode: mutations paused on every instance. */
+  maintenance: MaintenanceMode;
   /** Alert rules, their evaluator and the webhook notifier. */
   alerts: AlertServices;
   /** Live analytics, query monitoring and resource samples behind the performance router. */

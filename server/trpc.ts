@@ -119,9 +119,11 @@ export function roleProcedure(role: Role, scope: ApiKeyScope) {
  * `P` is the principal type the policy guarantees to the procedure.
  */
 function withPolicy<P extends Principal | null>(policy: Policy) {
-  return t.procedure.meta({ policy }).use(async function enforcePolicy({ ctx, next }) {
+  return t.procedure.meta({ policy }).use(async function enforcePolicy({ ctx, next, type, path }) {
     let principal: P;
     try {
+      // Optional: in-process callers (tests of one router) may build deps without it.
+      if (ctx.deps?.maintenance?.refuses(type, path)) throw inMaintenance(ctx);
       principal = (policy.kind === 'public' ? null : await authorize(ctx, policy)) as P;
     } catch (error) {
       // authorize() throws PlatformErrors; give them tRPC's code of the same name.
@@ -174,6 +176,14 @@ async function authorize(ctx: Context, policy: Exclude<Policy, { kind: 'public' 
     throw new PlatformError('FORBIDDEN', `this procedure needs the ${policy.role} role or above`);
   }
   return principal;
+}
+
+/** The refusal of a mutation in maintenance: 503 with the operator's message and Retry-After. */
+function inMaintenance(ctx: Context): PlatformError {
+  const { message, retryAfterSeconds } = ctx.deps.maintenance.current();
+  return new PlatformError('SERVICE_UNAVAILABLE', `in maintenance: ${message}`, {
+    'Retry-After': String(retryAfterSeconds),
+  });
 }
 
 function asTrpcError(error: unknown): TRPCError {

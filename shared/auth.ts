@@ -67,6 +67,8 @@ export const AUDIT_EVENT_TYPES = [
   'environment_created',
   'config_changed',
   'config_rolled_back',
+  'maintenance_changed',
+  'instance_drained',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 export const auditEventType = z.enum(AUDIT_EVENT_TYPES);

@@ -6,6 +6,7 @@ import * as alerts from './2026-11-28T00-00-00_alerts';
 import * as environments from './2026-11-29T00-00-00_environments';
 import * as backups from './2026-11-29T01-00-00_backups';
 import * as deployments from './2026-11-29T02-00-00_deployments';
+import * as maintenance from './2026-11-29T03-00-00_maintenance';
 
 /**
  * Every migration, keyed by its timestamped name. Listed statically rather than read from
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-29T00-00-00_environments': environments,
   '2026-11-29T01-00-00_backups': backups,
   '2026-11-29T02-00-00_deployments': deployments,
+  '2026-11-29T03-00-00_maintenance': maintenance,
 };

@@ -1,5 +1,6 @@
 import { router } from '../trpc';
 import { authRouter } from './auth';
+import { devopsRouter } from './devops';
 import { performanceRouter } from './performance';
 import { systemRouter } from './system';
 
@@ -8,6 +9,7 @@ export const appRouter = router({
   system: systemRouter,
   auth: authRouter,
   performance: performanceRouter,
+  devops: devopsRouter,
 });
 
 export type AppRouter = typeof appRouter;

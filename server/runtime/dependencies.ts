@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { PlatformDatabase } from '../../db/connect';
 import type { Config } from '../config';
 import type { AppDeps } from '../deps';
@@ -5,12 +6,25 @@ import { alertsComponent } from '../services/alerts/component';
 import { buildAlertServices } from '../services/alerts/services';
 import { authComponent } from '../services/auth/component';
 import { buildAuthServices } from '../services/auth/services';
+import { backupsComponent } from '../services/backups/component';
+import { bindBackupMetrics } from '../services/backups/metrics';
+import { BackupScheduler } from '../services/backups/scheduler';
+import { BackupService } from '../services/backups/service';
 import { Cache } from '../services/cache/cache';
 import { cacheComponent } from '../services/cache/component';
 import { databaseSettingsWarmer } from '../services/cache/database-settings';
 import { DistributedInvalidation } from '../services/cache/distributed-invalidation';
 import { WarmerRegistry } from '../services/cache/warmers';
 import { databaseComponent } from '../services/database/component';
+import { runAnalysis } from '../services/deployments/analysis';
+import { deploymentsComponent } from '../services/deployments/component';
+import { DeploymentEngine } from '../services/deployments/deployment-engine';
+import { DeploymentService } from '../services/deployments/deployments';
+import { metricSources } from '../services/deployments/metric-sources';
+import { createProviderRegistry, defaultProviderFactories } from '../services/deployments/provider-registry';
+import { EnvironmentService } from '../services/devops/environments';
+import { MaintenanceMode } from '../services/devops/maintenance';
+import { maintenanceComponent } from '../services/devops/maintenance-component';
 import { monitoringComponent } from '../services/monitoring/component';
 import { EventLoopMonitor } from '../services/monitoring/event-loop';
 import { createMetrics } from '../services/monitoring/metrics';
@@ -129,6 +143,41 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
     allowPrivateNetworks: config.ALERT_WEBHOOK_ALLOW_PRIVATE,
   });
   initializer.register(alertsComponent(alerts, { database, logger }));
+  const maintenance = new MaintenanceMode({ database, changes: auth.changes, audit: auth.audit });
+  const environments = new EnvironmentService({ database, audit: auth.audit, kek });
+  const providerFor = createProviderRegistry(
+    defaultProviderFactories({ allowPrivateNetworks: config.DEPLOY_ALLOW_PRIVATE_NETWORKS }),
+  );
+  const deployments = new DeploymentService({ database, audit: auth.audit, providerFor, kek });
+  const engine = new DeploymentEngine({
+    database,
+    providerFor,
+    kek,
+    querierFor: metricSources(config.DEPLOY_PROMETHEUS_URL),
+    runAnalysis,
+    audit: auth.audit,
+    logger,
+  });
+  initializer.register(deploymentsComponent(engine, { database }));
+  const backups = new BackupService({
+    database,
+    databaseUrl,
+    directory: config.BACKUP_DIR ?? join(config.DATA_DIR, 'backups'),
+    audit: auth.audit,
+    logger,
+    pgDump: config.BACKUP_PG_DUMP === 'off' ? null : config.BACKUP_PG_DUMP,
+    inMaintenance: () => maintenance.current().enabled,
+  });
+  const backupScheduler = new BackupScheduler({
+    database,
+    backups,
+    schedules: backups.schedules,
+    logger,
+    intervalMs: config.BACKUP_SCHEDULER_INTERVAL_MS,
+  });
+  initializer.register(backupsComponent({ service: backups, scheduler: backupScheduler }, logger));
+  bindBackupMetrics(metrics.registry, backups);
+  initializer.register(maintenanceComponent(maintenance));
 
   const lifecycle = new Lifecycle();
   metrics.bindInFlight(() => lifecycle.activeRequests());
@@ -148,6 +197,8 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
     cacheInvalidation,
     performance: { analytics, queries, sampler },
     alerts,
+    maintenance,
+    devops: { environments, deployments, engine, backups },
     initializer,
     lifecycle,
     auth,

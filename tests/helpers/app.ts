@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createApp } from '../../server/app';
 import { loadConfig } from '../../server/config';
@@ -33,6 +36,8 @@ export interface TestApp {
  */
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const database = await createTestDatabase();
+  // Backups the app writes go to a directory of its own, removed on close.
+  const backupDir = await mkdtemp(join(tmpdir(), 'bc-test-backups-'));
   const config = loadConfig({
     NODE_ENV: 'test',
     DATABASE_URL: database.url,
@@ -44,6 +49,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     RATE_LIMIT_USER_PER_MINUTE: '1000000',
     RATE_LIMIT_LOGIN_PER_MINUTE: '10000',
     RATE_LIMIT_REFRESH_PER_MINUTE: '10000',
+    BACKUP_DIR: backupDir,
     ADMIN_EMAIL: TEST_ADMIN.email,
     ADMIN_PASSWORD: TEST_ADMIN.password,
     ...env,
@@ -83,6 +89,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       await deps.initializer.stop();
       await deps.database.close();
       await database.drop();
+      await rm(backupDir, { recursive: true, force: true });
     },
   };
 }

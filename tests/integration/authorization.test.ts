@@ -6,6 +6,7 @@ import { appRouter } from '../../server/routers';
 import type { Meta, Policy } from '../../server/trpc';
 import { alertRuleCreateInput } from '../../shared/alerts';
 import { API_KEY_SCOPES, type ApiKeyScope, ROLES } from '../../shared/auth';
+import { deploymentCreateInput } from '../../shared/devops-deployments';
 import { startTestApp, TEST_ADMIN, type TestApp } from '../helpers/app';
 import {
   createApiKey,
@@ -61,6 +62,15 @@ const ADMIN_ONLY: Record<string, ApiKeyScope> = {
   'performance.alerts.webhooks.create': 'performance:write',
   'performance.alerts.webhooks.list': 'performance:read',
   'performance.alerts.webhooks.delete': 'performance:write',
+  'devops.maintenance.set': 'devops:write',
+  'devops.environments.create': 'devops:write',
+  'devops.environments.setConfig': 'devops:write',
+  'devops.environments.rollback': 'devops:write',
+  'devops.backups.delete': 'devops:write',
+  'devops.backups.restore': 'devops:write',
+  'devops.backups.schedules.create': 'devops:write',
+  'devops.backups.schedules.update': 'devops:write',
+  'devops.backups.schedules.delete': 'devops:write',
 };
 
 /** The only mutations anyone may call without signing in: signing in. */
@@ -93,6 +103,14 @@ const VOLATILE_TABLES = new Set([
   'alert_history',
   'alert_evaluator_lease',
   'alert_notifications',
+  // An organization's default environments are created on its first devops call, reads included.
+  'environments',
+  'config_revisions',
+  // Backups the operators' calls start, and the deployments the engine drives.
+  'backups',
+  'backup_schedules',
+  'deployments',
+  'deployment_events',
 ]);
 /** Columns written in the background (usage flushes, keyring maintenance), not by a procedure. */
 const VOLATILE_COLUMNS: Record<string, string[]> = {
@@ -112,6 +130,9 @@ let viewer: SignedIn;
 let viewerKey: { headers: { authorization: string } };
 /** A viewer of organization A whom the calls try to promote or disable. */
 let target: TestUser;
+/** A deployment and a backup of organization A, for the reads a viewer may make. */
+let aDeployment: { id: string };
+let aBackup: { id: string };
 let orgB: {
   admin: TestUser;
   viewer: TestUser;
@@ -119,6 +140,9 @@ let orgB: {
   session: SignedIn;
   alertRule: { id: string };
   webhook: { id: string };
+  deployment: { id: string };
+  backup: { id: string };
+  schedule: { id: string };
 };
 
 beforeAll(async () => {
@@ -140,6 +164,21 @@ beforeAll(async () => {
   viewerKey = await createApiKey(t, viewerUser);
   target = await createUser(t, 'viewer');
 
+  aDeployment = await t.deps.devops.deployments.create(
+    { organizationId: adminA.organizationId, userId: adminA.id },
+    deploymentCreateInput.parse({
+      service: 'a-service',
+      environment: 'staging',
+      version: 'v2',
+      stableVersion: 'v1',
+      spec: { strategy: 'canary', steps: [{ pause: { durationSeconds: 3600 } }] },
+      provider: {
+        kind: 'webhook',
+        config: { url: 'https://hooks.example.com/a', secret: 'a-secret-0123456789abcd' },
+      },
+    }),
+  );
+  aBackup = await t.deps.devops.backups.create(adminActor(adminA), { wait: true });
   const bAdmin = await createOrganization(t);
   const bViewer = await createUser(t, 'viewer', bAdmin);
   orgB = {
@@ -155,9 +194,41 @@ beforeAll(async () => {
       { organizationId: bAdmin.organizationId },
       { name: 'B hook', url: 'https://hooks.example.com/b' },
     ),
+    deployment: await t.deps.devops.deployments.create(
+      { organizationId: bAdmin.organizationId, userId: bAdmin.id },
+      deploymentCreateInput.parse({
+        service: 'b-service',
+        environment: 'staging',
+        version: 'v2',
+        stableVersion: 'v1',
+        spec: { strategy: 'canary', steps: [{ pause: { durationSeconds: 3600 } }] },
+        provider: {
+          kind: 'webhook',
+          config: { url: 'https://hooks.example.com/b', secret: 'b-secret-0123456789abc' },
+        },
+      }),
+    ),
+    backup: await t.deps.devops.backups.create(adminActor(bAdmin), { wait: true }),
+    schedule: await t.deps.devops.backups.schedules.create(adminActor(bAdmin), {
+      cron: '@daily',
+      retentionCount: 3,
+      retentionDays: null,
+      enabled: true,
+    }),
   };
 });
 afterAll(() => t?.close());
+
+/** An admin acting in process, as the services take it. */
+function adminActor(user: TestUser) {
+  return {
+    kind: 'user' as const,
+    userId: user.id,
+    organizationId: user.organizationId,
+    role: 'admin' as const,
+    sessionId: 'test',
+  };
+}
 
 /**
  * A schema-valid input for every procedure, aimed at real rows of organization A, so that a
@@ -221,6 +292,45 @@ function validInputs(): Record<string, unknown> {
     'performance.alerts.webhooks.create': { name: 'planted', url: 'https://hooks.example.com/a' },
     'performance.alerts.webhooks.list': undefined,
     'performance.alerts.webhooks.delete': { id: randomUUID() },
+    // Cancelling a drain, and switching maintenance off: harmless when a call gets through.
+    'devops.instance.drain': { draining: false },
+    'devops.maintenance.get': undefined,
+    'devops.maintenance.set': { enabled: false },
+    'devops.environments.list': undefined,
+    'devops.environments.get': { name: 'staging' },
+    'devops.environments.create': { name: 'planted-env' },
+    'devops.environments.setConfig': { name: 'staging', values: { PLANTED: 'yes' } },
+    'devops.environments.history': { name: 'staging' },
+    'devops.environments.diff': { name: 'staging', from: 1, to: 1 },
+    'devops.environments.rollback': { name: 'staging', toRevision: 1 },
+    'devops.environments.compare': { a: 'staging', b: 'production' },
+    'devops.deployments.create': {
+      service: 'planted',
+      environment: 'staging',
+      version: 'v2',
+      stableVersion: 'v1',
+      spec: { strategy: 'canary', steps: [{ pause: { durationSeconds: 3600 } }] },
+      provider: {
+        kind: 'webhook',
+        config: { url: 'https://hooks.example.com/deploy', secret: 'planted-secret-0123456789' },
+      },
+    },
+    'devops.deployments.list': {},
+    'devops.deployments.get': { id: aDeployment.id },
+    'devops.deployments.approve': { id: randomUUID() },
+    'devops.deployments.promote': { id: randomUUID() },
+    'devops.deployments.abort': { id: randomUUID() },
+    'devops.deployments.rollback': { id: randomUUID() },
+    'devops.backups.create': {},
+    'devops.backups.list': {},
+    'devops.backups.get': { id: aBackup.id },
+    'devops.backups.verify': { id: aBackup.id },
+    'devops.backups.delete': { id: randomUUID() },
+    'devops.backups.restore': { id: randomUUID(), confirm: false },
+    'devops.backups.schedules.list': undefined,
+    'devops.backups.schedules.create': { cron: '@daily', retentionCount: 2 },
+    'devops.backups.schedules.update': { id: randomUUID(), enabled: false },
+    'devops.backups.schedules.delete': { id: randomUUID() },
   };
 }
 
@@ -570,6 +680,17 @@ function crossOrganizationCalls(): Record<
     'performance.alerts.webhooks.delete': { input: { id: orgB.webhook.id } },
     // B's rule's history is, to A, the history of a rule that does not exist.
     'performance.alerts.history': { input: { ruleId: orgB.alertRule.id }, expect: 'empty history' },
+    'devops.deployments.get': { input: { id: orgB.deployment.id } },
+    'devops.deployments.approve': { input: { id: orgB.deployment.id } },
+    'devops.deployments.promote': { input: { id: orgB.deployment.id } },
+    'devops.deployments.abort': { input: { id: orgB.deployment.id } },
+    'devops.deployments.rollback': { input: { id: orgB.deployment.id } },
+    'devops.backups.get': { input: { id: orgB.backup.id } },
+    'devops.backups.verify': { input: { id: orgB.backup.id } },
+    'devops.backups.delete': { input: { id: orgB.backup.id } },
+    'devops.backups.restore': { input: { id: orgB.backup.id, confirm: true } },
+    'devops.backups.schedules.update': { input: { id: orgB.schedule.id, enabled: false } },
+    'devops.backups.schedules.delete': { input: { id: orgB.schedule.id } },
   };
 }
 

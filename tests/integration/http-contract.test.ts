@@ -164,6 +164,9 @@ describe('plain routes answer bad requests with the one error shape', () => {
       'monitoring',
       'performance',
       'alerts',
+      'deployments',
+      'backups',
+      'maintenance',
     ]);
     expectNothingLeaked(answer.text);
   });

@@ -73,6 +73,19 @@ const VOLATILE_TABLES = new Set([
   'alert_history',
   'alert_evaluator_lease',
   'alert_notifications',
+  // devops.maintenance.set writes its (off) state with the corpus in its message.
+  'platform_settings',
+  // Configuration changes append revisions (the corpus in messages and values); environments
+  // are created on first use and by the corpus's own create calls.
+  'environments',
+  'config_revisions',
+  // Deployments the corpus creates are driven by the engine (events, leases) on their own.
+  'deployments',
+  'deployment_events',
+  'bad_versions',
+  // Schedules the corpus creates (its strings go only into the cron field, refused).
+  'backup_schedules',
+  'backups',
 ]);
 /** Columns written in the background: usage flushes. */
 const VOLATILE_COLUMNS: Record<string, string[]> = {
@@ -92,6 +105,7 @@ interface ZodNode {
       shape?: Record<string, ZodNode>;
       element?: ZodNode;
       valueType?: ZodNode;
+      options?: ZodNode[];
     };
   };
 }
@@ -140,8 +154,19 @@ function stringSlots(schema: ZodNode, path: SlotPath = []): Slot[] {
     return Object.entries(def.shape).flatMap(([key, value]) => stringSlots(value, [...path, key]));
   }
   if (def.type === 'array' && def.element) return stringSlots(def.element, [...path, 0]);
+  // A recursive JSON value (a provider's free-form config): validated by the provider's own
+  // schema, which is walked where it is declared; following the recursion would never end.
+  if (def.type === 'lazy') return [];
+  // A union of leaves (a configuration value: string, number or boolean): its string member.
+  if (def.type === 'union' && def.options) {
+    for (const option of def.options) {
+      const slots = stringSlots(option, path);
+      if (slots.length > 0) return slots;
+    }
+    return [];
+  }
   // A record's values (alert labels and annotations), under a key its schema accepts.
-  if (def.type === 'record' && def.valueType) return stringSlots(def.valueType, [...path, 'injected']);
+  if (def.type === 'record' && def.valueType) return stringSlots(def.valueType, [...path, 'INJECTED']);
   if (NON_STRING_LEAVES.has(def.type)) return [];
   throw new Error(
     `the injection walk does not know zod type "${def.type}" at ${path.join('.') || 'the root'}`,
@@ -258,6 +283,58 @@ function baseInputs(): Record<string, unknown> {
       url: 'https://hooks.example.com/a',
     },
     'performance.alerts.webhooks.delete': { id: randomUUID() },
+    // Off: the corpus goes into the message, and mutations must go on being accepted.
+    'devops.maintenance.set': { enabled: false, message: 'base message' },
+    'devops.environments.get': { name: 'staging' },
+    'devops.environments.create': { name: `corpus-env-${++sequence}` },
+    'devops.environments.setConfig': { name: 'staging', values: { BASE: 'base value' }, message: 'base' },
+    'devops.environments.history': { name: 'staging' },
+    'devops.environments.diff': { name: 'staging', from: 1, to: 1 },
+    'devops.environments.rollback': { name: 'staging', toRevision: 1, message: 'base' },
+    'devops.environments.compare': { a: 'staging', b: 'production' },
+    // A service per call: one active deployment per service and environment.
+    'devops.deployments.create': {
+      service: `corpus-${++sequence}`,
+      environment: 'staging',
+      version: 'v2',
+      stableVersion: 'v1',
+      // An analysis step: the walk puts the corpus into its metric's name and query. Without a
+      // metrics source it errors and the deployment is rolled back (to an unreachable provider).
+      spec: {
+        strategy: 'canary',
+        steps: [
+          {
+            analysis: {
+              metrics: [{ name: 'errors', query: 'errors_total', successCondition: { op: '<', value: 1 } }],
+              intervalSeconds: 1,
+              count: 1,
+            },
+          },
+        ],
+      },
+      provider: {
+        kind: 'webhook',
+        config: { url: 'https://hooks.example.com/deploy', secret: 'corpus-secret-0123456789' },
+      },
+    },
+    'devops.deployments.list': {},
+    'devops.deployments.get': { id: randomUUID() },
+    'devops.deployments.approve': { id: randomUUID(), comment: 'base' },
+    'devops.deployments.promote': { id: randomUUID(), reason: 'base' },
+    'devops.deployments.abort': { id: randomUUID(), reason: 'base' },
+    'devops.deployments.rollback': { id: randomUUID(), reason: 'base' },
+    'devops.backups.list': {},
+    'devops.backups.get': { id: randomUUID() },
+    'devops.backups.verify': { id: randomUUID() },
+    'devops.backups.delete': { id: randomUUID() },
+    'devops.backups.restore': {
+      id: randomUUID(),
+      targetDatabaseUrl: 'postgres://nobody@127.0.0.1:1/none',
+      confirm: false,
+    },
+    'devops.backups.schedules.create': { cron: '@daily', retentionCount: 1 },
+    'devops.backups.schedules.update': { id: randomUUID(), cron: '@hourly' },
+    'devops.backups.schedules.delete': { id: randomUUID() },
   };
 }
 

@@ -84,6 +84,9 @@ describe('system router', () => {
       'monitoring',
       'performance',
       'alerts',
+      'deployments',
+      'backups',
+      'maintenance',
     ]);
     expect(status.database.max).toBe(10);
     expect(status.database.acquired).toBeGreaterThan(0);

@@ -14,7 +14,7 @@ function build() {
     const ctx: Context = {
       // The policy trusts an in-process principal and these procedures read only the analytics,
       // so nothing else of the app is reached.
-      deps: {} as AppDeps,
+      deps: { maintenance: { refuses: () => false } } as unknown as AppDeps,
       requestId: 'test-request',
       log: () => {
         throw new Error('not expected to log');

@@ -11,6 +11,7 @@ export const CHANGE_CHANNELS = [
   'session_revocations',
   'signing_key_changes',
   'cache_invalidations',
+  'maintenance_changes',
 ] as const;
 export type ChangeChannel = (typeof CHANGE_CHANNELS)[number];
 

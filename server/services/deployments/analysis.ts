@@ -5,7 +5,10 @@ import type { Measurement, MetricQuerier } from './contracts';
  * Deployment analysis with the semantics of Argo Rollouts' AnalysisRun: each metric is measured
  * `count` times, `intervalSeconds` apart; a metric is failed once its failed measurements exceed
  * `failureLimit`, inconclusive once its inconclusive ones exceed `inconclusiveLimit`, and in error
- * (judged as failed here) once more than ERROR_LIMIT measurements in a row could not be taken.
+ * once more than ERROR_LIMIT measurements in a row could not be taken. Unlike Argo, an error is
+ * judged inconclusive, not failed: a query that cannot run (a typo, a metrics source down) says
+ * nothing about the version, and a failure would roll it back and mark it bad for good. The
+ * deployment pauses for an operator instead.
  * The run is the worst of its metrics (failed, then inconclusive, then successful) and stops as
  * soon as one metric fails. https://argo-rollouts.readthedocs.io/en/stable/features/analysis/
  */
@@ -188,8 +191,8 @@ function assess(state: MetricState, spec: AnalysisSpec): MetricPhase {
 }
 
 function outcomeOf(states: MetricState[]): AnalysisOutcome {
-  if (states.some((s) => s.phase === 'failed' || s.phase === 'error')) return 'failed';
-  if (states.some((s) => s.phase === 'inconclusive')) return 'inconclusive';
+  if (states.some((s) => s.phase === 'failed')) return 'failed';
+  if (states.some((s) => s.phase === 'inconclusive' || s.phase === 'error')) return 'inconclusive';
   return 'successful';
 }
 

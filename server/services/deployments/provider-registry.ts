@@ -15,8 +15,15 @@ const httpUrl = z
   .max(2_000)
   .refine((text) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol), 'an http(s) URL');
 
+/**
+ * The /metrics URLs of the new version's instances, when analysis measures the targets
+ * themselves rather than asking Prometheus (see target-metrics-querier.ts).
+ */
+const metricsTargets = z.array(httpUrl).min(1).max(20).optional();
+
 export const webhookProviderConfigSchema = z.strictObject({
   url: httpUrl,
+  metricsTargets,
   /** At least 128 bits' worth: it signs calls that move production traffic. */
   secret: z.string().min(16).max(512),
   timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
@@ -27,6 +34,7 @@ const intOrPercent = z.union([z.number().int().min(0), z.string().regex(/^\d{1,3
 
 export const kubernetesProviderConfigSchema = z.strictObject({
   apiUrl: httpUrl,
+  metricsTargets,
   token: z.string().min(1).max(16_384),
   namespace: z
     .string()
@@ -84,8 +92,8 @@ export function createProviderRegistry(factories: ProviderFactories): ProviderRe
 /** The real providers. `allowPrivateNetworks` lets webhook URLs point inside the network (as ALERT_WEBHOOK_ALLOW_PRIVATE). */
 export function defaultProviderFactories(options: { allowPrivateNetworks: boolean }): ProviderFactories {
   return {
-    webhook: (config) =>
+    webhook: ({ metricsTargets: _, ...config }) =>
       new WebhookProvider({ ...config, allowPrivateNetworks: options.allowPrivateNetworks }),
-    kubernetes: (config) => new KubernetesProvider(config),
+    kubernetes: ({ metricsTargets: _, ...config }) => new KubernetesProvider(config),
   };
 }

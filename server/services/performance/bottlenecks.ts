@@ -155,8 +155,11 @@ function slowQueries({ queries, slowQueryMs }: BottleneckInput, t: typeof BOTTLE
       rule: 'slow_query' as const,
       severity: q.p95Ms >= slowQueryMs * 5 ? ('critical' as const) : ('warning' as const),
       subject: q.fingerprint,
-      summary: `a query shape takes ${Math.round(q.p95Ms)} ms at p95 over ${q.count} runs: ${shorten(q.text)}`,
+      // The SQL shape goes in the evidence (operators' performance.bottlenecks), not in the summary
+      // that system status repeats.
+      summary: `query shape ${q.fingerprint} takes ${Math.round(q.p95Ms)} ms at p95 over ${q.count} runs`,
       evidence: {
+        shape: shorten(q.text, 500),
         count: q.count,
         meanMs: round(q.meanMs),
         p95Ms: round(q.p95Ms),
