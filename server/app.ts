@@ -7,6 +7,7 @@ import { createContext, type RateLimitNote } from './context';
 import type { AppDeps } from './deps';
 import { errorBody, PlatformError } from './errors';
 import { clientIp } from './http/client-ip';
+import { dashboardRoutes } from './http/dashboard';
 import { healthRoutes } from './http/health';
 import { jwksRoutes } from './http/jwks';
 import { metricsRoutes } from './http/metrics';
@@ -45,6 +46,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', metricsRoutes(deps));
   app.route('/', systemStatusRoutes(deps));
   app.route('/', jwksRoutes(deps.auth.keyring));
+  app.route('/', dashboardRoutes(deps));
 
   // Only with an allow-list: a middleware layer costs ~15% of a small request's throughput, and
   // without allowed origins there are no CORS headers to give (a preflight then gets no grant).

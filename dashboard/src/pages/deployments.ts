@@ -1,0 +1,104 @@
+import { call, client, describeError } from '../api';
+import { button, formatDate, h, table } from '../dom';
+import { refresher, status } from './refresher';
+
+type Action = 'approve' | 'promote' | 'abort';
+
+export function renderDeployments(main: HTMLElement): () => void {
+  const list = h('div');
+  const detail = h('section', { 'aria-label': 'Selected deployment', 'aria-live': 'polite' });
+  const message = h('p', { class: 'error', role: 'alert' });
+  main.replaceChildren(h('h1', {}, 'Deployments'), message, list, detail);
+  let shown: { stop: () => void; reload: () => Promise<void> } | undefined;
+
+  const deployments = refresher(
+    list,
+    () => client.devops.deployments.list.query({ limit: 50 }),
+    (page) =>
+      table(
+        'Deployments, newest first',
+        [
+          { header: 'Service', cell: (d) => d.service },
+          { header: 'Environment', cell: (d) => d.environment },
+          { header: 'Version', cell: (d) => d.version },
+          { header: 'Strategy', cell: (d) => d.strategy },
+          { header: 'Status', cell: (d) => status(d.status) },
+          { header: 'Step', cell: (d) => `${Math.min(d.currentStep + 1, d.plan.length)} / ${d.plan.length}` },
+          { header: 'Created', cell: (d) => formatDate(d.createdAt) },
+          {
+            header: 'Details',
+            cell: (d) =>
+              button('Open', () => select(d.id), {
+                'aria-label': `Open deployment ${d.service} ${d.version}`,
+              }),
+          },
+        ],
+        page.deployments,
+      ),
+    2_000,
+  );
+
+  function select(id: string) {
+    shown?.stop();
+    shown = refresher(detail, () => client.devops.deployments.get.query({ id }), drawDetail, 2_000);
+  }
+
+  async function act(action: Action, id: string) {
+    message.textContent = '';
+    try {
+      if (action === 'approve') await call(() => client.devops.deployments.approve.mutate({ id }));
+      else if (action === 'promote') await call(() => client.devops.deployments.promote.mutate({ id }));
+      else await call(() => client.devops.deployments.abort.mutate({ id }));
+      await Promise.all([deployments.reload(), shown?.reload()]);
+    } catch (error) {
+      message.textContent = describeError(error);
+    }
+  }
+
+  type Deployment = Awaited<ReturnType<typeof client.devops.deployments.get.query>>;
+  function drawDetail(d: Deployment): Node {
+    const measurements = d.stepState.measurements ?? [];
+    const active = d.status === 'progressing' || d.status === 'paused' || d.status === 'pending';
+    return h(
+      'div',
+      { class: 'detail', 'data-testid': 'deployment-detail' },
+      h('h2', {}, `${d.service} ${d.version} → ${d.environment}`),
+      h('p', {}, 'Status: ', status(d.status), d.pausedReason ? ` (${d.pausedReason})` : ''),
+      active
+        ? h(
+            'div',
+            { class: 'toolbar' },
+            button('Approve', () => void act('approve', d.id)),
+            button('Promote', () => void act('promote', d.id)),
+            button('Abort', () => void act('abort', d.id), { class: 'danger' }),
+          )
+        : null,
+      h(
+        'ol',
+        { class: 'steps', 'aria-label': 'Steps' },
+        ...d.plan.map((step, index) =>
+          h(
+            'li',
+            { 'aria-current': index === d.currentStep && active ? 'step' : undefined },
+            JSON.stringify(step),
+          ),
+        ),
+      ),
+      table(
+        'Analysis measurements of the current step',
+        [
+          { header: 'Metric', cell: (m) => m.metric },
+          { header: 'At', cell: (m) => formatDate(m.at) },
+          { header: 'Value', cell: (m) => (m.value === null ? '–' : String(m.value)) },
+          { header: 'Phase', cell: (m) => status(m.phase) },
+        ],
+        measurements,
+      ),
+    );
+  }
+
+  return () => {
+    deployments.stop();
+    shown?.stop();
+  };
+}

@@ -1,0 +1,46 @@
+import { describeError, login } from '../api';
+import { h } from '../dom';
+
+export function renderLogin(onSignedIn: () => void): HTMLElement {
+  const email = h('input', {
+    id: 'email',
+    name: 'email',
+    type: 'email',
+    autocomplete: 'username',
+    required: true,
+  });
+  const password = h('input', {
+    id: 'password',
+    name: 'password',
+    type: 'password',
+    autocomplete: 'current-password',
+    required: true,
+  });
+  const message = h('p', { class: 'error', role: 'alert' });
+  const submit = h('button', { type: 'submit', class: 'primary' }, 'Sign in');
+  const form = h(
+    'form',
+    { class: 'login', 'aria-labelledby': 'login-title' },
+    h('h1', { id: 'login-title' }, 'Sign in'),
+    h('label', { for: 'email' }, 'Email'),
+    email,
+    h('label', { for: 'password' }, 'Password'),
+    password,
+    submit,
+    message,
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    submit.disabled = true;
+    message.textContent = '';
+    login(email.value, password.value)
+      .then(onSignedIn)
+      .catch((error) => {
+        message.textContent = describeError(error);
+        submit.disabled = false;
+        password.focus();
+      });
+  });
+  queueMicrotask(() => email.focus());
+  return h('div', { class: 'login-page' }, form);
+}
