@@ -27,6 +27,8 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       LOG_LEVEL: 'warn',
       SHUTDOWN_DRAIN_DELAY_MS: '0',
       // The dashboard polls every two seconds; the default per-IP limit is for the internet.
+      // The deployment test's webhook receiver listens on 127.0.0.1.
+      DEPLOY_ALLOW_PRIVATE_NETWORKS: 'true',
       RATE_LIMIT_IP_PER_MINUTE: '100000',
       RATE_LIMIT_USER_PER_MINUTE: '100000',
       RATE_LIMIT_LOGIN_PER_MINUTE: '1000',

@@ -43,10 +43,10 @@ export function renderDeployments(main: HTMLElement): () => void {
     shown = refresher(detail, () => client.devops.deployments.get.query({ id }), drawDetail, 2_000);
   }
 
-  async function act(action: Action, id: string) {
+  async function act(action: Action, id: string, step: number) {
     message.textContent = '';
     try {
-      if (action === 'approve') await call(() => client.devops.deployments.approve.mutate({ id }));
+      if (action === 'approve') await call(() => client.devops.deployments.approve.mutate({ id, step }));
       else if (action === 'promote') await call(() => client.devops.deployments.promote.mutate({ id }));
       else await call(() => client.devops.deployments.abort.mutate({ id }));
       await Promise.all([deployments.reload(), shown?.reload()]);
@@ -68,9 +68,9 @@ export function renderDeployments(main: HTMLElement): () => void {
         ? h(
             'div',
             { class: 'toolbar' },
-            button('Approve', () => void act('approve', d.id)),
-            button('Promote', () => void act('promote', d.id)),
-            button('Abort', () => void act('abort', d.id), { class: 'danger' }),
+            button('Approve', () => void act('approve', d.id, d.currentStep)),
+            button('Promote', () => void act('promote', d.id, d.currentStep)),
+            button('Abort', () => void act('abort', d.id, d.currentStep), { class: 'danger' }),
           )
         : null,
       h(

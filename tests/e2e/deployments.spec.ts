@@ -1,0 +1,98 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect, type Page, test } from '@playwright/test';
+import { E2E_ADMIN, SCREENSHOTS } from './platform';
+
+/**
+ * A stand-in for the load balancer's control API the webhook provider drives: it answers every
+ * signed call with 204 and remembers the actions, so the canary can progress for real.
+ */
+let receiver: Server;
+const actions: string[] = [];
+test.beforeAll(async () => {
+  receiver = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk) => {
+      body += chunk;
+    });
+    request.on('end', () => {
+      actions.push((JSON.parse(body) as { action: string }).action);
+      response.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+});
+test.afterAll(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
+
+async function signIn(page: Page): Promise<void> {
+  await page.goto('/');
+  await page.getByLabel('Email').fill(E2E_ADMIN.email);
+  await page.getByLabel('Password').fill(E2E_ADMIN.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
+}
+
+test('a canary started through the API progresses on the Deployments page, waits at its gate and is approved there', async ({
+  page,
+  request,
+}) => {
+  const dialogs: string[] = [];
+  page.on('dialog', (dialog) => {
+    dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+  // As an API client would: no Sec-Fetch-Site header, so the tokens come in the body.
+  const login = await request.post('/api/trpc/auth.login', { data: E2E_ADMIN });
+  expect(login.ok()).toBe(true);
+  const accessToken = ((await login.json()) as { result: { data: { accessToken: string } } }).result.data
+    .accessToken;
+  const version = `v${Date.now()}`;
+  const created = await request.post('/api/trpc/devops.deployments.create', {
+    headers: { authorization: `Bearer ${accessToken}` },
+    data: {
+      service: 'shop',
+      environment: 'staging',
+      version,
+      stableVersion: 'v1',
+      spec: {
+        strategy: 'canary',
+        steps: [
+          { setWeight: 20 },
+          { pause: { durationSeconds: 2 } },
+          { gate: { name: 'looks good' } },
+          { setWeight: 60 },
+        ],
+      },
+      provider: {
+        kind: 'webhook',
+        config: {
+          url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`,
+          secret: 'e2e-secret-0123456789abcdef',
+        },
+      },
+    },
+  });
+  expect(created.ok(), await created.text()).toBe(true);
+
+  await signIn(page);
+  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Deployments' }).click();
+  await page.getByRole('button', { name: `Open deployment shop ${version}` }).click();
+  const detail = page.getByTestId('deployment-detail');
+  await expect(detail).toContainText(version);
+  // The engine moves it through weight and pause to the gate, where it waits for a person.
+  await expect(detail.getByText('paused', { exact: true })).toBeVisible({ timeout: 30_000 });
+  await page.screenshot({ path: `${SCREENSHOTS}/deployment-gate.png`, fullPage: true });
+  expect(actions).toContain('setWeight');
+
+  await detail.getByRole('button', { name: 'Approve' }).click();
+  await expect(detail.getByText('promoted', { exact: true })).toBeVisible({ timeout: 30_000 });
+  await expect(
+    page
+      .getByRole('table', { name: 'Deployments, newest first' })
+      .getByRole('row')
+      .filter({ hasText: version }),
+  ).toContainText('promoted');
+  expect(actions).toContain('promote');
+  await page.screenshot({ path: `${SCREENSHOTS}/deployment-promoted.png`, fullPage: true });
+  expect(dialogs).toEqual([]);
+});
