@@ -97,9 +97,21 @@ function expectTrpcError(answer: Answer, status: number, code: string): void {
 }
 
 describe('plain routes answer bad requests with the one error shape', () => {
+  it('serves the dashboard at / under its own CSP, or says it is not built', async () => {
+    const res = await t.app.request('/');
+    if (res.status === 200) {
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+      const csp = res.headers.get('content-security-policy') ?? '';
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).not.toContain('unsafe-inline');
+    } else {
+      expect(res.status).toBe(404);
+      expect(await res.text()).toContain('dashboard not built: npm run build:dashboard');
+    }
+  });
+
   it('answers an unknown route with 404 NOT_FOUND', async () => {
     expectHttpError(await send('/api/nope'), 404, 'NOT_FOUND');
-    expectHttpError(await send('/'), 404, 'NOT_FOUND');
     expectHttpError(await send('/api/health/'), 404, 'NOT_FOUND');
     expectHttpError(await send('/api/%E0%A4%A'), 404, 'NOT_FOUND');
   });
