@@ -201,7 +201,7 @@ function track(runtime: Runtime, child: ChildProcess): SpawnedServer {
           if (found) done(() => resolve(found));
           else if (exitedWith)
             done(() =>
-              reject(new Error(`server ${pid} exited (${describe(exitedWith)})${tail(stderr, logs)}`)),
+              reject(new Error(`server ${pid} exited (${describeExit(exitedWith)})${tail(stderr, logs)}`)),
             );
         };
         const timer = setTimeout(
@@ -282,7 +282,9 @@ async function waitForReady(server: SpawnedServer, url: string, timeoutMs: numbe
   while (Date.now() < deadline) {
     const status = server.exited();
     if (status)
-      throw new Error(`server ${server.pid} exited (${describe(status)})${tail(server.stderr, server.logs)}`);
+      throw new Error(
+        `server ${server.pid} exited (${describeExit(status)})${tail(server.stderr, server.logs)}`,
+      );
     try {
       const response = await fetch(`${url}/api/health/ready`, { signal: AbortSignal.timeout(2_000) });
       last = `${response.status} ${await response.text()}`;
@@ -302,7 +304,7 @@ export async function stopAllServers(timeoutMs = 15_000): Promise<void> {
   await Promise.all([...running].map((server) => server.stop('SIGTERM', timeoutMs)));
 }
 
-function describe(status: ExitInfo): string {
+function describeExit(status: ExitInfo): string {
   return status.signal ? `signal ${status.signal}` : `code ${status.code}`;
 }
 
