@@ -85,7 +85,8 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
       if (healthy) logger.info('database reachable');
       else logger.warn({ lastError }, 'database unreachable');
     },
-    onWarning: (message, error) => logger.warn({ err: error }, message),
+    // Message and code only: pg attaches its client (user, host, ports) to connection errors.
+    onWarning: (message, error) => logger.warn({ error: errorSummary(error) }, message),
   });
   const cache = new Cache({
     maxEntries: config.CACHE_MAX_ENTRIES,
@@ -207,4 +208,11 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
   };
   bindPerformanceMetrics(metrics.registry, deps);
   return deps;
+}
+
+/** What a log line may say about a driver error: its message and SQLSTATE or errno code. */
+function errorSummary(error: unknown): { message: string; code: string | null } {
+  if (!(error instanceof Error)) return { message: String(error), code: null };
+  const code = (error as { code?: unknown }).code;
+  return { message: error.message, code: typeof code === 'string' ? code : null };
 }
