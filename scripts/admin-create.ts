@@ -1,13 +1,11 @@
-import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { PlatformDatabase } from '../db/connect';
-import { startEmbeddedPostgres } from '../db/embedded-postgres';
 import { migrateToLatest } from '../db/migrate';
 import { ConfigError, loadConfig } from '../server/config';
 import { readBuildInfo } from '../server/runtime/build-info';
 import { AuditLog } from '../server/services/auth/audit';
 import { UserService } from '../server/services/auth/users';
 import { createMetrics } from '../server/services/monitoring/metrics';
+import { openScriptDatabase } from './lib/script-database';
 
 /**
  * `npm run admin:create -- <email>` creates the first admin (with an organization of its own)
@@ -21,26 +19,8 @@ async function run(): Promise<void> {
   if (!email) throw new Error('usage: npm run admin:create -- <email>   (or set ADMIN_EMAIL)');
   const password = config.ADMIN_PASSWORD ?? (await askPassword());
 
-  const embedded = config.DATABASE_URL
-    ? undefined
-    : await startEmbeddedPostgres({
-        dataDir: join(config.DATA_DIR, 'postgres'),
-        port: config.EMBEDDED_PG_PORT,
-      });
-  const database = new PlatformDatabase({
-    url: config.DATABASE_URL ?? embedded!.url,
-    poolMax: 2,
-    connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
-    statementTimeoutMs: 0,
-    idleTimeoutMs: config.DB_IDLE_TIMEOUT_MS,
-    retry: {
-      attempts: config.DB_CONNECT_ATTEMPTS,
-      baseMs: config.DB_RETRY_BASE_MS,
-      maxMs: config.DB_RETRY_MAX_MS,
-    },
-  });
+  const { database, close } = await openScriptDatabase(config);
   try {
-    await database.connect();
     await migrateToLatest(database.db);
     const metrics = createMetrics({ build: readBuildInfo(), defaultMetrics: false });
     const users = new UserService({
@@ -55,8 +35,7 @@ async function run(): Promise<void> {
         : `a user with the email ${email} exists already; nothing changed`,
     );
   } finally {
-    await database.close();
-    await embedded?.stop();
+    await close();
   }
 }
 
