@@ -15,6 +15,7 @@ import {
 } from '../../server/services/rate-limit/redis-store';
 import type { RateLimitStore } from '../../server/services/rate-limit/store';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { hammer, offer } from '../helpers/rate-limit-load';
 import { redisSkipReason, startTestRedis, type TestRedis } from '../helpers/redis';
 import { mustRun, ROOT } from '../helpers/server-process';
 
@@ -56,50 +57,10 @@ beforeEach((ctx) => {
   if (skipReason) ctx.skip(skipReason);
 });
 
-/** Every instance runs `consumers` concurrent loops of `perConsumer` consumes on one key. */
-async function hammer(key: string, policy: RateLimitPolicy, now: () => number | undefined) {
-  const consumers = 20;
-  const perConsumer = 10;
-  const decisions = await Promise.all(
-    stores.flatMap((store) =>
-      Array.from({ length: consumers }, async () => {
-        const mine: RateLimitDecision[] = [];
-        for (let i = 0; i < perConsumer; i++) mine.push(await store.consume(key, policy, 1, now()));
-        return mine;
-      }),
-    ),
-  );
-  return decisions.flat();
-}
-
-/**
- * Offers `load` × the limit, evenly spaced, for `windows` periods of simulated time, spreading
- * the requests over the instances. The most any limiter true to the policy may admit is one burst
- * plus `limit` per period, and never more than was offered.
- */
-async function offer(
-  store: (i: number) => RateLimitStore,
-  key: string,
-  policy: RateLimitPolicy,
-  load: number,
-) {
-  const windows = 20;
-  const start = 1_800_000_000_000;
-  const offered = Math.round(policy.limit * load * windows);
-  const spacing = policy.periodMs / (policy.limit * load);
-  let admitted = 0;
-  for (let i = 0; i < offered; i++) {
-    const decision = await store(i).consume(key, policy, 1, start + i * spacing);
-    if (decision.allowed) admitted++;
-  }
-  const theoreticalMax = Math.min(offered, (policy.burst ?? policy.limit) + policy.limit * windows);
-  return { offered, admitted, theoreticalMax, ratio: admitted / theoreticalMax };
-}
-
 describe('RedisRateLimitStore', () => {
   it('lets three instances hammering one key together admit exactly the burst at one instant', async () => {
     const policy = { limit: 50, periodMs: 60_000 };
-    const decisions = await hammer('login:same-instant', policy, () => 1_800_000_000_000);
+    const decisions = await hammer(stores, 'login:same-instant', policy, () => 1_800_000_000_000);
     expect(decisions).toHaveLength(600);
     expect(decisions.filter((d) => d.allowed)).toHaveLength(50);
     for (const refused of decisions.filter((d) => !d.allowed))
@@ -109,7 +70,7 @@ describe('RedisRateLimitStore', () => {
   it('admits no more than the burst plus the refill when instances run on the Redis clock', async () => {
     const policy = { limit: 50, periodMs: 60_000 };
     const started = performance.now();
-    const decisions = await hammer('login:redis-clock', policy, () => undefined);
+    const decisions = await hammer(stores, 'login:redis-clock', policy, () => undefined);
     const elapsedMs = performance.now() - started;
     const admitted = decisions.filter((d) => d.allowed).length;
     // One request's worth of refill per 1.2 s of wall time, counted generously.

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PlatformDatabase } from '../../db/connect';
 import { migrateToLatest } from '../../db/migrate';
-import type { RateLimitDecision, RateLimitPolicy } from '../../server/services/rate-limit/gcra';
+import type { RateLimitPolicy } from '../../server/services/rate-limit/gcra';
 import { MemoryRateLimitStore } from '../../server/services/rate-limit/memory-store';
 import {
   deleteExpiredRateLimits,
@@ -9,6 +9,7 @@ import {
 } from '../../server/services/rate-limit/postgres-store';
 import type { RateLimitStore } from '../../server/services/rate-limit/store';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { hammer, offer } from '../helpers/rate-limit-load';
 
 let testDb: TestDatabase;
 /** Three "app instances": each its own pool and its own store over the one database. */
@@ -39,46 +40,6 @@ afterAll(async () => {
   await testDb?.drop();
 });
 
-/** Every instance runs `consumers` concurrent loops of `perConsumer` consumes on one key. */
-async function hammer(key: string, policy: RateLimitPolicy, now: () => number | undefined) {
-  const consumers = 20;
-  const perConsumer = 10;
-  const decisions = await Promise.all(
-    stores.flatMap((store) =>
-      Array.from({ length: consumers }, async () => {
-        const mine: RateLimitDecision[] = [];
-        for (let i = 0; i < perConsumer; i++) mine.push(await store.consume(key, policy, 1, now()));
-        return mine;
-      }),
-    ),
-  );
-  return decisions.flat();
-}
-
-/**
- * Offers `load` × the limit, evenly spaced, for `windows` periods of simulated time, spreading
- * the requests over the three instances. The most any limiter true to the policy may admit is
- * one burst plus `limit` per period, and never more than was offered.
- */
-async function offer(
-  store: (i: number) => RateLimitStore,
-  key: string,
-  policy: RateLimitPolicy,
-  load: number,
-) {
-  const windows = 20;
-  const start = 1_800_000_000_000;
-  const offered = Math.round(policy.limit * load * windows);
-  const spacing = policy.periodMs / (policy.limit * load);
-  let admitted = 0;
-  for (let i = 0; i < offered; i++) {
-    const decision = await store(i).consume(key, policy, 1, start + i * spacing);
-    if (decision.allowed) admitted++;
-  }
-  const theoreticalMax = Math.min(offered, (policy.burst ?? policy.limit) + policy.limit * windows);
-  return { offered, admitted, theoreticalMax, ratio: admitted / theoreticalMax };
-}
-
 /**
  * Offers 0.9x, 1x and 10x the limit to three PostgreSQL instances and to the in-memory store,
  * printing each outcome: all is admitted up to the limit, and 0.95–1.0 of the theoretical
@@ -107,7 +68,7 @@ async function expectAccurate(policy: RateLimitPolicy, keyPrefix: string, label:
 describe('PostgresRateLimitStore', () => {
   it('lets three instances hammering one key together admit exactly the burst at one instant', async () => {
     const policy = { limit: 50, periodMs: 60_000 };
-    const decisions = await hammer('login:same-instant', policy, () => 1_800_000_000_000);
+    const decisions = await hammer(stores, 'login:same-instant', policy, () => 1_800_000_000_000);
     expect(decisions).toHaveLength(600);
     expect(decisions.filter((d) => d.allowed)).toHaveLength(50);
     // Every refusal says how long to wait; none is told to come back immediately.
@@ -118,7 +79,7 @@ describe('PostgresRateLimitStore', () => {
   it('admits no more than the burst plus the refill when instances run on the database clock', async () => {
     const policy = { limit: 50, periodMs: 60_000 };
     const started = performance.now();
-    const decisions = await hammer('login:database-clock', policy, () => undefined);
+    const decisions = await hammer(stores, 'login:database-clock', policy, () => undefined);
     const elapsedMs = performance.now() - started;
     const admitted = decisions.filter((d) => d.allowed).length;
     // One request's worth of refill per 1.2 s of wall time, counted generously.
