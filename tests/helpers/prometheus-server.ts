@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { freePort } from '../../db/local-processes';
+import { findOnPath, isCI } from './components';
 
 /**
  * A real Prometheus server (the Debian package's `prometheus` binary) for one test file: its own
@@ -141,22 +142,4 @@ async function untilReady(url: string, child: ChildProcess, output: string[]): P
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`prometheus was not ready within 30 s: ${output.join('')}`);
-}
-
-function findOnPath(binary: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const candidate = join(dir, binary);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
-
-function isCI(): boolean {
-  const ci = process.env.CI;
-  return ci !== undefined && ci !== '' && ci !== 'false' && ci !== '0';
 }

@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { freePort } from '../../db/local-processes';
+import { findOnPath, isCI } from './components';
 
 /**
  * A throwaway `redis-server` for one test file: its own port, its own empty directory, no
@@ -123,22 +124,4 @@ async function startOn(binary: string, port: number): Promise<TestRedis> {
   child.stderr?.resume();
 
   return { url: `redis://127.0.0.1:${port}`, port, pid: child.pid as number, stop };
-}
-
-function findOnPath(binary: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const candidate = join(dir, binary);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
-
-function isCI(): boolean {
-  const ci = process.env.CI;
-  return ci !== undefined && ci !== '' && ci !== 'false' && ci !== '0';
 }

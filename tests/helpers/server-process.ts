@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { isCI } from './components';
 
 /**
  * The real server (server/main.ts) as a child process of the test, on Bun or on Node.
@@ -49,10 +50,6 @@ export function runtimeAvailable(runtime: Runtime): boolean {
 }
 export function mustRun(runtime: Runtime): boolean {
   return runtimeAvailable(runtime) || isCI();
-}
-function isCI(): boolean {
-  const ci = process.env.CI;
-  return ci !== undefined && ci !== '' && ci !== 'false' && ci !== '0';
 }
 
 /** The command line that runs the server on `runtime`: [binary, ...args]. */

@@ -1,13 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../../client';
 import { OTEL_DURATION_BUCKETS } from '../../server/services/monitoring/metrics';
 import { startTestApp, type TestApp } from '../helpers/app';
+import { findOnPath } from '../helpers/components';
 
 let t: TestApp;
 
@@ -269,19 +270,6 @@ describe('Prometheus scrape', () => {
 
 /** promtool's complaints about prom-client's own gauges named *_total; nothing else is forgiven. */
 const PROM_CLIENT_LINT = /^nodejs_active_[a-z]+_total non-counter metrics should not have "_total" suffix$/;
-
-function findOnPath(binary: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const candidate = join(dir, binary);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
 
 describe('promtool', () => {
   it('passes `promtool check metrics` apart from prom-client’s nodejs_active_*_total gauges', async (ctx) => {

@@ -1,26 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, type TestContext } from 'vitest';
 import { DEFAULT_ALERT_RULES } from '../../server/services/alerts/default-rules';
+import { findOnPath } from '../helpers/components';
 
 const DIRECTORY = fileURLToPath(new URL('../../deploy/prometheus/', import.meta.url));
 const RULES = join(DIRECTORY, 'platform-alerts.rules.yml');
 const TESTS = join(DIRECTORY, 'platform-alerts.tests.yml');
-
-function findOnPath(binary: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const candidate = join(dir, binary);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
 
 /** promtool, or a skipped test outside CI; in CI its absence is a broken environment, never a pass. */
 function promtool(ctx: TestContext): string {
