@@ -297,7 +297,10 @@ describe('KubernetesProvider', () => {
       expect(stable.status).toMatchObject({ updatedReplicas: 4, availableReplicas: 4 });
       canary = getDeployment('shop-canary');
       expect(canary.spec.replicas).toBe(0);
-      for (const request of fake.requests) expect(request.status).toBeLessThan(300);
+      // The fake's controller writes status on its own timer, so a patch may meet a 409 Conflict
+      // (which the provider answers by reading again); nothing else may fail.
+      const failures = fake.requests.filter((r) => r.status >= 300 && r.status !== 409);
+      expect(failures).toEqual([]);
     });
 
     it('rolls back: all replicas on the stable version, the canary scaled to nothing', async () => {
