@@ -1,74 +1,48 @@
-import { createClient, errorDetails } from '@beauty-crafter/client';
+import { createClient, errorDetails, sessionOf } from '@beauty-crafter/client';
 
 /**
- * The dashboard's connection to the platform. The access token lives in memory only; the
- * refresh token is an HttpOnly cookie the browser sends to /api/trpc, so no script can read it.
+ * The dashboard's connection to the platform: the client's browser session. The access token
+ * lives in the client's memory only; the refresh token is an HttpOnly cookie that no script can
+ * read. The client renews the access token itself, once for any number of calls refused at the
+ * same time (two refreshes with one rotating cookie would look like theft and end the session).
  */
-let accessToken: string | null = null;
-let refreshing: Promise<boolean> | null = null;
 let onSignedOut: () => void = () => {};
 
 export const client = createClient({
   url: window.location.origin,
-  headers: (): Record<string, string> => (accessToken ? { authorization: `Bearer ${accessToken}` } : {}),
-  // The refresh cookie must go with every call (auth.refresh batched with others included).
-  fetch: (input, init) => fetch(input, { ...init, credentials: 'include' }),
+  credentials: 'cookie',
+  onSessionEnded: () => onSignedOut(),
 });
+const session = sessionOf(client)!;
 
 export function whenSignedOut(handler: () => void): void {
   onSignedOut = handler;
 }
 
 export function isSignedIn(): boolean {
-  return accessToken !== null;
-}
-
-export async function login(email: string, password: string): Promise<void> {
-  const result = await client.auth.login.mutate({ email, password });
-  accessToken = result.accessToken;
-}
-
-export async function logout(): Promise<void> {
-  try {
-    await client.auth.logout.mutate();
-  } finally {
-    accessToken = null;
-  }
+  return session.tokens() !== null;
 }
 
 /**
- * One refresh for any number of calls that found the token expired at once: two refreshes with
- * the same cookie would look like a stolen token to the server and end the session.
+ * Whether the refresh cookie of an earlier visit still holds a session: the first call renews
+ * the access token from it, or ends the session (and the page asks to sign in).
  */
-export function refresh(): Promise<boolean> {
-  refreshing ??= client.auth.refresh
-    .mutate({})
-    .then((result) => {
-      accessToken = result.accessToken;
-      return true;
-    })
-    .catch(() => {
-      accessToken = null;
-      return false;
-    })
-    .finally(() => {
-      refreshing = null;
-    });
-  return refreshing;
+export async function resumeSession(): Promise<boolean> {
+  try {
+    await client.auth.me.query();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
-/** Runs a call; on UNAUTHORIZED refreshes the access token once and tries again. */
-export async function call<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    if (errorDetails(error)?.code !== 'UNAUTHORIZED') throw error;
-    if (!(await refresh())) {
-      onSignedOut();
-      throw error;
-    }
-    return run();
-  }
+export async function login(email: string, password: string): Promise<void> {
+  await session.login({ email, password });
+}
+
+/** Ends the session on the server; the session's end then brings back the login page. */
+export function logout(): Promise<void> {
+  return session.logout();
 }
 
 /** A message for people: the server's message and its request id, or the error's own text. */

@@ -1,6 +1,6 @@
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
-import { isSignedIn, logout, refresh, whenSignedOut } from './api';
+import { isSignedIn, logout, resumeSession, whenSignedOut } from './api';
 import { button, h } from './dom';
 import { renderLogin } from './pages/login';
 import { pages } from './pages/registry';
@@ -51,9 +51,8 @@ function showDashboard(): void {
     'header',
     {},
     h('span', { class: 'brand' }, 'Beauty Crafter Platform'),
-    button('Sign out', () => {
-      void logout().finally(showLogin);
-    }),
+    // The session's end (whenSignedOut) brings back the login page, even if the server is away.
+    button('Sign out', () => void logout().catch(() => {})),
   );
   leavePage?.();
   app.replaceChildren(
@@ -71,4 +70,4 @@ window.addEventListener('hashchange', () => {
 whenSignedOut(showLogin);
 
 // A session from an earlier visit lives on in the refresh cookie: try it before asking to log in.
-void refresh().then((signedIn) => (signedIn ? showDashboard() : showLogin()));
+void resumeSession().then((signedIn) => (signedIn ? showDashboard() : showLogin()));

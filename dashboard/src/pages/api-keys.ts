@@ -1,4 +1,4 @@
-import { call, client, describeError } from '../api';
+import { client, describeError } from '../api';
 import { button, confirmAction, formatDate, h, openDialog, table } from '../dom';
 import { refresher, status } from './refresher';
 
@@ -50,7 +50,7 @@ export function renderApiKeys(main: HTMLElement): () => void {
     if (!(await confirmAction(`Revoke the API key “${keyName}”? Calls with it fail from now on.`, 'Revoke')))
       return;
     try {
-      await call(() => client.auth.apiKeys.revoke.mutate({ id }));
+      await client.auth.apiKeys.revoke.mutate({ id });
       message.textContent = '';
       await keys.reload();
     } catch (error) {
@@ -61,7 +61,8 @@ export function renderApiKeys(main: HTMLElement): () => void {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     message.textContent = '';
-    call(() => client.auth.apiKeys.create.mutate({ name: name.value }))
+    client.auth.apiKeys.create
+      .mutate({ name: name.value })
       .then(async (created) => {
         name.value = '';
         // The key itself exists only in this answer: the server keeps its hash.

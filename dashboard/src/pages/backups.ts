@@ -1,4 +1,4 @@
-import { call, client, describeError } from '../api';
+import { client, describeError } from '../api';
 import { button, formatDate, formatNumber, h, openDialog, table } from '../dom';
 import { refresher, status } from './refresher';
 
@@ -9,7 +9,8 @@ export function renderBackups(main: HTMLElement): () => void {
     'Create backup',
     () => {
       message.textContent = '';
-      call(() => client.devops.backups.create.mutate({ wait: false }))
+      client.devops.backups.create
+        .mutate({ wait: false })
         .then(() => backups.reload())
         .catch((error) => {
           message.textContent = describeError(error);
@@ -50,7 +51,7 @@ export function renderBackups(main: HTMLElement): () => void {
 
   async function verify(id: string) {
     try {
-      const result = await call(() => client.devops.backups.verify.mutate({ id }));
+      const result = await client.devops.backups.verify.mutate({ id });
       openDialog(
         result.ok ? 'Backup verified' : 'Backup verification failed',
         h(

@@ -1,4 +1,4 @@
-import { call, client, describeError } from '../api';
+import { client, describeError } from '../api';
 import { button, formatDate, h, table } from '../dom';
 import { refresher, status } from './refresher';
 
@@ -46,9 +46,9 @@ export function renderDeployments(main: HTMLElement): () => void {
   async function act(action: Action, id: string, step: number) {
     message.textContent = '';
     try {
-      if (action === 'approve') await call(() => client.devops.deployments.approve.mutate({ id, step }));
-      else if (action === 'promote') await call(() => client.devops.deployments.promote.mutate({ id }));
-      else await call(() => client.devops.deployments.abort.mutate({ id }));
+      if (action === 'approve') await client.devops.deployments.approve.mutate({ id, step });
+      else if (action === 'promote') await client.devops.deployments.promote.mutate({ id });
+      else await client.devops.deployments.abort.mutate({ id });
       await Promise.all([deployments.reload(), shown?.reload()]);
     } catch (error) {
       message.textContent = describeError(error);

@@ -1,5 +1,5 @@
 import uPlot from 'uplot';
-import { call, client, describeError } from '../api';
+import { client, describeError } from '../api';
 import { formatNumber, h, table } from '../dom';
 import { status } from './refresher';
 
@@ -82,8 +82,8 @@ export function renderOverview(main: HTMLElement): () => void {
         fetch('/api/health', { headers: { accept: 'application/health+json' } }).then(
           (response) => response.json() as Promise<{ status: string }>,
         ),
-        call(() => client.system.status.query()),
-        call(() => client.performance.overview.query()),
+        client.system.status.query(),
+        client.performance.overview.query(),
       ]);
       if (stopped) return;
       message.textContent = '';

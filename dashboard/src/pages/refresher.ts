@@ -1,4 +1,4 @@
-import { call, describeError } from '../api';
+import { describeError } from '../api';
 import { h } from '../dom';
 
 /**
@@ -15,7 +15,7 @@ export function refresher<T>(
   let stopped = false;
   const reload = async () => {
     try {
-      const data = await call(load);
+      const data = await load();
       if (!stopped) target.replaceChildren(draw(data));
     } catch (error) {
       if (!stopped) target.replaceChildren(h('p', { class: 'error', role: 'alert' }, describeError(error)));
