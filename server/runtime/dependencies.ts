@@ -21,7 +21,9 @@ import { deploymentsComponent } from '../services/deployments/component';
 import { DeploymentEngine } from '../services/deployments/deployment-engine';
 import { DeploymentService } from '../services/deployments/deployments';
 import { metricSources } from '../services/deployments/metric-sources';
+import { bindDeploymentMetrics } from '../services/deployments/metrics';
 import { createProviderRegistry, defaultProviderFactories } from '../services/deployments/provider-registry';
+import { deploymentStatusFigures } from '../services/deployments/repository';
 import { EnvironmentService } from '../services/devops/environments';
 import { MaintenanceMode } from '../services/devops/maintenance';
 import { maintenanceComponent } from '../services/devops/maintenance-component';
@@ -160,6 +162,10 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
     logger,
   });
   initializer.register(deploymentsComponent(engine, { database }));
+  bindDeploymentMetrics(metrics.registry, {
+    figures: () => database.read((db) => deploymentStatusFigures(db)),
+    onError: (error) => logger.warn({ error: errorSummary(error) }, 'deployment figures unavailable'),
+  });
   const backups = new BackupService({
     database,
     databaseUrl,

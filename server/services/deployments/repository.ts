@@ -232,3 +232,23 @@ export async function databaseNow(db: Kysely<Database>): Promise<Date> {
   const { rows } = await sql<{ now: Date }>`select now() as now`.execute(db);
   return (rows[0] as { now: Date }).now;
 }
+
+/** Deployments of every organization by status, with when the latest of each status finished. */
+export async function deploymentStatusFigures(
+  db: Kysely<Database>,
+): Promise<{ status: DeploymentStatus; count: number; lastFinishedAt: Date | null }[]> {
+  const rows = await db
+    .selectFrom('deployments')
+    .select((eb) => [
+      'status',
+      eb.fn.countAll<string>().as('count'),
+      eb.fn.max('finished_at').as('last_finished_at'),
+    ])
+    .groupBy('status')
+    .execute();
+  return rows.map((row) => ({
+    status: row.status,
+    count: Number(row.count),
+    lastFinishedAt: row.last_finished_at ? new Date(row.last_finished_at) : null,
+  }));
+}
