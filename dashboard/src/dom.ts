@@ -2,7 +2,7 @@
  * DOM building without innerHTML: every piece of text goes through textContent, so data from the
  * server (API key names, audit details) can never become markup.
  */
-type Child = Node | string | number | null | undefined | false;
+export type Child = Node | string | number | null | undefined | false;
 type Attributes = Record<string, string | boolean | undefined>;
 
 export function h<K extends keyof HTMLElementTagNameMap>(

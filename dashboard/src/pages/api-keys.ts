@@ -1,6 +1,25 @@
 import { client, describeError } from '../api';
 import { button, confirmAction, formatDate, h, openDialog, table } from '../dom';
+import { field, openFormDialog } from './form-dialog';
 import { refresher, status } from './refresher';
+
+/** Grace periods offered when rotating, in seconds. */
+const GRACE_PERIODS: [number, string][] = [
+  [0, 'no time: it stops now'],
+  [3_600, 'one hour'],
+  [86_400, 'one day'],
+  [7 * 86_400, 'seven days'],
+];
+
+/** The key itself exists only in the answer that issued it: the server keeps its hash. */
+function showNewKey(title: string, name: string, key: string): void {
+  openDialog(
+    title,
+    h('p', {}, 'Copy it now: it is shown only once.'),
+    h('p', {}, 'Name: ', h('strong', {}, name)),
+    h('code', { class: 'secret', 'data-testid': 'new-api-key' }, key),
+  );
+}
 
 export function renderApiKeys(main: HTMLElement): () => void {
   const list = h('div');
@@ -36,10 +55,17 @@ export function renderApiKeys(main: HTMLElement): () => void {
             cell: (key) =>
               key.revokedAt
                 ? ''
-                : button('Revoke', () => void revoke(key.id, key.name), {
-                    class: 'danger',
-                    'aria-label': `Revoke API key ${key.name}`,
-                  }),
+                : h(
+                    'div',
+                    { class: 'row-actions' },
+                    button('Rotate', () => rotate(key.id, key.name), {
+                      'aria-label': `Rotate API key ${key.name}`,
+                    }),
+                    button('Revoke', () => void revoke(key.id, key.name), {
+                      class: 'danger',
+                      'aria-label': `Revoke API key ${key.name}`,
+                    }),
+                  ),
           },
         ],
         page.items,
@@ -58,6 +84,38 @@ export function renderApiKeys(main: HTMLElement): () => void {
     }
   }
 
+  /**
+   * A new key with the same name, scopes and limits; the old one keeps working for the grace
+   * period, so the services using it can switch without an outage.
+   */
+  function rotate(id: string, keyName: string) {
+    const grace = h(
+      'select',
+      { id: 'rotate-grace', name: 'gracePeriodSeconds' },
+      ...GRACE_PERIODS.map(([seconds, label]) => h('option', { value: String(seconds) }, label)),
+    );
+    let issued: { name: string; key: string } | null = null;
+    const dialog = openFormDialog({
+      title: `Rotate the API key “${keyName}”`,
+      fields: [field('The old key keeps working for', grace)],
+      submitLabel: 'Rotate',
+      submit: async () => {
+        const rotated = await client.auth.apiKeys.rotate.mutate({
+          id,
+          gracePeriodSeconds: Number(grace.value),
+        });
+        issued = { name: rotated.apiKey.name, key: rotated.key };
+      },
+    });
+    // One dialog at a time: the new key shows once this one has closed.
+    dialog.addEventListener('close', () => {
+      if (!issued) return;
+      message.textContent = '';
+      showNewKey('Your rotated API key', issued.name, issued.key);
+      void keys.reload();
+    });
+  }
+
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     message.textContent = '';
@@ -65,13 +123,7 @@ export function renderApiKeys(main: HTMLElement): () => void {
       .mutate({ name: name.value })
       .then(async (created) => {
         name.value = '';
-        // The key itself exists only in this answer: the server keeps its hash.
-        openDialog(
-          'Your new API key',
-          h('p', {}, 'Copy it now: it is shown only once.'),
-          h('p', {}, 'Name: ', h('strong', {}, created.apiKey.name)),
-          h('code', { class: 'secret', 'data-testid': 'new-api-key' }, created.key),
-        );
+        showNewKey('Your new API key', created.apiKey.name, created.key);
         await keys.reload();
       })
       .catch((error) => {

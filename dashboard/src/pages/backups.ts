@@ -1,5 +1,6 @@
 import { client, describeError } from '../api';
 import { button, formatDate, formatNumber, h, openDialog, table } from '../dom';
+import { field, openFormDialog } from './form-dialog';
 import { refresher, status } from './refresher';
 
 export function renderBackups(main: HTMLElement): () => void {
@@ -38,9 +39,17 @@ export function renderBackups(main: HTMLElement): () => void {
             header: 'Actions',
             cell: (b) =>
               b.status === 'succeeded'
-                ? button('Verify', () => void verify(b.id), {
-                    'aria-label': `Verify backup of ${formatDate(b.createdAt)}`,
-                  })
+                ? h(
+                    'div',
+                    { class: 'row-actions' },
+                    button('Verify', () => void verify(b.id), {
+                      'aria-label': `Verify backup of ${formatDate(b.createdAt)}`,
+                    }),
+                    button('Restore', () => restore(b.id, formatDate(b.createdAt)), {
+                      class: 'danger',
+                      'aria-label': `Restore backup of ${formatDate(b.createdAt)}`,
+                    }),
+                  )
                 : '',
           },
         ],
@@ -77,5 +86,71 @@ export function renderBackups(main: HTMLElement): () => void {
       message.textContent = describeError(error);
     }
   }
+  /**
+   * Restores into another database (a scratch copy, a new environment), or into the platform's
+   * own, which replaces all its data: the server asks for maintenance mode first, and both need
+   * the confirmation box ticked before a database holding data is overwritten.
+   */
+  function restore(id: string, label: string) {
+    const target = h('input', {
+      id: 'restore-target',
+      name: 'targetDatabaseUrl',
+      type: 'text',
+      inputmode: 'url',
+      autocomplete: 'off',
+      spellcheck: 'false',
+      placeholder: 'postgres://user:password@host:5432/database',
+    });
+    const confirm = h('input', { id: 'restore-confirm', name: 'confirm', type: 'checkbox' });
+    let result: Awaited<ReturnType<typeof client.devops.backups.restore.mutate>> | null = null;
+    const dialog = openFormDialog({
+      title: `Restore the backup of ${label}`,
+      fields: [
+        field(
+          'Target database URL',
+          target,
+          "Empty: the platform's own database, whose data the backup replaces (put the platform in maintenance first).",
+        ),
+        field('Replace the data the target database holds', confirm),
+      ],
+      submitLabel: 'Restore',
+      danger: true,
+      submit: async () => {
+        const url = target.value.trim();
+        result = await client.devops.backups.restore.mutate({
+          id,
+          ...(url ? { targetDatabaseUrl: url } : {}),
+          confirm: confirm.checked,
+        });
+      },
+    });
+    dialog.addEventListener('close', () => {
+      if (!result) return;
+      const restored = result;
+      const rows = restored.tables.reduce((sum, t) => sum + t.rows, 0);
+      openDialog(
+        'Backup restored',
+        h(
+          'p',
+          { 'data-testid': 'restore-result' },
+          `${restored.tables.length} tables, ${rows} rows restored into ${restored.target.database} on ${restored.target.host}`,
+          restored.replacedData ? ', replacing the data it held' : '',
+          ` in ${Math.round(restored.durationMs)} ms.`,
+        ),
+        restored.migrated.length > 0
+          ? h('p', {}, `Migrated afterwards: ${restored.migrated.join(', ')}`)
+          : null,
+        table(
+          'Tables restored',
+          [
+            { header: 'Table', cell: (t) => t.name },
+            { header: 'Rows', cell: (t) => t.rows },
+          ],
+          restored.tables,
+        ),
+      );
+    });
+  }
+
   return backups.stop;
 }

@@ -1,5 +1,6 @@
 import { client, describeError } from '../api';
 import { button, formatDate, h, table } from '../dom';
+import { field, openFormDialog } from './form-dialog';
 import { refresher, status } from './refresher';
 
 type Action = 'approve' | 'promote' | 'abort';
@@ -55,6 +56,33 @@ export function renderDeployments(main: HTMLElement): () => void {
     }
   }
 
+  /**
+   * Sends a promoted deployment's traffic back to the version it replaced (or retries a failed
+   * rollback); marking the version bad keeps it from being deployed again.
+   */
+  function rollback(id: string, label: string) {
+    const reason = h('input', { id: 'rollback-reason', name: 'reason', maxlength: '500' });
+    const markBad = h('input', { id: 'rollback-mark-bad', name: 'markBad', type: 'checkbox' });
+    const dialog = openFormDialog({
+      title: `Roll back ${label}`,
+      fields: [
+        field('Reason', reason),
+        field('Mark this version bad: it may not be deployed again', markBad),
+      ],
+      submitLabel: 'Roll back',
+      danger: true,
+      submit: async () => {
+        message.textContent = '';
+        await client.devops.deployments.rollback.mutate({
+          id,
+          ...(reason.value.trim() ? { reason: reason.value.trim() } : {}),
+          markBad: markBad.checked,
+        });
+      },
+    });
+    dialog.addEventListener('close', () => void Promise.all([deployments.reload(), shown?.reload()]));
+  }
+
   type Deployment = Awaited<ReturnType<typeof client.devops.deployments.get.query>>;
   function drawDetail(d: Deployment): Node {
     const measurements = d.stepState.measurements ?? [];
@@ -71,6 +99,13 @@ export function renderDeployments(main: HTMLElement): () => void {
             button('Approve', () => void act('approve', d.id, d.currentStep)),
             button('Promote', () => void act('promote', d.id, d.currentStep)),
             button('Abort', () => void act('abort', d.id, d.currentStep), { class: 'danger' }),
+          )
+        : null,
+      d.status === 'promoted' || d.status === 'failed'
+        ? h(
+            'div',
+            { class: 'toolbar' },
+            button('Roll back', () => rollback(d.id, `${d.service} ${d.version}`), { class: 'danger' }),
           )
         : null,
       h(
