@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect, type Page, test } from '@playwright/test';
-import { E2E_ADMIN, SCREENSHOTS } from './platform';
+import pg from 'pg';
+import { E2E_ADMIN, E2E_PG_PORT, SCREENSHOTS } from './platform';
 
 /** Every page: a JavaScript dialog (alert, confirm) means injected code ran, and fails the test. */
 let dialogs: string[] = [];
@@ -149,4 +152,132 @@ test('a backup is created, succeeds and verifies', async ({ page }) => {
   await page.screenshot({ path: `${SCREENSHOTS}/backup-verified.png` });
   await dialog.getByRole('button', { name: 'Close' }).click();
   await expect(newest.getByRole('cell').nth(5)).not.toHaveText('–');
+});
+
+/** The list shows a key by its first characters: `bc_live_` and four more. */
+const shownPrefix = (key: string) => key.slice(0, 'bc_live_'.length + 4);
+
+test('rotating an API key shows the new key once; the old one works through its grace period only', async ({
+  page,
+  request,
+}) => {
+  const works = async (key: string) =>
+    (await request.get('/api/trpc/auth.me', { headers: { authorization: `Bearer ${key}` } })).status();
+
+  await signIn(page);
+  await openSection(page, 'API keys');
+  const name = `rotated key ${Date.now()}`;
+  await page.getByLabel('Name').fill(name);
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const created = page.getByRole('dialog', { name: 'Your new API key' });
+  const first = (await created.getByTestId('new-api-key').textContent()) ?? '';
+  await created.getByRole('button', { name: 'Close' }).click();
+
+  // Rotation with an hour of grace: both keys answer.
+  const rowOf = (key: string) => page.getByRole('row').filter({ hasText: shownPrefix(key) });
+  await rowOf(first)
+    .getByRole('button', { name: `Rotate API key ${name}` })
+    .click();
+  const rotate = page.getByRole('dialog', { name: `Rotate the API key “${name}”` });
+  await expect(rotate.getByLabel('The old key keeps working for')).toBeFocused();
+  await rotate.getByLabel('The old key keeps working for').selectOption({ label: 'one hour' });
+  await rotate.getByRole('button', { name: 'Rotate' }).click();
+  const rotated = page.getByRole('dialog', { name: 'Your rotated API key' });
+  await expect(rotated).toBeVisible();
+  const second = (await rotated.getByTestId('new-api-key').textContent()) ?? '';
+  expect(second).toMatch(/^bc_live_/);
+  expect(second).not.toBe(first);
+  await page.screenshot({ path: `${SCREENSHOTS}/api-key-rotated.png` });
+  await rotated.getByRole('button', { name: 'Close' }).click();
+  await expect(rowOf(second)).toContainText(name);
+  expect(await works(first)).toBe(200);
+  expect(await works(second)).toBe(200);
+
+  // Rotation without grace: the key it replaces stops at once.
+  await rowOf(second)
+    .getByRole('button', { name: `Rotate API key ${name}` })
+    .click();
+  await page
+    .getByRole('dialog', { name: `Rotate the API key “${name}”` })
+    .getByLabel('The old key keeps working for')
+    .selectOption({ label: 'no time: it stops now' });
+  await page
+    .getByRole('dialog', { name: `Rotate the API key “${name}”` })
+    .getByRole('button', { name: 'Rotate' })
+    .click();
+  const third =
+    (await page
+      .getByRole('dialog', { name: 'Your rotated API key' })
+      .getByTestId('new-api-key')
+      .textContent()) ?? '';
+  await page
+    .getByRole('dialog', { name: 'Your rotated API key' })
+    .getByRole('button', { name: 'Close' })
+    .click();
+  expect(await works(third)).toBe(200);
+  await expect.poll(() => works(second)).toBe(401);
+  expect(await works(first)).toBe(200);
+});
+
+test('a backup restores into another database after confirmation, with its rows', async ({ page }) => {
+  const dataDir = process.env.E2E_DATA_DIR;
+  if (!dataDir) throw new Error('E2E_DATA_DIR is set by global setup');
+  const password = readFileSync(join(dataDir, 'postgres.password'), 'utf8').trim();
+  const database = `e2e_restore_${Date.now()}`;
+  const admin = new pg.Client({
+    host: '127.0.0.1',
+    port: E2E_PG_PORT,
+    user: 'postgres',
+    password,
+    database: 'postgres',
+  });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${database}`);
+  } finally {
+    await admin.end();
+  }
+  const targetUrl = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${E2E_PG_PORT}/${database}`;
+
+  await signIn(page);
+  await openSection(page, 'Backups');
+  await page.getByRole('button', { name: 'Create backup' }).click();
+  const newest = page.getByRole('table', { name: 'Backups' }).locator('tbody tr').first();
+  await expect(newest).toContainText('succeeded', { timeout: 30_000 });
+
+  const restore = async (confirm: boolean) => {
+    await newest.getByRole('button', { name: /Restore backup/ }).click();
+    const dialog = page.getByRole('dialog', { name: /Restore the backup/ });
+    await dialog.getByLabel('Target database URL').fill(targetUrl);
+    await dialog.getByLabel('Replace the data the target database holds').setChecked(confirm);
+    await dialog.getByRole('button', { name: 'Restore' }).click();
+    return dialog;
+  };
+  // An empty database takes the backup without the box ticked.
+  await restore(false);
+  const done = page.getByRole('dialog', { name: 'Backup restored' });
+  await expect(done.getByTestId('restore-result')).toContainText(`into ${database}`, { timeout: 30_000 });
+  await done.getByRole('button', { name: 'Close' }).click();
+
+  // Now it holds data: the dialog stays open with the server's refusal until the box is ticked.
+  const refused = await restore(false);
+  await expect(refused.getByRole('alert')).toContainText(/confirm/i);
+  await refused.getByLabel('Replace the data the target database holds').check();
+  await page.screenshot({ path: `${SCREENSHOTS}/backup-restore-confirm.png` });
+  await refused.getByRole('button', { name: 'Restore' }).click();
+  await expect(done.getByTestId('restore-result')).toContainText('replacing the data it held', {
+    timeout: 30_000,
+  });
+  await page.screenshot({ path: `${SCREENSHOTS}/backup-restored.png` });
+  await done.getByRole('button', { name: 'Close' }).click();
+
+  // The restored database holds the platform's data: the admin who signed in is there.
+  const check = new pg.Client({ connectionString: targetUrl });
+  await check.connect();
+  try {
+    const users = await check.query('SELECT email FROM users WHERE email = $1', [E2E_ADMIN.email]);
+    expect(users.rowCount).toBe(1);
+  } finally {
+    await check.end();
+  }
 });

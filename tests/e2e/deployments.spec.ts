@@ -47,30 +47,31 @@ test('a canary started through the API progresses on the Deployments page, waits
   const accessToken = ((await login.json()) as { result: { data: { accessToken: string } } }).result.data
     .accessToken;
   const version = `v${Date.now()}`;
-  const created = await request.post('/api/trpc/devops.deployments.create', {
-    headers: { authorization: `Bearer ${accessToken}` },
-    data: {
-      service: 'shop',
-      environment: 'staging',
-      version,
-      stableVersion: 'v1',
-      spec: {
-        strategy: 'canary',
-        steps: [
-          { setWeight: 20 },
-          { pause: { durationSeconds: 2 } },
-          { gate: { name: 'looks good' } },
-          { setWeight: 60 },
-        ],
-      },
-      provider: {
-        kind: 'webhook',
-        config: {
-          url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`,
-          secret: 'e2e-secret-0123456789abcdef',
-        },
+  const deployment = {
+    service: 'shop',
+    environment: 'staging',
+    version,
+    stableVersion: 'v1',
+    spec: {
+      strategy: 'canary',
+      steps: [
+        { setWeight: 20 },
+        { pause: { durationSeconds: 2 } },
+        { gate: { name: 'looks good' } },
+        { setWeight: 60 },
+      ],
+    },
+    provider: {
+      kind: 'webhook',
+      config: {
+        url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`,
+        secret: 'e2e-secret-0123456789abcdef',
       },
     },
+  };
+  const created = await request.post('/api/trpc/devops.deployments.create', {
+    headers: { authorization: `Bearer ${accessToken}` },
+    data: deployment,
   });
   expect(created.ok(), await created.text()).toBe(true);
 
@@ -94,5 +95,27 @@ test('a canary started through the API progresses on the Deployments page, waits
   ).toContainText('promoted');
   expect(actions).toContain('promote');
   await page.screenshot({ path: `${SCREENSHOTS}/deployment-promoted.png`, fullPage: true });
+
+  // Rolled back from the page: the reason and the bad mark go with it, and the engine sends the
+  // traffic back to the stable version through the provider.
+  await detail.getByRole('button', { name: 'Roll back' }).click();
+  const rollback = page.getByRole('dialog', { name: `Roll back shop ${version}` });
+  await rollback.getByLabel('Reason').fill('error budget burned');
+  await rollback.getByLabel(/Mark this version bad/).check();
+  await page.screenshot({ path: `${SCREENSHOTS}/deployment-rollback.png` });
+  await rollback.getByRole('button', { name: 'Roll back' }).click();
+  await expect(rollback).toBeHidden();
+  await expect(detail.getByText('rolled_back', { exact: true })).toBeVisible({ timeout: 30_000 });
+  expect(actions).toContain('rollback');
+  await expect(detail.getByRole('button', { name: 'Roll back' })).toHaveCount(0);
+  await page.screenshot({ path: `${SCREENSHOTS}/deployment-rolled-back.png`, fullPage: true });
+
+  // A version marked bad is refused from then on.
+  const again = await request.post('/api/trpc/devops.deployments.create', {
+    headers: { authorization: `Bearer ${accessToken}` },
+    data: { ...deployment, version },
+  });
+  expect(again.status()).toBe(400);
+  expect(await again.text()).toContain('marked bad');
   expect(dialogs).toEqual([]);
 });

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { E2E_ADMIN, E2E_BASE_URL, E2E_PORT } from './platform';
+import { E2E_ADMIN, E2E_BASE_URL, E2E_PG_PORT, E2E_PORT } from './platform';
 
 const START_TIMEOUT_MS = 90_000;
 
@@ -21,6 +21,8 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       HOST: '127.0.0.1',
       PORT: String(E2E_PORT),
       DATA_DIR: dataDir,
+      // A known port, so the restore test can make a scratch database beside the platform's.
+      EMBEDDED_PG_PORT: String(E2E_PG_PORT),
       ADMIN_EMAIL: E2E_ADMIN.email,
       ADMIN_PASSWORD: E2E_ADMIN.password,
       AUTH_PASSWORD_COST: '10',
@@ -36,6 +38,8 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  // Playwright's workers start after global setup and inherit its environment.
+  process.env.E2E_DATA_DIR = dataDir;
   try {
     await waitUntilReady(server);
   } catch (error) {
