@@ -1,27 +1,36 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, type TestContext } from 'vitest';
+import { parse } from 'yaml';
 import { DEFAULT_ALERT_RULES } from '../../server/services/alerts/default-rules';
-import { findOnPath } from '../helpers/components';
+import { findOnPath, isCI } from '../helpers/components';
 
 const DIRECTORY = fileURLToPath(new URL('../../deploy/prometheus/', import.meta.url));
 const RULES = join(DIRECTORY, 'platform-alerts.rules.yml');
 const TESTS = join(DIRECTORY, 'platform-alerts.tests.yml');
+const RECORDING_RULES = join(DIRECTORY, 'platform-recording.rules.yml');
+const RECORDING_TESTS = join(DIRECTORY, 'platform-recording.tests.yml');
+const SCRAPE_CONFIG = join(DIRECTORY, 'prometheus.yml');
+/** Every rule file shipped: each one is checked and must have a `.tests.yml` twin. */
+const RULE_FILES = readdirSync(DIRECTORY)
+  .filter((name) => name.endsWith('.rules.yml'))
+  .sort();
 
 /** promtool, or a skipped test outside CI; in CI its absence is a broken environment, never a pass. */
 function promtool(ctx: TestContext): string {
   const found = findOnPath('promtool');
   if (found) return found;
   const reason = 'promtool is not installed (Debian package "prometheus")';
-  if (process.env.CI === 'true') throw new Error(`${reason}; CI must install it`);
+  if (isCI()) throw new Error(`${reason}; CI must install it`);
   ctx.skip(reason);
   throw new Error('unreachable');
 }
 
-function run(binary: string, args: string[]) {
-  const result = spawnSync(binary, args, { cwd: DIRECTORY, encoding: 'utf8', timeout: 30_000 });
+function run(binary: string, args: string[], cwd = DIRECTORY) {
+  const result = spawnSync(binary, args, { cwd, encoding: 'utf8', timeout: 30_000 });
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
@@ -93,6 +102,130 @@ describe('deploy/prometheus/platform-alerts.rules.yml', () => {
       expect(tests, rule.name).toMatch(
         new RegExp(`alertname: ${rule.name}\\n\\s*exp_alerts:\\n\\s*- exp_labels`),
       );
+    }
+  });
+});
+
+interface RuleFile {
+  groups: {
+    name: string;
+    rules: { record?: string; alert?: string; expr: string; labels?: Record<string, string> }[];
+  }[];
+}
+interface RuleTests {
+  rule_files: string[];
+  tests: { promql_expr_test?: { expr: string }[] }[];
+}
+const rulesOf = (path: string) => parse(readFileSync(path, 'utf8')) as RuleFile;
+
+describe('every rule file in deploy/prometheus', () => {
+  it('ships the alert and the recording rules', () => {
+    expect(RULE_FILES).toEqual(['platform-alerts.rules.yml', 'platform-recording.rules.yml']);
+  });
+
+  for (const file of RULE_FILES) {
+    it(`${file} passes \`promtool check rules\` with every lint fatal`, (ctx) => {
+      const count = rulesOf(join(DIRECTORY, file)).groups.flatMap((g) => g.rules).length;
+      const result = run(promtool(ctx), ['check', 'rules', '--lint=all', '--lint-fatal', file]);
+      expect(result.output).toContain(`SUCCESS: ${count} rules found`);
+      expect(result.status).toBe(0);
+    });
+
+    it(`${file} passes its unit tests with \`promtool test rules\``, (ctx) => {
+      const tests = file.replace(/\.rules\.yml$/, '.tests.yml');
+      expect(existsSync(join(DIRECTORY, tests)), `${tests} is missing`).toBe(true);
+      expect((parse(readFileSync(join(DIRECTORY, tests), 'utf8')) as RuleTests).rule_files).toEqual([file]);
+      const result = run(promtool(ctx), ['test', 'rules', tests]);
+      expect(result.output).toContain('SUCCESS');
+      expect(result.output).not.toContain('FAILED');
+      expect(result.status).toBe(0);
+    });
+  }
+});
+
+describe('deploy/prometheus/platform-recording.rules.yml', () => {
+  const rules = rulesOf(RECORDING_RULES).groups.flatMap((g) => g.rules);
+
+  it('holds recording rules only, named level:metric:operations', () => {
+    expect(rules.length).toBeGreaterThan(20);
+    for (const rule of rules) {
+      expect(rule.alert, JSON.stringify(rule)).toBeUndefined();
+      expect(rule.record, rule.expr).toMatch(/^[a-z_]+:[a-z_]+:[a-z0-9_]+$/);
+    }
+  });
+
+  it('gives each record name and label set one rule', () => {
+    const keys = rules.map((r) => `${r.record} ${JSON.stringify(r.labels ?? {})}`);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('has a promtool unit test evaluating every record name', () => {
+    const tests = parse(readFileSync(RECORDING_TESTS, 'utf8')) as RuleTests;
+    const evaluated = tests.tests.flatMap((t) => (t.promql_expr_test ?? []).map((e) => e.expr));
+    const untested = [...new Set(rules.map((r) => r.record as string))].filter(
+      (record) =>
+        // A bucket rate is tested through the quantiles computed from it.
+        !evaluated.some((expr) => expr.startsWith(record)) &&
+        !rules.some(
+          (r) => r.expr.includes(record) && evaluated.some((expr) => expr.startsWith(r.record as string)),
+        ),
+    );
+    expect(untested).toEqual([]);
+  });
+});
+
+describe('deploy/prometheus/prometheus.yml', () => {
+  interface ScrapeConfig {
+    rule_files: string[];
+    scrape_configs: {
+      job_name: string;
+      metrics_path: string;
+      authorization?: { type: string; credentials_file?: string; credentials?: string };
+      static_configs?: { targets: string[] }[];
+    }[];
+  }
+  const config = parse(readFileSync(SCRAPE_CONFIG, 'utf8')) as ScrapeConfig;
+
+  it('loads every rule file and scrapes /metrics with the bearer token from a file, never inline', () => {
+    expect([...config.rule_files].sort()).toEqual(RULE_FILES);
+    expect(config.scrape_configs.length).toBeGreaterThan(0);
+    for (const job of config.scrape_configs) {
+      expect(job.metrics_path, job.job_name).toBe('/metrics');
+      expect(job.authorization?.type, job.job_name).toBe('Bearer');
+      expect(job.authorization?.credentials_file, job.job_name).toMatch(/^\//);
+      expect(job.authorization?.credentials, job.job_name).toBeUndefined();
+    }
+  });
+
+  it('passes `promtool check config --syntax-only` as shipped', (ctx) => {
+    const result = run(promtool(ctx), ['check', 'config', '--syntax-only', 'prometheus.yml']);
+    expect(result.output).toContain('SUCCESS');
+    expect(result.status).toBe(0);
+  });
+
+  it('passes the full `promtool check config` (rule files included) once its credentials file exists', (ctx) => {
+    const binary = promtool(ctx);
+    // The full check stats the credentials file: a copy points at one that exists, and nothing else changes.
+    const dir = mkdtempSync(join(tmpdir(), 'bc-prometheus-config-'));
+    try {
+      const token = join(dir, 'platform-metrics-token');
+      writeFileSync(token, 'a-metrics-token-of-the-test-0123\n');
+      for (const file of RULE_FILES) writeFileSync(join(dir, file), readFileSync(join(DIRECTORY, file)));
+      const shipped = readFileSync(SCRAPE_CONFIG, 'utf8');
+      const files = new Set(config.scrape_configs.map((j) => j.authorization?.credentials_file as string));
+      let copy = shipped;
+      for (const file of files) copy = copy.replaceAll(file, token);
+      expect(copy).not.toBe(shipped);
+      writeFileSync(join(dir, 'prometheus.yml'), copy);
+      const result = run(binary, ['check', 'config', '--lint=all', '--lint-fatal', 'prometheus.yml'], dir);
+      expect(result.output).toContain(`SUCCESS: ${RULE_FILES.length} rule files found`);
+      for (const file of RULE_FILES) {
+        const count = rulesOf(join(DIRECTORY, file)).groups.flatMap((g) => g.rules).length;
+        expect(result.output).toContain(`Checking ${file}\n  SUCCESS: ${count} rules found`);
+      }
+      expect(result.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
