@@ -11,7 +11,7 @@ const { rawConfig } = experimental_readRawConfig({ config: WRANGLER_CONFIG });
  * The edge build under test, twice over, in workerd (the vitest Workers pool): server/edge.ts as
  * the pool loads it (SELF), and the bundle `npm run build:edge` wrote to dist/edge (EDGE_BUNDLE,
  * what a deploy uploads), both under deploy/wrangler.toml's compatibility settings. They run
- * against a real origin server and PostgreSQL that tests/edge/origin-setup.ts starts in Node
+ * against a real origin server and PostgreSQL that tests/edge/origin-setup.ts starts as a Bun process
  * first. `npm run test:edge`; `npm test` never sees these.
  */
 export default defineConfig({

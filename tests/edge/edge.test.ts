@@ -5,7 +5,7 @@ import { describe, expect, inject, it } from 'vitest';
 
 // These run inside workerd, against the Worker twice: server/edge.ts as the pool loads it (SELF,
 // reaching PostgreSQL through DATABASE_URL), and the bundle a deploy uploads (dist/edge/edge.js,
-// EDGE_BUNDLE, through a Hyperdrive binding). The origin (Node), its PostgreSQL and the token come
+// EDGE_BUNDLE, through a Hyperdrive binding). The origin (Bun), its PostgreSQL and the token come
 // from tests/edge/origin-setup.ts; see vitest.edge.config.ts.
 
 const BASE = 'https://edge.test';

@@ -1,20 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../../db/embedded-postgres';
-import { createApp } from '../../server/app';
-import { loadConfig } from '../../server/config';
-import { readBuildInfo } from '../../server/runtime/build-info';
-import { buildDependencies } from '../../server/runtime/dependencies';
-import { createLogger } from '../../server/runtime/logger';
-import { serve } from '../../server/runtime/serve';
+import { PROCESS_ADMIN, startServer } from '../helpers/server-process';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    /** The origin server (Node, in this process), which issues tokens and publishes its JWKS. */
+    /** The origin server (`bun server/main.ts`), which issues tokens and publishes its JWKS. */
     originUrl: string;
     /** The origin's database as the edge reaches it: a role that may only read. */
     edgeDatabaseUrl: string;
@@ -27,46 +21,31 @@ declare module 'vitest' {
   }
 }
 
-const ADMIN = { email: 'edge-admin@platform.test', password: 'edge-admin-password-0123' };
+const ADMIN = PROCESS_ADMIN;
 
 /** A role that may read every table and write none (createReadOnlyRole): what the edge is given. */
 const EDGE_ROLE = { name: 'bc_edge_reader', password: 'edge-reader-test-password' };
 
 /**
- * The origin the edge depends on, started for real in Node before the Workers pool starts: an
- * embedded PostgreSQL, the platform's own app on a port of its own, a sign-in for an access
- * token, and an annotation written through tRPC.
+ * The origin the edge depends on, started for real before the Workers pool starts: an embedded
+ * PostgreSQL, the platform as operators run it (`bun server/main.ts`, a process of its own), a
+ * sign-in for an access token, and an annotation written through tRPC.
  */
 export default async function setup(project: TestProject) {
   const root = await mkdtemp(join(tmpdir(), 'bc-edge-origin-'));
   // PostgreSQL runs as the `postgres` user when we are root: it must be able to reach its folder.
   await chmod(root, 0o755);
   const postgres = await startEmbeddedPostgres({ dataDir: join(root, 'data') });
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    DATABASE_URL: postgres.url,
-    DATA_DIR: root,
-    LOG_LEVEL: 'warn',
-    // scrypt at 2^10: one sign-in, not a password store.
-    AUTH_PASSWORD_COST: '10',
-    ADMIN_EMAIL: ADMIN.email,
-    ADMIN_PASSWORD: ADMIN.password,
+  const origin = await startServer({
+    runtime: 'bun',
+    env: {
+      DATABASE_URL: postgres.url,
+      DATA_DIR: root,
+      SHUTDOWN_DRAIN_DELAY_MS: '0',
+    },
+    timeoutMs: 60_000,
   });
-  const logger = createLogger({ level: config.LOG_LEVEL });
-  const deps = buildDependencies({
-    config,
-    logger,
-    build: readBuildInfo(),
-    databaseUrl: postgres.url,
-    kek: new Uint8Array(randomBytes(32)),
-  });
-  await deps.initializer.start();
-  const server = await serve(createApp(deps).fetch, {
-    host: '127.0.0.1',
-    port: 0,
-    maxBodyBytes: config.BODY_LIMIT_BYTES,
-  });
-  const originUrl = `http://127.0.0.1:${server.port}`;
+  const originUrl = origin.url;
 
   const signedIn = await trpc<{ accessToken: string; user: { id: string; organizationId: string } }>(
     originUrl,
@@ -84,7 +63,7 @@ export default async function setup(project: TestProject) {
   edgeDatabaseUrl.username = EDGE_ROLE.name;
   edgeDatabaseUrl.password = EDGE_ROLE.password;
 
-  console.log(`origin (Node ${process.versions.node}) at ${originUrl}; PostgreSQL on port ${postgres.port}`);
+  console.log(`origin (Bun, pid ${origin.pid}) at ${originUrl}; PostgreSQL on port ${postgres.port}`);
   project.provide('originUrl', originUrl);
   project.provide('edgeDatabaseUrl', edgeDatabaseUrl.toString());
   project.provide('accessToken', signedIn.accessToken);
@@ -96,12 +75,7 @@ export default async function setup(project: TestProject) {
   project.provide('annotation', { id: annotation.id, text: annotation.text, tags: annotation.tags });
 
   return async () => {
-    // pg's pool resolves end() before its sockets have closed, so stopping PostgreSQL right after
-    // makes the origin warn about connections it is closing anyway.
-    logger.level = 'error';
-    await server.close();
-    await deps.initializer.stop();
-    await deps.database.close();
+    await origin.stop('SIGTERM', 15_000);
     await postgres.stop();
     await rm(root, { recursive: true, force: true });
   };
