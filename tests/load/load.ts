@@ -15,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import { processCpuSeconds } from './lib/cpu';
 import { parseLoadArgs, USAGE, UsageError } from './lib/load-args';
 import { formatReport } from './lib/load-report';
@@ -106,6 +107,7 @@ async function main(): Promise<number> {
     progress(
       `${options.rate} req/s for ${options.durationMs / 1000} s after ${options.warmupMs / 1000} s warm-up, tag ${run.tag}`,
     );
+    const loadAverageBefore = loadavg()[0] ?? 0;
     const serverCpuBefore = platform ? processCpuSeconds(platform.pid) : 0;
     const result = await runMix({
       client,
@@ -130,6 +132,7 @@ async function main(): Promise<number> {
       options,
       writes,
       serverCpuShare,
+      machine: { cores: cpus().length, loadAverageBefore, loadAverageAfter: loadavg()[0] ?? 0 },
     });
     console.log(options.json ? JSON.stringify(report, null, 2) : formatReport(report));
     return report.pass ? 0 : 1;

@@ -30,13 +30,17 @@ export interface LoadSuiteOptions {
 }
 
 /**
- * Defaults a 2-core CI machine meets with margin while sharing its cores with the server and
- * PostgreSQL: on such a machine p99 is a few ms for health and tens of ms for writes (see the
- * report of issue 7), so these bounds leave 10x or more, yet a server that stalls, queues
- * (event loop blocked, pool exhausted) or fails requests misses them.
+ * Defaults for a 2-core CI machine running the suite alone, where the server, its PostgreSQL and
+ * the generator each get the CPU they ask for (together well under one core at 200 req/s): p99
+ * there is a few ms for health and auth and tens of ms for reads and committed writes, so these
+ * bounds leave a margin of 10x or more for a noisy virtual machine. A server that stalls for a
+ * fraction of a second (a blocked event loop, an exhausted pool, a lock), cannot keep up with
+ * the rate (its queue, and so every latency, grows for the whole run), fails requests or loses
+ * a write misses them. On a machine whose cores are busy with other work, latencies include the
+ * wait for a core and may miss them too: the report then warns that launches were late.
  */
 export const DEFAULT_LIMITS: Limits = {
-  p99Ms: { health: 100, read: 250, auth: 150, write: 500 },
+  p99Ms: { health: 200, read: 300, auth: 200, write: 500 },
   maxErrorRate: 0.001,
   minRateRatio: 0.95,
 };

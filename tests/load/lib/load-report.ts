@@ -23,6 +23,8 @@ export interface LoadReport {
     cpuShare: number;
     connections: number;
   };
+  /** The machine: other work on its cores shows in every latency. */
+  machine: { cores: number; loadAverageBefore: number; loadAverageAfter: number };
   /** CPU of the platform's process (not its PostgreSQL), when the suite started it. */
   serverCpuShare: number | undefined;
   thresholds: Threshold[];
@@ -73,6 +75,7 @@ export function formatReport(r: LoadReport): string {
   const lines = [
     `Load: ${r.rate} req/s for ${r.durationMs / 1000} s (after ${r.warmupMs / 1000} s warm-up), mix ${mix}, open model (latency from each request's due time)`,
     `Target: ${r.target}`,
+    `Machine: ${r.machine.cores} cores, 1-minute load average ${r.machine.loadAverageBefore.toFixed(2)} before the run, ${r.machine.loadAverageAfter.toFixed(2)} after`,
     `Generator: 1 Node process, up to ${r.generator.connections} keep-alive connections, ` +
       `launch lag p99 ${ms(r.generator.lagP99Ms)} ms / max ${ms(r.generator.lagMaxMs)} ms, ` +
       `CPU ${(r.generator.cpuShare * 100).toFixed(0)}% of a core` +

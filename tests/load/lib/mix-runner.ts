@@ -27,6 +27,7 @@ export interface MixResult {
     options: LoadSuiteOptions;
     writes: WriteCheck | undefined;
     serverCpuShare: number | undefined;
+    machine: LoadReport['machine'];
   }): LoadReport;
 }
 
@@ -118,7 +119,7 @@ export async function runMix(spec: MixSpec): Promise<MixResult> {
   return {
     wallMs,
     checkWrites: (stored) => checkWrites(acknowledged, stored, failedWrites),
-    report({ target, tag, options, writes, serverCpuShare }) {
+    report({ target, tag, options, writes, serverCpuShare, machine }) {
       const classStats = [...classes.values()].map((t) => statsOf(t, wallMs));
       const total = statsOf(Tally.total('total', [...classes.values()]), wallMs);
       const thresholds = evaluate(classStats, total, { limits: options.limits, rate, writes });
@@ -140,6 +141,7 @@ export async function runMix(spec: MixSpec): Promise<MixResult> {
           cpuShare: (cpu.user + cpu.system) / 1000 / wallMs,
           connections: options.connections,
         },
+        machine,
         serverCpuShare,
         thresholds,
         pass: thresholds.every((t) => t.pass),

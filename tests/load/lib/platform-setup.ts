@@ -119,8 +119,7 @@ export async function prepareApiKey(
   const created = await trpc<{ key: string; apiKey: { id: string } }>(origin, 'auth.apiKeys.create', {
     method: 'POST',
     headers: session,
-    // Key names allow 32 characters; the tag ends in the run's random part.
-    input: { name: tag.slice(-32), scopes: [...LOAD_KEY_SCOPES] },
+    input: { name: tag, scopes: [...LOAD_KEY_SCOPES] },
   });
   return {
     key: created.key,
