@@ -1,13 +1,19 @@
 import { client } from '../api';
 import { formatDate, formatNumber, h, table } from '../dom';
+import { renderCacheSection } from './performance-cache';
+import { renderCapacitySection } from './performance-capacity';
 import { refresher, status } from './refresher';
 
 export function renderPerformance(main: HTMLElement): () => void {
   const routes = h('section', { 'aria-label': 'Routes and procedures' });
   const queries = h('section', { 'aria-label': 'Queries' });
   const bottlenecks = h('section', { 'aria-label': 'Bottlenecks' });
-  main.replaceChildren(h('h1', {}, 'Performance'), routes, queries, bottlenecks);
+  const cache = h('section');
+  const capacity = h('section');
+  main.replaceChildren(h('h1', {}, 'Performance'), routes, queries, bottlenecks, cache, capacity);
   const stops = [
+    { stop: renderCacheSection(cache) },
+    { stop: renderCapacitySection(capacity) },
     refresher(
       routes,
       () => client.performance.routes.query({ sort: 'requests', order: 'desc', limit: 100 }),

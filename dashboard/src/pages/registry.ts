@@ -1,3 +1,4 @@
+import { renderAlerts } from './alerts';
 import { renderApiKeys } from './api-keys';
 import { renderAudit } from './audit';
 import { renderBackups } from './backups';
@@ -21,4 +22,5 @@ export const pages: Page[] = [
   { id: 'users', title: 'Users and sessions', render: renderUsers },
   { id: 'audit', title: 'Audit log', render: renderAudit },
   { id: 'performance', title: 'Performance', render: renderPerformance },
+  { id: 'alerts', title: 'Alerts', render: renderAlerts },
 ];
