@@ -23,8 +23,18 @@ export interface TestPrometheus {
 export interface TestPrometheusOptions {
   /** `host:port` of each target to scrape (its /metrics). */
   targets: string[];
-  /** Scrape interval, seconds (default 1). */
+  /** Scrape interval, seconds (default 1); rules are evaluated as often. */
   scrapeIntervalSeconds?: number;
+  /**
+   * The scrape job to start from, as written in a prometheus.yml (e.g. deploy/prometheus's own):
+   * its settings are kept but for the targets, the interval and, with `bearerToken`, the
+   * credentials file, which the test's own replace. Default: a job named `test`.
+   */
+  job?: Record<string, unknown>;
+  /** Sent as `Authorization: Bearer` on every scrape, from a credentials file in the server's directory. */
+  bearerToken?: string;
+  /** Absolute paths of rule files to load and evaluate. */
+  ruleFiles?: string[];
 }
 
 const MISSING = 'prometheus is not installed (Debian package "prometheus")';
@@ -73,12 +83,25 @@ async function startOn(
   const dir = mkdtempSync(join(tmpdir(), 'bc-test-prometheus-'));
   const interval = `${options.scrapeIntervalSeconds ?? 1}s`;
   const config = join(dir, 'prometheus.yml');
+  const job: Record<string, unknown> = {
+    job_name: 'test',
+    ...options.job,
+    scrape_interval: interval,
+    scrape_timeout: interval,
+    static_configs: [{ targets: options.targets }],
+  };
+  if (options.bearerToken !== undefined) {
+    const credentials = join(dir, 'scrape-token');
+    writeFileSync(credentials, options.bearerToken, { mode: 0o600 });
+    job.authorization = { type: 'Bearer', credentials_file: credentials };
+  }
   // JSON is YAML: no YAML writer needed.
   writeFileSync(
     config,
     JSON.stringify({
       global: { scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval },
-      scrape_configs: [{ job_name: 'test', static_configs: [{ targets: options.targets }] }],
+      rule_files: options.ruleFiles ?? [],
+      scrape_configs: [job],
     }),
   );
   const started = Date.now();
