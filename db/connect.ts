@@ -9,7 +9,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import type { Database } from './database';
-import { isConnectionError, isTransientError, type RetryOptions, withRetry } from './retry';
+import { isConnectionError, isRetryableError, isTransientError, type RetryOptions, withRetry } from './retry';
 
 export interface DatabaseOptions {
   url: string;
@@ -141,11 +141,14 @@ export class PlatformDatabase {
   }
 
   /**
-   * Runs a read, repeating it on a transient failure. Only for statements with no effect:
+   * Runs a read, repeating it on a transient failure (never on a full pool: `isRetryableError`
+   * says why). Only for statements with no effect:
    * a read that fails half-way can be sent again without changing anything.
    */
   read<T>(query: (db: KyselyType<Database>) => Promise<T>): Promise<T> {
-    return withRetry(() => query(this.db), this.options.retry).catch((error) => this.noteFailure(error));
+    return withRetry(() => query(this.db), { ...this.options.retry, retryable: isRetryableError }).catch(
+      (error) => this.noteFailure(error),
+    );
   }
 
   /**
@@ -183,7 +186,7 @@ export class PlatformDatabase {
       ? withRetry(once, {
           ...this.options.retry,
           retryable: (error) =>
-            error instanceof AmbiguousCommitError ? idempotent : isTransientError(error),
+            error instanceof AmbiguousCommitError ? idempotent : isRetryableError(error),
         })
       : once();
     return attempt.catch((error) => this.noteFailure(error));

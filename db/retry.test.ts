@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, isTransientError, withRetry } from './retry';
+import { backoffDelay, isConnectionError, isRetryableError, isTransientError, withRetry } from './retry';
 
 function pgError(code: string, message = 'boom'): Error {
   return Object.assign(new Error(message), { code });
@@ -18,6 +18,21 @@ describe('isTransientError', () => {
       expect(isTransientError(pgError(code)), code).toBe(false);
     }
     expect(isTransientError('not an error')).toBe(false);
+  });
+});
+
+describe('isRetryableError', () => {
+  it('answers a full pool with a 503 at once: transient, but neither repeated nor a lost connection', () => {
+    // pg-pool's error for a caller that waited connectionTimeoutMillis on a full pool.
+    const poolFull = new Error('timeout exceeded when trying to connect');
+    expect(isTransientError(poolFull)).toBe(true);
+    expect(isRetryableError(poolFull)).toBe(false);
+    expect(isConnectionError(poolFull)).toBe(false);
+    // A connect that timed out is the server's trouble: repeated, and a connection error.
+    const connectTimeout = new Error('Connection terminated due to connection timeout');
+    expect(isRetryableError(connectTimeout)).toBe(true);
+    expect(isConnectionError(connectTimeout)).toBe(true);
+    expect(isRetryableError(pgError('57P01'))).toBe(true);
   });
 });
 

@@ -47,11 +47,31 @@ export function isTransientError(error: unknown): boolean {
   return TRANSIENT_MESSAGES.some((m) => error.message.includes(m));
 }
 
-/** A failure of the connection itself, as opposed to a conflict inside a healthy one. */
+/**
+ * pg-pool's refusal when every connection of the pool stayed busy for `connectionTimeoutMillis`
+ * (it raises this one only for callers queued on a full pool; a connect that timed out says
+ * "Connection terminated due to connection timeout"). Transient, so callers get a 503, but the
+ * database is fine: the pool is saturated.
+ */
+export function isPoolExhausted(error: unknown): boolean {
+  return error instanceof Error && error.message === POOL_EXHAUSTED;
+}
+const POOL_EXHAUSTED = 'timeout exceeded when trying to connect';
+
+/**
+ * Transient and worth sending again at once. Not a saturated pool: a repeat queues behind the
+ * same busy connections, so a caller waited the acquire timeout once per attempt (ten by
+ * default) before its 503, and every retrying caller kept the queue long for the others.
+ */
+export function isRetryableError(error: unknown): boolean {
+  return isTransientError(error) && !isPoolExhausted(error);
+}
+
+/** A failure of the connection itself, as opposed to a conflict inside a healthy one or a full pool. */
 export function isConnectionError(error: unknown): boolean {
   const code = sqlState(error);
   if (code === '40001' || code === '40P01') return false;
-  return isTransientError(error);
+  return isTransientError(error) && !isPoolExhausted(error);
 }
 
 export interface BackoffOptions {
