@@ -1,10 +1,11 @@
 import type { PlatformDatabase } from '../../../db/connect';
 import { consumeApiKeyUse } from '../../../db/repositories/api-keys';
 import type { Metrics } from '../monitoring/metrics';
-import type { RateLimitDecision } from '../rate-limit/gcra';
+import type { RateLimitDecision, RateLimitPolicy } from '../rate-limit/gcra';
+import { withTimeout } from '../rate-limit/limiter';
 import type { RateLimitStore } from '../rate-limit/store';
 import type { ApiKeyCache, CachedKey } from './api-key-cache';
-import type { VerifyCode, VerifyOptions, VerifyResult } from './api-key-types';
+import type { ApiKeyServiceLogger, VerifyCode, VerifyOptions, VerifyResult } from './api-key-types';
 import type { ApiKeyUsage } from './api-key-usage';
 import { parseApiKey } from './secrets';
 
@@ -12,7 +13,14 @@ export interface ApiKeyVerifierOptions {
   database: PlatformDatabase;
   metrics: Metrics;
   rateLimits: RateLimitStore;
+  logger?: ApiKeyServiceLogger;
+  /** Bound on one call to a shared store; past it the store counts as failed (as in the limiter). */
+  storeTimeoutMs?: number;
 }
+
+/** At most one log line about store failures per this interval; the metric counts every one. */
+const FAILURE_LOG_INTERVAL_MS = 5_000;
+const STORE_ERROR = Object.freeze({ policy: 'api_key', decision: 'store_error' });
 
 const NOT_FOUND: VerifyResult = Object.freeze({ code: 'NOT_FOUND' });
 // One label object per code, built once: the verification path allocates none.
@@ -37,6 +45,9 @@ export class ApiKeyVerifier {
     private readonly cache: ApiKeyCache,
     private readonly usage: ApiKeyUsage,
   ) {}
+
+  private lastFailureLogAt = Number.NEGATIVE_INFINITY;
+  private failuresNotLogged = 0;
 
   /**
    * Unkey's verification, in Unkey's order: unknown, malformed or revoked keys are NOT_FOUND;
@@ -69,7 +80,10 @@ export class ApiKeyVerifier {
     let tightest: RateLimitDecision | undefined;
     // In order, stopping at the first refusal: a refused request is not charged to later limits.
     for (const limit of entry.limits) {
-      const decision = await this.options.rateLimits.consume(limit.key, limit.policy, 1, now);
+      const decision = await this.consume(limit.key, limit.policy, now);
+      // The store failed: a key's own limits fail open, like every policy but sign-in and refresh
+      // (README, "Rate limits"), so an outage of the store is not an outage of every keyed client.
+      if (decision === null) continue;
       if (!decision.allowed) return { ...refusal('RATE_LIMITED', entry), rateLimit: decision };
       if (!tightest || decision.remaining < tightest.remaining) tightest = decision;
     }
@@ -82,6 +96,30 @@ export class ApiKeyVerifier {
     }
     this.usage.record(entry.id, Date.now());
     return { ...entry.valid, remaining, rateLimit: tightest };
+  }
+
+  /** One limit's decision, or null when the store failed or answered later than its timeout. */
+  private async consume(key: string, policy: RateLimitPolicy, now: number | undefined) {
+    const { rateLimits } = this.options;
+    try {
+      return rateLimits.inProcess
+        ? await rateLimits.consume(key, policy, 1, now)
+        : await withTimeout(rateLimits.consume(key, policy, 1, now), this.options.storeTimeoutMs ?? 250);
+    } catch (error) {
+      this.options.metrics.auth.rateLimitDecisions.inc(STORE_ERROR);
+      const at = performance.now();
+      if (at - this.lastFailureLogAt < FAILURE_LOG_INTERVAL_MS) {
+        this.failuresNotLogged++;
+      } else {
+        this.options.logger?.warn(
+          { err: error, failuresNotLogged: this.failuresNotLogged },
+          'rate-limit store failed; admitting API-key calls without their own limits',
+        );
+        this.lastFailureLogAt = at;
+        this.failuresNotLogged = 0;
+      }
+      return null;
+    }
   }
 
   private count(result: VerifyResult): VerifyResult {

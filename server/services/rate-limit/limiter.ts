@@ -165,7 +165,7 @@ export class RateLimitStoreTimeoutError extends Error {
  * Settles like `promise`, or rejects after `ms`. The store call is not cancelled: it may still
  * charge the key later, which errs on the side of the limit.
  */
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
