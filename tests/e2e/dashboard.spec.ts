@@ -1,42 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect, type Page, test } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import pg from 'pg';
 import { E2E_ADMIN, E2E_PG_PORT, SCREENSHOTS } from './platform';
+import { guardPages, openSection, signIn } from './session';
 
-/** Every page: a JavaScript dialog (alert, confirm) means injected code ran, and fails the test. */
-let dialogs: string[] = [];
-/** The CSP allows nothing inline: a violation means the build or the code relies on it. */
-let cspViolations: string[] = [];
-test.beforeEach(({ page }) => {
-  dialogs = [];
-  cspViolations = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error' && /Content Security Policy/i.test(message.text()))
-      cspViolations.push(message.text());
-  });
-  page.on('dialog', (dialog) => {
-    dialogs.push(`${dialog.type()}: ${dialog.message()}`);
-    void dialog.dismiss();
-  });
-});
-test.afterEach(() => {
-  expect(dialogs, 'no alert, confirm or prompt may open').toEqual([]);
-  expect(cspViolations, 'no Content-Security-Policy violation').toEqual([]);
-});
-
-async function signIn(page: Page): Promise<void> {
-  await page.goto('/');
-  await page.getByLabel('Email').fill(E2E_ADMIN.email);
-  await page.getByLabel('Password').fill(E2E_ADMIN.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
-}
-
-async function openSection(page: Page, name: string): Promise<void> {
-  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name }).click();
-  await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
-}
+const guards = guardPages();
 
 test('signing in shows the overview; a wrong password is refused with a message', async ({ page }) => {
   await page.goto('/');
@@ -121,7 +90,7 @@ test('an API key named with markup renders as text and runs nothing', async ({ p
   // Had the name become markup, an <img> would exist and its onerror would have opened an alert.
   await expect(page.locator('main img, dialog img')).toHaveCount(0);
   await page.waitForTimeout(500);
-  expect(dialogs).toEqual([]);
+  expect(guards.dialogs).toEqual([]);
   await page.screenshot({ path: `${SCREENSHOTS}/api-key-markup-name.png`, fullPage: true });
 });
 

@@ -20,14 +20,7 @@ export function guardPages(): PageGuards {
   test.beforeEach(({ page }) => {
     guards.dialogs.length = 0;
     guards.cspViolations.length = 0;
-    page.on('console', (message) => {
-      if (message.type() === 'error' && /Content Security Policy/i.test(message.text()))
-        guards.cspViolations.push(message.text());
-    });
-    page.on('dialog', (dialog) => {
-      guards.dialogs.push(`${dialog.type()}: ${dialog.message()}`);
-      void dialog.dismiss();
-    });
+    watchPage(page, guards);
   });
   test.afterEach(() => {
     expect(guards.dialogs, 'no alert, confirm or prompt may open').toEqual([]);
@@ -36,11 +29,26 @@ export function guardPages(): PageGuards {
   return guards;
 }
 
-/** Signs in as the e2e admin and waits for the overview. */
-export async function signIn(page: Page): Promise<void> {
+/** Records a page's JavaScript dialogs (dismissing them) and CSP violations into `guards`. */
+export function watchPage(page: Page, guards: PageGuards): void {
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy/i.test(message.text()))
+      guards.cspViolations.push(message.text());
+  });
+  page.on('dialog', (dialog) => {
+    guards.dialogs.push(`${dialog.type()}: ${dialog.message()}`);
+    void dialog.dismiss();
+  });
+}
+
+/** Signs in (as the e2e admin unless told otherwise) and waits for the overview. */
+export async function signIn(
+  page: Page,
+  who: { email: string; password: string } = E2E_ADMIN,
+): Promise<void> {
   await page.goto('/');
-  await page.getByLabel('Email').fill(E2E_ADMIN.email);
-  await page.getByLabel('Password').fill(E2E_ADMIN.password);
+  await page.getByLabel('Email').fill(who.email);
+  await page.getByLabel('Password').fill(who.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
 }

@@ -1,34 +1,15 @@
 import { type Browser, type BrowserContext, expect, type Page, test } from '@playwright/test';
 import { E2E_ADMIN, SCREENSHOTS } from './platform';
+import { guardPages, openSection, signIn, watchPage } from './session';
 
-/** Every page: a JavaScript dialog (alert, confirm) means injected code ran, and fails the test. */
-let dialogs: string[] = [];
-/** The CSP allows nothing inline: a violation means the build or the code relies on it. */
-let cspViolations: string[] = [];
+const guards = guardPages();
 /** Browser contexts a test opened besides its own page's: closed after it. */
 let contexts: BrowserContext[] = [];
-
-function guard(page: Page): void {
-  page.on('console', (message) => {
-    if (message.type() === 'error' && /Content Security Policy/i.test(message.text()))
-      cspViolations.push(message.text());
-  });
-  page.on('dialog', (dialog) => {
-    dialogs.push(`${dialog.type()}: ${dialog.message()}`);
-    void dialog.dismiss();
-  });
-}
-
-test.beforeEach(({ page }) => {
-  dialogs = [];
-  cspViolations = [];
+test.beforeEach(() => {
   contexts = [];
-  guard(page);
 });
 test.afterEach(async () => {
   for (const context of contexts) await context.close();
-  expect(dialogs, 'no alert, confirm or prompt may open').toEqual([]);
-  expect(cspViolations, 'no Content-Security-Policy violation').toEqual([]);
 });
 
 interface Credentials {
@@ -36,25 +17,12 @@ interface Credentials {
   password: string;
 }
 
-async function signIn(page: Page, who: Credentials = E2E_ADMIN): Promise<void> {
-  await page.goto('/');
-  await page.getByLabel('Email').fill(who.email);
-  await page.getByLabel('Password').fill(who.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
-}
-
-async function openSection(page: Page, name: string): Promise<void> {
-  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name }).click();
-  await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
-}
-
 /** A page in a browser of its own (own cookies, own session), guarded like the test's page. */
 async function secondBrowser(browser: Browser): Promise<Page> {
   const context = await browser.newContext();
   contexts.push(context);
   const page = await context.newPage();
-  guard(page);
+  watchPage(page, guards);
   return page;
 }
 
@@ -171,7 +139,7 @@ test('a user named with markup renders as text and runs nothing', async ({ page 
   // Had the name become markup, an <img> would exist and its onerror would have opened an alert.
   await expect(page.locator('main img')).toHaveCount(0);
   await page.waitForTimeout(500);
-  expect(dialogs).toEqual([]);
+  expect(guards.dialogs).toEqual([]);
 });
 
 test('disabling a user ends their open session at once', async ({ page, browser }) => {
