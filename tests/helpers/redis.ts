@@ -36,10 +36,15 @@ export function redisSkipReason(): string | null {
 }
 let warned = false;
 
-/** Starts a redis-server on a free port of 127.0.0.1 and resolves once it accepts connections. */
-export async function startTestRedis(): Promise<TestRedis> {
+/**
+ * Starts a redis-server on a free port of 127.0.0.1 (or on `port`: a Redis started again where a
+ * stopped one was, as clients configured with its URL expect) and resolves once it accepts
+ * connections.
+ */
+export async function startTestRedis({ port }: { port?: number } = {}): Promise<TestRedis> {
   const binary = findOnPath('redis-server');
   if (!binary) throw new Error(`${MISSING}; CI must install it (see .ci/run)`);
+  if (port !== undefined) return startOn(binary, port);
   let lastError: unknown;
   // The free port is released before redis-server binds it; another process may take it first.
   for (let attempt = 0; attempt < 3; attempt++) {
