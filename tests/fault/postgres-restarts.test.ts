@@ -82,8 +82,8 @@ describe.runIf(mustRun('bun'))('PostgreSQL restarted under load', () => {
           headers,
           body: { text: `write ${w}/${i} through PostgreSQL restarts`, tags: ['fault'], idempotencyKey: key },
           timeoutMs: CLIENT_TIMEOUT_MS,
+          marker: key,
         });
-        (outcome as Outcome & { marker?: string }).marker = key;
         if (outcome.status !== 200) await sleep(50);
       },
     );
@@ -96,8 +96,8 @@ describe.runIf(mustRun('bun'))('PostgreSQL restarted under load', () => {
           headers,
           body: { name, description: 'made during PostgreSQL restarts' },
           timeoutMs: CLIENT_TIMEOUT_MS,
+          marker: name,
         });
-        (outcome as Outcome & { marker?: string }).marker = name;
         if (outcome.status !== 200) await sleep(50);
       },
     );
@@ -152,7 +152,7 @@ describe.runIf(mustRun('bun'))('PostgreSQL restarted under load', () => {
     await Promise.all([annotationWriters, environmentWriters, readers, prober]);
 
     // Every acknowledged write, looked up directly in PostgreSQL by its marker.
-    const writes = load.select('write') as (Outcome & { marker: string })[];
+    const writes = load.select('write');
     const acknowledged = writes.filter((o) => o.status !== null && o.status >= 200 && o.status < 300);
     const direct = new pg.Client({ connectionString: database.url });
     await direct.connect();
@@ -168,7 +168,7 @@ describe.runIf(mustRun('bun'))('PostgreSQL restarted under load', () => {
     } finally {
       await direct.end();
     }
-    const missing = acknowledged.filter((o) => !stored.has(o.marker));
+    const missing = acknowledged.filter((o) => !stored.has(o.marker!));
 
     const everything = load.select().filter((o) => o.kind === 'write' || o.kind === 'read');
     const failed = everything.filter((o) => o.status !== 200);

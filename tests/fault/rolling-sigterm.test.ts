@@ -1,16 +1,7 @@
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
-import {
-  LoadRecorder,
-  loops,
-  median,
-  mutationUrl,
-  type Outcome,
-  queryUrl,
-  sleep,
-  tally,
-} from '../helpers/fault-load';
+import { LoadRecorder, loops, median, mutationUrl, queryUrl, sleep, tally } from '../helpers/fault-load';
 import { type ReadinessProxy, startReadinessProxy } from '../helpers/readiness-proxy';
 import {
   adminHeaders,
@@ -81,11 +72,11 @@ describe.runIf(mustRun('bun'))('rolling SIGTERM behind a readiness-gated proxy',
       () => running,
       async (w, i) => {
         const key = `rolling-${w}-${i}`;
-        const outcome = await load.call('write', mutationUrl(front.url, 'system.annotations.create'), {
+        await load.call('write', mutationUrl(front.url, 'system.annotations.create'), {
           headers,
           body: { text: `rolling restart write ${w}/${i}`, tags: ['fault'], idempotencyKey: key },
+          marker: key,
         });
-        (outcome as Outcome & { marker?: string }).marker = key;
       },
     );
     const readers = loops(
@@ -127,9 +118,7 @@ describe.runIf(mustRun('bun'))('rolling SIGTERM behind a readiness-gated proxy',
 
     const requests = load.select().filter((o) => o.kind === 'write' || o.kind === 'read');
     const failed = requests.filter((o) => o.status !== 200);
-    const acknowledged = (load.select('write') as (Outcome & { marker: string })[]).filter(
-      (o) => o.status === 200,
-    );
+    const acknowledged = load.select('write').filter((o) => o.status === 200);
     const direct = new pg.Client({ connectionString: database.url });
     await direct.connect();
     let stored: Set<string>;
@@ -150,7 +139,7 @@ describe.runIf(mustRun('bun'))('rolling SIGTERM behind a readiness-gated proxy',
       failed: failed.length,
       failedAs: tally(failed),
       writesAcknowledged: acknowledged.length,
-      acknowledgedFoundInDatabase: acknowledged.filter((o) => stored.has(o.marker)).length,
+      acknowledgedFoundInDatabase: acknowledged.filter((o) => stored.has(o.marker!)).length,
       proxy: front.stats,
       shutdownMsMedian: median(rolls.map((r) => r.shutdownMs)),
       shutdownMsMax: Math.max(...rolls.map((r) => r.shutdownMs)),
@@ -167,7 +156,7 @@ describe.runIf(mustRun('bun'))('rolling SIGTERM behind a readiness-gated proxy',
     expect(
       failed.map((o) => ({ kind: o.kind, at: o.at, status: o.status, code: o.code, error: o.networkError })),
     ).toEqual([]);
-    expect(acknowledged.filter((o) => !stored.has(o.marker)).map((o) => o.marker)).toEqual([]);
+    expect(acknowledged.filter((o) => !stored.has(o.marker!)).map((o) => o.marker)).toEqual([]);
     // No request needed the proxy's own fallbacks to succeed: the drain kept traffic off closing
     // instances.
     expect(front.stats.failedUpstream).toBe(0);

@@ -23,6 +23,8 @@ export interface Outcome {
   headers: Headers | null;
   /** Why no response arrived. */
   networkError: string | null;
+  /** The caller's unique marker of what a write wrote, to look for in the database afterwards. */
+  marker?: string;
 }
 
 export interface CallOptions {
@@ -32,6 +34,8 @@ export interface CallOptions {
   body?: unknown;
   /** The client gives up after this long: a server that hangs shows up as `networkError: 'timeout'`. */
   timeoutMs?: number;
+  /** Copied to the outcome. */
+  marker?: string;
 }
 
 /** Collects outcomes against one clock. */
@@ -93,6 +97,7 @@ export class LoadRecorder {
           name === 'TimeoutError' ? 'timeout' : String((error as { cause?: unknown }).cause ?? error),
       };
     }
+    if (options.marker !== undefined) outcome.marker = options.marker;
     this.outcomes.push(outcome);
     return outcome;
   }
