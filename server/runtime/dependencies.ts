@@ -162,10 +162,15 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
     logger,
   });
   initializer.register(deploymentsComponent(engine, { database }));
-  bindDeploymentMetrics(metrics.registry, {
-    figures: () => database.read((db) => deploymentStatusFigures(db)),
-    onError: (error) => logger.warn({ error: errorSummary(error) }, 'deployment figures unavailable'),
-  });
+  bindDeploymentMetrics(
+    metrics.registry,
+    {
+      figures: () => database.read((db) => deploymentStatusFigures(db)),
+      onError: (error) => logger.warn({ error: errorSummary(error) }, 'deployment figures unavailable'),
+    },
+    // Statuses change by the second while deployments run; one grouped query a second at most.
+    { maxAgeMs: 1_000 },
+  );
   const backups = new BackupService({
     database,
     databaseUrl,

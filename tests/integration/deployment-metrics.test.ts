@@ -54,7 +54,10 @@ describe('deployment metrics', () => {
     });
     expect(receiver.calls.map((c) => c.action)).toContain('promote');
 
-    expect(await sample('deployments{status="promoted"}')).toBe(1);
+    // Scrapes carry figures up to a second old.
+    await eventually('the scrape to count it', async () =>
+      (await sample('deployments{status="promoted"}')) === 1 ? true : undefined,
+    );
     for (const status of DEPLOYMENT_STATUSES.filter((s) => s !== 'promoted')) {
       expect(await sample(`deployments{status="${status}"}`), status).toBe(0);
     }

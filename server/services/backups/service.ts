@@ -19,6 +19,7 @@ import { PlatformError } from '../../errors';
 import type { Logger } from '../../runtime/logger';
 import { type Actor, auditActor } from '../auth/actor';
 import type { AuditActor, AuditEvent, AuditLog } from '../auth/audit';
+import { ScrapeFigures } from '../monitoring/scrape-figures';
 import { BACKUP_LOCK, BackupInProgressError, BackupSession } from './backup';
 import { DedicatedConnection } from './dedicated-connection';
 import { ManifestError, readManifest } from './manifest';
@@ -83,10 +84,17 @@ export class BackupService {
   private readonly running = new Set<Promise<unknown>>();
   private readonly migrations: Record<string, Migration>;
   private pgDump: Promise<PgDumpTool | null> | null = null;
-  private figures: { at: number; value: BackupFigures | null } | null = null;
+  /** The latest successful backup, read at most every 10 s (the metrics call it at every scrape). */
+  private readonly figures: ScrapeFigures<BackupFigures | null>;
 
   constructor(private readonly options: BackupServiceOptions) {
     this.migrations = options.migrations ?? platformMigrations;
+    this.figures = new ScrapeFigures<BackupFigures | null>({
+      read: () => this.readLatestFigures(),
+      initial: null,
+      // A scrape must not fail because the database is away: the last figures known are kept.
+      onError: (error) => this.options.logger.warn({ err: error }, 'backup figures unavailable'),
+    });
     this.schedules = new BackupScheduleService({
       database: options.database,
       audit: options.audit,
@@ -172,7 +180,7 @@ export class BackupService {
     try {
       const manifest = await session.run({ id: row.id, directory: row.path, pgDump });
       finished = await this.options.database.transaction((trx) => finishBackup(trx, row.id, { manifest }));
-      this.figures = null;
+      this.figures.invalidate();
       this.options.logger.info(
         {
           backupId: row.id,
@@ -312,7 +320,7 @@ export class BackupService {
         migrations: this.migrations,
         lockKey: platform ? BACKUP_LOCK : undefined,
       });
-      if (platform) this.figures = null;
+      if (platform) this.figures.invalidate();
       await this.recordRestore(actor, input.id, 'success', {
         target,
         schemaVersion: result.schemaVersion,
@@ -341,24 +349,20 @@ export class BackupService {
     }
   }
 
-  /** The latest successful backup, read at most every 10 s (the metrics call it at every scrape). */
-  async latestFigures(): Promise<BackupFigures | null> {
-    if (this.figures && Date.now() - this.figures.at < 10_000) return this.figures.value;
-    try {
-      const row = await this.options.database.read((db) => latestSuccess(db));
-      const value = row?.finished_at
-        ? {
-            lastSuccessAt: new Date(row.finished_at),
-            durationSeconds: (row.duration_ms ?? 0) / 1000,
-            sizeBytes: Number(row.size_bytes ?? 0),
-          }
-        : null;
-      this.figures = { at: Date.now(), value };
-    } catch (error) {
-      // A scrape must not fail because the database is away: the last figures known are kept.
-      this.options.logger.warn({ err: error }, 'backup figures unavailable');
-    }
-    return this.figures?.value ?? null;
+  /** The latest successful backup's figures, for the metrics (see ScrapeFigures). */
+  latestFigures(): Promise<BackupFigures | null> {
+    return this.figures.get();
+  }
+
+  private async readLatestFigures(): Promise<BackupFigures | null> {
+    const row = await this.options.database.read((db) => latestSuccess(db));
+    return row?.finished_at
+      ? {
+          lastSuccessAt: new Date(row.finished_at),
+          durationSeconds: (row.duration_ms ?? 0) / 1000,
+          sizeBytes: Number(row.size_bytes ?? 0),
+        }
+      : null;
   }
 
   /**

@@ -1,5 +1,6 @@
 import client, { type Registry } from 'prom-client';
 import { DEPLOYMENT_STATUSES, type DeploymentStatus } from '../../../shared/devops-deployments';
+import { ScrapeFigures } from '../monitoring/scrape-figures';
 
 /** One status's figures, as `deploymentStatusFigures` (repository.ts) reads them. */
 export interface DeploymentStatusFigure {
@@ -12,7 +13,8 @@ export interface DeploymentStatusFigure {
 const FINISHED: readonly DeploymentStatus[] = ['promoted', 'aborted', 'rolled_back', 'failed'];
 
 /**
- * Deployment gauges, read from the database at scrape time (so every instance reports the same
+ * Deployment gauges, read from the database at scrape time (at most every 10 s, never holding a
+ * scrape for long: see ScrapeFigures; every instance reports the same
  * database-wide figures, as the backup gauges do; dashboards take `max`, not `sum`, across
  * instances): how many deployments are in each status, and when the latest one to end in each
  * finished status finished (0 when none has). Every status is always exported, so a panel over
@@ -25,27 +27,16 @@ export function bindDeploymentMetrics(
     /** Told when the database cannot answer; the scrape then carries the last figures read. */
     onError(error: unknown): void;
   },
+  options: { maxAgeMs?: number; waitMs?: number; now?: () => number } = {},
 ): void {
-  let last: DeploymentStatusFigure[] = [];
-  // Both gauges come from one query per scrape: prom-client collects them one after the other.
-  let pending: Promise<DeploymentStatusFigure[]> | null = null;
-  const read = (): Promise<DeploymentStatusFigure[]> => {
-    pending ??= source
-      .figures()
-      .then((figures) => {
-        last = figures;
-        return figures;
-      })
-      .catch((error: unknown) => {
-        // A scrape must not fail because the database is away.
-        source.onError(error);
-        return last;
-      })
-      .finally(() => {
-        pending = null;
-      });
-    return pending;
-  };
+  // Both gauges come from one read: prom-client collects them one after the other.
+  const figures = new ScrapeFigures<DeploymentStatusFigure[]>({
+    read: () => source.figures(),
+    initial: [],
+    onError: (error) => source.onError(error),
+    ...options,
+  });
+  const read = () => figures.get();
   const figureOf = (figures: DeploymentStatusFigure[], status: DeploymentStatus) =>
     figures.find((f) => f.status === status);
 
