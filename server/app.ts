@@ -75,6 +75,7 @@ export function createApp(deps: AppDeps) {
     const ip = () => (address ??= clientIp(c, deps.config.TRUST_PROXY));
     let beforeContext = false;
     let errorHeaders: Record<string, string> | undefined;
+    let unavailable = false;
     const response = await fetchRequestHandler({
       endpoint: TRPC_ENDPOINT,
       req: c.req.raw,
@@ -87,9 +88,7 @@ export function createApp(deps: AppDeps) {
       onError: ({ error, path }) => {
         calls.failed(path, error);
         if (error.cause instanceof PlatformError) errorHeaders = { ...errorHeaders, ...error.cause.headers };
-        // A database that is down or a pool that is full: say when to come back, unless the
-        // refusal named its own time (maintenance, rate-limit store).
-        if (error.code === 'SERVICE_UNAVAILABLE') errorHeaders = { 'Retry-After': '1', ...errorHeaders };
+        if (error.code === 'SERVICE_UNAVAILABLE') unavailable = true;
         if (error.code === 'INTERNAL_SERVER_ERROR')
           requestLogger(c, deps.logger).error({ err: error, procedure: path }, 'tRPC error');
       },
@@ -104,7 +103,7 @@ export function createApp(deps: AppDeps) {
     });
     const ended = performance.now();
     calls.record(deps.metrics, deps.performance.analytics, (ended - started) / 1000, epochMsOf(ended));
-    if (rateLimits.length > 0 || errorHeaders) {
+    if (rateLimits.length > 0 || errorHeaders || unavailable) {
       const headers = response.headers;
       if (rateLimits.length > 0) {
         for (const [name, value] of Object.entries(rateLimitResponseHeaders(rateLimits, deps.rateLimiter))) {
@@ -113,6 +112,9 @@ export function createApp(deps: AppDeps) {
       }
       // Retry-After of a refused call, WWW-Authenticate of a 401 (RFC 6750 §3).
       for (const [name, value] of Object.entries(errorHeaders ?? {})) headers.set(name, value);
+      // A database that is down or a pool that is full: say when to come back, unless the
+      // refusal named its own time (maintenance, the rate-limit store's fail-closed policy).
+      if (unavailable && !headers.has('Retry-After')) headers.set('Retry-After', '1');
     }
     return beforeContext ? withRequestId(response, c.get('requestId')) : response;
   });
