@@ -100,3 +100,29 @@ export function confirmAction(question: string, confirmLabel: string): Promise<b
     dialog.addEventListener('close', () => resolve(confirmed));
   });
 }
+
+/**
+ * A label above its control (the label's `for` is the control's id); a hint below it becomes
+ * part of the control's accessible description. A checkbox comes before its label.
+ */
+export function field(
+  label: string,
+  control: HTMLElement,
+  options: { hint?: string; wide?: boolean } = {},
+): HTMLElement {
+  const hintId = options.hint ? `${control.id}-hint` : undefined;
+  const described = control.getAttribute('aria-describedby');
+  if (hintId && !described?.split(' ').includes(hintId))
+    control.setAttribute('aria-describedby', described ? `${hintId} ${described}` : hintId);
+  const checkbox = control instanceof HTMLInputElement && control.type === 'checkbox';
+  const classes = ['field', checkbox ? 'field-check' : '', options.wide ? 'wide' : '']
+    .filter(Boolean)
+    .join(' ');
+  return h(
+    'div',
+    { class: classes },
+    h('label', { for: control.id }, label),
+    control,
+    hintId ? h('small', { id: hintId }, options.hint) : null,
+  );
+}

@@ -1,5 +1,5 @@
 import { client, describeError } from '../api';
-import { button, confirmAction, formatDate, formatNumber, h, table } from '../dom';
+import { button, confirmAction, field, formatDate, formatNumber, h, table } from '../dom';
 import { renderAlertWebhooks } from './alert-webhooks';
 import { tableOf } from './figures';
 import { refresher, status } from './refresher';
@@ -210,22 +210,15 @@ function ruleForm(created: () => Promise<void>): { form: HTMLFormElement; stop: 
   for (const value of SEVERITIES)
     severity.appendChild(h('option', { value, selected: value === 'warning' }, value));
 
-  const field = (id: string, label: string, control: HTMLElement, hint?: HTMLElement, wide = false) =>
-    h('div', { class: wide ? 'field wide' : 'field' }, h('label', { for: id }, label), control, hint);
   const form = h(
     'form',
     { class: 'alert-form', 'aria-label': 'Create an alert rule' },
-    field(
-      'alert-rule-name',
-      'Rule name',
-      name,
-      h('small', { id: 'alert-rule-name-hint' }, 'Letters, digits and _, not starting with a digit'),
-    ),
-    field('alert-rule-expression', 'Expression', expression, undefined, true),
-    field('alert-rule-comparator', 'Comparator', comparator),
-    field('alert-rule-threshold', 'Threshold', threshold),
-    field('alert-rule-for', 'For (seconds)', forSeconds),
-    field('alert-rule-severity', 'Severity', severity),
+    field('Rule name', name, { hint: 'Letters, digits and _, not starting with a digit' }),
+    field('Expression', expression, { wide: true }),
+    field('Comparator', comparator),
+    field('Threshold', threshold),
+    field('For (seconds)', forSeconds),
+    field('Severity', severity),
     h('div', { class: 'field submit' }, h('button', { type: 'submit', class: 'primary' }, 'Create rule')),
     message,
   );

@@ -1,6 +1,6 @@
 import { client, describeError } from '../api';
-import { button, confirmAction, formatDate, h, openDialog, table } from '../dom';
-import { field, openFormDialog } from './form-dialog';
+import { button, confirmAction, field, formatDate, h, openDialog, table } from '../dom';
+import { openFormDialog } from './form-dialog';
 import { refresher, status } from './refresher';
 
 /** Grace periods offered when rotating, in seconds. */

@@ -1,6 +1,6 @@
 import { client, describeError } from '../api';
-import { button, formatDate, formatNumber, h, openDialog, table } from '../dom';
-import { field, openFormDialog } from './form-dialog';
+import { button, field, formatDate, formatNumber, h, openDialog, table } from '../dom';
+import { openFormDialog } from './form-dialog';
 import { refresher, status } from './refresher';
 
 export function renderBackups(main: HTMLElement): () => void {
@@ -106,11 +106,9 @@ export function renderBackups(main: HTMLElement): () => void {
     const dialog = openFormDialog({
       title: `Restore the backup of ${label}`,
       fields: [
-        field(
-          'Target database URL',
-          target,
-          "Empty: the platform's own database, whose data the backup replaces (put the platform in maintenance first).",
-        ),
+        field('Target database URL', target, {
+          hint: "Empty: the platform's own database, whose data the backup replaces (put the platform in maintenance first).",
+        }),
         field('Replace the data the target database holds', confirm),
       ],
       submitLabel: 'Restore',

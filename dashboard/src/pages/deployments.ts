@@ -1,6 +1,6 @@
 import { client, describeError } from '../api';
-import { button, formatDate, h, table } from '../dom';
-import { field, openFormDialog } from './form-dialog';
+import { button, field, formatDate, h, table } from '../dom';
+import { openFormDialog } from './form-dialog';
 import { refresher, status } from './refresher';
 
 type Action = 'approve' | 'promote' | 'abort';

@@ -37,20 +37,3 @@ export function openFormDialog(options: {
   form.querySelector<HTMLElement>('input, select, textarea')?.focus();
   return dialog;
 }
-
-/** A labelled control: the label's `for` names the control's id. */
-export function field(
-  label: string,
-  control: HTMLInputElement | HTMLSelectElement,
-  hint?: string,
-): HTMLElement {
-  const hintId = hint ? `${control.id}-hint` : undefined;
-  if (hintId) control.setAttribute('aria-describedby', hintId);
-  return h(
-    'div',
-    { class: control.type === 'checkbox' ? 'field field-check' : 'field' },
-    h('label', { for: control.id }, label),
-    control,
-    hint ? h('small', { id: hintId }, hint) : null,
-  );
-}
