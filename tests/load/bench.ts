@@ -27,20 +27,44 @@ import {
   type Measurement,
   type ScenarioResult,
 } from './lib/report';
-import { BUN, type RunningTarget, startBaseline, startPlatform } from './lib/servers';
+import {
+  type BaselineName,
+  BUN,
+  platformDatabaseUrl,
+  type RunningTarget,
+  startBaseline,
+  startPlatform,
+} from './lib/servers';
 
 const SERVER_CPU = 0;
 const BENCH_ADMIN = { email: 'bench@platform.test', password: 'bench-admin-password-0123' };
 const LOAD_CPU = 1;
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+/** What the bench provisions on the platform before measuring. */
+interface Fixture {
+  /** The API key the authenticated scenarios send. */
+  apiKey: string;
+  /** That key's id and organization: the row the read-by-primary-key scenario reads. */
+  apiKeyId: string;
+  organizationId: string;
+}
+
 interface Scenario {
   scenario: string;
   path: string;
-  baseline: 'bare-hono' | 'bare-hono-trpc';
+  /** The tRPC input, sent as `?input=` (a GET query), from what the bench provisioned. */
+  input?: (fixture: Fixture) => unknown;
+  baseline: BaselineName;
   targetRatio: number;
   /** Sends the platform's API key (the baseline has no auth and ignores it). */
   apiKey?: boolean;
+  /**
+   * Both sides read the same data, so their bodies must be equal, except for these fields of
+   * `result.data` (each with the reason it legitimately differs). Without it, bodies need only
+   * be of about the same size (the baselines make up values of the same shape).
+   */
+  sameBodyExcept?: string[];
 }
 
 /** The design's targets (DESIGN.md, "Performance targets"). */
@@ -67,13 +91,35 @@ const SCENARIOS: Scenario[] = [
     targetRatio: 0.75,
     apiKey: true,
   },
+  // One row by primary key, through the same stack and Kysely, against a hand-written route
+  // sending the same SQL through `pg` to the same database. The platform's work is the same
+  // API-key path as auth.me plus one statement (ApiKeyService.get, findApiKeyInOrganization):
+  //   select * from "api_keys" where "id" = $1 and "organization_id" = $2
+  // `id` is the primary key; the organization is the caller's (tenancy), a filter on that row.
+  {
+    scenario: 'tRPC auth.apiKeys.get (API key)',
+    path: '/api/trpc/auth.apiKeys.get',
+    input: (fixture) => ({ id: fixture.apiKeyId }),
+    baseline: 'bare-hono-pg',
+    targetRatio: 0.8,
+    apiKey: true,
+    // The platform overlays on last_used_at the uses of the key this instance has not written
+    // yet (the bench's own calls, flushed every 5 s); the baseline answers the column as stored.
+    sameBodyExcept: ['lastUsedAt'],
+  },
 ];
 
+const urlOf = (scenario: Scenario, fixture: Fixture) =>
+  scenario.input
+    ? `${scenario.path}?input=${encodeURIComponent(JSON.stringify(scenario.input(fixture)))}`
+    : scenario.path;
+
 /**
- * Signs in as the bench's admin and creates the API key the authenticated scenario sends, the way
- * a user would: through auth.login and auth.apiKeys.create.
+ * Signs in as the bench's admin and creates the API key the authenticated scenarios send, the way
+ * a user would: through auth.login and auth.apiKeys.create; auth.me with the key names its
+ * organization.
  */
-async function provisionApiKey(origin: string): Promise<string> {
+async function provisionApiKey(origin: string): Promise<Fixture> {
   const post = async (procedure: string, body: unknown, headers: Record<string, string> = {}) => {
     const response = await fetch(`${origin}/api/trpc/${procedure}`, {
       method: 'POST',
@@ -86,12 +132,16 @@ async function provisionApiKey(origin: string): Promise<string> {
     return json.result.data;
   };
   const { accessToken } = await post('auth.login', BENCH_ADMIN);
-  const { key } = await post(
+  const { key, apiKey } = await post(
     'auth.apiKeys.create',
     { name: 'bench', scopes: ['auth:read'] },
     { authorization: `Bearer ${accessToken}` },
   );
-  return String(key);
+  const response = await fetch(`${origin}/api/trpc/auth.me`, { headers: { authorization: `Bearer ${key}` } });
+  const me = (await response.json()) as { result?: { data?: { organizationId?: string } } };
+  const organizationId = me.result?.data?.organizationId;
+  if (!organizationId) throw new Error(`auth.me failed: ${response.status} ${JSON.stringify(me)}`);
+  return { apiKey: String(key), apiKeyId: String((apiKey as { id: string }).id), organizationId };
 }
 
 function positiveInt(name: string, fallback: number): number {
@@ -112,28 +162,45 @@ function platformOverrides(): Record<string, string> {
   return overrides;
 }
 
+/** A tRPC body without the named fields of `result.data`, for comparing the rest exactly. */
+function withoutFields(body: string, fields: string[]): string {
+  const json = JSON.parse(body) as { result?: { data?: Record<string, unknown> } };
+  const data = json.result?.data;
+  if (data) for (const field of fields) delete data[field];
+  return JSON.stringify(json);
+}
+
 /**
  * Both sides must answer the same thing, or the ratio compares different work: same status
- * (200), same content type, bodies of about the same size.
+ * (200), same content type, bodies of about the same size, or equal bodies but for the listed
+ * fields when both read the same data (`sameBodyExcept`).
  */
 async function checkEquivalent(
   scenario: Scenario,
+  url: string,
   baseline: RunningTarget,
   platform: RunningTarget,
   headers: Record<string, string>,
 ) {
   const [a, b] = await Promise.all(
     [baseline, platform].map(async (target) => {
-      const response = await fetch(`${target.origin}${scenario.path}`, { headers });
+      const response = await fetch(`${target.origin}${url}`, { headers });
       const body = await response.text();
-      return { status: response.status, type: response.headers.get('content-type'), length: body.length };
+      return {
+        status: response.status,
+        type: response.headers.get('content-type'),
+        length: body.length,
+        body,
+      };
     }),
   );
+  const except = scenario.sameBodyExcept;
   const same =
     a!.status === 200 &&
     b!.status === 200 &&
     a!.type === b!.type &&
-    Math.abs(a!.length - b!.length) <= a!.length * 0.1;
+    Math.abs(a!.length - b!.length) <= a!.length * 0.1 &&
+    (except === undefined || withoutFields(a!.body, except) === withoutFields(b!.body, except));
   if (!same) {
     throw new Error(
       `${scenario.scenario}: baseline and platform answer differently: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`,
@@ -213,11 +280,10 @@ async function main(): Promise<void> {
     console.log(header.join('\n'));
 
     const options = { processes, dir, cpu: SERVER_CPU, commit };
-    const baselines = {
-      'bare-hono': await startBaseline('bare-hono', '/api/health/lightweight', options),
-      'bare-hono-trpc': await startBaseline('bare-hono-trpc', '/api/trpc/system.info', options),
-    };
-    targets.push(...Object.values(baselines));
+    const bareHono = await startBaseline('bare-hono', '/api/health/lightweight', options);
+    targets.push(bareHono);
+    const bareHonoTrpc = await startBaseline('bare-hono-trpc', '/api/trpc/system.info', options);
+    targets.push(bareHonoTrpc);
     const platform = await startPlatform({
       ...options,
       overrides: {
@@ -230,11 +296,37 @@ async function main(): Promise<void> {
       },
     });
     targets.push(platform);
-    const apiKey = await provisionApiKey(platform.origin);
+    const fixture = await provisionApiKey(platform.origin);
     const headersOf = (scenario: Scenario): Record<string, string> =>
-      scenario.apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+      scenario.apiKey ? { authorization: `Bearer ${fixture.apiKey}` } : {};
+    // Started last: it reads the row the bench just created, in the platform's own database.
+    const bareHonoPg = await startBaseline(
+      'bare-hono-pg',
+      urlOf(SCENARIOS.find((s) => s.baseline === 'bare-hono-pg')!, fixture),
+      {
+        ...options,
+        env: {
+          DATABASE_URL: await platformDatabaseUrl(dir, overrides),
+          ORGANIZATION_ID: fixture.organizationId,
+          // The platform's pool size: DB_POOL_MAX's default unless BENCH_PLATFORM_ENV sets it.
+          DB_POOL_MAX: overrides.DB_POOL_MAX ?? '10',
+        },
+      },
+    );
+    targets.push(bareHonoPg);
+    const baselines: Record<BaselineName, RunningTarget> = {
+      'bare-hono': bareHono,
+      'bare-hono-trpc': bareHonoTrpc,
+      'bare-hono-pg': bareHonoPg,
+    };
     for (const scenario of SCENARIOS) {
-      await checkEquivalent(scenario, baselines[scenario.baseline], platform, headersOf(scenario));
+      await checkEquivalent(
+        scenario,
+        urlOf(scenario, fixture),
+        baselines[scenario.baseline],
+        platform,
+        headersOf(scenario),
+      );
     }
 
     const load = async (
@@ -243,7 +335,7 @@ async function main(): Promise<void> {
       duration: number,
     ): Promise<Measurement> => {
       const cpuBefore = processCpuSeconds(target.pid);
-      const result = await runLoad(processes, generator, `${target.origin}${scenario.path}`, {
+      const result = await runLoad(processes, generator, `${target.origin}${urlOf(scenario, fixture)}`, {
         seconds: duration,
         connections,
         cpu: LOAD_CPU,
@@ -263,6 +355,7 @@ async function main(): Promise<void> {
       scenario: s.scenario,
       baselineName: s.baseline,
       targetRatio: s.targetRatio,
+      sharesCoreWithDatabase: s.baseline === 'bare-hono-pg',
       baseline: [],
       platform: [],
     }));

@@ -10,6 +10,11 @@ export interface ScenarioResult {
   baselineName: string;
   /** Minimum platform/baseline throughput ratio the design asks for. */
   targetRatio: number;
+  /**
+   * Both servers query the platform's PostgreSQL, which runs on their core (it inherits the
+   * platform's pinning): neither can use its whole core, and its CPU time is not the servers'.
+   */
+  sharesCoreWithDatabase?: boolean;
   /** One entry per round, measured back to back. */
   baseline: Measurement[];
   platform: Measurement[];
@@ -65,7 +70,7 @@ export function formatRun(round: number, scenario: string, target: string, m: Me
   const errors = m.errors ? `  ERRORS ${m.errors}` : '';
   return [
     `round ${round}`,
-    scenario.padEnd(27),
+    scenario.padEnd(31),
     target.padEnd(14),
     `${thousands(m.requestsPerSecond).padStart(8)} req/s`,
     `p50 ${ms(m.p50Ms).padStart(6)} ms`,
@@ -121,6 +126,13 @@ export function formatVerdict(results: ScenarioResult[]): string[] {
       lines.push(
         `WARNING: ${result.scenario}: ${base.errors + plat.errors} failed requests; its numbers are suspect.`,
       );
+    }
+    if (result.sharesCoreWithDatabase) {
+      lines.push(
+        `NOTE: ${result.scenario}: both servers share their core with PostgreSQL (${result.baselineName} used ` +
+          `${percent(base.cpuShare)} of it, platform ${percent(plat.cpuShare)}); per CPU-second counts the servers' own CPU only.`,
+      );
+      continue;
     }
     for (const [name, s] of [
       [result.baselineName, base],

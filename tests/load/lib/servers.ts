@@ -1,4 +1,5 @@
 import { closeSync, openSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, isAlive } from '../../../db/local-processes';
@@ -39,11 +40,13 @@ function baseEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** A baseline program from tests/load/baselines on Bun, pinned to `cpu`. */
+export type BaselineName = 'bare-hono' | 'bare-hono-trpc' | 'bare-hono-pg';
+
+/** A baseline program from tests/load/baselines on Bun, pinned to `cpu`; `env` adds to its environment. */
 export async function startBaseline(
-  file: 'bare-hono' | 'bare-hono-trpc',
+  file: BaselineName,
   readyPath: string,
-  options: TargetOptions,
+  options: TargetOptions & { env?: Record<string, string> },
 ): Promise<RunningTarget> {
   const port = await freePort();
   const logFile = join(options.dir, `${file}.log`);
@@ -51,7 +54,13 @@ export async function startBaseline(
     name: file,
     logFile,
     args: [join(ROOT, 'tests/load/baselines', `${file}.ts`)],
-    env: { ...baseEnv(), NODE_ENV: 'production', PORT: String(port), GIT_COMMIT: options.commit },
+    env: {
+      ...baseEnv(),
+      NODE_ENV: 'production',
+      PORT: String(port),
+      GIT_COMMIT: options.commit,
+      ...options.env,
+    },
   });
   const origin = `http://127.0.0.1:${port}`;
   await waitForHttp(`${origin}${readyPath}`, started, { timeoutMs: 15_000 });
@@ -97,6 +106,24 @@ export async function startPlatform(
       await stopOrphanedPostgres(join(options.dir, 'postgres'));
     },
   };
+}
+
+/**
+ * The URL of the database the platform uses: DATABASE_URL when it was given one, otherwise its
+ * embedded PostgreSQL in DATA_DIR: the port from the server's postmaster.pid (its fourth line;
+ * the log line "embedded PostgreSQL started" names it too, but not at LOG_LEVEL=warn), the
+ * password from DATA_DIR/postgres.password.
+ */
+export async function platformDatabaseUrl(
+  dataDir: string,
+  overrides: Record<string, string>,
+): Promise<string> {
+  if (overrides.DATABASE_URL) return overrides.DATABASE_URL;
+  const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
+  const port = Number((await readFile(pidFile, 'utf8')).split('\n')[3]);
+  if (!Number.isInteger(port) || port < 1) throw new Error(`no port in ${pidFile}`);
+  const password = (await readFile(join(dataDir, 'postgres.password'), 'utf8')).trim();
+  return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
 }
 
 function startLogged(
