@@ -54,13 +54,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     ADMIN_PASSWORD: TEST_ADMIN.password,
     ...env,
   });
-  const logs: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n')) if (line) logs.push(JSON.parse(line));
-      done();
-    },
-  });
+  const { logs, destination } = capturedLogs();
   const deps = buildDependencies({
     config,
     logger: createLogger({ level: config.LOG_LEVEL, destination }),
@@ -90,6 +84,48 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       await deps.database.close();
       await database.drop();
       await rm(backupDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A log destination that keeps every line, parsed, for the test to read. */
+function capturedLogs(): { logs: Record<string, unknown>[]; destination: Writable } {
+  const logs: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n')) if (line) logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { logs, destination };
+}
+
+export interface PeerApp {
+  app: TestApp['app'];
+  logs: Record<string, unknown>[];
+  close(): Promise<void>;
+}
+
+/**
+ * Another instance of `of`'s app: the same configuration, database and key-encryption key, as a
+ * second replica would be (change-feed and shared-store tests).
+ */
+export async function startPeerApp(of: TestApp): Promise<PeerApp> {
+  const { logs, destination } = capturedLogs();
+  const deps = buildDependencies({
+    config: of.deps.config,
+    logger: createLogger({ level: of.deps.config.LOG_LEVEL, destination }),
+    build: readBuildInfo(),
+    databaseUrl: of.database.url,
+    kek: TEST_KEK,
+  });
+  await deps.initializer.start();
+  return {
+    app: createApp(deps),
+    logs,
+    async close() {
+      await deps.initializer.stop();
+      await deps.database.close();
     },
   };
 }

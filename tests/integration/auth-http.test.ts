@@ -1,13 +1,8 @@
-import { Writable } from 'node:stream';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../server/app';
 import { SECURITY_HEADERS } from '../../server/middleware/security-headers';
-import { readBuildInfo } from '../../server/runtime/build-info';
-import { buildDependencies } from '../../server/runtime/dependencies';
-import { createLogger } from '../../server/runtime/logger';
 import { hashSecret } from '../../server/services/auth/secrets';
-import { startTestApp, TEST_ADMIN, TEST_KEK, type TestApp } from '../helpers/app';
+import { type PeerApp, startPeerApp, startTestApp, TEST_ADMIN, type TestApp } from '../helpers/app';
 import {
   createApiKey,
   createOrganization,
@@ -16,6 +11,7 @@ import {
   type SignedIn,
   type TestUser,
 } from '../helpers/auth';
+import { type Answer, send } from '../helpers/http';
 
 // Auth over HTTP through the whole app on real PostgreSQL: logins, refresh-token rotation with
 // the browser cookie and its CSRF check, logouts reaching a second instance, sessions, password
@@ -32,7 +28,7 @@ let t: TestApp;
 /** The same app with AUTH_REFRESH_GRACE_SECONDS=0: any second use of a refresh token is reuse. */
 let noGrace: TestApp;
 /** A second instance on t's database, as a deployment with two replicas has. */
-let peer: Peer;
+let peer: PeerApp;
 
 /** Every password, refresh token, access token and API key this file used. */
 const secrets = new Set<string>();
@@ -42,7 +38,7 @@ const remember = (...values: (string | null | undefined)[]) => {
 
 beforeAll(async () => {
   [t, noGrace] = await Promise.all([startTestApp(), startTestApp({ AUTH_REFRESH_GRACE_SECONDS: '0' })]);
-  peer = await startPeer(t);
+  peer = await startPeerApp(t);
   remember(TEST_ADMIN.password, bearerOf(t.admin), bearerOf(noGrace.admin));
 });
 afterAll(async () => {
@@ -50,60 +46,8 @@ afterAll(async () => {
   await Promise.all([t?.close(), noGrace?.close()]);
 });
 
-interface Peer {
-  app: TestApp['app'];
-  logs: Record<string, unknown>[];
-  close(): Promise<void>;
-}
-
-/** Another instance of `of`'s app: the same configuration, database and key-encryption key. */
-async function startPeer(of: TestApp): Promise<Peer> {
-  const logs: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n')) if (line) logs.push(JSON.parse(line));
-      done();
-    },
-  });
-  const deps = buildDependencies({
-    config: of.deps.config,
-    logger: createLogger({ level: of.deps.config.LOG_LEVEL, destination }),
-    build: readBuildInfo(),
-    databaseUrl: of.database.url,
-    kek: TEST_KEK,
-  });
-  await deps.initializer.start();
-  return {
-    app: createApp(deps),
-    logs,
-    async close() {
-      await deps.initializer.stop();
-      await deps.database.close();
-    },
-  };
-}
-
-interface Answer {
-  res: Response;
-  text: string;
-  // biome-ignore lint/suspicious/noExplicitAny: bodies are inspected field by field
-  body: any;
-}
-
 type HeaderMap = Record<string, string>;
 type AppLike = Pick<TestApp['app'], 'request'>;
-
-async function send(app: AppLike, path: string, init?: RequestInit): Promise<Answer> {
-  const res = await app.request(path, init);
-  const text = await res.text();
-  let body: unknown = null;
-  try {
-    body = text ? JSON.parse(text) : null;
-  } catch {
-    body = null;
-  }
-  return { res, text, body };
-}
 
 const input = (value: unknown) => `input=${encodeURIComponent(JSON.stringify(value))}`;
 const query = (procedure: string, headers: HeaderMap = {}, value?: unknown, app: AppLike = t.app) =>

@@ -1,13 +1,9 @@
-import { Writable } from 'node:stream';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../db/local-processes';
-import { createApp } from '../../server/app';
-import { readBuildInfo } from '../../server/runtime/build-info';
-import { buildDependencies } from '../../server/runtime/dependencies';
-import { createLogger } from '../../server/runtime/logger';
-import { startTestApp, TEST_ADMIN, TEST_KEK, type TestApp } from '../helpers/app';
+import { type PeerApp, startPeerApp, startTestApp, TEST_ADMIN, type TestApp } from '../helpers/app';
 import { createUser, type TestUser } from '../helpers/auth';
+import { type Answer, send } from '../helpers/http';
 
 // The rate limits of the tRPC endpoint over HTTP, with limits set low through configuration:
 // anonymous calls per address (each call of a batch counts), access-token calls per user, login
@@ -25,7 +21,7 @@ let limited: TestApp;
 let storeDown: TestApp;
 /** Three instances on one database sharing RATE_LIMIT_STORE=postgres. */
 let shared: TestApp;
-let sharedPeers: Peer[] = [];
+let sharedPeers: PeerApp[] = [];
 
 /** Every password and token this file used, for the final scan of tables and logs. */
 const secrets = new Set<string>([TEST_ADMIN.password]);
@@ -46,7 +42,7 @@ beforeAll(async () => {
     ),
     startTestApp({ RATE_LIMIT_STORE: 'postgres', RATE_LIMIT_IP_PER_MINUTE: String(SHARED_IP_LIMIT) }),
   ]);
-  sharedPeers = await Promise.all([startPeer(shared), startPeer(shared)]);
+  sharedPeers = await Promise.all([startPeerApp(shared), startPeerApp(shared)]);
   for (const app of [limited, storeDown, shared]) remember(app.admin.authorization.slice('Bearer '.length));
 });
 afterAll(async () => {
@@ -54,59 +50,7 @@ afterAll(async () => {
   await Promise.all([limited?.close(), storeDown?.close(), shared?.close()]);
 });
 
-interface Peer {
-  app: TestApp['app'];
-  logs: Record<string, unknown>[];
-  close(): Promise<void>;
-}
-
-/** Another instance of `of`'s app: the same configuration, database and key-encryption key. */
-async function startPeer(of: TestApp): Promise<Peer> {
-  const logs: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n')) if (line) logs.push(JSON.parse(line));
-      done();
-    },
-  });
-  const deps = buildDependencies({
-    config: of.deps.config,
-    logger: createLogger({ level: of.deps.config.LOG_LEVEL, destination }),
-    build: readBuildInfo(),
-    databaseUrl: of.database.url,
-    kek: TEST_KEK,
-  });
-  await deps.initializer.start();
-  return {
-    app: createApp(deps),
-    logs,
-    async close() {
-      await deps.initializer.stop();
-      await deps.database.close();
-    },
-  };
-}
-
-interface Answer {
-  res: Response;
-  text: string;
-  // biome-ignore lint/suspicious/noExplicitAny: bodies are inspected field by field
-  body: any;
-}
-
 type AppLike = Pick<TestApp['app'], 'request'>;
-
-async function send(app: AppLike, path: string, init?: RequestInit): Promise<Answer> {
-  const res = await app.request(path, init);
-  const text = await res.text();
-  let body: unknown = null;
-  try {
-    body = text ? JSON.parse(text) : null;
-  } catch {
-    body = null;
-  }
-  return { res, text, body };
-}
 
 const from = (ip: string, headers: Record<string, string> = {}) => ({ 'x-forwarded-for': ip, ...headers });
 /** A GET batch of `calls` calls of system.info. */

@@ -20,6 +20,7 @@ import {
 } from '../../server/services/auth/signing-keys';
 import { startTestApp, TEST_ADMIN, TEST_KEK, type TestApp } from '../helpers/app';
 import { createUser, login, type SignedIn, type TestUser } from '../helpers/auth';
+import { type Answer, send as sendTo } from '../helpers/http';
 
 // Access tokens over HTTP: a corpus of forged tokens, each refused by a tRPC procedure and by a
 // plain route with one identical 401; the JWKS document; signing-key rotation. The forgeries are
@@ -39,24 +40,7 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-interface Answer {
-  res: Response;
-  text: string;
-  // biome-ignore lint/suspicious/noExplicitAny: bodies are inspected field by field
-  body: any;
-}
-
-async function send(path: string, init?: RequestInit): Promise<Answer> {
-  const res = await t.app.request(path, init);
-  const text = await res.text();
-  let body: unknown = null;
-  try {
-    body = text ? JSON.parse(text) : null;
-  } catch {
-    body = null;
-  }
-  return { res, text, body };
-}
+const send = (path: string, init?: RequestInit) => sendTo(t.app, path, init);
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const me = (headers: Record<string, string>) => send('/api/trpc/auth.me', { headers });

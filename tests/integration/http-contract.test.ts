@@ -12,6 +12,7 @@ import { buildDependencies } from '../../server/runtime/dependencies';
 import { createLogger } from '../../server/runtime/logger';
 import { startTestApp, TEST_KEK, type TestApp } from '../helpers/app';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { type Answer, send as sendTo } from '../helpers/http';
 
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
 const BODY_LIMIT = 2048;
@@ -32,24 +33,7 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-interface Answer {
-  res: Response;
-  text: string;
-  // biome-ignore lint/suspicious/noExplicitAny: bodies are inspected field by field
-  body: any;
-}
-
-async function send(path: string, init?: RequestInit): Promise<Answer> {
-  const res = await t.app.request(path, init);
-  const text = await res.text();
-  let body: unknown = null;
-  try {
-    body = text ? JSON.parse(text) : null;
-  } catch {
-    body = null;
-  }
-  return { res, text, body };
-}
+const send = (path: string, init?: RequestInit) => sendTo(t.app, path, init);
 
 const json = (extra: Record<string, string> = {}) => ({ 'content-type': 'application/json', ...extra });
 const input = (value: unknown) => `input=${encodeURIComponent(JSON.stringify(value))}`;
