@@ -108,7 +108,9 @@ export interface BackupFileCheck {
   file: string;
   ok: boolean;
   expected: { sha256: string; bytes: number; rows: number };
+  /** What was found; absent fields could not be measured (a missing file). */
   actual: { sha256?: string; bytes?: number; rows?: number };
+  /** Why the file fails; empty when it passes. */
   problems: string[];
 }
 

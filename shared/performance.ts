@@ -46,22 +46,9 @@ export const analyticsSeries = z.object({
 export type AnalyticsSeriesSnapshot = z.infer<typeof analyticsSeries>;
 
 /** Every series of one kind together; percentiles from their merged histograms. */
-export const analyticsTotals = z.object({
-  series: z.number(),
-  requests: z.number(),
-  errors: z.number(),
-  errorRate: z.number(),
-  errorRate5m: z.number(),
-  rate1m: z.number(),
-  rate5m: z.number(),
-  rate15m: z.number(),
-  recentRequests: z.number(),
-  p50Ms: milliseconds,
-  p90Ms: milliseconds,
-  p99Ms: milliseconds,
-  maxMs: milliseconds,
-  allTime: latencySummary,
-});
+export const analyticsTotals = analyticsSeries
+  .omit({ kind: true, name: true, lastSeenAt: true })
+  .extend({ series: z.number() });
 export type AnalyticsTotals = z.infer<typeof analyticsTotals>;
 
 /**

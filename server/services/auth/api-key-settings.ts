@@ -1,4 +1,4 @@
-import type { ApiKeyRateLimit } from '../../../db/database';
+import type { ApiKeyChanges } from '../../../db/repositories/api-keys';
 import { PlatformError } from '../../errors';
 import type { UpdateApiKeyInput } from './api-key-types';
 
@@ -39,14 +39,7 @@ const RATE_LIMIT_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
  * returns them as column values; only the given ones. The procedures' schemas are stricter
  * (known scopes); this guards callers that skip them.
  */
-export function checkSettings(input: UpdateApiKeyInput): {
-  name?: string;
-  scopes?: string[];
-  expires_at?: Date | null;
-  remaining?: number | null;
-  rate_limits?: ApiKeyRateLimit[];
-  enabled?: boolean;
-} {
+export function checkSettings(input: UpdateApiKeyInput): ApiKeyChanges {
   const bad = (message: string) => new PlatformError('BAD_REQUEST', message);
   const out: ReturnType<typeof checkSettings> = {};
   if (input.name !== undefined) {

@@ -1,5 +1,6 @@
 import type { PlatformDatabase } from '../../../db/connect';
 import { consumeApiKeyUse } from '../../../db/repositories/api-keys';
+import { API_KEY_VERIFY_CODES } from '../../../shared/auth';
 import type { Metrics } from '../monitoring/metrics';
 import type { RateLimitDecision, RateLimitPolicy } from '../rate-limit/gcra';
 import { withTimeout } from '../rate-limit/limiter';
@@ -25,17 +26,7 @@ const STORE_ERROR = Object.freeze({ policy: 'api_key', decision: 'store_error' }
 const NOT_FOUND: VerifyResult = Object.freeze({ code: 'NOT_FOUND' });
 // One label object per code, built once: the verification path allocates none.
 const CODE_LABELS = Object.fromEntries(
-  (
-    [
-      'VALID',
-      'NOT_FOUND',
-      'EXPIRED',
-      'DISABLED',
-      'RATE_LIMITED',
-      'USAGE_EXCEEDED',
-      'INSUFFICIENT_SCOPE',
-    ] as const
-  ).map((code) => [code, Object.freeze({ code })]),
+  API_KEY_VERIFY_CODES.map((code) => [code, Object.freeze({ code })]),
 ) as Record<VerifyCode, { code: VerifyCode }>;
 
 /** The verification path of `ApiKeyService.verify`: a cached key costs no query. */

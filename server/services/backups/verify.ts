@@ -4,18 +4,11 @@ import { join } from 'node:path';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
+import type { BackupFileCheck } from '../../../shared/devops-backups';
 import type { Manifest, ManifestTable } from './manifest';
 
-export interface FileCheck {
-  table: string;
-  file: string;
-  ok: boolean;
-  expected: { sha256: string; bytes: number; rows: number };
-  /** What was found; absent fields could not be measured (a missing file). */
-  actual: { sha256?: string; bytes?: number; rows?: number };
-  /** Why the file fails; empty when it passes. */
-  problems: string[];
-}
+/** One file's check, as the API reports it (`actual` lacks what could not be measured). */
+export type FileCheck = BackupFileCheck;
 
 export interface ArchiveCheck {
   ok: boolean;
