@@ -1,6 +1,7 @@
 import type { PlatformDatabase } from '../../db/connect';
 import type { Config } from '../config';
 import type { Component } from '../runtime/initializer';
+import { databaseResponseTime } from '../services/database/response-time';
 import type { OriginKeys } from './origin-keys';
 
 // An isolate has no start-up to speak of: the database is opened by each request that needs it
@@ -18,17 +19,8 @@ export function edgeDatabaseComponent(database: () => PlatformDatabase, config: 
     async health() {
       const latencyMs = await database().ping(config.HEALTH_DB_TIMEOUT_MS);
       return {
-        'database:responseTime': [
-          {
-            componentId: 'postgresql',
-            componentType: 'datastore',
-            // The same threshold as the origin's report, though a first query here includes connecting.
-            status: latencyMs > 1000 ? 'warn' : 'pass',
-            observedValue: Math.round(latencyMs * 100) / 100,
-            observedUnit: 'ms',
-            time: new Date().toISOString(),
-          },
-        ],
+        // The origin's check, though a first query here includes connecting.
+        'database:responseTime': [databaseResponseTime(latencyMs, new Date().toISOString())],
       };
     },
   };

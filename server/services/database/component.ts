@@ -5,6 +5,7 @@ import { deleteScratch, readScratch, writeScratch } from '../../../db/repositori
 import type { Config } from '../../config';
 import type { Component } from '../../runtime/initializer';
 import type { Logger } from '../../runtime/logger';
+import { databaseResponseTime } from './response-time';
 
 /**
  * The database component: reachable (with backoff), migrated, then watched by a periodic
@@ -31,16 +32,7 @@ export function databaseComponent(database: PlatformDatabase, config: Config, lo
       const stats = database.stats();
       const used = stats.total - stats.idle;
       return {
-        'database:responseTime': [
-          {
-            componentId: 'postgresql',
-            componentType: 'datastore',
-            status: latencyMs > 1000 ? 'warn' : 'pass',
-            observedValue: Math.round(latencyMs * 100) / 100,
-            observedUnit: 'ms',
-            time,
-          },
-        ],
+        'database:responseTime': [databaseResponseTime(latencyMs, time)],
         'database:connections': [
           {
             componentId: 'postgresql',
