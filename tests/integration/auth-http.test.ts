@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SECURITY_HEADERS } from '../../server/middleware/security-headers';
 import { hashSecret } from '../../server/services/auth/secrets';
@@ -12,6 +11,7 @@ import {
   type TestUser,
 } from '../helpers/auth';
 import { type Answer, send } from '../helpers/http';
+import { dumpTables, SecretScan } from '../helpers/secret-scan';
 
 // Auth over HTTP through the whole app on real PostgreSQL: logins, refresh-token rotation with
 // the browser cookie and its CSRF check, logouts reaching a second instance, sessions, password
@@ -31,10 +31,8 @@ let noGrace: TestApp;
 let peer: PeerApp;
 
 /** Every password, refresh token, access token and API key this file used. */
-const secrets = new Set<string>();
-const remember = (...values: (string | null | undefined)[]) => {
-  for (const value of values) if (value) secrets.add(value);
-};
+const secrets = new SecretScan();
+const remember = (...values: (string | null | undefined)[]) => secrets.remember(...values);
 
 beforeAll(async () => {
   [t, noGrace] = await Promise.all([startTestApp(), startTestApp({ AUTH_REFRESH_GRACE_SECONDS: '0' })]);
@@ -588,44 +586,16 @@ describe('API keys over HTTP', () => {
 });
 
 describe('what the database and the logs keep', () => {
-  /** Every row of every table of the public schema, as JSON text. */
-  async function dumpTables(app: TestApp): Promise<string> {
-    const db = app.deps.database.db;
-    const tables = await db
-      .selectFrom('information_schema.tables' as never)
-      .select(sql<string>`table_name`.as('name'))
-      .where(sql<boolean>`table_schema = 'public'`)
-      .execute();
-    expect(tables.map((table) => table.name)).toEqual(
-      expect.arrayContaining(['users', 'sessions', 'refresh_tokens', 'api_keys', 'audit_events']),
-    );
-    const dumps: string[] = [];
-    for (const { name } of tables) {
-      const { rows } = await sql<{ dump: string | null }>`
-        select coalesce(json_agg(dumped)::text, '[]') as dump from ${sql.table(name)} as dumped
-      `.execute(db);
-      dumps.push(`${name}: ${rows[0]?.dump}`);
-    }
-    return dumps.join('\n');
-  }
-
-  function expectNoSecretIn(text: string, where: string): void {
-    const found = [...secrets].filter((secret) => text.includes(secret));
-    expect(
-      found.map((secret) => `${secret.slice(0, 12)}…`),
-      where,
-    ).toEqual([]);
-  }
-
   it('stores no password, refresh token, API key or access token in any table', async () => {
     expect(secrets.size).toBeGreaterThan(50);
-    expectNoSecretIn(await dumpTables(t), 'tables of the main database');
-    expectNoSecretIn(await dumpTables(noGrace), 'tables of the no-grace database');
+    const tables = ['users', 'sessions', 'refresh_tokens', 'api_keys', 'audit_events'];
+    secrets.expectNoneIn(await dumpTables(t, tables), 'tables of the main database');
+    secrets.expectNoneIn(await dumpTables(noGrace, tables), 'tables of the no-grace database');
   });
 
   it('logs no password, refresh token, API key or access token', () => {
     const lines = [...t.logs, ...peer.logs, ...noGrace.logs];
     expect(lines.length).toBeGreaterThan(50);
-    expectNoSecretIn(JSON.stringify(lines), 'log lines');
+    secrets.expectNoneIn(JSON.stringify(lines), 'log lines');
   });
 });

@@ -1,9 +1,9 @@
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../db/local-processes';
 import { type PeerApp, startPeerApp, startTestApp, TEST_ADMIN, type TestApp } from '../helpers/app';
 import { createUser, type TestUser } from '../helpers/auth';
 import { type Answer, send } from '../helpers/http';
+import { dumpTables, SecretScan } from '../helpers/secret-scan';
 
 // The rate limits of the tRPC endpoint over HTTP, with limits set low through configuration:
 // anonymous calls per address (each call of a batch counts), access-token calls per user, login
@@ -24,10 +24,9 @@ let shared: TestApp;
 let sharedPeers: PeerApp[] = [];
 
 /** Every password and token this file used, for the final scan of tables and logs. */
-const secrets = new Set<string>([TEST_ADMIN.password]);
-const remember = (...values: (string | null | undefined)[]) => {
-  for (const value of values) if (value) secrets.add(value);
-};
+const secrets = new SecretScan();
+secrets.remember(TEST_ADMIN.password);
+const remember = (...values: (string | null | undefined)[]) => secrets.remember(...values);
 
 beforeAll(async () => {
   [limited, storeDown, shared] = await Promise.all([
@@ -228,42 +227,16 @@ describe('three instances sharing the PostgreSQL store', () => {
 });
 
 describe('what the database and the logs keep', () => {
-  async function dumpTables(app: TestApp): Promise<string> {
-    const db = app.deps.database.db;
-    const tables = await db
-      .selectFrom('information_schema.tables' as never)
-      .select(sql<string>`table_name`.as('name'))
-      .where(sql<boolean>`table_schema = 'public'`)
-      .execute();
-    expect(tables.map((table) => table.name)).toEqual(expect.arrayContaining(['rate_limits', 'sessions']));
-    let dump = '';
-    for (const { name } of tables) {
-      const { rows } = await sql<{ dump: string | null }>`
-        select coalesce(json_agg(dumped)::text, '[]') as dump from ${sql.table(name)} as dumped
-      `.execute(db);
-      dump += `${name}: ${rows[0]?.dump}\n`;
-    }
-    return dump;
-  }
-
-  function expectNoSecretIn(text: string, where: string): void {
-    const found = [...secrets].filter((secret) => text.includes(secret));
-    expect(
-      found.map((secret) => `${secret.slice(0, 12)}…`),
-      where,
-    ).toEqual([]);
-  }
-
   it('stores no password or token in any table', async () => {
     expect(secrets.size).toBeGreaterThan(10);
     for (const app of [limited, storeDown, shared])
-      expectNoSecretIn(await dumpTables(app), app.database.name);
+      secrets.expectNoneIn(await dumpTables(app, ['rate_limits', 'sessions']), app.database.name);
   });
 
   it('logs no password or token', () => {
     const lines = [limited, storeDown, shared].flatMap((app) => app.logs);
     lines.push(...sharedPeers.flatMap((peer) => peer.logs));
     expect(lines.length).toBeGreaterThan(20);
-    expectNoSecretIn(JSON.stringify(lines), 'log lines');
+    secrets.expectNoneIn(JSON.stringify(lines), 'log lines');
   });
 });

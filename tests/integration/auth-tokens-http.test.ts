@@ -10,7 +10,6 @@ import {
   generateKeyPair,
   type JWK,
 } from 'jose';
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InvalidTokenReason } from '../../server/services/auth/access-tokens';
 import {
@@ -21,6 +20,7 @@ import {
 import { startTestApp, TEST_ADMIN, TEST_KEK, type TestApp } from '../helpers/app';
 import { createUser, login, type SignedIn, type TestUser } from '../helpers/auth';
 import { type Answer, send as sendTo } from '../helpers/http';
+import { dumpTables, SecretScan } from '../helpers/secret-scan';
 
 // Access tokens over HTTP: a corpus of forged tokens, each refused by a tRPC procedure and by a
 // plain route with one identical 401; the JWKS document; signing-key rotation. The forgeries are
@@ -29,10 +29,8 @@ import { type Answer, send as sendTo } from '../helpers/http';
 
 let t: TestApp;
 /** Every password and token this file used, for the final scan of tables and logs. */
-const secrets = new Set<string>();
-const remember = (...values: (string | null | undefined)[]) => {
-  for (const value of values) if (value) secrets.add(value);
-};
+const secrets = new SecretScan();
+const remember = (...values: (string | null | undefined)[]) => secrets.remember(...values);
 
 beforeAll(async () => {
   t = await startTestApp();
@@ -379,35 +377,14 @@ describe('the JWKS document and signing-key rotation', () => {
 });
 
 describe('what the database and the logs keep', () => {
-  function expectNoSecretIn(text: string, where: string): void {
-    const found = [...secrets].filter((secret) => text.includes(secret));
-    expect(
-      found.map((secret) => `${secret.slice(0, 12)}…`),
-      where,
-    ).toEqual([]);
-  }
-
   it('stores no password or token in any table', async () => {
-    const db = t.deps.database.db;
-    const tables = await db
-      .selectFrom('information_schema.tables' as never)
-      .select(sql<string>`table_name`.as('name'))
-      .where(sql<boolean>`table_schema = 'public'`)
-      .execute();
-    expect(tables.map((table) => table.name)).toEqual(expect.arrayContaining(['signing_keys', 'sessions']));
-    let dump = '';
-    for (const { name } of tables) {
-      const { rows } = await sql<{ dump: string | null }>`
-        select coalesce(json_agg(dumped)::text, '[]') as dump from ${sql.table(name)} as dumped
-      `.execute(db);
-      dump += `${name}: ${rows[0]?.dump}\n`;
-    }
+    const dump = await dumpTables(t, ['signing_keys', 'sessions']);
     expect(secrets.size).toBeGreaterThan(30);
-    expectNoSecretIn(dump, 'tables');
+    secrets.expectNoneIn(dump, 'tables');
   });
 
   it('logs no password or token', () => {
     expect(t.logs.length).toBeGreaterThan(20);
-    expectNoSecretIn(JSON.stringify(t.logs), 'log lines');
+    secrets.expectNoneIn(JSON.stringify(t.logs), 'log lines');
   });
 });
