@@ -1,5 +1,4 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { appRouter } from '../../server/routers';
@@ -16,6 +15,7 @@ import {
   type SignedIn,
   type TestUser,
 } from '../helpers/auth';
+import { databaseFingerprint as fingerprintDatabase } from '../helpers/fingerprint';
 
 /** A procedure as the router walk sees it. */
 interface WalkedProcedure {
@@ -363,30 +363,11 @@ async function call(path: string, input: unknown, headers: Record<string, string
 }
 
 /** Every table's rows (minus volatile ones), hashed: any write a refused call made shows here. */
-async function databaseFingerprint(): Promise<Record<string, { rows: number; sha256: string }>> {
-  const db = t.deps.database.db;
-  const tables = await sql<{ table_name: string }>`
-    select table_name from information_schema.tables
-    where table_schema = current_schema() and table_type = 'BASE TABLE'
-    order by table_name
-  `.execute(db);
-  const fingerprint: Record<string, { rows: number; sha256: string }> = {};
-  for (const { table_name: table } of tables.rows) {
-    if (VOLATILE_TABLES.has(table)) continue;
-    const { rows } = await sql<Record<string, unknown>>`select * from ${sql.table(table)}`.execute(db);
-    const lines = rows
-      .map((row) => {
-        for (const column of VOLATILE_COLUMNS[table] ?? []) delete row[column];
-        return JSON.stringify(row);
-      })
-      .sort();
-    fingerprint[table] = {
-      rows: rows.length,
-      sha256: createHash('sha256').update(lines.join('\n')).digest('hex'),
-    };
-  }
-  return fingerprint;
-}
+const databaseFingerprint = () =>
+  fingerprintDatabase(t.deps.database.db, {
+    volatileTables: VOLATILE_TABLES,
+    volatileColumns: VOLATILE_COLUMNS,
+  });
 
 /** Everything organization B has, row by row, for before/after comparisons. */
 async function organizationRows(organizationId: string) {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { appRouter } from '../../server/routers';
 import type { Meta, Policy } from '../../server/trpc';
 import { startTestApp, type TestApp } from '../helpers/app';
 import { createApiKey, createUser, login, type SignedIn, type TestUser } from '../helpers/auth';
+import { databaseFingerprint as fingerprintDatabase } from '../helpers/fingerprint';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -503,14 +504,7 @@ function leaks(text: string): string | null {
 }
 
 /** Every table's row count and a hash of its rows, minus volatile tables and the rows the corpus wrote. */
-async function databaseFingerprint(): Promise<Record<string, { rows: number; sha256: string }>> {
-  const db = t.deps.database.db;
-  const tables = await sql<{ table_name: string }>`
-    select table_name from information_schema.tables
-    where table_schema = current_schema() and table_type = 'BASE TABLE'
-    order by table_name
-  `.execute(db);
-  const fingerprint: Record<string, { rows: number; sha256: string }> = {};
+function databaseFingerprint() {
   // The users the corpus may rename or re-password, and the key it may change.
   const targets: Record<string, Set<string>> = {
     users: new Set([renamed.id, sessionUser.user.id, ...(written.users ?? [])]),
@@ -519,23 +513,11 @@ async function databaseFingerprint(): Promise<Record<string, { rows: number; sha
     alert_rules: written.alert_rules ?? new Set(),
     alert_webhooks: written.alert_webhooks ?? new Set(),
   };
-  for (const { table_name: table } of tables.rows) {
-    if (VOLATILE_TABLES.has(table)) continue;
-    // Identifiers quoted by sql.table; the names come from the catalogue, not from a caller.
-    const { rows } = await sql<Record<string, unknown>>`select * from ${sql.table(table)}`.execute(db);
-    const kept = rows.filter((row) => !targets[table]?.has(String(row.id)));
-    const lines = kept
-      .map((row) => {
-        for (const column of VOLATILE_COLUMNS[table] ?? []) delete row[column];
-        return JSON.stringify(row);
-      })
-      .sort();
-    fingerprint[table] = {
-      rows: kept.length,
-      sha256: createHash('sha256').update(lines.join('\n')).digest('hex'),
-    };
-  }
-  return fingerprint;
+  return fingerprintDatabase(t.deps.database.db, {
+    volatileTables: VOLATILE_TABLES,
+    volatileColumns: VOLATILE_COLUMNS,
+    excludedRows: targets,
+  });
 }
 
 /** What the corpus run saw, for the assertions below. */
