@@ -23,3 +23,19 @@ export function findOnPath(binary: string): string | null {
   }
   return null;
 }
+
+const warnedAbout = new Set<string>();
+
+/**
+ * Why the tests needing `binary` cannot run here, or null when they must run. Under CI=true this
+ * is always null: a missing binary is a broken environment there, and starting it then fails the
+ * tests instead of letting them skip.
+ */
+export function missingBinaryReason(binary: string, debianPackage: string, tests: string): string | null {
+  if (findOnPath(binary) || isCI()) return null;
+  const reason = `${binary} is not installed (Debian package "${debianPackage}"); install it to run these tests`;
+  // Vitest's default reporter counts skipped tests without showing why; say it once.
+  if (!warnedAbout.has(binary)) console.warn(`skipping the ${tests} tests: ${reason}`);
+  warnedAbout.add(binary);
+  return reason;
+}

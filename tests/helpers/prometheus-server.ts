@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../db/local-processes';
-import { findOnPath, isCI } from './components';
+import { findOnPath, missingBinaryReason } from './components';
 
 /**
  * A real Prometheus server (the Debian package's `prometheus` binary) for one test file: its own
@@ -39,20 +39,10 @@ export interface TestPrometheusOptions {
 
 const MISSING = 'prometheus is not installed (Debian package "prometheus")';
 
-/**
- * Why the Prometheus tests cannot run here, or null when they must run. Under CI=true this is
- * always null: a missing binary is a broken environment there, and `startTestPrometheus` then
- * fails the tests instead of letting them skip.
- */
+/** Why the Prometheus tests cannot run here, or null when they must (always null under CI=true). */
 export function prometheusSkipReason(): string | null {
-  if (findOnPath('prometheus') || isCI()) return null;
-  const reason = `${MISSING}; install it to run these tests`;
-  // Vitest's default reporter counts skipped tests without showing why; say it once per file.
-  if (!warned) console.warn(`skipping the Prometheus tests: ${reason}`);
-  warned = true;
-  return reason;
+  return missingBinaryReason('prometheus', 'prometheus', 'Prometheus');
 }
-let warned = false;
 
 /** Starts Prometheus on a free port of 127.0.0.1 and resolves once /-/ready says so. */
 export async function startTestPrometheus(options: TestPrometheusOptions): Promise<TestPrometheus> {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../db/local-processes';
-import { findOnPath, isCI } from './components';
+import { findOnPath, missingBinaryReason } from './components';
 
 /**
  * A throwaway `redis-server` for one test file: its own port, its own empty directory, no
@@ -21,20 +21,10 @@ export interface TestRedis {
 
 const MISSING = 'redis-server is not installed (Debian package "redis-server")';
 
-/**
- * Why the Redis tests cannot run here, or null when they must run. Under CI=true this is always
- * null: a missing redis-server is a broken environment there, and `startTestRedis` then fails the
- * tests instead of letting them skip.
- */
+/** Why the Redis tests cannot run here, or null when they must (always null under CI=true). */
 export function redisSkipReason(): string | null {
-  if (findOnPath('redis-server') || isCI()) return null;
-  const reason = `${MISSING}; install it to run these tests`;
-  // Vitest's default reporter counts skipped tests without showing why; say it once per file.
-  if (!warned) console.warn(`skipping the Redis tests: ${reason}`);
-  warned = true;
-  return reason;
+  return missingBinaryReason('redis-server', 'redis-server', 'Redis');
 }
-let warned = false;
 
 /**
  * Starts a redis-server on a free port of 127.0.0.1 (or on `port`: a Redis started again where a
