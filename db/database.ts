@@ -1,5 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
-import type { Role } from '../shared/auth';
+import type { PlatformRole, Role } from '../shared/auth';
 import type {
   DeploymentEventType,
   DeploymentProviderRef,
@@ -39,13 +39,15 @@ export interface Database {
   backup_schedules: BackupSchedulesTable;
   environments: EnvironmentsTable;
   config_revisions: ConfigRevisionsTable;
+  invitations: InvitationsTable;
 }
 
 export interface AnnotationsTable {
   id: Generated<number>;
+  organization_id: string;
   text: string;
   tags: ColumnType<string[], string[] | undefined, string[]>;
-  /** Client-chosen key that makes a retried create return the first row instead of a second one. */
+  /** Client-chosen key, unique per organization, that makes a retried create return the first row. */
   idempotency_key: string | null;
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
@@ -68,7 +70,7 @@ export interface RateLimitsTable {
   last_allowed: boolean;
 }
 
-export type { Role };
+export type { PlatformRole, Role };
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -78,7 +80,29 @@ export interface OrganizationsTable {
   id: Generated<string>;
   name: string;
   created_at: CreatedAt;
+  /** Set while suspended: its sessions and keys are refused, its users cannot sign in. */
+  suspended_at: NullableTimestamp;
+  suspended_reason: string | null;
 }
+export type OrganizationRow = Selectable<OrganizationsTable>;
+
+/** An invitation to join an organization: accepted once, before it expires, unless revoked. */
+export interface InvitationsTable {
+  id: Generated<string>;
+  organization_id: string;
+  /** Lower-cased, like users.email. */
+  email: string;
+  role: Role;
+  /** Hex SHA-256 of the token; the token itself is shown once and never stored. */
+  token_hash: string;
+  expires_at: Date | string;
+  invited_by: string | null;
+  created_at: CreatedAt;
+  accepted_at: NullableTimestamp;
+  accepted_user_id: string | null;
+  revoked_at: NullableTimestamp;
+}
+export type InvitationRow = Selectable<InvitationsTable>;
 
 export interface UsersTable {
   id: Generated<string>;
@@ -89,6 +113,8 @@ export interface UsersTable {
   /** PHC string (`$scrypt$ln=17,r=8,p=1$…`); see server/services/auth/passwords.ts. */
   password_hash: string;
   role: Role;
+  /** Authority over the installation (platform scope), separate from the organization role; null: none. */
+  platform_role: ColumnType<PlatformRole | null, PlatformRole | null | undefined, PlatformRole | null>;
   disabled: Generated<boolean>;
   created_at: CreatedAt;
   updated_at: Timestamp;
@@ -170,6 +196,8 @@ export type SigningKeyRow = Selectable<SigningKeysTable>;
 
 export interface AuditEventsTable {
   id: Generated<string>;
+  /** 'platform': an action on the installation, read by platform roles; else the organization's own. */
+  scope: ColumnType<'organization' | 'platform', 'organization' | 'platform' | undefined, never>;
   organization_id: string | null;
   actor_user_id: string | null;
   actor_api_key_id: string | null;

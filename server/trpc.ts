@@ -2,27 +2,48 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { AmbiguousCommitError } from '../db/connect';
 import { isTransientError } from '../db/retry';
-import type { ApiKeyScope } from '../shared/auth';
+import type { ApiKeyScope, PlatformRole } from '../shared/auth';
 import type { Context } from './context';
 import { PlatformError } from './errors';
 import { API_KEY_POLICY, rateLimited } from './http/trpc-rate-limit';
-import { type Principal, type Role, roleAtLeast, type UserPrincipal } from './services/auth/principal';
+import {
+  type Principal,
+  platformRoleAtLeast,
+  type Role,
+  roleAtLeast,
+  type UserPrincipal,
+} from './services/auth/principal';
+
+/**
+ * Where a procedure acts (README, "Authority"):
+ * - public: nowhere in particular, for anyone (health, sign-in);
+ * - organization: inside the caller's organization only; another organization's ids behave
+ *   exactly like ids that do not exist;
+ * - platform: the installation itself (drain, maintenance, whole-database backups, signing keys,
+ *   process-wide figures, organizations); only platform roles act here, whatever their
+ *   organization role.
+ */
+export type ProcedureScope = 'public' | 'organization' | 'platform';
 
 /**
  * Who may call a procedure. Every procedure declares one (a test walks the router to make sure):
  * - public: anyone;
  * - authenticated: any signed-in user or API key, whatever the role or scopes;
  * - session: a signed-in user (an access token); API keys are refused (e.g. changing a password);
- * - role: a user whose role is at least `role`, or an API key carrying `scope` whose owner's role
- *   is at least `role` (a key never does more than its owner could).
+ * - role: a user whose organization role is at least `role`, or an API key carrying `scope` whose
+ *   owner's role is at least `role` (a key never does more than its owner could);
+ * - platform: a user whose platform role is at least `role`, or an API key carrying `scope` whose
+ *   owner holds that platform role.
  */
 export type Policy =
   | { kind: 'public' }
   | { kind: 'authenticated' }
   | { kind: 'session' }
-  | { kind: 'role'; role: Role; scope: ApiKeyScope };
+  | { kind: 'role'; role: Role; scope: ApiKeyScope }
+  | { kind: 'platform'; role: PlatformRole; scope: ApiKeyScope };
 
 export interface Meta {
+  scope: ProcedureScope;
   policy: Policy;
 }
 
@@ -97,20 +118,31 @@ export const createCallerFactory = t.createCallerFactory;
  * empty, and the procedures built on it (health, info) neither reach the database nor fail
  * transiently. Public procedures that do reach the database use `guardedPublicProcedure`.
  */
-export const publicProcedure = t.procedure.meta({ policy: { kind: 'public' } });
+export const publicProcedure = t.procedure.meta({ scope: 'public', policy: { kind: 'public' } });
 
 /** Anyone may call it; database failures are recoded as for every other policy. */
-export const guardedPublicProcedure = withPolicy<null>({ kind: 'public' });
+export const guardedPublicProcedure = withPolicy<null>('public', { kind: 'public' });
 
-/** Any signed-in user or API key. */
-export const authenticatedProcedure = withPolicy<Principal>({ kind: 'authenticated' });
+/** Any signed-in user or API key, acting on themselves in their organization. */
+export const authenticatedProcedure = withPolicy<Principal>('organization', { kind: 'authenticated' });
 
 /** A signed-in user with an access token, whatever the role; never an API key. */
-export const sessionProcedure = withPolicy<UserPrincipal>({ kind: 'session' });
+export const sessionProcedure = withPolicy<UserPrincipal>('organization', { kind: 'session' });
 
-/** A user with at least `role`, or an API key with `scope` whose owner has at least `role`. */
+/**
+ * Organization scope: a user with at least `role` in their organization, or an API key with
+ * `scope` whose owner has at least `role`.
+ */
 export function roleProcedure(role: Role, scope: ApiKeyScope) {
-  return withPolicy<Principal>({ kind: 'role', role, scope });
+  return withPolicy<Principal>('organization', { kind: 'role', role, scope });
+}
+
+/**
+ * Platform scope: a user holding at least the platform role `role`, or an API key with `scope`
+ * whose owner holds it. A tenant's admin gets FORBIDDEN, whatever his organization role.
+ */
+export function platformProcedure(role: PlatformRole, scope: ApiKeyScope) {
+  return withPolicy<Principal>('platform', { kind: 'platform', role, scope });
 }
 
 /**
@@ -118,8 +150,8 @@ export function roleProcedure(role: Role, scope: ApiKeyScope) {
  * costs a few microseconds, and API-key calls are the hot path the benchmark measures).
  * `P` is the principal type the policy guarantees to the procedure.
  */
-function withPolicy<P extends Principal | null>(policy: Policy) {
-  return t.procedure.meta({ policy }).use(async function enforcePolicy({ ctx, next, type, path }) {
+function withPolicy<P extends Principal | null>(scope: ProcedureScope, policy: Policy) {
+  return t.procedure.meta({ scope, policy }).use(async function enforcePolicy({ ctx, next, type, path }) {
     let principal: P;
     try {
       // Optional: in-process callers (tests of one router) may build deps without it.
@@ -153,7 +185,7 @@ async function authorize(ctx: Context, policy: Exclude<Policy, { kind: 'public' 
     }
     const { authenticator } = ctx.deps.auth;
     if (credential.kind === 'apiKey') {
-      const scope = policy.kind === 'role' ? policy.scope : undefined;
+      const scope = policy.kind === 'role' || policy.kind === 'platform' ? policy.scope : undefined;
       const authenticated = await authenticator.apiKey(credential.value, scope);
       if (authenticated.rateLimit)
         ctx.http?.rateLimits.push({
@@ -174,6 +206,12 @@ async function authorize(ctx: Context, policy: Exclude<Policy, { kind: 'public' 
   }
   if (policy.kind === 'role' && !roleAtLeast(principal.role, policy.role)) {
     throw new PlatformError('FORBIDDEN', `this procedure needs the ${policy.role} role or above`);
+  }
+  if (policy.kind === 'platform' && !platformRoleAtLeast(principal.platformRole, policy.role)) {
+    throw new PlatformError(
+      'FORBIDDEN',
+      `this procedure acts on the platform and needs the platform ${policy.role} role or above`,
+    );
   }
   return principal;
 }

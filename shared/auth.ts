@@ -6,6 +6,15 @@ export const role = z.enum(ROLES);
 export type Role = z.infer<typeof role>;
 
 /**
+ * Roles over the installation itself (platform scope: drain, maintenance, backups, signing keys,
+ * process-wide figures), weakest first. Separate from the organization role: a tenant's admin
+ * holds none, and a platform role gives nothing inside another organization.
+ */
+export const PLATFORM_ROLES = ['operator', 'admin'] as const;
+export const platformRole = z.enum(PLATFORM_ROLES);
+export type PlatformRole = z.infer<typeof platformRole>;
+
+/**
  * What an API key may be allowed to do. A key never does more than its owner's role allows:
  * a procedure needs both the scope on the key and the minimum role on its owner.
  */

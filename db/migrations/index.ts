@@ -7,6 +7,7 @@ import * as environments from './2026-11-29T00-00-00_environments';
 import * as backups from './2026-11-29T01-00-00_backups';
 import * as deployments from './2026-11-29T02-00-00_deployments';
 import * as maintenance from './2026-11-29T03-00-00_maintenance';
+import * as platformScope from './2026-12-06T00-00-00_platform_scope';
 
 /**
  * Every migration, keyed by its timestamped name. Listed statically rather than read from
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-29T01-00-00_backups': backups,
   '2026-11-29T02-00-00_deployments': deployments,
   '2026-11-29T03-00-00_maintenance': maintenance,
+  '2026-12-06T00-00-00_platform_scope': platformScope,
 };

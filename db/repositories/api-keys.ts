@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { ApiKeyRateLimit, ApiKeyRow, Database, Role } from '../database';
+import type { ApiKeyRateLimit, ApiKeyRow, Database, PlatformRole, Role } from '../database';
 
 /** A key's owner as verification and creation need it. */
 export interface ApiKeyOwner {
@@ -11,7 +11,10 @@ export interface ApiKeyOwner {
 /** A key row with what verification needs to know about its owner. */
 export interface ApiKeyWithOwner extends ApiKeyRow {
   owner_role: Role;
+  owner_platform_role: PlatformRole | null;
   owner_disabled: boolean;
+  /** Set while the key's organization is suspended: the key is then refused as DISABLED. */
+  organization_suspended_at: Date | null;
 }
 
 /** A listed row and its exact creation time, as text: JS dates drop the microseconds a cursor needs. */
@@ -174,8 +177,14 @@ export function findApiKeyByHash(
   return db
     .selectFrom('api_keys')
     .innerJoin('users', 'users.id', 'api_keys.owner_id')
+    .innerJoin('organizations', 'organizations.id', 'api_keys.organization_id')
     .selectAll('api_keys')
-    .select(['users.role as owner_role', 'users.disabled as owner_disabled'])
+    .select([
+      'users.role as owner_role',
+      'users.platform_role as owner_platform_role',
+      'users.disabled as owner_disabled',
+      'organizations.suspended_at as organization_suspended_at',
+    ])
     .where('api_keys.key_hash', '=', keyHash)
     .executeTakeFirst();
 }

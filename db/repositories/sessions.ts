@@ -66,6 +66,7 @@ export interface LockedRefreshToken {
   sessionRevokedAt: Date | null;
   userId: string;
   userDisabled: boolean;
+  organizationSuspendedAt: Date | null;
   /** The time the transaction works with (see `timeOf`). */
   now: Date;
 }
@@ -84,6 +85,7 @@ export async function lockRefreshToken(
     .selectFrom('refresh_tokens as t')
     .innerJoin('sessions as s', 's.id', 't.session_id')
     .innerJoin('users as u', 'u.id', 's.user_id')
+    .innerJoin('organizations as o', 'o.id', 's.organization_id')
     .select([
       't.id as tokenId',
       't.rotated_at as rotatedAt',
@@ -94,6 +96,7 @@ export async function lockRefreshToken(
       's.revoked_at as sessionRevokedAt',
       'u.id as userId',
       'u.disabled as userDisabled',
+      'o.suspended_at as organizationSuspendedAt',
       timeOf(at).as('now'),
     ])
     .where('t.token_hash', '=', tokenHash)

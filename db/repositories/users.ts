@@ -1,7 +1,7 @@
-import { type Kysely, type Selectable, sql } from 'kysely';
-import type { Database, OrganizationsTable, Role, UserRow } from '../database';
+import { type Kysely, sql } from 'kysely';
+import type { Database, OrganizationRow, PlatformRole, Role, UserRow } from '../database';
 
-export type OrganizationRow = Selectable<OrganizationsTable>;
+export type { OrganizationRow };
 
 export async function insertOrganization(db: Kysely<Database>, name: string): Promise<OrganizationRow> {
   return db.insertInto('organizations').values({ name }).returningAll().executeTakeFirstOrThrow();
@@ -15,6 +15,16 @@ export async function lockOrganization(db: Kysely<Database>, organizationId: str
     .where('id', '=', organizationId)
     .forUpdate()
     .executeTakeFirst();
+}
+
+/** Whether the organization is suspended (a missing one counts as suspended: nobody acts in it). */
+export async function isOrganizationSuspended(db: Kysely<Database>, organizationId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('organizations')
+    .select('suspended_at')
+    .where('id', '=', organizationId)
+    .executeTakeFirst();
+  return !row || row.suspended_at !== null;
 }
 
 /** `email` must already be normalised (lower-case, trimmed): the unique index is on the stored form. */
@@ -61,6 +71,8 @@ export interface NewUser {
   name: string;
   passwordHash: string;
   role: Role;
+  /** Absent: none. */
+  platformRole?: PlatformRole | null;
 }
 
 /** Inserts a user; undefined when the email is taken (by any organization: emails are global). */
@@ -73,6 +85,7 @@ export async function insertUser(db: Kysely<Database>, user: NewUser): Promise<U
       name: user.name,
       password_hash: user.passwordHash,
       role: user.role,
+      platform_role: user.platformRole ?? null,
     })
     .onConflict((oc) => oc.column('email').doNothing())
     .returningAll()
@@ -125,6 +138,25 @@ export async function countEnabledAdmins(db: Kysely<Database>, organizationId: s
     .where('disabled', '=', false)
     .executeTakeFirstOrThrow();
   return Number(row.count);
+}
+
+/**
+ * Whether anyone holds a platform role. Taken under the advisory lock of `lockPlatformBootstrap`,
+ * so that of instances bootstrapping at once only the first makes a platform admin.
+ */
+export async function hasPlatformAdmin(db: Kysely<Database>): Promise<boolean> {
+  const row = await db
+    .selectFrom('users')
+    .select('id')
+    .where('platform_role', '=', 'admin')
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** A transaction-scoped lock serialising the bootstrap of the first platform admin. */
+export async function lockPlatformBootstrap(db: Kysely<Database>): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtext('beauty-crafter/platform-bootstrap'))`.execute(db);
 }
 
 /** Whether any user exists at all (a fresh installation has none until the first admin). */

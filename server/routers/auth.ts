@@ -24,6 +24,7 @@ import type { Principal } from '../services/auth/principal';
 import {
   authenticatedProcedure,
   guardedPublicProcedure,
+  platformProcedure,
   roleProcedure,
   router,
   sessionProcedure,
@@ -292,12 +293,13 @@ export const authRouter = router({
 
   /** JWT signing keys: rotation makes a new key sign at once; old ones verify until their tokens expire. */
   keys: router({
-    rotate: roleProcedure('admin', 'auth:write').mutation(async ({ ctx }) => {
+    rotate: platformProcedure('admin', 'auth:write').mutation(async ({ ctx }) => {
       const rotated = await ctx.deps.auth.keyring.rotate();
       await ctx.deps.database.transaction(async (db) => {
         // Other instances load the new key now, rather than at their next maintenance run.
         await ctx.deps.auth.changes.publish(db, 'signing_key_changes', rotated.kid);
         await ctx.deps.auth.audit.record(db, {
+          scope: 'platform',
           type: 'signing_key_rotated',
           result: 'success',
           actor: actorOf(ctx, ctx.principal),

@@ -10,7 +10,7 @@ import {
 import { buildHealthReport } from '../services/monitoring/health';
 import { runSelfTest } from '../services/monitoring/self-test';
 import { buildSystemStatus } from '../services/monitoring/status';
-import { publicProcedure, roleProcedure, router } from '../trpc';
+import { platformProcedure, publicProcedure, roleProcedure, router } from '../trpc';
 
 function toAnnotation(row: AnnotationRow): Annotation {
   return { id: Number(row.id), text: row.text, tags: row.tags, createdAt: row.created_at.toISOString() };
@@ -34,10 +34,10 @@ export const systemRouter = router({
   }),
 
   /** Components, resources, configuration (redacted) and a traffic summary. */
-  status: roleProcedure('operator', 'system:read').query(({ ctx }) => buildSystemStatus(ctx.deps)),
+  status: platformProcedure('operator', 'system:read').query(({ ctx }) => buildSystemStatus(ctx.deps)),
 
   /** Exercises every component for real (database write/read/delete, pool, cache, metrics). */
-  selfTest: roleProcedure('operator', 'system:write')
+  selfTest: platformProcedure('operator', 'system:write')
     .input(selfTestInput)
     .mutation(({ ctx, input }) => runSelfTest(ctx.deps.initializer.components(), input?.components)),
 
@@ -50,7 +50,12 @@ export const systemRouter = router({
     create: roleProcedure('operator', 'system:write')
       .input(annotationCreateInput)
       .mutation(async ({ ctx, input }) => {
-        const values = { text: input.text, tags: input.tags, idempotency_key: input.idempotencyKey ?? null };
+        const values = {
+          organization_id: ctx.principal.organizationId,
+          text: input.text,
+          tags: input.tags,
+          idempotency_key: input.idempotencyKey ?? null,
+        };
         const row = await ctx.deps.database.transaction((trx) => insertAnnotation(trx, values), {
           idempotent: input.idempotencyKey !== undefined,
         });
@@ -60,7 +65,7 @@ export const systemRouter = router({
     list: roleProcedure('viewer', 'system:read')
       .input(annotationListInput)
       .query(async ({ ctx, input }) => {
-        const rows = await ctx.deps.database.read((db) => listAnnotations(db, input));
+        const rows = await ctx.deps.database.read((db) => listAnnotations(db, ctx.principal.organizationId, input));
         return rows.map(toAnnotation);
       }),
   }),

@@ -9,7 +9,7 @@ import {
 } from '../../../shared/devops-backups';
 import type { Context } from '../../context';
 import type { BackupService } from '../../services/backups/service';
-import { roleProcedure, router } from '../../trpc';
+import { platformProcedure, router } from '../../trpc';
 import { actorOf } from '../auth';
 
 /**
@@ -22,44 +22,44 @@ import { actorOf } from '../auth';
 export function backupProcedures(get: (ctx: Context) => BackupService) {
   return {
     backups: router({
-      create: roleProcedure('operator', 'devops:write')
+      create: platformProcedure('operator', 'devops:write')
         .input(backupCreateInput)
         .mutation(({ ctx, input }) => get(ctx).create(actorOf(ctx, ctx.principal), input)),
 
-      list: roleProcedure('operator', 'devops:read')
+      list: platformProcedure('operator', 'devops:read')
         .input(backupListInput)
         .query(({ ctx, input }) => get(ctx).list(ctx.principal, input)),
 
-      get: roleProcedure('operator', 'devops:read')
+      get: platformProcedure('operator', 'devops:read')
         .input(backupIdInput)
         .query(({ ctx, input }) => get(ctx).get(ctx.principal, input.id)),
 
-      verify: roleProcedure('operator', 'devops:write')
+      verify: platformProcedure('operator', 'devops:write')
         .input(backupIdInput)
         .mutation(({ ctx, input }) => get(ctx).verify(actorOf(ctx, ctx.principal), input.id)),
 
-      delete: roleProcedure('admin', 'devops:write')
+      delete: platformProcedure('admin', 'devops:write')
         .input(backupIdInput)
         .mutation(({ ctx, input }) => get(ctx).delete(actorOf(ctx, ctx.principal), input.id)),
 
-      restore: roleProcedure('admin', 'devops:write')
+      restore: platformProcedure('admin', 'devops:write')
         .input(backupRestoreInput)
         .mutation(({ ctx, input }) => get(ctx).restore(actorOf(ctx, ctx.principal), input)),
 
       schedules: router({
-        list: roleProcedure('operator', 'devops:read').query(({ ctx }) =>
+        list: platformProcedure('operator', 'devops:read').query(({ ctx }) =>
           get(ctx).schedules.list(ctx.principal),
         ),
 
-        create: roleProcedure('admin', 'devops:write')
+        create: platformProcedure('admin', 'devops:write')
           .input(backupScheduleCreateInput)
           .mutation(({ ctx, input }) => get(ctx).schedules.create(actorOf(ctx, ctx.principal), input)),
 
-        update: roleProcedure('admin', 'devops:write')
+        update: platformProcedure('admin', 'devops:write')
           .input(backupScheduleUpdateInput)
           .mutation(({ ctx, input }) => get(ctx).schedules.update(actorOf(ctx, ctx.principal), input)),
 
-        delete: roleProcedure('admin', 'devops:write')
+        delete: platformProcedure('admin', 'devops:write')
           .input(backupScheduleIdInput)
           .mutation(({ ctx, input }) => get(ctx).schedules.delete(actorOf(ctx, ctx.principal), input.id)),
       }),

@@ -1,5 +1,5 @@
 import { drainInput, maintenanceSetInput } from '../../../shared/devops-instance';
-import { roleProcedure, router } from '../../trpc';
+import { authenticatedProcedure, platformProcedure, router } from '../../trpc';
 import { actorOf } from '../auth';
 
 /** How often a drain checks whether the requests in flight have finished. */
@@ -13,7 +13,7 @@ export const instanceProcedures = {
      * 503 so load balancers stop sending, requests keep being served, and with `waitSeconds` the
      * answer comes once the others in flight have finished. `draining: false` cancels it.
      */
-    drain: roleProcedure('operator', 'devops:write')
+    drain: platformProcedure('operator', 'devops:write')
       .input(drainInput)
       .mutation(async ({ ctx, input }) => {
         const { lifecycle } = ctx.deps;
@@ -26,6 +26,7 @@ export const instanceProcedures = {
         }
         await ctx.deps.database.transaction((db) =>
           ctx.deps.auth.audit.record(db, {
+            scope: 'platform',
             type: 'instance_drained',
             result: 'success',
             actor: actorOf(ctx, ctx.principal),
@@ -42,12 +43,12 @@ export const instanceProcedures = {
   }),
 
   maintenance: router({
-    get: roleProcedure('viewer', 'devops:read').query(({ ctx }) => ctx.deps.maintenance.current()),
+    get: authenticatedProcedure.query(({ ctx }) => ctx.deps.maintenance.current()),
     /**
      * On: every instance answers mutations with 503, Retry-After and the message (sign-in and
      * these switches excepted); reads and health go on. Off: back to normal.
      */
-    set: roleProcedure('admin', 'devops:write')
+    set: platformProcedure('admin', 'devops:write')
       .input(maintenanceSetInput)
       .mutation(({ ctx, input }) => ctx.deps.maintenance.set(actorOf(ctx, ctx.principal), input)),
   }),

@@ -8,7 +8,7 @@ import {
 } from '../../../shared/alerts';
 import type { Context } from '../../context';
 import type { AlertServices } from '../../services/alerts/services';
-import { roleProcedure, router } from '../../trpc';
+import { platformProcedure, router } from '../../trpc';
 
 /**
  * `performance.alerts`: rules with their current state, their history, rule changes (operators),
@@ -20,36 +20,36 @@ import { roleProcedure, router } from '../../trpc';
 export function alertProcedures(get: (ctx: Context) => AlertServices) {
   return {
     alerts: router({
-      list: roleProcedure('operator', 'performance:read').query(({ ctx }) =>
+      list: platformProcedure('operator', 'performance:read').query(({ ctx }) =>
         get(ctx).rules.list(ctx.principal),
       ),
 
-      history: roleProcedure('operator', 'performance:read')
+      history: platformProcedure('operator', 'performance:read')
         .input(alertHistoryInput)
         .query(({ ctx, input }) => get(ctx).rules.history(ctx.principal, input)),
 
-      create: roleProcedure('operator', 'performance:write')
+      create: platformProcedure('operator', 'performance:write')
         .input(alertRuleCreateInput)
         .mutation(({ ctx, input }) => get(ctx).rules.create(ctx.principal, input)),
 
-      update: roleProcedure('operator', 'performance:write')
+      update: platformProcedure('operator', 'performance:write')
         .input(alertRuleUpdateInput)
         .mutation(({ ctx, input }) => get(ctx).rules.update(ctx.principal, input)),
 
-      delete: roleProcedure('operator', 'performance:write')
+      delete: platformProcedure('operator', 'performance:write')
         .input(alertRuleIdInput)
         .mutation(({ ctx, input }) => get(ctx).rules.delete(ctx.principal, input.id)),
 
       webhooks: router({
-        create: roleProcedure('admin', 'performance:write')
+        create: platformProcedure('admin', 'performance:write')
           .input(alertWebhookCreateInput)
           .mutation(({ ctx, input }) => get(ctx).webhooks.create(ctx.principal, input)),
 
-        list: roleProcedure('admin', 'performance:read').query(({ ctx }) =>
+        list: platformProcedure('admin', 'performance:read').query(({ ctx }) =>
           get(ctx).webhooks.list(ctx.principal),
         ),
 
-        delete: roleProcedure('admin', 'performance:write')
+        delete: platformProcedure('admin', 'performance:write')
           .input(alertWebhookIdInput)
           .mutation(({ ctx, input }) => get(ctx).webhooks.delete(ctx.principal, input.id)),
       }),

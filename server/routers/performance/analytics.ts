@@ -8,7 +8,7 @@ import {
 import type { Context } from '../../context';
 import { PlatformError } from '../../errors';
 import type { RequestAnalytics } from '../../services/performance/analytics';
-import { roleProcedure } from '../../trpc';
+import { platformProcedure } from '../../trpc';
 
 /**
  * The live-analytics procedures of the `performance` router, to be spread into it. They reach
@@ -18,17 +18,17 @@ import { roleProcedure } from '../../trpc';
 export function analyticsProcedures(analyticsOf: (ctx: Context) => RequestAnalytics) {
   return {
     /** Totals of routes and of procedures, and the top series by requests, p99 and error rate. */
-    overview: roleProcedure('operator', 'performance:read').query(
+    overview: platformProcedure('operator', 'performance:read').query(
       ({ ctx }): PerformanceOverview => analyticsOf(ctx).overview(),
     ),
 
     /** Route templates and procedures, filtered and sorted. */
-    routes: roleProcedure('operator', 'performance:read')
+    routes: platformProcedure('operator', 'performance:read')
       .input(performanceRoutesInput)
       .query(({ ctx, input }): PerformanceRoutes => analyticsOf(ctx).routes(input)),
 
     /** One procedure's figures; NOT_FOUND when it has not been called since the server started. */
-    procedure: roleProcedure('operator', 'performance:read')
+    procedure: platformProcedure('operator', 'performance:read')
       .input(performanceProcedureInput)
       .query(({ ctx, input }): AnalyticsSeriesSnapshot => {
         const series = analyticsOf(ctx).procedure(input.path);

@@ -6,7 +6,7 @@ import type {
   DistributedInvalidation,
 } from '../../services/cache/distributed-invalidation';
 import type { WarmerRegistry } from '../../services/cache/warmers';
-import { roleProcedure, router } from '../../trpc';
+import { platformProcedure, router } from '../../trpc';
 
 export interface CacheProcedureDeps {
   cache: Cache;
@@ -23,7 +23,7 @@ export function cacheProcedures(get: (ctx: Context) => CacheProcedureDeps) {
   return {
     cache: router({
       /** This instance's cache figures, other caches' by name, the last warm results and invalidation traffic. */
-      stats: roleProcedure('operator', 'performance:read').query(({ ctx }) => {
+      stats: platformProcedure('operator', 'performance:read').query(({ ctx }) => {
         const { cache, warmers, invalidation } = get(ctx);
         return {
           ...cache.stats(),
@@ -34,12 +34,12 @@ export function cacheProcedures(get: (ctx: Context) => CacheProcedureDeps) {
       }),
 
       /** Runs the named warmers (all when none are named) on this instance; failures are results, not errors. */
-      warm: roleProcedure('operator', 'performance:write')
+      warm: platformProcedure('operator', 'performance:write')
         .input(cacheWarmInput)
         .mutation(async ({ ctx, input }) => ({ results: await get(ctx).warmers.warm(input?.warmers) })),
 
       /** Forgets a key, a tag or everything here, and tells the other instances to do the same. */
-      invalidate: roleProcedure('operator', 'performance:write')
+      invalidate: platformProcedure('operator', 'performance:write')
         .input(cacheInvalidateInput)
         .mutation(({ ctx, input }) => {
           const target: CacheInvalidation =

@@ -7,7 +7,7 @@ import {
 } from '../../services/performance/pg-stat-statements';
 import { explainShape } from '../../services/performance/query-explain';
 import type { QueryMonitor } from '../../services/performance/query-monitor';
-import { roleProcedure } from '../../trpc';
+import { platformProcedure } from '../../trpc';
 
 /** Where the query procedures find the monitor and the database of this instance. */
 export interface QuerySources {
@@ -27,7 +27,7 @@ export function queryProcedures(get: (ctx: Context) => QuerySources) {
      * Query shapes ranked by `sort`, the slow-query log, and PostgreSQL's own pg_stat_statements
      * figures for this database when the server has them.
      */
-    queries: roleProcedure('operator', 'performance:read')
+    queries: platformProcedure('operator', 'performance:read')
       .input(performanceQueriesInput)
       .query(async ({ ctx, input }) => {
         const { monitor, database, createPgStatStatements = true } = get(ctx);
@@ -50,7 +50,7 @@ export function queryProcedures(get: (ctx: Context) => QuerySources) {
       }),
 
     /** PostgreSQL's generic plan of a captured shape (EXPLAIN without ANALYZE: nothing is run). */
-    explain: roleProcedure('admin', 'performance:read')
+    explain: platformProcedure('admin', 'performance:read')
       .input(performanceExplainInput)
       .query(({ ctx, input }) => {
         const { monitor, database } = get(ctx);

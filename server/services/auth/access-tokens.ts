@@ -9,6 +9,8 @@ export interface AccessTokenClaims {
   /** The organisation the token acts in. */
   org: string;
   role: string;
+  /** The platform role, when the user has one (absent: none). */
+  prole?: string;
   /** The session (refresh-token family) the token was issued under, so revoking it can be checked. */
   sid?: string;
   /** Space-separated scopes (RFC 8693 §4.2). */
@@ -100,7 +102,7 @@ export async function signAccessToken(
   }
   const iat = Math.floor(now.getTime() / 1000);
   // Claims are copied by name: a caller's object can never set iss, exp or any other claim.
-  const payload = { org: claims.org, role: claims.role, sid: claims.sid, scope: claims.scope };
+  const payload = { org: claims.org, role: claims.role, prole: claims.prole, sid: claims.sid, scope: claims.scope };
   return new SignJWT(payload)
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYPE })
     .setIssuer(issuer)
@@ -179,16 +181,21 @@ function readHeader(token: string): Record<string, unknown> {
 }
 
 function claimsOf(payload: Record<string, unknown>): VerifiedAccessToken {
-  const { iss, aud, sub, org, role, sid, scope, iat, exp, jti } = payload;
+  const { iss, aud, sub, org, role, prole, sid, scope, iat, exp, jti } = payload;
   const text = (value: unknown) => typeof value === 'string' && value !== '';
   if (!text(sub) || !text(jti) || !text(iss)) throw new InvalidTokenError('invalid_claim');
   if (!text(org) || !text(role)) throw new InvalidTokenError('missing_claim');
-  if ((sid !== undefined && !text(sid)) || (scope !== undefined && typeof scope !== 'string')) {
+  if (
+    (sid !== undefined && !text(sid)) ||
+    (scope !== undefined && typeof scope !== 'string') ||
+    (prole !== undefined && prole !== 'operator' && prole !== 'admin')
+  ) {
     throw new InvalidTokenError('invalid_claim');
   }
   const claims = { iss, aud, sub, org, role, iat, exp, jti } as VerifiedAccessToken;
   if (sid !== undefined) claims.sid = sid as string;
   if (scope !== undefined) claims.scope = scope as string;
+  if (prole !== undefined) claims.prole = prole as string;
   return claims;
 }
 

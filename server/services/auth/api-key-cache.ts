@@ -14,7 +14,7 @@ export interface CachedKey {
   organizationId: string;
   ownerId: string;
   revoked: boolean;
-  /** Enabled, and its owner too. */
+  /** Enabled, its owner too, and its organization not suspended. */
   usable: boolean;
   /** Infinity for a key that never expires. */
   expiresAtMs: number;
@@ -119,6 +119,10 @@ export class ApiKeyCache {
       const ownerId = payload.slice(OWNER_CHANGE.length);
       for (const [hash, entry] of this.keys) if (entry.ownerId === ownerId) this.keys.delete(hash);
       this.loading.clear();
+    } else if (payload.startsWith(ORGANIZATION_CHANGE)) {
+      const organizationId = payload.slice(ORGANIZATION_CHANGE.length);
+      for (const [hash, entry] of this.keys) if (entry.organizationId === organizationId) this.keys.delete(hash);
+      this.loading.clear();
     } else {
       // A payload this version does not know (a newer instance sent it): forgetting all is always safe.
       this.forgetAll();
@@ -166,10 +170,16 @@ export class ApiKeyCache {
 
 const KEY_CHANGE = 'key:';
 const OWNER_CHANGE = 'owner:';
+const ORGANIZATION_CHANGE = 'organization:';
 
 /** The change payload for one key: its hash, which is what caches are keyed by. */
 export function keyChange(keyHash: string): string {
   return KEY_CHANGE + keyHash;
+}
+
+/** The change payload for every key of one organization (suspended, resumed, deleted). */
+export function organizationChange(organizationId: string): string {
+  return ORGANIZATION_CHANGE + organizationId;
 }
 
 /** The change payload for all of one owner's keys. */
@@ -184,6 +194,7 @@ function prepare(row: ApiKeyWithOwner, cachedUntil: number): CachedKey {
     userId: row.owner_id,
     organizationId: row.organization_id,
     role: row.owner_role,
+    platformRole: row.owner_platform_role,
     scopes: Object.freeze([...row.scopes]),
   });
   return {
@@ -191,7 +202,7 @@ function prepare(row: ApiKeyWithOwner, cachedUntil: number): CachedKey {
     organizationId: row.organization_id,
     ownerId: row.owner_id,
     revoked: row.revoked_at !== null,
-    usable: row.enabled && !row.owner_disabled,
+    usable: row.enabled && !row.owner_disabled && row.organization_suspended_at === null,
     expiresAtMs: row.expires_at === null ? Number.POSITIVE_INFINITY : row.expires_at.getTime(),
     scopes: new Set(row.scopes),
     limits: row.rate_limits.map((limit) => ({

@@ -44,6 +44,10 @@ export interface ApiKeyActor {
   organizationId: string;
   userId: string;
   role: Role;
+  /** 'apiKey' when a key is the caller: it then mints and changes keys only within its own scopes. */
+  kind?: 'user' | 'apiKey';
+  /** The calling key's scopes (kind 'apiKey'). */
+  scopes?: readonly string[];
   apiKeyId?: string | null;
   ip?: string | null;
   userAgent?: string | null;

@@ -98,6 +98,7 @@ export class ApiKeyService {
     const settings = checkSettings(input);
     const name = settings.name;
     if (name === undefined) throw new PlatformError('BAD_REQUEST', 'name is required');
+    assertWithinCallerScopes(actor, settings.scopes ?? []);
     const ownerId = input.ownerId ?? actor.userId;
     if (!UUID.test(ownerId)) throw userNotFound();
     const generated = generateApiKey({ environment: input.environment ?? this.options.environment });
@@ -165,6 +166,10 @@ export class ApiKeyService {
       const current = await findApiKeyInOrganization(trx, id, actor.organizationId, { forUpdate: true });
       if (!current) throw keyNotFound();
       if (current.revoked_at) throw new PlatformError('CONFLICT', 'the API key is revoked');
+      // Both what the key can do now and what it would do after: a key cannot widen or re-enable
+      // a key stronger than itself.
+      assertWithinCallerScopes(actor, current.scopes);
+      assertWithinCallerScopes(actor, changes.scopes ?? []);
       const changed = Object.keys(changes);
       if (changed.length === 0) return current;
       const updated = await updateApiKey(trx, id, actor.organizationId, changes);
@@ -229,6 +234,8 @@ export class ApiKeyService {
       if (!current) throw keyNotFound();
       if (current.revoked_at) throw new PlatformError('CONFLICT', 'the API key is revoked');
       if (current.replaced_by) throw new PlatformError('CONFLICT', 'the API key has already been rotated');
+      // A rotation hands out a new secret with the old key's scopes: only to a key holding them all.
+      assertWithinCallerScopes(actor, current.scopes);
       // Inside the transaction: a retried attempt issues a fresh key, and the committed one is returned.
       const generated = generateApiKey({ environment: environmentOf(current.prefix) });
       const replacement = await insertApiKey(trx, {
@@ -343,4 +350,18 @@ function keyNotFound(): PlatformError {
 
 function userNotFound(): PlatformError {
   return new PlatformError('NOT_FOUND', 'no such user');
+}
+
+/**
+ * An API key calling the key procedures may grant only scopes it holds itself (Unkey's root keys
+ * likewise cannot mint beyond their permissions): without this, a key with `auth:write` alone
+ * could mint a key with every scope. A signed-in user is bounded by their role at each call instead.
+ */
+function assertWithinCallerScopes(actor: ApiKeyActor, scopes: readonly string[]): void {
+  if (actor.kind !== 'apiKey') return;
+  const held = new Set(actor.scopes ?? []);
+  const missing = scopes.filter((scope) => !held.has(scope));
+  if (missing.length > 0) {
+    throw new PlatformError('FORBIDDEN', `an API key cannot grant scopes it does not hold: ${missing.join(', ')}`);
+  }
 }

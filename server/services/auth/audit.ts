@@ -15,6 +15,13 @@ export interface AuditActor {
 }
 
 export interface AuditEvent {
+  /**
+   * 'platform' for actions on the installation (drain, maintenance, backups, key rotation,
+   * organizations): kept in the platform's log, which platform roles read, and not with the
+   * actor's organization (whose admins must not see them, and whose deletion must not erase them).
+   * 'organization' by default.
+   */
+  scope?: 'organization' | 'platform';
   type: AuditEventType;
   result: 'success' | 'failure';
   actor: AuditActor;
@@ -31,10 +38,15 @@ export class AuditLog {
   constructor(private readonly metrics: Metrics) {}
 
   async record(db: Kysely<Database>, event: AuditEvent): Promise<void> {
+    const platform = event.scope === 'platform';
+    const details = platform
+      ? { ...event.details, actorOrganizationId: event.actor.organizationId ?? null }
+      : (event.details ?? {});
     await db
       .insertInto('audit_events')
       .values({
-        organization_id: event.actor.organizationId ?? null,
+        scope: platform ? 'platform' : 'organization',
+        organization_id: platform ? null : (event.actor.organizationId ?? null),
         actor_user_id: event.actor.userId ?? null,
         actor_api_key_id: event.actor.apiKeyId ?? null,
         type: event.type,
@@ -44,7 +56,7 @@ export class AuditLog {
         ip: event.actor.ip ?? null,
         // Bounded: the header is the caller's to choose.
         user_agent: event.actor.userAgent?.slice(0, 512) ?? null,
-        details: JSON.stringify(event.details ?? {}),
+        details: JSON.stringify(details),
       })
       .execute();
     this.metrics.auth.events.inc({ type: event.type, result: event.result });
@@ -60,6 +72,23 @@ export class AuditLog {
       .selectFrom('audit_events')
       .selectAll()
       .where('organization_id', '=', organizationId)
+      .where('scope', '=', 'organization')
+      .orderBy('id', 'desc')
+      .limit(limit);
+    if (before) query = query.where('id', '<', before);
+    if (type) query = query.where('type', '=', type);
+    return query.execute();
+  }
+
+  /** The platform's own events (actions on the installation), newest first, one page at a time. */
+  async listPlatform(
+    db: Kysely<Database>,
+    { limit, before, type }: { limit: number; before?: string; type?: AuditEventType },
+  ): Promise<AuditEventRow[]> {
+    let query = db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('scope', '=', 'platform')
       .orderBy('id', 'desc')
       .limit(limit);
     if (before) query = query.where('id', '<', before);

@@ -84,6 +84,7 @@ export class Authenticator {
       userId: claims.sub,
       organizationId: claims.org,
       role: claims.role as Role,
+      platformRole: claims.prole === 'admin' || claims.prole === 'operator' ? claims.prole : null,
       sessionId: claims.sid,
     };
   }

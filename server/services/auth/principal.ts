@@ -1,6 +1,6 @@
-import type { Role } from '../../../db/database';
+import type { PlatformRole, Role } from '../../../db/database';
 
-export type { Role } from '../../../db/database';
+export type { PlatformRole, Role } from '../../../db/database';
 
 /** A user signed in with an access token (a session). */
 export interface UserPrincipal {
@@ -8,6 +8,8 @@ export interface UserPrincipal {
   userId: string;
   organizationId: string;
   role: Role;
+  /** Authority over the installation; null for everyone but the platform's own operators. */
+  platformRole: PlatformRole | null;
   /** The session the access token was issued under. */
   sessionId: string;
 }
@@ -21,6 +23,8 @@ export interface ApiKeyPrincipal {
   organizationId: string;
   /** The owner's role: a key never does more than its owner could. */
   role: Role;
+  /** The owner's platform role: a key acts in platform scope only for a platform operator's key. */
+  platformRole: PlatformRole | null;
   scopes: readonly string[];
 }
 
@@ -31,4 +35,9 @@ const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 /** Whether `role` is `minimum` or above it (viewer < operator < admin). */
 export function roleAtLeast(role: Role, minimum: Role): boolean {
   return RANK[role] >= RANK[minimum];
+}
+
+/** Whether a platform role (null: none) is `minimum` or above it (operator < admin). */
+export function platformRoleAtLeast(role: PlatformRole | null, minimum: PlatformRole): boolean {
+  return role !== null && RANK[role] >= RANK[minimum];
 }

@@ -147,9 +147,10 @@ export async function decideRefresh(
 function endOf(
   locked: LockedRefreshToken,
   idleHours: number,
-): 'revoked' | 'user_disabled' | 'expired' | 'idle' | null {
+): 'revoked' | 'user_disabled' | 'organization_suspended' | 'expired' | 'idle' | null {
   if (locked.sessionRevokedAt !== null) return 'revoked';
   if (locked.userDisabled) return 'user_disabled';
+  if (locked.organizationSuspendedAt !== null) return 'organization_suspended';
   const at = locked.now.getTime();
   if (at >= locked.sessionExpiresAt.getTime()) return 'expired';
   if (at - new Date(locked.sessionLastUsedAt).getTime() > idleHours * 3_600_000) return 'idle';

@@ -9,7 +9,7 @@ import {
   revokeUserSessions,
   sessionsRevokedSince,
 } from '../../../db/repositories/sessions';
-import { findUserByEmail, replacePasswordHash } from '../../../db/repositories/users';
+import { findUserByEmail, isOrganizationSuspended, replacePasswordHash } from '../../../db/repositories/users';
 import { PlatformError } from '../../errors';
 import { auditActor, type RequestOrigin } from './actor';
 import type { AuditLog } from './audit';
@@ -97,9 +97,18 @@ export class SessionService {
     const check = user
       ? await verifyPassword(input.password, user.password_hash, passwordParams)
       : await dummyVerify(input.password, passwordParams);
-    if (!user || !check.ok || user.disabled) {
+    // Same answer as a wrong password: a suspended tenant's users learn nothing more from sign-in.
+    const suspended =
+      user !== undefined && check.ok && (await database.read((db) => isOrganizationSuspended(db, user.organization_id)));
+    if (!user || !check.ok || user.disabled || suspended) {
       await throttle.recordFailure(keys, input.now);
-      const reason = !user ? 'unknown_email' : !check.ok ? 'wrong_password' : 'user_disabled';
+      const reason = !user
+        ? 'unknown_email'
+        : !check.ok
+          ? 'wrong_password'
+          : user.disabled
+            ? 'user_disabled'
+            : 'organization_suspended';
       await this.recordLoginFailure(email, origin, reason, user);
       throw new PlatformError('UNAUTHORIZED', LOGIN_REFUSED);
     }
@@ -291,6 +300,7 @@ export class SessionService {
       sub: userView.id,
       org: userView.organizationId,
       role: userView.role,
+      ...(userView.platformRole ? { prole: userView.platformRole } : {}),
       sid: sessionId,
     });
     return {
@@ -305,7 +315,7 @@ export class SessionService {
   private async recordLoginFailure(
     email: string,
     origin: RequestOrigin,
-    reason: 'throttled' | 'unknown_email' | 'wrong_password' | 'user_disabled',
+    reason: 'throttled' | 'unknown_email' | 'wrong_password' | 'user_disabled' | 'organization_suspended',
     user?: { id: string; organization_id: string },
   ): Promise<void> {
     // The attempted email is kept to investigate attacks, but only when it looks like one: people

@@ -1,4 +1,4 @@
-import type { Role, UserRow } from '../../../db/database';
+import type { OrganizationRow, PlatformRole, Role, UserRow } from '../../../db/database';
 
 /** A user as the API shows it: never the password hash. */
 export interface UserView {
@@ -7,6 +7,8 @@ export interface UserView {
   email: string;
   name: string;
   role: Role;
+  /** Authority over the installation, separate from the organization role. */
+  platformRole: PlatformRole | null;
   disabled: boolean;
   createdAt: Date;
   updatedAt: Date;
@@ -17,6 +19,19 @@ export interface OrganizationView {
   id: string;
   name: string;
   createdAt: Date;
+  suspendedAt: Date | null;
+  suspendedReason: string | null;
+}
+
+/** An organization row as the API shows it. */
+export function toOrganizationView(row: OrganizationRow): OrganizationView {
+  return {
+    id: row.id,
+    name: row.name,
+    createdAt: row.created_at,
+    suspendedAt: row.suspended_at,
+    suspendedReason: row.suspended_reason,
+  };
 }
 
 /** A user row as the API shows it. */
@@ -27,6 +42,7 @@ export function toUserView(row: UserRow): UserView {
     email: row.email,
     name: row.name,
     role: row.role,
+    platformRole: row.platform_role,
     disabled: row.disabled,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

@@ -8,10 +8,12 @@ import {
   findUserById,
   findUserInOrganization,
   hasAnyUser,
+  hasPlatformAdmin,
   insertOrganization,
   insertUser,
   listUsersInOrganization,
   lockOrganization,
+  lockPlatformBootstrap,
   replacePasswordHash,
   updateUser,
 } from '../../../db/repositories/users';
@@ -29,7 +31,7 @@ import {
   MIN_PASSWORD_LENGTH,
   normaliseEmail,
 } from './user-rules';
-import { type OrganizationView, toUserView, type UserView } from './user-views';
+import { type OrganizationView, toOrganizationView, toUserView, type UserView } from './user-views';
 
 const MAX_PAGE = 100;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -75,7 +77,7 @@ export class UserService {
   async createOrganization(name: string): Promise<OrganizationView> {
     const organizationName = checkOrganizationName(name);
     const row = await this.database.transaction((trx) => insertOrganization(trx, organizationName));
-    return { id: row.id, name: row.name, createdAt: row.created_at };
+    return toOrganizationView(row);
   }
 
   /** Creates a user in the actor's organization; a taken email (in any organization) is CONFLICT. */
@@ -153,12 +155,16 @@ export class UserService {
       const after = await updateUser(trx, userId, { name: newName, role: newRole });
       const target = { type: 'user', id: userId };
       if (newRole !== undefined) {
+        // Access tokens carry the role: the user's sessions end with the change, so a demoted
+        // admin's token is refused on every instance (the revocation trigger and the change
+        // feed) instead of acting with the old role until it expires. They sign in again.
+        const revoked = await revokeUserSessions(trx, { userId, reason: 'role_changed' });
         await this.audit.record(trx, {
           type: 'role_changed',
           result: 'success',
           actor: auditActor(actor),
           target,
-          details: { oldRole: before.role, newRole },
+          details: { oldRole: before.role, newRole, revokedSessions: revoked },
         });
       }
       if (newName !== undefined) {
@@ -281,6 +287,10 @@ export class UserService {
     const passwordHash = await this.hashNewPassword(input.password);
     const createdId = await this.database
       .transaction(async (trx) => {
+        // The installation's first admin holds it (the platform admin role); any later bootstrap
+        // admin (another ADMIN_EMAIL on a restart) is only its own organization's admin.
+        await lockPlatformBootstrap(trx);
+        const platformRole = (await hasPlatformAdmin(trx)) ? null : ('admin' as const);
         const organization = await insertOrganization(trx, organizationName);
         const user = await insertUser(trx, {
           organizationId: organization.id,
@@ -288,6 +298,7 @@ export class UserService {
           name: '',
           passwordHash,
           role: 'admin',
+          platformRole,
         });
         if (!user) {
           // Roll the organization back with the lost race.
@@ -298,7 +309,7 @@ export class UserService {
           result: 'success',
           actor: { organizationId: organization.id },
           target: { type: 'user', id: user.id },
-          details: { email, role: 'admin', bootstrap: true },
+          details: { email, role: 'admin', platformRole, bootstrap: true },
         });
         return user.id;
       })

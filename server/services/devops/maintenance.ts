@@ -111,6 +111,7 @@ export class MaintenanceMode {
         .execute();
       await this.options.changes.publish(trx, CHANNEL, state.enabled ? 'on' : 'off');
       await this.options.audit.record(trx, {
+        scope: 'platform',
         type: 'maintenance_changed',
         result: 'success',
         actor,

@@ -1,16 +1,17 @@
 import type { MiddlewareHandler } from 'hono';
-import type { ApiKeyScope } from '../../shared/auth';
+import type { ApiKeyScope, PlatformRole } from '../../shared/auth';
 import type { AppDeps } from '../deps';
 import { PlatformError } from '../errors';
 import { readCredential } from '../services/auth/authenticator';
-import { type Role, roleAtLeast } from '../services/auth/principal';
+import { platformRoleAtLeast } from '../services/auth/principal';
 
 /**
- * The `role` policy of tRPC procedures (server/trpc.ts) for a plain HTTP route: a user with at
- * least `role`, or an API key with `scope` whose owner has at least `role`.
+ * The `platform` policy of tRPC procedures (server/trpc.ts) for a plain HTTP route: a user
+ * holding at least the platform role `role`, or an API key with `scope` whose owner holds it.
+ * A tenant's admin is refused whatever his organization role.
  */
-export function requireRole(deps: AppDeps, role: Role, scope: ApiKeyScope): MiddlewareHandler {
-  return async function checkRole(c, next) {
+export function requirePlatformRole(deps: AppDeps, role: PlatformRole, scope: ApiKeyScope): MiddlewareHandler {
+  return async function checkPlatformRole(c, next) {
     const credential = readCredential(
       c.req.header('authorization') ?? null,
       c.req.header('x-api-key') ?? null,
@@ -25,8 +26,8 @@ export function requireRole(deps: AppDeps, role: Role, scope: ApiKeyScope): Midd
       credential.kind === 'apiKey'
         ? (await authenticator.apiKey(credential.value, scope)).principal
         : await authenticator.accessToken(credential.value);
-    if (!roleAtLeast(principal.role, role)) {
-      throw new PlatformError('FORBIDDEN', `this route needs the ${role} role or above`);
+    if (!platformRoleAtLeast(principal.platformRole, role)) {
+      throw new PlatformError('FORBIDDEN', `this route acts on the platform and needs the platform ${role} role or above`);
     }
     await next();
   };
