@@ -48,6 +48,7 @@ export async function createUser(t: TestApp, role: Role, admin?: TestUser): Prom
         userId: admin.id,
         organizationId: admin.organizationId,
         role: admin.role,
+        platformRole: null,
         sessionId: 'test',
       }
     : {
@@ -55,6 +56,7 @@ export async function createUser(t: TestApp, role: Role, admin?: TestUser): Prom
         userId: t.adminUser.id,
         organizationId: t.adminUser.organizationId,
         role: 'admin' as const,
+        platformRole: 'admin' as const,
         sessionId: 'test',
       };
   const email = `${role}-${randomBytes(4).toString('hex')}@org.test`;

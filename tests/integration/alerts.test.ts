@@ -499,6 +499,8 @@ describe('performance.alerts procedures', () => {
     userId: randomBytes(4).toString('hex'),
     organizationId,
     role,
+    // Alert rules and webhooks are the platform's: their callers hold the platform role of the same rank.
+    platformRole: role === 'viewer' ? null : role,
     sessionId: 'test',
   });
   const rule = {

@@ -2,9 +2,9 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { appRouter } from '../../server/routers';
-import type { Meta, Policy } from '../../server/trpc';
+import type { Meta, Policy, ProcedureScope } from '../../server/trpc';
 import { alertRuleCreateInput } from '../../shared/alerts';
-import { API_KEY_SCOPES, type ApiKeyScope, ROLES } from '../../shared/auth';
+import { API_KEY_SCOPES, type ApiKeyScope, PLATFORM_ROLES, ROLES } from '../../shared/auth';
 import { deploymentCreateInput } from '../../shared/devops-deployments';
 import { startTestApp, TEST_ADMIN, type TestApp } from '../helpers/app';
 import {
@@ -22,6 +22,7 @@ interface WalkedProcedure {
   path: string;
   type: 'query' | 'mutation' | 'subscription';
   policy: Policy | undefined;
+  scope: ProcedureScope | undefined;
   /** The zod input schema, when the procedure takes input. */
   input: z.ZodType | undefined;
 }
@@ -37,6 +38,7 @@ const PROCEDURES: WalkedProcedure[] = Object.entries(
   path,
   type: procedure._def.type,
   policy: procedure._def.meta?.policy,
+  scope: procedure._def.meta?.scope,
   input: procedure._def.inputs[0] as z.ZodType | undefined,
 }));
 const BY_PATH = new Map(PROCEDURES.map((p) => [p.path, p]));
@@ -48,7 +50,7 @@ function procedure(path: string): WalkedProcedure {
 }
 
 /**
- * Policies that must never weaken: the admin-only procedures, pinned one by one, so that
+ * Policies that must never weaken: the organization-admin procedures, pinned one by one, so that
  * changing one of them to a lower role (or another scope) fails here.
  */
 const ADMIN_ONLY: Record<string, ApiKeyScope> = {
@@ -57,21 +59,32 @@ const ADMIN_ONLY: Record<string, ApiKeyScope> = {
   'auth.users.update': 'auth:write',
   'auth.users.disable': 'auth:write',
   'auth.audit.list': 'auth:read',
+  'devops.environments.create': 'devops:write',
+  'devops.environments.setConfig': 'devops:write',
+  'devops.environments.rollback': 'devops:write',
+};
+
+/** The platform-admin procedures, pinned likewise. */
+const PLATFORM_ADMIN_ONLY: Record<string, ApiKeyScope> = {
   'auth.keys.rotate': 'auth:write',
   'performance.explain': 'performance:read',
   'performance.alerts.webhooks.create': 'performance:write',
   'performance.alerts.webhooks.list': 'performance:read',
   'performance.alerts.webhooks.delete': 'performance:write',
   'devops.maintenance.set': 'devops:write',
-  'devops.environments.create': 'devops:write',
-  'devops.environments.setConfig': 'devops:write',
-  'devops.environments.rollback': 'devops:write',
   'devops.backups.delete': 'devops:write',
   'devops.backups.restore': 'devops:write',
   'devops.backups.schedules.create': 'devops:write',
   'devops.backups.schedules.update': 'devops:write',
   'devops.backups.schedules.delete': 'devops:write',
 };
+
+/**
+ * What acts on the installation rather than on a tenant (issue 11): these paths, and every path
+ * under these prefixes, must be platform scope, present and future.
+ */
+const PLATFORM_PATHS = ['system.status', 'system.selfTest', 'devops.instance.drain', 'devops.maintenance.set', 'auth.keys.rotate'];
+const PLATFORM_PREFIXES = ['devops.backups.', 'performance.', 'auth.organizations.', 'auth.platformRoles.'];
 
 /** The only mutations anyone may call without signing in: signing in. */
 const PUBLIC_MUTATIONS = new Set(['auth.login', 'auth.refresh']);
@@ -226,6 +239,7 @@ function adminActor(user: TestUser) {
     userId: user.id,
     organizationId: user.organizationId,
     role: 'admin' as const,
+    platformRole: null,
     sessionId: 'test',
   };
 }
@@ -440,20 +454,30 @@ describe('the router walk', () => {
       const shown =
         policy === undefined
           ? 'MISSING'
-          : policy.kind === 'role'
-            ? `role ${policy.role} | key scope ${policy.scope}`
+          : policy.kind === 'role' || policy.kind === 'platform'
+            ? `${policy.kind} ${policy.role} | key scope ${policy.scope}`
             : policy.kind;
-      return `${p.type.padEnd(8)} ${p.path.padEnd(28)} ${shown}`;
+      return `${p.type.padEnd(8)} ${p.path.padEnd(34)} ${(p.scope ?? 'MISSING').padEnd(12)} ${shown}`;
     });
     console.log(`procedure policies (${PROCEDURES.length}):\n${table.join('\n')}`);
 
     expect(PROCEDURES.length).toBeGreaterThan(20);
     const missing = PROCEDURES.filter((p) => p.policy === undefined).map((p) => p.path);
     expect(missing, 'procedures without a policy').toEqual([]);
-    for (const { path, policy } of PROCEDURES) {
-      expect(['public', 'authenticated', 'session', 'role'], path).toContain(policy?.kind);
+    const unscoped = PROCEDURES.filter((p) => p.scope === undefined).map((p) => p.path);
+    expect(unscoped, 'procedures without a scope').toEqual([]);
+    for (const { path, policy, scope } of PROCEDURES) {
+      expect(['public', 'authenticated', 'session', 'role', 'platform'], path).toContain(policy?.kind);
+      // The scope follows from the policy: a platform policy acts on the platform, and nothing else does.
+      expect(scope, path).toBe(
+        policy?.kind === 'public' ? 'public' : policy?.kind === 'platform' ? 'platform' : 'organization',
+      );
       if (policy?.kind === 'role') {
         expect(ROLES, path).toContain(policy.role);
+        expect(API_KEY_SCOPES, path).toContain(policy.scope);
+      }
+      if (policy?.kind === 'platform') {
+        expect(PLATFORM_ROLES, path).toContain(policy.role);
         expect(API_KEY_SCOPES, path).toContain(policy.scope);
       }
     }
@@ -463,18 +487,26 @@ describe('the router walk', () => {
     for (const [path, scope] of Object.entries(ADMIN_ONLY)) {
       expect(procedure(path).policy, path).toEqual({ kind: 'role', role: 'admin', scope });
     }
+    for (const [path, scope] of Object.entries(PLATFORM_ADMIN_ONLY)) {
+      expect(procedure(path).policy, path).toEqual({ kind: 'platform', role: 'admin', scope });
+    }
   });
 
   it('holds the rules of the role model for every procedure, present and future', () => {
-    for (const { path, type, policy } of PROCEDURES) {
-      // Users, restore and configuration are the admin's.
+    for (const { path, type, policy, scope } of PROCEDURES) {
+      // Users, restore and configuration are the admin's (the organization's or the platform's).
       if (path.startsWith('auth.users.') || /(^|\.)(restore|config|configuration)\w*(\.|$)/i.test(path)) {
-        expect(policy, path).toMatchObject({ kind: 'role', role: 'admin' });
+        expect(policy, path).toMatchObject({ role: 'admin' });
+      }
+      // The installation is the platform's: a tenant's admin never reaches it.
+      if (PLATFORM_PATHS.includes(path) || PLATFORM_PREFIXES.some((prefix) => path.startsWith(prefix))) {
+        expect(scope, path).toBe('platform');
       }
       // Devops and performance changes need an operator at least.
       if (type === 'mutation' && /^(devops|performance)\./.test(path)) {
-        expect(policy?.kind, path).toBe('role');
-        if (policy?.kind === 'role') expect(['operator', 'admin'], path).toContain(policy.role);
+        expect(['role', 'platform'], path).toContain(policy?.kind);
+        if (policy?.kind === 'role' || policy?.kind === 'platform')
+          expect(['operator', 'admin'], path).toContain(policy.role);
       }
       // Nobody changes anything anonymously except by signing in.
       if (type === 'mutation' && policy?.kind === 'public') expect(PUBLIC_MUTATIONS, path).toContain(path);
@@ -517,7 +549,9 @@ describe('a viewer', () => {
   it('gets FORBIDDEN from every query that needs more than a viewer', async () => {
     const inputs = validInputs();
     const queries = PROCEDURES.filter(
-      (p) => p.type === 'query' && p.policy?.kind === 'role' && p.policy.role !== 'viewer',
+      (p) =>
+        p.type === 'query' &&
+        (p.policy?.kind === 'platform' || (p.policy?.kind === 'role' && p.policy.role !== 'viewer')),
     );
     expect(queries.map((q) => q.path)).toEqual(
       expect.arrayContaining(['auth.users.list', 'auth.audit.list']),
@@ -569,8 +603,12 @@ describe('an API key', () => {
   it("lacking a procedure's scope gets FORBIDDEN, though it authenticates", async () => {
     const inputs = validInputs();
     const before = await databaseFingerprint();
+    // The key's owner is the platform admin: every role and platform policy is within his reach.
+    const keyed = (p: WalkedProcedure) => p.policy?.kind === 'role' || p.policy?.kind === 'platform';
     const scopes = new Set(
-      PROCEDURES.flatMap((p) => (p.policy?.kind === 'role' ? [p.policy.scope] : ([] as ApiKeyScope[]))),
+      PROCEDURES.flatMap((p) =>
+        p.policy?.kind === 'role' || p.policy?.kind === 'platform' ? [p.policy.scope] : ([] as ApiKeyScope[]),
+      ),
     );
     let refused = 0;
     for (const scope of scopes) {
@@ -582,12 +620,12 @@ describe('an API key', () => {
       // The key itself is good: what it lacks is the scope.
       expect((await call('auth.me', undefined, key.headers)).status).toBe(200);
       for (const p of PROCEDURES) {
-        if (p.policy?.kind !== 'role' || p.policy.scope !== scope) continue;
+        if (!(p.policy?.kind === 'role' || p.policy?.kind === 'platform') || p.policy.scope !== scope) continue;
         expectForbidden(await call(p.path, inputs[p.path], key.headers), `key without ${scope} on ${p.path}`);
         refused++;
       }
     }
-    expect(refused).toBe(PROCEDURES.filter((p) => p.policy?.kind === 'role').length);
+    expect(refused).toBe(PROCEDURES.filter(keyed).length);
     const after = await databaseFingerprint();
     // The keys made above are the only change.
     expect({ ...after, api_keys: undefined }).toEqual({ ...before, api_keys: undefined });
@@ -604,8 +642,9 @@ describe('an API key', () => {
     for (const owner of owners) {
       const rank = ROLES.indexOf(owner.role);
       for (const p of PROCEDURES) {
-        if (p.policy?.kind !== 'role') continue;
-        const above = ROLES.indexOf(p.policy.role) > rank;
+        if (p.policy?.kind !== 'role' && p.policy?.kind !== 'platform') continue;
+        // Neither owner holds a platform role: every platform procedure is above them.
+        const above = p.policy.kind === 'platform' || ROLES.indexOf(p.policy.role) > rank;
         // A mutation within the owner's role would really run (and change the fixtures).
         if (!above && p.type === 'mutation') continue;
         const answer = await call(p.path, inputs[p.path], owner.headers);
@@ -656,28 +695,22 @@ function crossOrganizationCalls(): Record<
     'auth.apiKeys.rotate': { input: { id: orgB.key.id } },
     // Takes a key rather than an id, and names B's key all the same.
     'auth.apiKeys.verify': { input: { key: orgB.key.key }, expect: 'not valid' },
-    'performance.alerts.update': { input: { id: orgB.alertRule.id, threshold: 5, enabled: false } },
-    'performance.alerts.delete': { input: { id: orgB.alertRule.id } },
-    'performance.alerts.webhooks.delete': { input: { id: orgB.webhook.id } },
-    // B's rule's history is, to A, the history of a rule that does not exist.
-    'performance.alerts.history': { input: { ruleId: orgB.alertRule.id }, expect: 'empty history' },
     'devops.deployments.get': { input: { id: orgB.deployment.id } },
     'devops.deployments.approve': { input: { id: orgB.deployment.id } },
     'devops.deployments.promote': { input: { id: orgB.deployment.id } },
     'devops.deployments.abort': { input: { id: orgB.deployment.id } },
     'devops.deployments.rollback': { input: { id: orgB.deployment.id } },
-    'devops.backups.get': { input: { id: orgB.backup.id } },
-    'devops.backups.verify': { input: { id: orgB.backup.id } },
-    'devops.backups.delete': { input: { id: orgB.backup.id } },
-    'devops.backups.restore': { input: { id: orgB.backup.id, confirm: true } },
-    'devops.backups.schedules.update': { input: { id: orgB.schedule.id, enabled: false } },
-    'devops.backups.schedules.delete': { input: { id: orgB.schedule.id } },
   };
 }
 
-/** Paths of procedures whose input names a row: a top-level `id`, `ownerId` or other `…Id`. */
+/**
+ * Paths of organization-scope procedures whose input names a row: a top-level `id`, `ownerId` or
+ * other `…Id`. (Platform-scope ones act on the installation, where no organization boundary
+ * applies; a tenant never reaches them at all, which the matrix test checks.)
+ */
 function proceduresTakingIds(): string[] {
   return PROCEDURES.filter((p) => {
+    if (p.scope !== 'organization') return false;
     let schema = p.input as unknown as {
       _zod: { def: { type: string; innerType?: unknown; shape?: object } };
     };

@@ -168,6 +168,7 @@ describe('performance.cache procedures', () => {
       userId: randomUUID(),
       organizationId: randomUUID(),
       role,
+      platformRole: null,
       sessionId: randomUUID(),
     };
     const ctx: Context = {

@@ -71,9 +71,14 @@ describe('PlatformDatabase', () => {
     let attempts = 0;
     const id = await database.transaction(async (trx) => {
       attempts++;
+      const organization = await trx
+        .insertInto('organizations')
+        .values({ name: 'retried' })
+        .returning('id')
+        .executeTakeFirstOrThrow();
       const row = await trx
         .insertInto('annotations')
-        .values({ text: 'retried', tags: [] })
+        .values({ organization_id: organization.id, text: 'retried', tags: [] })
         .returning('id')
         .executeTakeFirstOrThrow();
       if (attempts === 1) await raise('40001').execute(trx);

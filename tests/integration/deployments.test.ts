@@ -784,6 +784,7 @@ describe('devops.deployments procedures', () => {
     userId: actor.userId,
     organizationId: actor.organizationId,
     role,
+    platformRole: null,
     sessionId: 'test',
   });
 

@@ -97,6 +97,7 @@ async function newOrganization() {
       userId: row.id,
       organizationId: organization.id,
       role,
+      platformRole: null,
       sessionId: 'environments-test',
     };
     return { principal, userId: row.id, email };
@@ -121,6 +122,7 @@ async function newOrganization() {
     userId: admin.userId,
     organizationId: organization.id,
     role: 'admin',
+    platformRole: null,
     scopes: ['devops:read', 'devops:write'],
   };
   return {

@@ -219,7 +219,7 @@ beforeAll(async () => {
   // Something of every kind for the corpus to try to read, change or drop.
   await t.deps.database.db
     .insertInto('annotations')
-    .values({ text: 'before the corpus', tags: ['seed'] })
+    .values({ organization_id: t.adminUser.organizationId, text: 'before the corpus', tags: ['seed'] })
     .execute();
 });
 afterAll(() => t?.close());

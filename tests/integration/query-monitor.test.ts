@@ -17,6 +17,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database';
 
 let testDb: TestDatabase;
 let database: PlatformDatabase;
+let organizationId: string;
 const monitor = new QueryMonitor({ slowQueryMs: 200 });
 
 const performanceRouter = router({
@@ -31,7 +32,15 @@ function callerAs(role: Role) {
     requestId: 'query-monitor-test',
     log: () => createLogger({ level: 'silent' }),
     http: null,
-    principal: { kind: 'user', userId: 'u', organizationId: 'o', role, sessionId: 's' },
+    principal: {
+      kind: 'user',
+      userId: 'u',
+      organizationId: 'o',
+      role,
+      // The performance router acts on the platform: its callers are platform operators and admins.
+      platformRole: role === 'viewer' ? null : role,
+      sessionId: 's',
+    },
   };
   return createCaller(ctx).performance;
 }
@@ -57,6 +66,12 @@ beforeAll(async () => {
   });
   await database.connect();
   await migrateToLatest(database.db);
+  // Annotations belong to an organization.
+  ({ id: organizationId } = await database.db
+    .insertInto('organizations')
+    .values({ name: 'query monitor' })
+    .returning('id')
+    .executeTakeFirstOrThrow());
 });
 
 afterAll(async () => {
@@ -81,6 +96,7 @@ describe('query monitoring over a real PostgreSQL', () => {
   it('counts 50 inserts with different values as one shape of 50, with the rows they returned', async () => {
     for (let i = 0; i < 50; i++) {
       await insertAnnotation(database.db, {
+        organization_id: organizationId,
         text: `note ${i}`,
         tags: [`tag-${i}`],
         idempotency_key: `key-${i}`,
@@ -88,16 +104,16 @@ describe('query monitoring over a real PostgreSQL', () => {
     }
     const insert = shapeStartingWith('insert into "annotations"');
     expect(insert).toMatchObject({ count: 50, errors: 0, rows: 50, meanRows: 1, operation: 'insert' });
-    expect(insert.text).toContain('values (?, ?, ?)');
+    expect(insert.text).toContain('values (?, ?, ?, ?)');
     expect(insert.totalMs).toBeGreaterThan(0);
     expect(insert.p95Ms).toBeLessThanOrEqual(insert.maxMs);
     expect(insert.meanMs).toBeLessThanOrEqual(insert.maxMs);
   });
 
   it('counts rows returned by selects and rows affected by updates without returning', async () => {
-    expect(await listAnnotations(database.db, { limit: 10 })).toHaveLength(10);
-    expect(await listAnnotations(database.db, { limit: 30 })).toHaveLength(30);
-    expect(shapeStartingWith('select * from "annotations" order by')).toMatchObject({ count: 2, rows: 40 });
+    expect(await listAnnotations(database.db, organizationId, { limit: 10 })).toHaveLength(10);
+    expect(await listAnnotations(database.db, organizationId, { limit: 30 })).toHaveLength(30);
+    expect(shapeStartingWith('select * from "annotations" where')).toMatchObject({ count: 2, rows: 40 });
 
     const edit = (texts: string[]) =>
       database.db.updateTable('annotations').set({ text: 'edited' }).where('text', 'in', texts).execute();
@@ -114,7 +130,7 @@ describe('query monitoring over a real PostgreSQL', () => {
   });
 
   it('explains a captured select as a JSON plan, as an admin', async () => {
-    const select = shapeStartingWith('select * from "annotations" order by');
+    const select = shapeStartingWith('select * from "annotations" where');
     const result = await callerAs('admin').explain({ fingerprint: select.fingerprint });
     expect(result.fingerprint).toBe(select.fingerprint);
     expect(result.text).toBe(select.text);

@@ -118,6 +118,7 @@ async function newAccount(role: Role = 'admin') {
     userId: adminId,
     organizationId: admin.organization_id,
     role: 'admin' as const,
+    platformRole: null,
     sessionId: '00000000-0000-4000-8000-000000000000',
   };
   if (role === 'admin') return { email: adminEmail, password: adminPassword, userId: adminId, admin: actor };
@@ -138,6 +139,7 @@ function principalOf(issued: IssuedSession): UserPrincipal {
     userId: issued.user.id,
     organizationId: issued.user.organizationId,
     role: issued.user.role,
+    platformRole: null,
     sessionId: issued.session.id,
   };
 }

@@ -106,6 +106,7 @@ async function newOrganization() {
     userId,
     organizationId: row.organization_id,
     role: 'admin',
+    platformRole: null,
     sessionId: '00000000-0000-4000-8000-000000000000',
   };
   return { admin, adminEmail, password };
@@ -117,6 +118,7 @@ function actorFor(user: { id: string; organizationId: string }): UserPrincipal {
     userId: user.id,
     organizationId: user.organizationId,
     role: 'admin',
+    platformRole: null,
     sessionId: '00000000-0000-4000-8000-000000000001',
   };
 }

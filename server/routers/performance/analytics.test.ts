@@ -20,7 +20,15 @@ function build() {
         throw new Error('not expected to log');
       },
       http: null,
-      principal: { kind: 'user', userId: 'u', organizationId: 'o', role, sessionId: 's' },
+      principal: {
+      kind: 'user',
+      userId: 'u',
+      organizationId: 'o',
+      role,
+      // The performance router acts on the platform: its callers are platform operators and admins.
+      platformRole: role === 'viewer' ? null : role,
+      sessionId: 's',
+    },
     };
     return createCallerFactory(performanceRouter)(ctx);
   };
