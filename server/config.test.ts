@@ -44,6 +44,12 @@ describe('loadConfig', () => {
       ALERT_WEBHOOK_MAX_ATTEMPTS: 12,
       ALERT_WEBHOOK_ALLOW_PRIVATE: false,
       DEPLOY_ALLOW_PRIVATE_NETWORKS: false,
+      OUTBOUND_ALLOW_ALERT_WEBHOOK: [],
+      OUTBOUND_ALLOW_DEPLOYMENT_WEBHOOK: [],
+      OUTBOUND_ALLOW_KUBERNETES: [],
+      OUTBOUND_ALLOW_METRICS: [],
+      OUTBOUND_ALLOW_RESTORE_TARGET: [],
+      OUTBOUND_DNS_SERVERS: [],
       BACKUP_PG_DUMP: 'pg_dump',
       BACKUP_SCHEDULER_INTERVAL_MS: 30_000,
       TRPC_MAX_BATCH_SIZE: 20,
@@ -109,6 +115,21 @@ describe('loadConfig', () => {
     ['no', false],
   ])('reads METRICS_DEFAULTS=%s as %s', (text, value) => {
     expect(loadConfig({ METRICS_DEFAULTS: text }).METRICS_DEFAULTS).toBe(value);
+  });
+
+  it('reads the outbound allow-lists and DNS servers as lists, refusing what is neither a CIDR nor a host', () => {
+    const config = loadConfig({
+      OUTBOUND_ALLOW_KUBERNETES: '10.96.0.0/12, fd00::/8,kubernetes.default.svc',
+      OUTBOUND_ALLOW_METRICS: '127.0.0.1',
+      OUTBOUND_DNS_SERVERS: '127.0.0.1:5353,[::1]:53',
+    });
+    expect(config.OUTBOUND_ALLOW_KUBERNETES).toEqual(['10.96.0.0/12', 'fd00::/8', 'kubernetes.default.svc']);
+    expect(config.OUTBOUND_ALLOW_METRICS).toEqual(['127.0.0.1']);
+    expect(config.OUTBOUND_DNS_SERVERS).toEqual(['127.0.0.1:5353', '[::1]:53']);
+    expect(problems({ OUTBOUND_ALLOW_METRICS: '10.0.0.0/33' })[0]).toMatch(
+      /^invalid configuration: OUTBOUND_ALLOW_METRICS/,
+    );
+    expect(problems({ OUTBOUND_DNS_SERVERS: 'dns.example' })[0]).toMatch(/OUTBOUND_DNS_SERVERS/);
   });
 
   it('ignores variables it does not know', () => {

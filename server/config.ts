@@ -12,6 +12,22 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+const commaList = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean),
+);
+
+/** Where an outbound purpose may go besides the public internet: CIDRs, addresses or host names. */
+const outboundAllowList = commaList
+  .pipe(
+    z.array(z.union([z.cidrv4(), z.cidrv6(), z.ipv4(), z.ipv6(), z.hostname()]), {
+      message: 'must be a comma-separated list of CIDRs (10.1.0.0/16), addresses or host names',
+    }),
+  )
+  .default([]);
+
 const secret = (minLength: number) =>
   z.string().min(minLength, `must be at least ${minLength} characters`).optional();
 
@@ -113,12 +129,36 @@ export const configSchema = z.object({
   ALERT_EXTERNAL_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional(),
   ALERT_WEBHOOK_TIMEOUT_MS: int(100, 60_000).default(5_000),
   ALERT_WEBHOOK_MAX_ATTEMPTS: int(1, 100).default(12),
-  /** Allow alert webhooks to loopback and private addresses (refused by default: SSRF). */
+  /** Allow alert webhooks to loopback and private addresses, link-local aside (refused by default: SSRF). */
   ALERT_WEBHOOK_ALLOW_PRIVATE: bool.default(false),
   /** Prometheus HTTP API for deployment analysis (PromQL); without it, the targets' own /metrics. */
   DEPLOY_PROMETHEUS_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional(),
-  /** Allow deployment providers (webhooks) to call loopback and private addresses. */
+  /** Allow deployment providers (webhooks, Kubernetes API servers) to call loopback and private addresses. */
   DEPLOY_ALLOW_PRIVATE_NETWORKS: bool.default(false),
+  /**
+   * Outbound requests to destinations users give (docs/outbound-requests.md): per purpose, the
+   * networks (CIDRs, addresses) or host names reachable besides the public internet.
+   */
+  OUTBOUND_ALLOW_ALERT_WEBHOOK: outboundAllowList,
+  OUTBOUND_ALLOW_DEPLOYMENT_WEBHOOK: outboundAllowList,
+  OUTBOUND_ALLOW_KUBERNETES: outboundAllowList,
+  /** Deployments' metricsTargets (DEPLOY_PROMETHEUS_URL's own host is allowed implicitly). */
+  OUTBOUND_ALLOW_METRICS: outboundAllowList,
+  /** PostgreSQL servers a backup may be restored into. */
+  OUTBOUND_ALLOW_RESTORE_TARGET: outboundAllowList,
+  /** DNS servers (`127.0.0.1:5353`, `[::1]:53`) outbound requests resolve with, instead of the system's resolver. */
+  OUTBOUND_DNS_SERVERS: commaList
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(
+            /^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|\[[0-9a-fA-F:.]+\](:\d{1,5})?|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*)$/,
+          ),
+        { message: 'must be a comma-separated list of address[:port] (IPv6 in brackets with a port)' },
+      ),
+    )
+    .default([]),
   /** Where backup archives are written, one directory per backup (default DATA_DIR/backups). */
   BACKUP_DIR: z.string().min(1).optional(),
   /** The pg_dump used when it can dump the server ('off': always COPY). */

@@ -30,6 +30,7 @@ import { maintenanceComponent } from '../services/devops/maintenance-component';
 import { monitoringComponent } from '../services/monitoring/component';
 import { EventLoopMonitor } from '../services/monitoring/event-loop';
 import { createMetrics } from '../services/monitoring/metrics';
+import { createOutboundPolicy } from '../services/outbound';
 import { RequestAnalytics } from '../services/performance/analytics';
 import { performanceComponent } from '../services/performance/component';
 import { bindPerformanceMetrics } from '../services/performance/prometheus';
@@ -133,6 +134,22 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
   initializer.register(rateLimitComponent(rateLimits, config));
   initializer.register(monitoringComponent(metrics, eventLoop));
   initializer.register(performanceComponent({ sampler, queries, database, logger }));
+  // Every request to a destination a user gave goes through this one policy (docs/outbound-requests.md).
+  const outbound = createOutboundPolicy({
+    allow: {
+      alert_webhook: config.OUTBOUND_ALLOW_ALERT_WEBHOOK,
+      deployment_webhook: config.OUTBOUND_ALLOW_DEPLOYMENT_WEBHOOK,
+      kubernetes: config.OUTBOUND_ALLOW_KUBERNETES,
+      metrics: config.OUTBOUND_ALLOW_METRICS,
+      restore_target: config.OUTBOUND_ALLOW_RESTORE_TARGET,
+    },
+    privateNetworks: {
+      alert_webhook: config.ALERT_WEBHOOK_ALLOW_PRIVATE,
+      deployment_webhook: config.DEPLOY_ALLOW_PRIVATE_NETWORKS,
+      kubernetes: config.DEPLOY_ALLOW_PRIVATE_NETWORKS,
+    },
+    dnsServers: config.OUTBOUND_DNS_SERVERS,
+  });
   const alerts = buildAlertServices({
     database,
     registry: metrics.registry,
@@ -143,20 +160,18 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
     externalUrl: config.ALERT_EXTERNAL_URL,
     webhookTimeoutMs: config.ALERT_WEBHOOK_TIMEOUT_MS,
     webhookMaxAttempts: config.ALERT_WEBHOOK_MAX_ATTEMPTS,
-    allowPrivateNetworks: config.ALERT_WEBHOOK_ALLOW_PRIVATE,
+    outbound,
   });
   initializer.register(alertsComponent(alerts, { database, logger }));
   const maintenance = new MaintenanceMode({ database, changes: auth.changes, audit: auth.audit });
   const environments = new EnvironmentService({ database, audit: auth.audit, kek });
-  const providerFor = createProviderRegistry(
-    defaultProviderFactories({ allowPrivateNetworks: config.DEPLOY_ALLOW_PRIVATE_NETWORKS }),
-  );
+  const providerFor = createProviderRegistry(defaultProviderFactories({ outbound }));
   const deployments = new DeploymentService({ database, audit: auth.audit, providerFor, kek });
   const engine = new DeploymentEngine({
     database,
     providerFor,
     kek,
-    querierFor: metricSources(config.DEPLOY_PROMETHEUS_URL),
+    querierFor: metricSources({ prometheusUrl: config.DEPLOY_PROMETHEUS_URL, outbound }),
     runAnalysis,
     audit: auth.audit,
     logger,
@@ -179,6 +194,8 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
     logger,
     pgDump: config.BACKUP_PG_DUMP === 'off' ? null : config.BACKUP_PG_DUMP,
     inMaintenance: () => maintenance.current().enabled,
+    restoreTargets: config.BACKUP_RESTORE_TARGETS,
+    outboundPolicy: outbound,
   });
   const backupScheduler = new BackupScheduler({
     database,

@@ -24,10 +24,13 @@ import { type AlertServices, buildAlertServices } from '../../server/services/al
 import { verifyWebhookSignature } from '../../server/services/alerts/webhook-signature';
 import type { Principal } from '../../server/services/auth/principal';
 import { createMetrics, httpSeriesKey } from '../../server/services/monitoring/metrics';
+import { createOutboundPolicy } from '../../server/services/outbound';
 import { createCallerFactory, router } from '../../server/trpc';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 
 const logger = createLogger({ level: 'silent' });
+// The receivers listen on 127.0.0.1: allowed as an operator allows a receiver next door.
+const loopbackAllowed = createOutboundPolicy({ privateNetworks: { alert_webhook: true } });
 const kek = new Uint8Array(randomBytes(32));
 
 let testDb: TestDatabase;
@@ -68,7 +71,7 @@ function buildServices(database: PlatformDatabase): AlertServices {
     externalUrl: 'https://platform.test',
     webhookTimeoutMs: 2_000,
     webhookMaxAttempts: 5,
-    allowPrivateNetworks: true, // the receiver listens on 127.0.0.1
+    outbound: loopbackAllowed,
     backoff: { baseMs: 20, maxMs: 40 },
     notifierPollMs: 50,
   });
@@ -130,7 +133,7 @@ function notifierOptions() {
     timeoutMs: 2_000,
     maxAttempts: 5,
     backoff: { baseMs: 20, maxMs: 40 },
-    policy: { allowPrivateNetworks: true },
+    outbound: loopbackAllowed,
   };
 }
 
@@ -414,7 +417,7 @@ describe('alert rules', () => {
       expect(notification).toMatchObject({
         attempts: 1,
         delivered_at: null,
-        last_error: 'no answer within 200 ms',
+        last_error: 'timeout: no answer within 200 ms',
       });
     } finally {
       silent.closeAllConnections();
@@ -637,7 +640,7 @@ describe('performance.alerts procedures', () => {
       defaultRules: true,
       webhookTimeoutMs: 2_000,
       webhookMaxAttempts: 5,
-      allowPrivateNetworks: false,
+      outbound: createOutboundPolicy(),
     });
     for (const url of [
       'http://127.0.0.1:9/',
@@ -678,7 +681,7 @@ describe('the alerts component', () => {
       defaultRules: true,
       webhookTimeoutMs: 2_000,
       webhookMaxAttempts: 5,
-      allowPrivateNetworks: true,
+      outbound: loopbackAllowed,
     });
     const component = alertsComponent(services, { database, logger });
     expect(component).toMatchObject({ name: 'alerts', phase: 'monitoring', critical: false });
@@ -713,7 +716,7 @@ describe('the alerts component', () => {
       defaultRules: true,
       webhookTimeoutMs: 2_000,
       webhookMaxAttempts: 5,
-      allowPrivateNetworks: true,
+      outbound: loopbackAllowed,
     });
     const component = alertsComponent(services, { database: databases[0] as PlatformDatabase, logger });
     const metricsTest = component.selfTests?.find((t) => t.name.includes('metrics'));

@@ -15,6 +15,7 @@ import {
   ProviderConfigError,
 } from '../../server/services/deployments/provider-registry';
 import { WebhookProvider } from '../../server/services/deployments/provider-webhook';
+import { createOutboundPolicy } from '../../server/services/outbound';
 import { type FakeKubernetes, type KubeObject, startFakeKubernetes } from '../helpers/fake-kubernetes';
 
 const target: DeploymentTarget = {
@@ -70,6 +71,10 @@ async function startReceiver() {
 }
 
 const SECRET = 'whsec_deployments-test-secret-0123456789';
+// The receivers and the Kubernetes contract server listen on 127.0.0.1: allowed explicitly.
+const loopbackAllowed = createOutboundPolicy({
+  allow: { deployment_webhook: ['127.0.0.0/8'], kubernetes: ['127.0.0.0/8'], metrics: ['127.0.0.0/8'] },
+});
 
 describe('WebhookProvider', () => {
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
@@ -80,7 +85,7 @@ describe('WebhookProvider', () => {
       timeoutMs: 2_000,
       retries: 3,
       backoff: { baseMs: 10, maxMs: 50 },
-      allowPrivateNetworks: true,
+      outbound: loopbackAllowed,
       ...overrides,
     });
 
@@ -171,7 +176,9 @@ describe('WebhookProvider', () => {
   it('retries when the receiver cannot be reached, then says so', async () => {
     const gone = await startReceiver();
     await gone.close();
-    await expect(provider({ url: gone.url, retries: 2 }).prepare(target)).rejects.toThrow(/ECONNREFUSED/);
+    await expect(provider({ url: gone.url, retries: 2 }).prepare(target)).rejects.toThrow(
+      /: connection_failed: the connection was refused$/,
+    );
   });
 
   it('bounds each attempt by the timeout', async () => {
@@ -183,7 +190,7 @@ describe('WebhookProvider', () => {
   });
 
   it('refuses a private address unless private networks are allowed, and a weight outside 0-100', async () => {
-    expect(() => provider({ allowPrivateNetworks: false })).toThrow('private or local address');
+    expect(() => provider({ outbound: createOutboundPolicy() })).toThrow(/^destination_not_allowed: /);
     await expect(provider().setWeight(target, 120)).rejects.toThrow('from 0 to 100');
     expect(receiver.received).toHaveLength(0);
   });
@@ -249,6 +256,7 @@ describe('KubernetesProvider', () => {
       container: 'app',
       pollIntervalMs: 10,
       rolloutTimeoutMs: 10_000,
+      outbound: loopbackAllowed,
       ...overrides,
     });
   const getDeployment = (name: string) => fake.get('deployment', NAMESPACE, name);
@@ -358,14 +366,15 @@ describe('KubernetesProvider', () => {
       }
     });
 
-    it('gives up on an object that keeps changing under it, with the API server’s reason', async () => {
+    it('gives up on an object that keeps changing under it, with the API server’s reason and none of its text', async () => {
       const k8s = provider();
       fake.interfere('deployment', NAMESPACE, 'shop-canary', 100);
       const failure = k8s.prepare(target).catch((error: unknown) => error);
       const error = await failure;
       expect(error).toBeInstanceOf(KubernetesApiError);
       expect((error as KubernetesApiError).status).toBe(409);
-      expect((error as Error).message).toContain('the object has been modified');
+      expect((error as Error).message).toMatch(/: 409 Conflict$/);
+      expect((error as Error).message).not.toContain('the object has been modified');
     });
 
     it('refuses a version that cannot be an image tag and a wrong token', async () => {
@@ -494,7 +503,7 @@ describe('KubernetesProvider', () => {
 // --- Registry ------------------------------------------------------------------------------------------
 
 describe('createProviderRegistry', () => {
-  const registry = createProviderRegistry(defaultProviderFactories({ allowPrivateNetworks: true }));
+  const registry = createProviderRegistry(defaultProviderFactories({ outbound: loopbackAllowed }));
 
   it('builds a provider of the named kind from a validated configuration', async () => {
     const receiver = await startReceiver();

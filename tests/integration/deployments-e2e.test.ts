@@ -233,7 +233,7 @@ describe('canary deployments end to end, analysis over the canary’s own /metri
   let client: PlatformClient;
 
   beforeAll(async () => {
-    t = await startTestApp({ DEPLOY_ALLOW_PRIVATE_NETWORKS: 'true' });
+    t = await startTestApp({ DEPLOY_ALLOW_PRIVATE_NETWORKS: 'true', OUTBOUND_ALLOW_METRICS: '127.0.0.0/8' });
     client = inProcessClient(t);
   });
   afterAll(() => t?.close());
@@ -367,7 +367,11 @@ describe('canary deployments across platform processes', () => {
   // Bun is the primary runtime; Node runs the same server where Bun is missing.
   const runtime: Runtime = runtimeAvailable('bun') ? 'bun' : 'node';
   let database: TestDatabase;
-  const serverEnv = () => ({ DATABASE_URL: database.url, DEPLOY_ALLOW_PRIVATE_NETWORKS: 'true' });
+  const serverEnv = () => ({
+    DATABASE_URL: database.url,
+    DEPLOY_ALLOW_PRIVATE_NETWORKS: 'true',
+    OUTBOUND_ALLOW_METRICS: '127.0.0.0/8',
+  });
 
   beforeAll(async () => {
     database = await createTestDatabase();

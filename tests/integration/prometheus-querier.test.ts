@@ -7,6 +7,7 @@ import {
   parsePrometheusText,
   TargetMetricsQuerier,
 } from '../../server/services/deployments/target-metrics-querier';
+import { createOutboundPolicy } from '../../server/services/outbound';
 import { prometheusSkipReason, startTestPrometheus, type TestPrometheus } from '../helpers/prometheus-server';
 
 /** A tiny HTTP service exposing prom-client metrics on /metrics, as the deployed services do. */
@@ -74,6 +75,8 @@ async function startMetricsService() {
 
 type Service = Awaited<ReturnType<typeof startMetricsService>>;
 
+// The services and Prometheus listen on 127.0.0.1: allowed explicitly.
+const outbound = createOutboundPolicy({ allow: { metrics: ['127.0.0.0/8'] } });
 const context = { deploymentId: '7d1f0e4a-0000-4000-8000-000000000001', version: '2.0.0' };
 let service: Service;
 let second: Service;
@@ -121,7 +124,7 @@ describe('PrometheusQuerier against a real Prometheus', () => {
     if (skip) return;
     prometheus = await startTestPrometheus({ targets: [service.hostPort] });
     console.log(`prometheus ready in ${prometheus.startupMs} ms`);
-    querier = new PrometheusQuerier({ url: prometheus.url, timeoutMs: 5_000 });
+    querier = new PrometheusQuerier({ url: prometheus.url, timeoutMs: 5_000, outbound });
   });
   afterAll(() => prometheus?.stop());
 
@@ -193,12 +196,12 @@ describe('PrometheusQuerier without a server', () => {
   it('fails clearly when Prometheus cannot be reached', async () => {
     const closed = await startMetricsService();
     await closed.close();
-    const querier = new PrometheusQuerier({ url: `http://${closed.hostPort}`, timeoutMs: 2_000 });
+    const querier = new PrometheusQuerier({ url: `http://${closed.hostPort}`, timeoutMs: 2_000, outbound });
     await expect(querier.query('up', context)).rejects.toThrow(/Prometheus could not be reached/);
   });
 
   it('refuses a placeholder outside a double-quoted label value, and an unknown one', async () => {
-    const querier = new PrometheusQuerier({ url: 'http://127.0.0.1:9', timeoutMs: 1_000 });
+    const querier = new PrometheusQuerier({ url: 'http://127.0.0.1:9', timeoutMs: 1_000, outbound });
     await expect(querier.query('test_requests_total{{version}}', context)).rejects.toThrow(
       'must stand inside a double-quoted label value',
     );
@@ -211,7 +214,7 @@ describe('PrometheusQuerier without a server', () => {
 
 describe('TargetMetricsQuerier scraping the service directly', () => {
   const querierFor = (urls: string[], warmupMs = 1_000) =>
-    new TargetMetricsQuerier({ targets: () => urls, timeoutMs: 2_000, warmupMs });
+    new TargetMetricsQuerier({ targets: () => urls, timeoutMs: 2_000, warmupMs, outbound });
 
   it('reads a counter with {{version}} filled in, and gauges', async () => {
     const querier = querierFor([service.url]);

@@ -9,10 +9,9 @@ import {
 } from '../../../db/repositories/alert-webhooks';
 import { backoffDelay } from '../../../db/retry';
 import type { Logger } from '../../runtime/logger';
-import { openSecret } from './sealed-secret';
-import { postWebhook } from './webhook-request';
+import { type OutboundPolicy, OutboundRefusedError, outboundRequest } from '../outbound';
+import { openSecret, SealedSecretError } from './sealed-secret';
 import { DELIVERY_HEADER, SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from './webhook-signature';
-import { parseWebhookUrl, type WebhookUrlPolicy } from './webhook-url';
 
 export interface AlertNotifierOptions {
   database: PlatformDatabase;
@@ -25,7 +24,8 @@ export interface AlertNotifierOptions {
   maxAttempts: number;
   /** Capped exponential backoff with full jitter between attempts. */
   backoff: { baseMs: number; maxMs: number };
-  policy: WebhookUrlPolicy;
+  /** Where deliveries may go (purpose alert_webhook), checked again at every delivery. */
+  outbound: OutboundPolicy;
   /** How often the outbox is polled for retries and other instances' notifications (default 2 s). */
   pollIntervalMs?: number;
   /** Notifications claimed, and delivered concurrently, per pass (default 10). */
@@ -183,34 +183,40 @@ export class AlertNotifier {
     notification: ClaimedNotification,
   ): Promise<{ ok: true } | { ok: false; retryable: boolean; error: string }> {
     let secret: string;
-    let url: URL;
     try {
       secret = openSecret(notification.secret_sealed, this.options.kek, notification.webhook_id);
-      url = parseWebhookUrl(notification.url, this.options.policy);
     } catch (error) {
-      // A secret no key opens or a URL the policy now refuses will not get better by retrying.
+      // A secret no key opens will not open by retrying.
       return { ok: false, retryable: false, error: messageOf(error) };
     }
     const body = JSON.stringify(notification.payload);
     const timestamp = Math.floor(Date.now() / 1000);
     try {
-      const status = await postWebhook({
-        url,
+      const { status } = await outboundRequest(notification.url, 'alert_webhook', this.options.outbound, {
+        method: 'POST',
         body,
         timeoutMs: this.options.timeoutMs,
-        policy: this.options.policy,
+        // The receiver's answer is never read: only its status counts.
+        maxBytes: 64 * 1024,
         headers: {
           'user-agent': 'beauty-crafter-platform-alerts',
+          'content-type': 'application/json',
           [DELIVERY_HEADER]: notification.id,
           [TIMESTAMP_HEADER]: String(timestamp),
           [SIGNATURE_HEADER]: signWebhook(secret, timestamp, body),
         },
       });
       if (status >= 200 && status < 300) return { ok: true };
+      // A 3xx is not followed (its Location could be anywhere) and not retried: it will not change.
       const retryable = status === 408 || status === 429 || status >= 500 || status < 200;
       return { ok: false, retryable, error: `the receiver answered ${status}` };
     } catch (error) {
-      return { ok: false, retryable: true, error: messageOf(error) };
+      // Our own short reason (OutboundRefusedError), never the receiver's or the driver's text. A
+      // destination the policy refuses, or a bad URL, will not get better by retrying.
+      const refused =
+        error instanceof OutboundRefusedError &&
+        (error.code === 'destination_not_allowed' || error.code === 'bad_url' || error.code === 'too_large');
+      return { ok: false, retryable: !refused, error: messageOf(error) };
     }
   }
 
@@ -231,8 +237,14 @@ export class AlertNotifier {
   }
 }
 
-/** An error's message, cut short: it is stored in last_error and must not carry a body or a secret. */
+/**
+ * What last_error may say: the outbound module's reasons and our own errors' messages, cut short.
+ * Anything else (a driver's text) is not shown.
+ */
 function messageOf(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message =
+    error instanceof OutboundRefusedError || error instanceof SealedSecretError
+      ? error.message
+      : 'the delivery failed';
   return message.slice(0, 300);
 }

@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import type { PlatformDatabase } from '../../../db/connect';
 import { syncPlatformRules } from '../../../db/repositories/alert-rules';
 import type { Logger } from '../../runtime/logger';
+import type { OutboundPolicy } from '../outbound';
 import { DEFAULT_ALERT_RULES } from './default-rules';
 import { AlertEvaluator } from './evaluator';
 import { type MetricsSource, registryMetricsSource } from './metrics-source';
@@ -26,8 +27,8 @@ export interface AlertServicesOptions {
   webhookTimeoutMs: number;
   /** ALERT_WEBHOOK_MAX_ATTEMPTS (default 12). */
   webhookMaxAttempts: number;
-  /** ALERT_WEBHOOK_ALLOW_PRIVATE: let webhooks reach private and loopback addresses. */
-  allowPrivateNetworks: boolean;
+  /** Where webhooks may point (purpose alert_webhook: ALERT_WEBHOOK_ALLOW_PRIVATE, OUTBOUND_ALLOW_ALERT_WEBHOOK). */
+  outbound: OutboundPolicy;
   /** Between delivery attempts (default 1 s doubling up to 5 min, full jitter). */
   backoff?: { baseMs: number; maxMs: number };
   /** Another source of metrics than `registry` (tests). */
@@ -49,14 +50,13 @@ export interface AlertServices {
 }
 
 export function buildAlertServices(options: AlertServicesOptions): AlertServices {
-  const { database, kek, logger } = options;
-  const policy = { allowPrivateNetworks: options.allowPrivateNetworks };
+  const { database, kek, logger, outbound } = options;
   const externalUrl = options.externalUrl ?? '';
   const notifier = new AlertNotifier({
     database,
     kek,
     logger,
-    policy,
+    outbound,
     timeoutMs: options.webhookTimeoutMs,
     maxAttempts: options.webhookMaxAttempts,
     backoff: options.backoff ?? { baseMs: 1_000, maxMs: 300_000 },
@@ -73,7 +73,7 @@ export function buildAlertServices(options: AlertServicesOptions): AlertServices
   });
   return {
     rules: new AlertRuleService({ database, externalUrl }),
-    webhooks: new AlertWebhookService({ database, kek, policy }),
+    webhooks: new AlertWebhookService({ database, kek, outbound }),
     evaluator,
     notifier,
     source,

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { openSecret, SealedSecretError, sealSecret } from './sealed-secret';
 import { generateWebhookSecret, signWebhook, verifyWebhookSignature } from './webhook-signature';
-import { isPublicAddress, parseWebhookUrl, resolveWebhookAddress, WebhookUrlError } from './webhook-url';
 
 const kek = new Uint8Array(randomBytes(32));
 
@@ -57,59 +56,4 @@ describe('webhook signatures', () => {
   });
 });
 
-describe('webhook URL policy', () => {
-  const strict = { allowPrivateNetworks: false };
-
-  it('tells public addresses from private, loopback, link-local and mapped ones', () => {
-    for (const address of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111'])
-      expect(isPublicAddress(address), address).toBe(true);
-    for (const address of [
-      '127.0.0.1',
-      '10.1.2.3',
-      '172.16.0.1',
-      '192.168.1.1',
-      '169.254.169.254',
-      '100.64.0.1',
-      '0.0.0.0',
-      '::1',
-      '::',
-      'fe80::1',
-      'fd00::1',
-      '::ffff:127.0.0.1',
-      '::ffff:169.254.169.254',
-      'not an address',
-    ]) {
-      expect(isPublicAddress(address), address).toBe(false);
-    }
-  });
-
-  it('refuses non-http schemes, credentials and private or local hosts unless allowed', () => {
-    expect(parseWebhookUrl('https://hooks.example.com/alerts', strict).host).toBe('hooks.example.com');
-    const refused = [
-      'ftp://example.com/',
-      'https://user:pass@example.com/',
-      'http://127.0.0.1:8080/',
-      'http://[::1]/',
-      'http://2130706433/',
-      'http://0x7f.1/',
-      'http://169.254.169.254/latest/meta-data',
-      'http://localhost/',
-      'http://api.localhost/',
-      'not a url',
-    ];
-    for (const url of refused) expect(() => parseWebhookUrl(url, strict), url).toThrow(WebhookUrlError);
-    expect(parseWebhookUrl('http://127.0.0.1:8080/hook', { allowPrivateNetworks: true }).port).toBe('8080');
-  });
-
-  it('checks every DNS answer at delivery: a name resolving to loopback is refused', async () => {
-    await expect(resolveWebhookAddress(new URL('http://localhost/'), strict, 2_000)).rejects.toThrow(
-      WebhookUrlError,
-    );
-    await expect(resolveWebhookAddress(new URL('http://127.0.0.1/'), strict, 2_000)).rejects.toThrow(
-      WebhookUrlError,
-    );
-    expect(
-      await resolveWebhookAddress(new URL('http://127.0.0.1/'), { allowPrivateNetworks: true }, 2_000),
-    ).toBe('127.0.0.1');
-  });
-});
+// The URL policy of webhooks is the outbound module's: server/services/outbound/*.test.ts.

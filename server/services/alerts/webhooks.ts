@@ -4,26 +4,28 @@ import type { AlertWebhookRow } from '../../../db/database';
 import { deleteWebhook, insertWebhook, listWebhooks } from '../../../db/repositories/alert-webhooks';
 import type { AlertWebhook, CreatedAlertWebhook } from '../../../shared/alerts';
 import { PlatformError } from '../../errors';
+import { type OutboundPolicy, OutboundRefusedError, parseOutboundUrl } from '../outbound';
 import type { AlertActor } from './rules';
 import { sealSecret } from './sealed-secret';
 import { generateWebhookSecret } from './webhook-signature';
-import { parseWebhookUrl, WebhookUrlError, type WebhookUrlPolicy } from './webhook-url';
 
 /**
  * An organization's webhook endpoints. The signing secret is generated here, returned once at
- * creation and stored sealed under the key-encryption key, bound to the webhook's id.
+ * creation and stored sealed under the key-encryption key, bound to the webhook's id. A URL the
+ * outbound policy refuses without DNS (an internal address, localhost) is refused here; one whose
+ * name resolves to an internal address is refused at every delivery.
  */
 export class AlertWebhookService {
   constructor(
-    private readonly options: { database: PlatformDatabase; kek: Uint8Array; policy: WebhookUrlPolicy },
+    private readonly options: { database: PlatformDatabase; kek: Uint8Array; outbound: OutboundPolicy },
   ) {}
 
   async create(actor: AlertActor, input: { name: string; url: string }): Promise<CreatedAlertWebhook> {
     let url: URL;
     try {
-      url = parseWebhookUrl(input.url, this.options.policy);
+      url = parseOutboundUrl(input.url, 'alert_webhook', this.options.outbound);
     } catch (error) {
-      if (error instanceof WebhookUrlError) throw new PlatformError('BAD_REQUEST', error.message);
+      if (error instanceof OutboundRefusedError) throw new PlatformError('BAD_REQUEST', error.message);
       throw error;
     }
     const id = randomUUID();

@@ -1,3 +1,4 @@
+import { type OutboundPolicy, OutboundRefusedError, outboundRequest, parseOutboundUrl } from '../outbound';
 import type { MetricQuerier } from './contracts';
 
 export interface PrometheusQuerierOptions {
@@ -5,6 +6,8 @@ export interface PrometheusQuerierOptions {
   url: string;
   /** Bound on one query, connection included. */
   timeoutMs: number;
+  /** Where the URL may point (purpose metrics; metric-sources.ts allows DEPLOY_PROMETHEUS_URL's host). */
+  outbound: OutboundPolicy;
 }
 
 /**
@@ -13,17 +16,15 @@ export interface PrometheusQuerierOptions {
  *
  * A scalar is its value; a vector of one sample is that sample's value; an empty vector is null
  * (no data yet, which the analysis counts as inconclusive); several samples are an error, since an
- * analysis compares one number; wrap the query in sum(), max() or similar.
+ * analysis compares one number; wrap the query in sum(), max() or similar. Errors say what went
+ * wrong in our words: Prometheus's error text and series labels are not repeated.
  */
 export class PrometheusQuerier implements MetricQuerier {
   readonly kind = 'prometheus';
   private readonly endpoint: URL;
 
   constructor(private readonly options: PrometheusQuerierOptions) {
-    const base = new URL(options.url);
-    if (base.protocol !== 'http:' && base.protocol !== 'https:') {
-      throw new Error('the Prometheus URL must be http or https');
-    }
+    const base = parseOutboundUrl(options.url, 'metrics', options.outbound);
     this.endpoint = new URL(`${base.pathname.replace(/\/$/, '')}/api/v1/query`, base);
   }
 
@@ -33,31 +34,30 @@ export class PrometheusQuerier implements MetricQuerier {
   ): Promise<number | null> {
     const url = new URL(this.endpoint);
     url.searchParams.set('query', fillPlaceholders(expression, context));
-    let response: Response;
+    let response: Awaited<ReturnType<typeof outboundRequest>>;
     try {
-      response = await fetch(url, {
+      response = await outboundRequest(url, 'metrics', this.options.outbound, {
         headers: { accept: 'application/json' },
-        signal: AbortSignal.timeout(this.options.timeoutMs),
-        redirect: 'error',
+        timeoutMs: this.options.timeoutMs,
       });
     } catch (error) {
-      if (error instanceof Error && error.name === 'TimeoutError') {
+      if (error instanceof OutboundRefusedError && error.code === 'timeout') {
         throw new Error(`Prometheus did not answer within ${this.options.timeoutMs} ms`);
       }
-      throw new Error(`Prometheus could not be reached: ${causeOf(error)}`);
+      throw new Error(`Prometheus could not be reached: ${(error as Error).message}`);
     }
-    const text = await response.text();
     let body: PrometheusResponse;
     try {
-      body = JSON.parse(text) as PrometheusResponse;
+      body = JSON.parse(response.body.toString('utf8')) as PrometheusResponse;
     } catch {
       throw new Error(`Prometheus answered ${response.status} with a body that is not JSON`);
     }
     if (body.status !== 'success' || !body.data) {
-      // bad_data (400) is a mistake in the query; execution (422), timeout or unavailable (503) are the server's.
-      throw new Error(
-        `Prometheus refused the query (${body.errorType ?? response.status}): ${body.error ?? ''}`,
-      );
+      // bad_data (400) is a mistake in the query; execution (422), timeout or unavailable (503) are
+      // the server's. The error type is one of a closed set; the error text is not repeated.
+      const type =
+        typeof body.errorType === 'string' && ERROR_TYPES.has(body.errorType) ? body.errorType : null;
+      throw new Error(`Prometheus refused the query (${type ?? response.status})`);
     }
     return resultValue(body.data);
   }
@@ -70,6 +70,18 @@ interface PrometheusResponse {
   error?: string;
 }
 
+// https://prometheus.io/docs/prometheus/latest/querying/api/#format-overview
+const ERROR_TYPES: ReadonlySet<string> = new Set([
+  'bad_data',
+  'timeout',
+  'canceled',
+  'execution',
+  'unavailable',
+  'internal',
+  'not_found',
+  'not_acceptable',
+]);
+
 type Sample = [number, string];
 
 function resultValue(data: { resultType: string; result: unknown }): number | null {
@@ -80,17 +92,15 @@ function resultValue(data: { resultType: string; result: unknown }): number | nu
       const result = data.result as { metric: Record<string, string>; value: Sample }[];
       if (result.length === 0) return null;
       if (result.length > 1) {
-        const series = result.slice(0, 3).map((r) => JSON.stringify(r.metric));
         throw new Error(
-          `the query returned ${result.length} series (${series.join(', ')}${result.length > 3 ? ', …' : ''}); ` +
-            'an analysis needs one number: aggregate it, e.g. with sum(...)',
+          `the query returned ${result.length} series where an analysis needs one number: aggregate it, e.g. with sum(...)`,
         );
       }
       return sampleValue((result[0] as { value: Sample }).value);
     }
     default:
       throw new Error(
-        `the query returned a ${data.resultType}; an analysis needs a scalar or a one-sample vector`,
+        `the query returned a ${data.resultType === 'matrix' || data.resultType === 'string' ? data.resultType : 'result of an unknown type'}; an analysis needs a scalar or a one-sample vector`,
       );
   }
 }
@@ -101,12 +111,6 @@ function sampleValue(sample: Sample): number {
   if (text === '+Inf') return Number.POSITIVE_INFINITY;
   if (text === '-Inf') return Number.NEGATIVE_INFINITY;
   return Number(text);
-}
-
-function causeOf(error: unknown): string {
-  const cause = (error as { cause?: unknown }).cause;
-  if (cause instanceof Error) return cause.message;
-  return error instanceof Error ? error.message : String(error);
 }
 
 const PLACEHOLDER = /\{\{\s*([a-zA-Z]+)\s*\}\}/y;

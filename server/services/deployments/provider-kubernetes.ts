@@ -1,6 +1,5 @@
-import http from 'node:http';
-import https from 'node:https';
 import { setTimeout as delay } from 'node:timers/promises';
+import { type OutboundPolicy, OutboundRefusedError, outboundRequest, parseOutboundUrl } from '../outbound';
 import type { DeploymentProvider, DeploymentTarget } from './contracts';
 
 export interface KubernetesProviderOptions {
@@ -32,9 +31,17 @@ export interface KubernetesProviderOptions {
   rolloutTimeoutMs?: number;
   /** How often to read the status while waiting (default 1 s). */
   pollIntervalMs?: number;
+  /**
+   * Where `apiUrl` may point (purpose kubernetes). In a cluster the API server is a private
+   * address (kubernetes.default.svc): OUTBOUND_ALLOW_KUBERNETES names it.
+   */
+  outbound: OutboundPolicy;
 }
 
-/** An API server's refusal, with its HTTP status and the Status object's reason (Conflict, NotFound...). */
+/**
+ * An API server's refusal, with its HTTP status and the Status object's reason (Conflict, NotFound...).
+ * Its message says only these: the Status message and any other text of the answer stay here.
+ */
 export class KubernetesApiError extends Error {
   override name = 'KubernetesApiError';
   constructor(
@@ -98,10 +105,7 @@ export class KubernetesProvider implements DeploymentProvider {
   private readonly base: URL;
 
   constructor(private readonly options: KubernetesProviderOptions) {
-    this.base = new URL(options.apiUrl);
-    if (this.base.protocol !== 'https:' && this.base.protocol !== 'http:') {
-      throw new Error('the Kubernetes API URL must be https (or http for a local proxy)');
-    }
+    this.base = parseOutboundUrl(options.apiUrl, 'kubernetes', options.outbound);
     if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(options.namespace)) throw new Error('invalid namespace');
   }
 
@@ -141,10 +145,11 @@ export class KubernetesProvider implements DeploymentProvider {
     const total = await this.totalReplicas(target);
     // Blue-green: the preview runs at full size, without traffic until promote; canary: at 0 until a weight.
     const replicas = target.strategy === 'blueGreen' ? total : 0;
-    const canary = await this.update(this.deploymentPath(`${this.nameOf(target)}-canary`), (d) =>
+    const canaryName = `${this.nameOf(target)}-canary`;
+    await this.update(this.deploymentPath(canaryName), (d) =>
       diff(d, { spec: { replicas, template: { spec: { containers: this.withImage(d, image(d)) } } } }),
     );
-    if (replicas > 0) await this.waitForRollout(canary.metadata.name);
+    if (replicas > 0) await this.waitForRollout(canaryName);
   }
 
   async setWeight(target: DeploymentTarget, weight: number): Promise<void> {
@@ -352,7 +357,7 @@ export class KubernetesProvider implements DeploymentProvider {
     const containers = workload.spec.template.spec.containers;
     const wanted = this.options.container;
     const found = wanted === undefined ? containers[0] : containers.find((c) => c.name === wanted);
-    if (!found) throw new Error(`${workload.metadata.name} has no container ${wanted ?? ''}`.trim());
+    if (!found) throw new Error(`the workload has no container ${wanted ?? ''}`.trim());
     return found;
   }
 
@@ -446,75 +451,86 @@ export class KubernetesProvider implements DeploymentProvider {
       const stuck = workload.status?.conditions?.find(
         (c) => c.type === 'Progressing' && c.status === 'False' && c.reason === 'ProgressDeadlineExceeded',
       );
-      if (stuck)
-        throw new Error(`${workload.metadata.name} is not progressing: ${stuck.message ?? stuck.reason}`);
-      if (Date.now() > deadline) {
-        throw new Error(
-          `${workload.metadata.name} did not reach ${what} in time: ${JSON.stringify(workload.status ?? {})}`,
-        );
-      }
+      // Named by the path we asked for, never by text from the answer (a condition's message).
+      const name = decodeURIComponent(path.slice(path.lastIndexOf('/') + 1));
+      if (stuck) throw new Error(`${name} is not progressing: ProgressDeadlineExceeded`);
+      if (Date.now() > deadline)
+        throw new Error(`${name} did not reach ${what} in time (${progressOf(workload)})`);
       await delay(this.options.pollIntervalMs ?? 1_000);
     }
   }
 
-  private request(method: 'GET' | 'PATCH', path: string, body?: Patch): Promise<unknown> {
+  private async request(method: 'GET' | 'PATCH', path: string, body?: Patch): Promise<unknown> {
     const url = new URL(`${this.base.pathname.replace(/\/$/, '')}${path}`, this.base);
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const secure = url.protocol === 'https:';
-    const signal = AbortSignal.timeout(this.options.timeoutMs);
-    return new Promise((resolve, reject) => {
-      const req = (secure ? https : http).request(
-        url,
-        {
-          method,
-          headers: {
-            accept: 'application/json',
-            authorization: `Bearer ${this.options.token}`,
-            'user-agent': 'beauty-crafter-platform-deployments',
-            ...(payload !== undefined && {
-              'content-type': 'application/merge-patch+json',
-              'content-length': String(Buffer.byteLength(payload)),
-            }),
-          },
-          ...(secure && this.options.caCert !== undefined && { ca: this.options.caCert }),
-          signal,
-          agent: false,
+    let response: Awaited<ReturnType<typeof outboundRequest>>;
+    try {
+      response = await outboundRequest(url, 'kubernetes', this.options.outbound, {
+        method,
+        body: payload,
+        timeoutMs: this.options.timeoutMs,
+        // etcd keeps objects up to 1.5 MiB; their JSON is somewhat larger.
+        maxBytes: 4 * 1024 * 1024,
+        ca: url.protocol === 'https:' ? this.options.caCert : undefined,
+        headers: {
+          accept: 'application/json',
+          authorization: `Bearer ${this.options.token}`,
+          'user-agent': 'beauty-crafter-platform-deployments',
+          ...(payload !== undefined && { 'content-type': 'application/merge-patch+json' }),
         },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('error', reject);
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: unknown;
-            try {
-              parsed = JSON.parse(text);
-            } catch {
-              parsed = undefined;
-            }
-            const status = res.statusCode ?? 0;
-            if (status >= 200 && status < 300 && parsed !== undefined) return resolve(parsed);
-            const kubeStatus = (parsed ?? {}) as { reason?: string; message?: string };
-            reject(
-              new KubernetesApiError(
-                status,
-                kubeStatus.reason ?? 'Unknown',
-                `Kubernetes API ${method} ${path}: ${status} ${kubeStatus.reason ?? ''} ${kubeStatus.message ?? text.slice(0, 200)}`.trim(),
-              ),
-            );
-          });
-        },
-      );
-      req.on('error', (error) =>
-        reject(
-          signal.aborted
-            ? new Error(`Kubernetes API ${method} ${path}: no answer within ${this.options.timeoutMs} ms`)
-            : new Error(`Kubernetes API ${method} ${path}: ${error.message}`),
-        ),
-      );
-      req.end(payload);
-    });
+      });
+    } catch (error) {
+      if (error instanceof OutboundRefusedError)
+        throw new Error(`Kubernetes API ${method} ${path}: ${error.message}`);
+      throw error;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(response.body.toString('utf8'));
+    } catch {
+      parsed = undefined;
+    }
+    const { status } = response;
+    if (status >= 200 && status < 300 && parsed !== undefined) return parsed;
+    // The Status object's reason is one of a closed set; its message is the API server's prose.
+    const claimed = (parsed as { reason?: unknown } | undefined)?.reason;
+    const reason = typeof claimed === 'string' && STATUS_REASONS.has(claimed) ? claimed : 'Unknown';
+    throw new KubernetesApiError(
+      status,
+      reason,
+      `Kubernetes API ${method} ${path}: ${status}${reason === 'Unknown' ? '' : ` ${reason}`}`,
+    );
   }
+}
+
+// metav1.StatusReason (k8s.io/apimachinery/pkg/apis/meta/v1/types.go).
+const STATUS_REASONS: ReadonlySet<string> = new Set([
+  'Unauthorized',
+  'Forbidden',
+  'NotFound',
+  'AlreadyExists',
+  'Conflict',
+  'Gone',
+  'Invalid',
+  'ServerTimeout',
+  'StoreReadError',
+  'Timeout',
+  'TooManyRequests',
+  'BadRequest',
+  'MethodNotAllowed',
+  'NotAcceptable',
+  'RequestEntityTooLarge',
+  'UnsupportedMediaType',
+  'InternalError',
+  'Expired',
+  'ServiceUnavailable',
+]);
+
+/** Where a rollout stands, in numbers only. */
+function progressOf(workload: Workload): string {
+  const s = workload.status ?? {};
+  const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) ? n : 0);
+  return `replicas ${count(s.replicas)}, updated ${count(s.updatedReplicas)}, available ${count(s.availableReplicas)} of ${count(workload.spec.replicas ?? 1)}`;
 }
 
 /** A canary plan of one weight, then an indefinite pause (`pause: {}`) that only a new plan or promote ends. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type OutboundPolicy, parseOutboundUrl } from '../outbound';
 import type { DeploymentProvider } from './contracts';
 import { KubernetesProvider } from './provider-kubernetes';
 import { WebhookProvider } from './provider-webhook';
@@ -89,11 +90,24 @@ export function createProviderRegistry(factories: ProviderFactories): ProviderRe
   };
 }
 
-/** The real providers. `allowPrivateNetworks` lets webhook URLs point inside the network (as ALERT_WEBHOOK_ALLOW_PRIVATE). */
-export function defaultProviderFactories(options: { allowPrivateNetworks: boolean }): ProviderFactories {
+/**
+ * The real providers, whose URLs the outbound policy checks when the configuration is given (a
+ * deployment is refused at creation for an internal address) and again at every call. The
+ * metricsTargets are checked here too (purpose metrics); the analysis scrapes them.
+ */
+export function defaultProviderFactories(options: { outbound: OutboundPolicy }): ProviderFactories {
+  const { outbound } = options;
+  const checkTargets = (urls: string[] | undefined) => {
+    for (const url of urls ?? []) parseOutboundUrl(url, 'metrics', outbound);
+  };
   return {
-    webhook: ({ metricsTargets: _, ...config }) =>
-      new WebhookProvider({ ...config, allowPrivateNetworks: options.allowPrivateNetworks }),
-    kubernetes: ({ metricsTargets: _, ...config }) => new KubernetesProvider(config),
+    webhook: ({ metricsTargets, ...config }) => {
+      checkTargets(metricsTargets);
+      return new WebhookProvider({ ...config, outbound });
+    },
+    kubernetes: ({ metricsTargets, ...config }) => {
+      checkTargets(metricsTargets);
+      return new KubernetesProvider({ ...config, outbound });
+    },
   };
 }

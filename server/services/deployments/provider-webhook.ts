@@ -1,8 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { backoffDelay } from '../../../db/retry';
-import { postWebhook } from '../alerts/webhook-request';
 import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from '../alerts/webhook-signature';
-import { parseWebhookUrl } from '../alerts/webhook-url';
+import { type OutboundPolicy, OutboundRefusedError, outboundRequest, parseOutboundUrl } from '../outbound';
 import type { DeploymentProvider, DeploymentTarget } from './contracts';
 
 /** The same on every attempt of one call (and on a repeat of a step after a restart): receivers deduplicate on it. */
@@ -35,10 +34,11 @@ export interface WebhookProviderOptions {
   /** Delay before the first retry, doubling up to maxMs, with full jitter (default 250 ms to 5 s). */
   backoff?: { baseMs: number; maxMs: number };
   /**
-   * Whether the URL may point at a private or local address. Off by default, as for alert
-   * webhooks: the URL is configuration a person typed, fetched by the server (SSRF).
+   * Where the URL may point (purpose deployment_webhook): the URL is configuration a person typed,
+   * called by the server (SSRF), so internal addresses need DEPLOY_ALLOW_PRIVATE_NETWORKS or
+   * OUTBOUND_ALLOW_DEPLOYMENT_WEBHOOK.
    */
-  allowPrivateNetworks?: boolean;
+  outbound: OutboundPolicy;
 }
 
 /**
@@ -51,17 +51,16 @@ export interface WebhookProviderOptions {
  * receiver can refuse forgeries and replays (`verifyWebhookSignature`). Answers 2xx: done.
  * A network failure, timeout, 408, 429 or 5xx is retried after a capped, jittered, exponentially
  * growing delay, with the same body and Idempotency-Key and a fresh signature; other answers
- * (the receiver refuses the call itself) and the last failed attempt throw.
+ * (the receiver refuses the call itself), a 3xx (never followed), a destination the outbound
+ * policy refuses and the last failed attempt throw, saying only the status or our own reason.
  */
 export class WebhookProvider implements DeploymentProvider {
   readonly kind = 'webhook';
   private readonly url: URL;
-  private readonly policy: { allowPrivateNetworks: boolean };
 
   constructor(private readonly options: WebhookProviderOptions) {
     if (!options.secret) throw new Error('a webhook provider needs a signing secret');
-    this.policy = { allowPrivateNetworks: options.allowPrivateNetworks === true };
-    this.url = parseWebhookUrl(options.url, this.policy);
+    this.url = parseOutboundUrl(options.url, 'deployment_webhook', options.outbound);
   }
 
   prepare(target: DeploymentTarget): Promise<void> {
@@ -111,20 +110,24 @@ export class WebhookProvider implements DeploymentProvider {
       const timestamp = Math.floor(Date.now() / 1000);
       let status: number;
       try {
-        status = await postWebhook({
-          url: this.url,
+        ({ status } = await outboundRequest(this.url, 'deployment_webhook', this.options.outbound, {
+          method: 'POST',
           body,
           timeoutMs,
-          policy: this.policy,
+          // Only the status is read.
+          maxBytes: 64 * 1024,
           headers: {
             'user-agent': 'beauty-crafter-platform-deployments',
+            'content-type': 'application/json',
             [IDEMPOTENCY_KEY_HEADER]: idempotencyKey,
             [TIMESTAMP_HEADER]: String(timestamp),
             [SIGNATURE_HEADER]: signWebhook(this.options.secret, timestamp, body),
           },
-        });
+        }));
       } catch (error) {
-        lastError = error instanceof Error ? error.message : String(error);
+        if (!(error instanceof OutboundRefusedError)) throw error;
+        lastError = error.message;
+        if (error.code === 'destination_not_allowed' || error.code === 'bad_url') break;
         continue;
       }
       if (status >= 200 && status < 300) return;

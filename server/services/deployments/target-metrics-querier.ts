@@ -3,6 +3,7 @@ import { parseExpression, rateRequirements } from '../alerts/expression';
 import { evaluateExpression } from '../alerts/expression-eval';
 import { seriesKey } from '../alerts/metrics-source';
 import { SampleHistory } from '../alerts/sample-history';
+import { type OutboundPolicy, OutboundRefusedError, outboundRequest } from '../outbound';
 import type { MetricQuerier } from './contracts';
 import { fillPlaceholders } from './prometheus-querier';
 
@@ -13,6 +14,8 @@ export interface TargetMetricsQuerierOptions {
   targets: (context: Context) => string[] | Promise<string[]>;
   /** Bound on one scrape of one target. */
   timeoutMs: number;
+  /** Where targets may point (purpose metrics: OUTBOUND_ALLOW_METRICS); checked at every scrape. */
+  outbound: OutboundPolicy;
   /**
    * When a `rate()` has no earlier scrape within its window (the first query of an analysis, or a
    * window shorter than the analysis interval), the querier scrapes again after this long and
@@ -95,7 +98,7 @@ export class TargetMetricsQuerier implements MetricQuerier {
   private async scrapeAll(state: DeploymentState, context: Context): Promise<void> {
     const urls = await this.options.targets(context);
     if (urls.length === 0) throw new Error('the deployment has no targets to scrape');
-    const scraped = await Promise.all(urls.map((url) => scrapeTarget(url, this.options.timeoutMs)));
+    const scraped = await Promise.all(urls.map((url) => scrapeTarget(url, this.options)));
     const at = Date.now();
     for (const [i, url] of urls.entries()) {
       let target = state.targets.get(url);
@@ -150,34 +153,27 @@ function absorb(target: TargetState, exposition: Exposition): void {
   }
 }
 
-async function scrapeTarget(url: string, timeoutMs: number): Promise<Exposition> {
-  let response: Response;
+/** One target's exposition. Failures name the target and our reason, never text of its answer. */
+async function scrapeTarget(
+  url: string,
+  options: { timeoutMs: number; outbound: OutboundPolicy },
+): Promise<Exposition> {
+  let response: Awaited<ReturnType<typeof outboundRequest>>;
   try {
-    response = await fetch(url, {
+    response = await outboundRequest(url, 'metrics', options.outbound, {
       headers: { accept: 'text/plain;version=0.0.4;q=1,*/*;q=0.1' },
-      signal: AbortSignal.timeout(timeoutMs),
-      redirect: 'error',
+      timeoutMs: options.timeoutMs,
+      maxBytes: MAX_SCRAPE_BYTES,
     });
   } catch (error) {
-    const reason =
-      error instanceof Error && error.name === 'TimeoutError'
-        ? `no answer within ${timeoutMs} ms`
-        : ((error as { cause?: Error }).cause?.message ?? String(error));
-    throw new Error(`scraping ${url} failed: ${reason}`);
+    if (error instanceof OutboundRefusedError) throw new Error(`scraping ${url} failed: ${error.message}`);
+    throw error;
   }
-  if (!response.ok) {
-    await response.body?.cancel();
+  if (response.status < 200 || response.status >= 300) {
     throw new Error(`scraping ${url} failed: it answered ${response.status}`);
   }
-  const length = Number(response.headers.get('content-length') ?? 0);
-  if (length > MAX_SCRAPE_BYTES) {
-    await response.body?.cancel();
-    throw new Error(`scraping ${url} failed: ${length} bytes is more than ${MAX_SCRAPE_BYTES}`);
-  }
-  const text = await response.text();
-  if (text.length > MAX_SCRAPE_BYTES) throw new Error(`scraping ${url} failed: the body is too large`);
   try {
-    return parsePrometheusText(text);
+    return parsePrometheusText(response.body.toString('utf8'));
   } catch (error) {
     throw new Error(`scraping ${url} failed: ${(error as Error).message}`);
   }
@@ -218,7 +214,7 @@ export function parsePrometheusText(text: string): Exposition {
         if (line[i] === '}') break;
         const label = LABEL.exec(line.slice(i))?.[0] ?? fail("expected a label name or '}'");
         i += label.length;
-        if (line[i] !== '=' || line[i + 1] !== '"') fail(`expected ="…" after ${label}`);
+        if (line[i] !== '=' || line[i + 1] !== '"') fail('expected ="…" after a label name');
         i += 2;
         let value = '';
         for (; line[i] !== '"'; i++) {
@@ -234,7 +230,7 @@ export function parsePrometheusText(text: string): Exposition {
       i++;
     }
     const valueText = line.slice(i).trim().split(/\s+/)[0] ?? '';
-    const value = parseValue(valueText) ?? fail(`'${valueText}' is not a sample value`);
+    const value = parseValue(valueText) ?? fail('expected a sample value');
     series.set(seriesKey(name, labels), { value, monotonic: isMonotonic(name, types) });
   }
   return series;
