@@ -65,6 +65,31 @@ export async function createUser(t: TestApp, role: Role, admin?: TestUser): Prom
   return { id: view.id, organizationId: actor.organizationId, email, password, role };
 }
 
+/**
+ * A user of the platform's own organization holding `platformRole` (and the organization role
+ * `role`, viewer by default), granted through the real service as the first admin would.
+ */
+export async function createPlatformUser(
+  t: TestApp,
+  platformRole: 'operator' | 'admin',
+  role: Role = 'viewer',
+): Promise<TestUser> {
+  const user = await createUser(t, role);
+  await t.deps.auth.organizations.setPlatformRole(
+    {
+      kind: 'user',
+      userId: t.adminUser.id,
+      organizationId: t.adminUser.organizationId,
+      role: 'admin',
+      platformRole: 'admin',
+      sessionId: 'test',
+    },
+    user.id,
+    platformRole,
+  );
+  return user;
+}
+
 /** Signs in over HTTP as a non-browser client (the refresh token comes in the body). */
 export async function login(t: TestApp, user: TestUser): Promise<SignedIn> {
   const response = await t.app.request('/api/trpc/auth.login', {

@@ -18,7 +18,7 @@ import {
   type SigningAlgorithm,
 } from '../../server/services/auth/signing-keys';
 import { startTestApp, TEST_ADMIN, TEST_KEK, type TestApp } from '../helpers/app';
-import { createUser, login, type SignedIn, type TestUser } from '../helpers/auth';
+import { createPlatformUser, createUser, login, type SignedIn, type TestUser } from '../helpers/auth';
 import { type Answer, send as sendTo } from '../helpers/http';
 import { dumpTables, SecretScan } from '../helpers/secret-scan';
 
@@ -50,8 +50,8 @@ const mutate = (procedure: string, headers: Record<string, string>) =>
     body: '{}',
   });
 
-async function newUser(role: TestUser['role']): Promise<TestUser> {
-  const user = await createUser(t, role);
+async function newUser(role: TestUser['role'], platformRole?: 'operator'): Promise<TestUser> {
+  const user = platformRole ? await createPlatformUser(t, platformRole, role) : await createUser(t, role);
   remember(user.password);
   return user;
 }
@@ -108,8 +108,8 @@ describe('forged access tokens over HTTP', () => {
   let revokedSessionToken: string;
 
   beforeAll(async () => {
-    // An operator, so that a token accepted for them would be served /api/system/status as well.
-    victim = await signIn(await newUser('operator'));
+    // A platform operator, so that a token accepted for them would be served /api/system/status as well.
+    victim = await signIn(await newUser('operator', 'operator'));
     signer = await currentSigningKey();
     const ended = await signIn(await newUser('operator'));
     expect((await mutate('auth.logout', ended.headers)).res.status).toBe(200);
@@ -131,6 +131,7 @@ describe('forged access tokens over HTTP', () => {
       sub: decoded.sub,
       org: decoded.org,
       role: decoded.role,
+      prole: decoded.prole,
       sid: decoded.sid,
       iat: now,
       exp: now + 600,

@@ -168,7 +168,8 @@ describe('performance.cache procedures', () => {
       userId: randomUUID(),
       organizationId: randomUUID(),
       role,
-      platformRole: null,
+      // The cache is the platform's: its callers hold the platform role of the same rank.
+      platformRole: role === 'viewer' ? null : role,
       sessionId: randomUUID(),
     };
     const ctx: Context = {

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app';
-import { createUser, login } from '../helpers/auth';
+import { createPlatformUser, login } from '../helpers/auth';
 
 /**
  * The performance router over real traffic: the figures move with requests the test makes and
@@ -13,7 +13,7 @@ describe('performance router', () => {
 
   beforeAll(async () => {
     t = await startTestApp({ DB_POOL_MAX: '3', PERFORMANCE_SLOW_QUERY_MS: '150' });
-    operator = (await login(t, await createUser(t, 'operator'))).headers;
+    operator = (await login(t, await createPlatformUser(t, 'operator'))).headers;
   });
   afterAll(async () => {
     await t?.close();

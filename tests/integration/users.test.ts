@@ -218,6 +218,7 @@ describe('users', () => {
         'name',
         'organizationId',
         'passwordChangedAt',
+        'platformRole',
         'role',
         'updatedAt',
       ].sort(),
