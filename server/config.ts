@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { restoreTargetList } from '../shared/devops-backups';
 
 const int = (min: number, max: number) =>
   z
@@ -164,6 +165,11 @@ export const configSchema = z.object({
   /** The pg_dump used when it can dump the server ('off': always COPY). */
   BACKUP_PG_DUMP: z.string().min(1).default('pg_dump'),
   BACKUP_SCHEDULER_INTERVAL_MS: int(1_000, 3_600_000).default(30_000),
+  /**
+   * Databases a restore may write into besides the platform's own: comma-separated
+   * `host[:port]/database` (port 5432 by default, IPv6 in brackets); see docs/backups.md.
+   */
+  BACKUP_RESTORE_TARGETS: restoreTargetList.default([]),
   TRPC_MAX_BATCH_SIZE: int(1, 100).default(20),
   BODY_LIMIT_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024),
   /** Expose pool, runtime and process metrics; off only for benchmarks of the bare stack. */
@@ -193,7 +199,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // Quoted as JSON and shortened, so a value holding a newline cannot break the
     // one-line-per-problem promise (or forge a line of its own).
     const shown =
-      name in input && !/TOKEN|PASSWORD|SECRET|KEY|DATABASE_URL|REDIS_URL/.test(name)
+      name in input && !/TOKEN|PASSWORD|SECRET|KEY|DATABASE_URL|REDIS_URL|RESTORE_TARGETS/.test(name)
         ? ` (got ${JSON.stringify(shorten(input[name] ?? ''))})`
         : '';
     return `invalid configuration: ${name} ${issue.message}${shown}`;

@@ -26,6 +26,83 @@ export type BackupListInput = z.infer<typeof backupListInput>;
 
 export const backupIdInput = z.object({ id });
 
+/**
+ * A database the platform may restore into besides its own: one entry of BACKUP_RESTORE_TARGETS,
+ * or where a restore's `targetDatabaseUrl` points. Host in lower case, without IPv6 brackets or a
+ * trailing dot; port 5432 when not given.
+ */
+export interface RestoreTargetAddress {
+  host: string;
+  port: number;
+  database: string;
+}
+
+const HOST_NAME =
+  /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
+const IPV6 = /^[0-9a-f:.]{2,45}$/;
+// Database names are identifiers (at most 63 bytes); ',', '/', '?', '#', spaces and control characters
+// would make entries ambiguous or unprintable.
+const DATABASE_NAME = /^[^\s/,?#\p{Cc}]{1,63}$/u;
+const ENTRY = /^(\[[^\]]*\]|[^:/[\]]+)(?::(\d{1,5}))?\/(.+)$/;
+
+/**
+ * `host` as allow-lists compare it, or null when it is neither a host name, an IPv4 address nor a
+ * bracketed IPv6 address. Matching is by spelling: a target is allowed only when it names its
+ * server exactly as the operator did (`localhost` does not stand for `127.0.0.1`).
+ */
+export function normaliseTargetHost(host: string): string | null {
+  const lower = host.toLowerCase();
+  if (lower.startsWith('[')) {
+    const inner = lower.slice(1, -1);
+    return lower.endsWith(']') && IPV6.test(inner) && inner.includes(':') ? inner : null;
+  }
+  const name = lower.replace(/\.$/, '');
+  return HOST_NAME.test(name) ? name : null;
+}
+
+/** One `host[:port]/database` entry; null when it is not one. */
+export function parseRestoreTargetEntry(text: string): RestoreTargetAddress | null {
+  const match = ENTRY.exec(text.trim());
+  if (!match) return null;
+  const host = normaliseTargetHost(match[1] as string);
+  const port = match[2] === undefined ? 5432 : Number(match[2]);
+  const database = match[3] as string;
+  if (host === null || port < 1 || port > 65_535 || !DATABASE_NAME.test(database)) return null;
+  return { host, port, database };
+}
+
+/** Whether `target` is one of `allowed` (host, port and database all equal). */
+export function restoreTargetAllowed(
+  target: RestoreTargetAddress,
+  allowed: readonly RestoreTargetAddress[],
+): boolean {
+  return allowed.some(
+    (entry) => entry.host === target.host && entry.port === target.port && entry.database === target.database,
+  );
+}
+
+/**
+ * BACKUP_RESTORE_TARGETS: comma-separated `host[:port]/database` entries (`[::1]:5433/restore_check`,
+ * `db.internal/staging`), never credentials: those come with each restore, in its URL.
+ */
+export const restoreTargetList = z.string().transform((value, ctx) => {
+  const entries: RestoreTargetAddress[] = [];
+  for (const [index, raw] of value.split(',').entries()) {
+    if (raw.trim() === '') continue;
+    const entry = parseRestoreTargetEntry(raw);
+    if (!entry) {
+      // The entry itself is not echoed: one written as a URL may hold a password.
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be comma-separated host[:port]/database entries, without user, password or parameters (entry ${index + 1} is not one)`,
+      });
+      return z.NEVER;
+    }
+    entries.push(entry);
+  }
+  return entries;
+});
+
 export const backupRestoreInput = z.object({
   id,
   /**

@@ -20,6 +20,7 @@ import { parseManifest } from '../../server/services/backups/manifest';
 import { canDump, detectPgDump, type PgDumpTool } from '../../server/services/backups/pg-dump';
 import { BackupService } from '../../server/services/backups/service';
 import { createMetrics } from '../../server/services/monitoring/metrics';
+import { parseRestoreTargetEntry } from '../../shared/devops-backups';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 
 /**
@@ -102,8 +103,8 @@ beforeAll(async () => {
   await migrateToLatest(database.db);
   await sql`insert into organizations (id, name) values (${organizationId}, 'Org')`.execute(database.db);
   await sql`
-    insert into annotations (text, tags)
-    select E'row ' || i || E'\twith\\ escapes\nand lines', array['a', 'b' || i] from generate_series(1, 5000) i
+    insert into annotations (organization_id, text, tags)
+    select ${organizationId}, E'row ' || i || E'\twith\\ escapes\nand lines', array['a', 'b' || i] from generate_series(1, 5000) i
   `.execute(database.db);
   await sql`
     insert into audit_events (organization_id, type, result, details)
@@ -132,6 +133,7 @@ describe('pg_dump method', () => {
   });
 
   it('backs up inside the shared snapshot while writes go on, and restores into PostgreSQL 18', async () => {
+    const targetUrl = new URL(target.url);
     const service = new BackupService({
       database,
       databaseUrl: server.url,
@@ -139,12 +141,15 @@ describe('pg_dump method', () => {
       audit: new AuditLog(createMetrics({ build: readBuildInfo(), defaultMetrics: false })),
       logger,
       pgDump: tool.path,
+      // The run's PostgreSQL 18, where the archive is restored: allow-listed by host, port and name.
+      restoreTargets: [parseRestoreTargetEntry(`${targetUrl.hostname}:${targetUrl.port}/${target.name}`)!],
     });
     const admin: Actor = {
       kind: 'user',
       userId: randomUUID(),
       organizationId,
       role: 'admin',
+      platformRole: 'admin',
       sessionId: 't',
     };
 
@@ -156,7 +161,7 @@ describe('pg_dump method', () => {
         await database.transaction(async (trx) => {
           await trx
             .insertInto('annotations')
-            .values({ text: `writer ${n}` })
+            .values({ organization_id: organizationId, text: `writer ${n}` })
             .execute();
           await trx
             .insertInto('audit_events')

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { TRPCError } from '@trpc/server';
 import { Kysely, PostgresDialect, sql } from 'kysely';
@@ -10,10 +12,12 @@ import client from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PlatformDatabase } from '../../db/connect';
 import type { Database } from '../../db/database';
+import { freePort } from '../../db/local-processes';
 import { migrateToLatest } from '../../db/migrate';
 import type { Context } from '../../server/context';
 import type { AppDeps } from '../../server/deps';
 import { PlatformError } from '../../server/errors';
+import { appRouter } from '../../server/routers';
 import { backupProcedures } from '../../server/routers/devops/backups';
 import { readBuildInfo } from '../../server/runtime/build-info';
 import { createLogger } from '../../server/runtime/logger';
@@ -28,8 +32,11 @@ import { BackupScheduler } from '../../server/services/backups/scheduler';
 import { BackupService } from '../../server/services/backups/service';
 import { createMetrics } from '../../server/services/monitoring/metrics';
 import { createCallerFactory, router } from '../../server/trpc';
-import type { Backup } from '../../shared/devops-backups';
+import { type Backup, parseRestoreTargetEntry, type RestoreTargetAddress } from '../../shared/devops-backups';
+import { startTestApp, type TestApp } from '../helpers/app';
+import { createApiKey, createOrganization, createUser, login } from '../helpers/auth';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { send } from '../helpers/http';
 
 const logger = createLogger({ level: 'silent' });
 const metrics = createMetrics({ build: readBuildInfo(), defaultMetrics: false });
@@ -44,6 +51,8 @@ const pools: PlatformDatabase[] = [];
 let organizationId: string;
 let otherOrganizationId: string;
 let admin: Actor;
+/** BACKUP_RESTORE_TARGETS of the service under test: every database the test makes is added. */
+const restoreTargets: RestoreTargetAddress[] = [];
 
 function openDatabase(url: string): PlatformDatabase {
   const opened = new PlatformDatabase({
@@ -69,18 +78,51 @@ function buildService(
     audit: new AuditLog(metrics),
     logger,
     inMaintenance: () => inMaintenance,
+    restoreTargets,
     ...overrides,
   });
 }
 
-function user(orgId: string, role: Principal['role']): Actor {
-  return { kind: 'user', userId: randomUUID(), organizationId: orgId, role, sessionId: 'test' };
+/** A user of `orgId` with an organization role and a platform role (none: a tenant's user). */
+function user(orgId: string, role: Principal['role'], platformRole: Principal['platformRole']): Actor {
+  return { kind: 'user', userId: randomUUID(), organizationId: orgId, role, platformRole, sessionId: 'test' };
 }
 
+/** `host:port/database` of a URL, as BACKUP_RESTORE_TARGETS spells it. */
+function addressOf(url: string): RestoreTargetAddress {
+  const parsed = new URL(url);
+  return parseRestoreTargetEntry(`${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`)!;
+}
+
+/** A fresh, empty database, allow-listed as a restore target. */
 async function freshDatabase(): Promise<TestDatabase> {
   const created = await createTestDatabase();
   scratch.push(created);
+  restoreTargets.push(addressOf(created.url));
   return created;
+}
+
+/** A TCP server that counts connections and answers nothing: where a refused restore must not go. */
+async function listeningTrap(): Promise<{ port: number; connections: () => number; close(): Promise<void> }> {
+  let count = 0;
+  const sockets = new Set<import('node:net').Socket>();
+  const server: Server = createServer((socket) => {
+    count++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (!address || typeof address === 'string') throw new Error('no port');
+  return {
+    port: address.port,
+    connections: () => count,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 /** A Kysely of the test's own on any database, for reading it back. */
@@ -170,8 +212,8 @@ async function fill(db: Kysely<Database>): Promise<number> {
     from generate_series(1, 500) i
   `.execute(db);
   await sql`
-    insert into annotations (text, tags, idempotency_key)
-    select E'note ' || i || E'\twith a tab\nand a newline, a backslash \\ and "quotes" — ü',
+    insert into annotations (organization_id, text, tags, idempotency_key)
+    select ${organizationId}, E'note ' || i || E'\twith a tab\nand a newline, a backslash \\ and "quotes" — ü',
       array['tag' || (i % 7), E'sp ace,comma'], case when i % 3 = 0 then 'key-' || i end
     from generate_series(1, 60000) i
   `.execute(db);
@@ -202,7 +244,7 @@ function startWriter(on: PlatformDatabase) {
         async (trx) => {
           const a = await trx
             .insertInto('annotations')
-            .values({ text: `writer ${n}`, tags: ['writer'] })
+            .values({ organization_id: organizationId, text: `writer ${n}`, tags: ['writer'] })
             .returning('id')
             .executeTakeFirstOrThrow();
           const e = await trx
@@ -240,7 +282,9 @@ beforeAll(async () => {
   await migrateToLatest(database.db);
   organizationId = randomUUID();
   otherOrganizationId = randomUUID();
-  admin = user(organizationId, 'admin');
+  admin = user(organizationId, 'admin', 'admin');
+  // An allow-listed target where nothing listens.
+  restoreTargets.push(parseRestoreTargetEntry('127.0.0.1:1/none')!);
   figures.rows = await fill(database.db);
   service = buildService(database);
 }, 120_000);
@@ -352,7 +396,7 @@ describe('backup and restore', () => {
           .rows[0]!.max,
       );
       const inserted = await sql<{ id: string }>`
-        insert into annotations (text) values ('after restore') returning id
+        insert into annotations (organization_id, text) values (${organizationId}, 'after restore') returning id
       `.execute(restoredDb);
       expect(Number(inserted.rows[0]!.id)).toBe(maxAnnotation + 1);
       await sql`delete from annotations where text = 'after restore'`.execute(restoredDb);
@@ -371,7 +415,7 @@ describe('backup and restore', () => {
       expect(file.ok, file.file).toBe(true);
       expect(file.actual).toEqual(file.expected);
     }
-    expect((await service.get(admin, first.backup.id)).verifiedAt).not.toBeNull();
+    expect((await service.get(first.backup.id)).verifiedAt).not.toBeNull();
   }, 60_000);
 
   it('reports the latest success through the metrics', async () => {
@@ -452,7 +496,9 @@ describe('backup and restore', () => {
   it('refuses a non-empty target without confirmation, and replaces its data with it', async () => {
     const target = first.restoredInto;
     await withDb(target.url, (db) =>
-      sql`insert into annotations (text) values ('only in the target')`.execute(db),
+      sql`insert into annotations (organization_id, text) values (${organizationId}, 'only in the target')`.execute(
+        db,
+      ),
     );
     const before = await fingerprint(target.url);
     const refused = await refusal(
@@ -532,7 +578,10 @@ describe('backup and restore', () => {
     await withDb(target.url, async (db) => {
       await migrateToLatest(db);
       await sql`alter table annotations drop column idempotency_key`.execute(db);
-      await sql`insert into annotations (text) values ('kept')`.execute(db);
+      await sql`insert into organizations (id, name) values (${organizationId}, 'Target Org')`.execute(db);
+      await sql`insert into annotations (organization_id, text) values (${organizationId}, 'kept')`.execute(
+        db,
+      );
     });
     const before = await fingerprint(target.url);
     const failed = await refusal(
@@ -628,8 +677,13 @@ describe('backup and restore', () => {
       .where('result', '=', 'success')
       .orderBy('id', 'desc')
       .executeTakeFirstOrThrow();
-    expect(event).toMatchObject({ target_id: backup.id, organization_id: organizationId });
-    expect(event.details).toMatchObject({ target: { platform: true }, replacedData: true });
+    // The platform's event: in the platform's log, the actor's organization only in its details.
+    expect(event).toMatchObject({ target_id: backup.id, organization_id: null, scope: 'platform' });
+    expect(event.details).toMatchObject({
+      target: { platform: true },
+      replacedData: true,
+      actorOrganizationId: organizationId,
+    });
     expect(JSON.stringify(event.details)).not.toContain('password');
   }, 120_000);
 });
@@ -654,12 +708,13 @@ describe('devops.backups procedures', () => {
     return 'OK';
   }
 
-  it('lets operators back up, list, read and verify; only admins delete, restore and schedule', async () => {
-    const operator = callerFor(user(organizationId, 'operator'));
-    const viewer = callerFor(user(organizationId, 'viewer'));
+  it('lets platform operators back up, list, read and verify; only platform admins delete, restore and schedule', async () => {
+    const operator = callerFor(user(organizationId, 'viewer', 'operator'));
+    // An organization's admin without a platform role: a tenant, whatever his role there.
+    const tenantAdmin = callerFor(user(organizationId, 'admin', null));
     const adminCaller = callerFor(admin);
 
-    expect(await codeOf(viewer.backups.list())).toBe('FORBIDDEN');
+    expect(await codeOf(tenantAdmin.backups.list())).toBe('FORBIDDEN');
     const started = await operator.backups.create({ wait: false });
     expect(started.status).toBe('running');
     await service.stop();
@@ -667,7 +722,7 @@ describe('devops.backups procedures', () => {
     expect(done.status).toBe('succeeded');
     expect((await operator.backups.list({ limit: 100 })).backups.map((b) => b.id)).toContain(started.id);
     expect((await operator.backups.verify({ id: started.id })).ok).toBe(true);
-    // An intact archive and a target nobody answers at: the caller's URL is at fault.
+    // An intact archive and an allow-listed target nobody answers at: our words, not the driver's.
     const unreachable = await adminCaller.backups
       .restore({
         id: started.id,
@@ -677,8 +732,7 @@ describe('devops.backups procedures', () => {
       .catch((e) => e);
     expect(unreachable).toBeInstanceOf(TRPCError);
     expect(unreachable.code).toBe('BAD_REQUEST');
-    expect(unreachable.message).toMatch(/cannot reach the target database/);
-    expect(unreachable.message).not.toContain('secret');
+    expect(unreachable.message).toBe('the restore target could not be reached');
 
     expect(await codeOf(operator.backups.delete({ id: started.id }))).toBe('FORBIDDEN');
     expect(await codeOf(operator.backups.restore({ id: started.id, confirm: true }))).toBe('FORBIDDEN');
@@ -712,13 +766,13 @@ describe('devops.backups procedures', () => {
     expect(await codeOf(operator.backups.get({ id: started.id }))).toBe('NOT_FOUND');
     await expect(stat(join(backupDir, started.id))).rejects.toThrow(/ENOENT/);
 
-    const types = await database.db
+    const events = await database.db
       .selectFrom('audit_events')
-      .select(['type', 'result'])
+      .select(['type', 'result', 'scope', 'organization_id'])
       .where('target_id', 'in', [started.id, schedule.id])
       .orderBy('id')
       .execute();
-    expect(types).toEqual([
+    expect(events.map(({ type, result }) => ({ type, result }))).toEqual([
       { type: 'backup_created', result: 'success' },
       { type: 'backup_verified', result: 'success' },
       { type: 'backup_restored', result: 'failure' },
@@ -727,10 +781,12 @@ describe('devops.backups procedures', () => {
       { type: 'backup_schedule_deleted', result: 'success' },
       { type: 'backup_deleted', result: 'success' },
     ]);
+    // In the platform's log, not in the organization of whoever asked.
+    for (const event of events) expect(event).toMatchObject({ scope: 'platform', organization_id: null });
   }, 120_000);
 
-  it("hides another organization's backups and schedules", async () => {
-    const stranger = callerFor(user(otherOrganizationId, 'admin'));
+  it('shows every backup and schedule to platform roles, whichever organization they are in', async () => {
+    const elsewhere = callerFor(user(otherOrganizationId, 'viewer', 'admin'));
     const mine = await newBackup();
     const schedule = await service.schedules.create(admin, {
       cron: '@daily',
@@ -738,18 +794,284 @@ describe('devops.backups procedures', () => {
       retentionDays: null,
       enabled: false,
     });
-    expect(await codeOf(stranger.backups.get({ id: mine.id }))).toBe('NOT_FOUND');
-    expect(await codeOf(stranger.backups.verify({ id: mine.id }))).toBe('NOT_FOUND');
-    expect(await codeOf(stranger.backups.delete({ id: mine.id }))).toBe('NOT_FOUND');
-    expect(await codeOf(stranger.backups.restore({ id: mine.id, confirm: true }))).toBe('NOT_FOUND');
-    expect((await stranger.backups.list()).backups).toEqual([]);
-    expect(await codeOf(stranger.backups.schedules.update({ id: schedule.id, enabled: true }))).toBe(
-      'NOT_FOUND',
-    );
-    expect(await codeOf(stranger.backups.schedules.delete({ id: schedule.id }))).toBe('NOT_FOUND');
-    expect(await stranger.backups.schedules.list()).toEqual([]);
-    await service.schedules.delete(admin, schedule.id);
+    expect(await elsewhere.backups.get({ id: mine.id })).toMatchObject({
+      id: mine.id,
+      createdBy: admin.userId,
+    });
+    expect((await elsewhere.backups.list({ limit: 100 })).backups.map((b) => b.id)).toContain(mine.id);
+    expect((await elsewhere.backups.verify({ id: mine.id })).ok).toBe(true);
+    expect((await elsewhere.backups.schedules.list()).map((s) => s.id)).toContain(schedule.id);
+    expect(await elsewhere.backups.schedules.update({ id: schedule.id, retentionCount: 3 })).toMatchObject({
+      retentionCount: 3,
+    });
+    await elsewhere.backups.schedules.delete({ id: schedule.id });
+    // Who asked is still recorded in the row, without being a filter.
+    const row = await database.db
+      .selectFrom('backups')
+      .select(['organization_id', 'created_by'])
+      .where('id', '=', mine.id)
+      .executeTakeFirstOrThrow();
+    expect(row).toEqual({ organization_id: organizationId, created_by: admin.userId });
   });
+
+  it('pages through every backup, and answers a cursor naming no backup with an empty page', async () => {
+    const operator = callerFor(user(otherOrganizationId, 'viewer', 'operator'));
+    const all = await database.db.selectFrom('backups').select('id').execute();
+    expect(all.length).toBeGreaterThan(2);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await operator.backups.list({ limit: 2, cursor });
+      seen.push(...page.backups.map((b) => b.id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(seen.sort()).toEqual(all.map((b) => b.id).sort());
+    expect((await operator.backups.list({ limit: 2, cursor: randomUUID() })).backups).toEqual([]);
+    for (const bad of ['', 'not-a-uuid', `${randomUUID()}x`, '\u0000', 'x'.repeat(10_000)]) {
+      expect(await codeOf(operator.backups.list({ limit: 2, cursor: bad }))).toBe('BAD_REQUEST');
+    }
+  });
+});
+
+describe('restore targets', () => {
+  /** What a refused or failed restore answered, and what the logs say about it. */
+  async function answerOf(targetDatabaseUrl: string): Promise<{ code: string; message: string }> {
+    const error = await refusal(
+      service.restore(admin, { id: first.backup.id, targetDatabaseUrl, confirm: true }),
+    );
+    return { code: error.code, message: error.message };
+  }
+
+  it('refuses a target off the allow-list before any connection, and any parameter that could move it', async () => {
+    const trap = await listeningTrap();
+    const source = new URL(first.restoredInto.url);
+    try {
+      const before = await fingerprint(source.toString());
+      const offList = [
+        `postgres://postgres:x@127.0.0.1:${trap.port}/postgres`,
+        // The allow-listed server, spelled another way, or another database on it, or port.
+        `postgres://postgres:x@localhost:${source.port}/${first.restoredInto.name}`,
+        `postgres://postgres:x@[::1]:${source.port}/${first.restoredInto.name}`,
+        `postgres://postgres:x@127.0.0.1:${source.port}/postgres`,
+        `postgres://postgres:x@127.0.0.1:${trap.port}/${first.restoredInto.name}`,
+      ];
+      for (const url of offList) {
+        expect(await answerOf(url), url).toEqual({
+          code: 'FORBIDDEN',
+          message:
+            'the restore target is not on the allow-list: an operator adds its host:port/database to BACKUP_RESTORE_TARGETS',
+        });
+      }
+      // An allow-listed URL whose parameters would send the driver elsewhere (node-postgres obeys
+      // host and port in the query string) or make it read the server's files.
+      const allowed = new URL(first.restoredInto.url);
+      for (const query of [
+        `host=127.0.0.1&port=${trap.port}`,
+        `port=${trap.port}`,
+        'sslrootcert=/etc/passwd',
+        'options=-c%20search_path%3Devil',
+      ]) {
+        allowed.search = query;
+        const answer = await answerOf(allowed.toString());
+        expect(answer.code, query).toBe('BAD_REQUEST');
+        expect(answer.message).toBe('the target URL may carry no parameter but sslmode');
+      }
+      expect(trap.connections()).toBe(0);
+      expect(await fingerprint(source.toString())).toBe(before);
+      const refusals = await database.db
+        .selectFrom('audit_events')
+        .select(['scope', 'result', 'details'])
+        .where('type', '=', 'backup_restored')
+        .where(sql<boolean>`details->>'refused' is not null`)
+        .execute();
+      expect(refusals.length).toBeGreaterThanOrEqual(offList.length + 4);
+      for (const event of refusals) expect(event).toMatchObject({ scope: 'platform', result: 'failure' });
+    } finally {
+      await trap.close();
+    }
+  }, 60_000);
+
+  it('gives one answer for a closed port, a silent server, a wrong password and a missing database', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logged = buildService(database, {
+      logger: createLogger({
+        level: 'warn',
+        destination: new Writable({
+          write(chunk, _encoding, done) {
+            for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
+            done();
+          },
+        }),
+      }),
+    });
+    const trap = await listeningTrap();
+    const closedPort = await freePort();
+    const server = new URL(first.restoredInto.url);
+    const wrongPassword = new URL(first.restoredInto.url);
+    wrongPassword.password = 'not-the-password';
+    const missing = new URL(first.restoredInto.url);
+    missing.pathname = '/no_such_database';
+    const cases = {
+      closedPort: `postgres://postgres:x@127.0.0.1:${closedPort}/restore_here`,
+      // Accepts the connection and never answers, as a filtering firewall's black hole would not
+      // even do: the driver's connect timeout ends it.
+      silentServer: `postgres://postgres:x@127.0.0.1:${trap.port}/restore_here`,
+      wrongPassword: wrongPassword.toString(),
+      missingDatabase: missing.toString(),
+    };
+    restoreTargets.push(
+      parseRestoreTargetEntry(`127.0.0.1:${closedPort}/restore_here`)!,
+      parseRestoreTargetEntry(`127.0.0.1:${trap.port}/restore_here`)!,
+      parseRestoreTargetEntry(`${server.hostname}:${server.port}/no_such_database`)!,
+    );
+    try {
+      const before = await fingerprint(first.restoredInto.url);
+      const answers: Record<string, unknown> = {};
+      for (const [name, url] of Object.entries(cases)) {
+        const error = await refusal(
+          logged.restore(admin, { id: first.backup.id, targetDatabaseUrl: url, confirm: true }),
+        );
+        answers[name] = { code: error.code, message: error.message };
+      }
+      const one = { code: 'BAD_REQUEST', message: 'the restore target could not be reached' };
+      expect(answers).toEqual({
+        closedPort: one,
+        silentServer: one,
+        wrongPassword: one,
+        missingDatabase: one,
+      });
+      expect(await fingerprint(first.restoredInto.url)).toBe(before);
+      // The causes are in the server's log, for the operator.
+      const causes = lines
+        .filter((line) => line.msg === 'restore target could not be reached')
+        .map((line) => JSON.stringify(line.err));
+      expect(causes).toHaveLength(4);
+      expect(causes.join('\n')).toMatch(/ECONNREFUSED/);
+      expect(causes.join('\n')).toMatch(/password authentication failed/);
+      expect(causes.join('\n')).toMatch(/no_such_database/);
+      // And not in the audit log, which platform admins read back.
+      const recent = await database.db
+        .selectFrom('audit_events')
+        .select('details')
+        .where('type', '=', 'backup_restored')
+        .orderBy('id', 'desc')
+        .limit(4)
+        .execute();
+      for (const event of recent) {
+        expect(event.details).toMatchObject({ error: 'the restore target could not be reached' });
+        expect(JSON.stringify(event.details)).not.toMatch(/ECONNREFUSED|password|no_such_database.*exist/);
+      }
+    } finally {
+      await trap.close();
+    }
+  }, 60_000);
+});
+
+describe('platform scope over HTTP', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  }, 60_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const procedures = appRouter._def.procedures as unknown as Record<string, { _def: { type: string } }>;
+
+  /** Calls a procedure as a client does (queries by GET, mutations by POST); status and error code. */
+  async function call(path: string, input: unknown, headers: Record<string, string>) {
+    const query = procedures[path]!._def.type === 'query';
+    const answer = await send(
+      t.app,
+      query
+        ? `/api/trpc/${path}${input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(input))}`}`
+        : `/api/trpc/${path}`,
+      query
+        ? { headers }
+        : {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', ...headers },
+            body: input === undefined ? undefined : JSON.stringify(input),
+          },
+    );
+    return {
+      status: answer.res.status,
+      code: answer.body?.error?.data?.code ?? null,
+      data: answer.body?.result?.data,
+    };
+  }
+
+  /** Everything a backup procedure could change: rows, archives on disk, backup audit events. */
+  async function backupState() {
+    const db = t.deps.database.db;
+    return {
+      backups: await db.selectFrom('backups').selectAll().orderBy('id').execute(),
+      schedules: await db.selectFrom('backup_schedules').selectAll().orderBy('id').execute(),
+      archives: (await readdir(t.deps.config.BACKUP_DIR!)).sort(),
+      events: await db
+        .selectFrom('audit_events')
+        .select(['id', 'type'])
+        .where('type', 'like', 'backup%')
+        .orderBy('id')
+        .execute(),
+    };
+  }
+
+  it("answers FORBIDDEN to a tenant's admin, operator and keys on every devops.backups procedure, changing nothing", async () => {
+    const made = await call('devops.backups.create', { wait: true }, t.admin);
+    expect(made).toMatchObject({ status: 200, data: { status: 'succeeded' } });
+    const schedule = await call(
+      'devops.backups.schedules.create',
+      { cron: '@daily', enabled: false },
+      t.admin,
+    );
+    expect(schedule.status).toBe(200);
+
+    const tenantAdmin = await createOrganization(t);
+    const tenantOperator = await createUser(t, 'operator', tenantAdmin);
+    const callers = {
+      adminSession: (await login(t, tenantAdmin)).headers,
+      adminKey: (await createApiKey(t, tenantAdmin)).headers,
+      operatorSession: (await login(t, tenantOperator)).headers,
+      operatorKey: (await createApiKey(t, tenantOperator)).headers,
+    };
+    const backupId: string = made.data.id;
+    const scheduleId: string = schedule.data.id;
+    // Inputs that a platform admin's call would act on: real ids, the platform's own database.
+    const inputs: Record<string, unknown> = {
+      'devops.backups.create': { wait: true },
+      'devops.backups.list': { limit: 10 },
+      'devops.backups.get': { id: backupId },
+      'devops.backups.verify': { id: backupId },
+      'devops.backups.delete': { id: backupId },
+      'devops.backups.restore': { id: backupId, confirm: true },
+      'devops.backups.schedules.list': undefined,
+      'devops.backups.schedules.create': { cron: '@hourly' },
+      'devops.backups.schedules.update': { id: scheduleId, enabled: true },
+      'devops.backups.schedules.delete': { id: scheduleId },
+    };
+    const paths = Object.keys(procedures).filter((path) => path.startsWith('devops.backups.'));
+    expect(paths.sort()).toEqual(Object.keys(inputs).sort());
+
+    const before = await backupState();
+    for (const [caller, headers] of Object.entries(callers)) {
+      for (const path of paths) {
+        const answer = await call(path, inputs[path], headers);
+        expect({ caller, path, status: answer.status, code: answer.code }).toEqual({
+          caller,
+          path,
+          status: 403,
+          code: 'FORBIDDEN',
+        });
+      }
+    }
+    expect(await backupState()).toEqual(before);
+    // The platform's admin still sees and acts on them.
+    expect((await call('devops.backups.get', { id: backupId }, t.admin)).data).toMatchObject({
+      id: backupId,
+    });
+    expect((await call('devops.backups.verify', { id: backupId }, t.admin)).data).toMatchObject({ ok: true });
+  }, 120_000);
 });
 
 describe('backup schedules', () => {

@@ -13,9 +13,10 @@ import { platformProcedure, router } from '../../trpc';
 import { actorOf } from '../auth';
 
 /**
- * `devops.backups.*`: operators take, list, read and verify backups; admins delete them, restore
- * them (into another database, or the platform's own) and manage schedules. Every action is in
- * the audit log; the archives hold the whole database, so restoring is an admin's decision.
+ * `devops.backups.*`, platform scope: an archive holds every organization, so only platform roles
+ * act here (a tenant's admin gets FORBIDDEN). Platform operators take, list, read and verify
+ * backups; platform admins delete them, restore them (into the platform's own database, or one on
+ * BACKUP_RESTORE_TARGETS) and manage schedules. Every action is in the platform's audit log.
  *
  * `get` finds the service in the context, so the devops router decides where it lives.
  */
@@ -28,11 +29,11 @@ export function backupProcedures(get: (ctx: Context) => BackupService) {
 
       list: platformProcedure('operator', 'devops:read')
         .input(backupListInput)
-        .query(({ ctx, input }) => get(ctx).list(ctx.principal, input)),
+        .query(({ ctx, input }) => get(ctx).list(input)),
 
       get: platformProcedure('operator', 'devops:read')
         .input(backupIdInput)
-        .query(({ ctx, input }) => get(ctx).get(ctx.principal, input.id)),
+        .query(({ ctx, input }) => get(ctx).get(input.id)),
 
       verify: platformProcedure('operator', 'devops:write')
         .input(backupIdInput)
@@ -47,9 +48,7 @@ export function backupProcedures(get: (ctx: Context) => BackupService) {
         .mutation(({ ctx, input }) => get(ctx).restore(actorOf(ctx, ctx.principal), input)),
 
       schedules: router({
-        list: platformProcedure('operator', 'devops:read').query(({ ctx }) =>
-          get(ctx).schedules.list(ctx.principal),
-        ),
+        list: platformProcedure('operator', 'devops:read').query(({ ctx }) => get(ctx).schedules.list()),
 
         create: platformProcedure('admin', 'devops:write')
           .input(backupScheduleCreateInput)

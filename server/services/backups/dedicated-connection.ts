@@ -33,9 +33,10 @@ export class DedicatedConnection {
     });
   }
 
-  static async open(url: string, applicationName: string): Promise<DedicatedConnection> {
+  /** `target`: a connection URL (the platform's own), or explicit settings (a checked restore target). */
+  static async open(target: string | pg.ClientConfig, applicationName: string): Promise<DedicatedConnection> {
     const client = new pg.Client({
-      connectionString: url,
+      ...(typeof target === 'string' ? { connectionString: target } : target),
       application_name: applicationName,
       statement_timeout: 0,
       connectionTimeoutMillis: 10_000,

@@ -51,30 +51,22 @@ export async function finishBackup(
     .executeTakeFirstOrThrow();
 }
 
-/** A backup of the organization; another organization's is as absent as one that does not exist. */
-export async function findBackup(
-  db: Kysely<Database>,
-  id: string,
-  organizationId: string,
-): Promise<BackupRow | undefined> {
-  return db
-    .selectFrom('backups')
-    .selectAll()
-    .where('id', '=', id)
-    .where('organization_id', '=', organizationId)
-    .executeTakeFirst();
+/** A backup, whoever asked for it: backups are the platform's. */
+export async function findBackup(db: Kysely<Database>, id: string): Promise<BackupRow | undefined> {
+  return db.selectFrom('backups').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** Newest first; `cursor` is the last id of the previous page. */
+/**
+ * Every backup, newest first; `cursor` is the last id of the previous page (one that names no
+ * backup compares with NULL, and the page is empty).
+ */
 export async function listBackups(
   db: Kysely<Database>,
-  organizationId: string,
   { limit, cursor }: { limit: number; cursor?: string },
 ): Promise<BackupRow[]> {
   let query = db
     .selectFrom('backups')
     .selectAll()
-    .where('organization_id', '=', organizationId)
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .limit(limit);
@@ -152,6 +144,7 @@ export interface ScheduleFields {
   next_run_at: Date;
 }
 
+/** `organizationId`: the creator's, recorded (who asked); schedules are the platform's. */
 export async function insertSchedule(
   db: Kysely<Database>,
   organizationId: string,
@@ -182,30 +175,13 @@ export async function deleteSchedule(db: Kysely<Database>, id: string): Promise<
   await db.deleteFrom('backup_schedules').where('id', '=', id).execute();
 }
 
-export async function findSchedule(
-  db: Kysely<Database>,
-  id: string,
-  organizationId: string,
-): Promise<BackupScheduleRow | undefined> {
-  return db
-    .selectFrom('backup_schedules')
-    .selectAll()
-    .where('id', '=', id)
-    .where('organization_id', '=', organizationId)
-    .executeTakeFirst();
+export async function findSchedule(db: Kysely<Database>, id: string): Promise<BackupScheduleRow | undefined> {
+  return db.selectFrom('backup_schedules').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export async function listSchedules(
-  db: Kysely<Database>,
-  organizationId: string,
-): Promise<BackupScheduleRow[]> {
-  return db
-    .selectFrom('backup_schedules')
-    .selectAll()
-    .where('organization_id', '=', organizationId)
-    .orderBy('created_at')
-    .orderBy('id')
-    .execute();
+/** Every schedule, oldest first. */
+export async function listSchedules(db: Kysely<Database>): Promise<BackupScheduleRow[]> {
+  return db.selectFrom('backup_schedules').selectAll().orderBy('created_at').orderBy('id').execute();
 }
 
 /** Enabled schedules whose time has come, every organization's. */

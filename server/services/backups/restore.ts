@@ -8,7 +8,7 @@ import { type Migration, Migrator, sql } from 'kysely';
 import { BackupInProgressError, readSchemaVersion } from './backup';
 import { loadOrder, readSequenceColumns, readTables, UNARCHIVED_TABLES } from './catalogue';
 import { copyIn } from './copy-protocol';
-import { DedicatedConnection, type SchemalessKysely } from './dedicated-connection';
+import type { DedicatedConnection, SchemalessKysely } from './dedicated-connection';
 import type { Manifest, ManifestTable } from './manifest';
 import { advanceSequence, analyze, copyFromStatement, hasRows, truncateTables } from './statements';
 import { type ArchiveCheck, verifyArchive } from './verify';
@@ -17,7 +17,11 @@ export interface RestoreOptions {
   /** The archive's directory and its manifest (the recorded one, or the directory's own). */
   directory: string;
   manifest: Manifest;
-  targetUrl: string;
+  /**
+   * Opens the session on the target, called once the archive has been verified (so a damaged
+   * archive is refused before any connection is attempted).
+   */
+  connect: () => Promise<DedicatedConnection>;
   /** Replace the data of a target whose tables hold rows; without it such a target is refused. */
   confirm: boolean;
   /** The platform's migrations: the target's schema is built by migrating to the archive's version. */
@@ -64,7 +68,7 @@ export class RestoreRefusedError extends Error {
 }
 
 /**
- * Restores an archive into the database at `targetUrl`, all or nothing.
+ * Restores an archive into the database `connect` opens, all or nothing.
  *
  * 1. The archive is verified first (checksums, gzip integrity, row counts): a damaged or truncated
  *    one is refused before any connection to the target is made.
@@ -88,7 +92,7 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
   const check = await verifyArchive(options.directory, manifest);
   if (!check.ok) throw new ArchiveCorruptError(check);
 
-  const connection = await DedicatedConnection.open(options.targetUrl, 'beauty-crafter-restore');
+  const connection = await options.connect();
   try {
     if (options.lockKey !== undefined && !(await connection.tryLock(options.lockKey))) {
       throw new BackupInProgressError();

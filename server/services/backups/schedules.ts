@@ -31,7 +31,11 @@ export interface BackupScheduleServiceOptions {
   now?: () => Date;
 }
 
-/** Backup schedules of an organization (cron in UTC, retention), and retention itself. */
+/**
+ * The platform's backup schedules (cron in UTC, retention), and retention itself. Platform scope
+ * like the backups they make: every platform operator sees and changes every schedule; a row
+ * records who made it, and their organization, without being filtered by either.
+ */
 export class BackupScheduleService {
   constructor(private readonly options: BackupScheduleServiceOptions) {}
 
@@ -39,8 +43,8 @@ export class BackupScheduleService {
     return this.options.now?.() ?? new Date();
   }
 
-  async list(actor: Actor): Promise<BackupSchedule[]> {
-    const rows = await this.options.database.read((db) => listSchedules(db, actor.organizationId));
+  async list(): Promise<BackupSchedule[]> {
+    const rows = await this.options.database.read((db) => listSchedules(db));
     return rows.map(toSchedule);
   }
 
@@ -69,7 +73,7 @@ export class BackupScheduleService {
       ...(enabled !== undefined ? { enabled } : {}),
     };
     const row = await this.options.database.transaction(async (trx) => {
-      const current = await findSchedule(trx, id, actor.organizationId);
+      const current = await findSchedule(trx, id);
       if (!current) throw new PlatformError('NOT_FOUND', 'no such backup schedule');
       // Enabled again after a pause: the next run counts from now, not from a time long past.
       if (enabled === true && !current.enabled && cron === undefined) {
@@ -85,7 +89,7 @@ export class BackupScheduleService {
   /** Deletes the schedule; its backups stay (they become unscheduled, out of retention's reach). */
   async delete(actor: Actor, id: string): Promise<{ id: string }> {
     await this.options.database.transaction(async (trx) => {
-      const current = await findSchedule(trx, id, actor.organizationId);
+      const current = await findSchedule(trx, id);
       if (!current) throw new PlatformError('NOT_FOUND', 'no such backup schedule');
       await deleteSchedule(trx, id);
       await this.options.audit.record(trx, this.event(actor, 'backup_schedule_deleted', current));
@@ -114,6 +118,7 @@ export class BackupScheduleService {
         deleted.push(backup.id);
         await this.options.database.transaction((trx) =>
           this.options.audit.record(trx, {
+            scope: 'platform',
             type: 'backup_deleted',
             result: 'success',
             actor: { organizationId: schedule.organization_id },
@@ -134,6 +139,7 @@ export class BackupScheduleService {
     row: BackupScheduleRow,
   ): AuditEvent {
     return {
+      scope: 'platform',
       type,
       result: 'success',
       actor: auditActor(actor),

@@ -3,6 +3,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Migration } from 'kysely';
+import type pg from 'pg';
 import type { PlatformDatabase } from '../../../db/connect';
 import type { BackupRow, BackupScheduleRow } from '../../../db/database';
 import { migrations as platformMigrations } from '../../../db/migrations';
@@ -14,12 +15,14 @@ import type {
   BackupRestoreInput,
   BackupRestoreResult,
   BackupVerification,
+  RestoreTargetAddress,
 } from '../../../shared/devops-backups';
 import { PlatformError } from '../../errors';
 import type { Logger } from '../../runtime/logger';
 import { type Actor, auditActor } from '../auth/actor';
 import type { AuditActor, AuditEvent, AuditLog } from '../auth/audit';
 import { ScrapeFigures } from '../monitoring/scrape-figures';
+import { createOutboundPolicy, type OutboundPolicy } from '../outbound';
 import { BACKUP_LOCK, BackupInProgressError, BackupSession } from './backup';
 import { DedicatedConnection } from './dedicated-connection';
 import { ManifestError, readManifest } from './manifest';
@@ -35,6 +38,13 @@ import {
   markVerified,
 } from './repository';
 import { ArchiveCorruptError, RestoreRefusedError, restoreArchive } from './restore';
+import {
+  checkAllowed,
+  connectionSettings,
+  parseTargetUrl,
+  RestoreTargetRefusedError,
+  RestoreTargetUnreachableError,
+} from './restore-targets';
 import { BackupScheduleService } from './schedules';
 import { verifyArchive } from './verify';
 import { describeTarget, recordedManifest, sameDatabase, toBackup } from './views';
@@ -56,6 +66,21 @@ export interface BackupServiceOptions {
    * database is refused outside maintenance: requests would read and write tables being replaced.
    */
   inMaintenance?: () => boolean;
+  /**
+   * BACKUP_RESTORE_TARGETS: the databases besides the platform's own that a restore may write
+   * into. Empty (the default): only the platform's own.
+   */
+  restoreTargets?: readonly RestoreTargetAddress[];
+  /** The outbound policy restore targets are resolved through (purpose `restore_target`). */
+  outboundPolicy?: OutboundPolicy;
+}
+
+/** Where a restore goes: the platform's own database, or an allow-listed one. */
+interface Destination {
+  platform: boolean;
+  /** Without credentials, for answers and the audit log. */
+  described: { host: string; database: string };
+  connect(): Promise<DedicatedConnection>;
 }
 
 /** The figures the backup metrics export. */
@@ -67,6 +92,7 @@ export interface BackupFigures {
 
 /** Who starts a backup: a caller, or a schedule (no user). */
 interface Requester {
+  /** Recorded in the row (who asked), never a filter: the backups are the platform's. */
   organizationId: string;
   userId: string | null;
   scheduleId: string | null;
@@ -75,11 +101,12 @@ interface Requester {
 
 /**
  * Backups of the platform's database: create (in the background, or waiting), list, get, verify,
- * delete and restore. Rows of another organization are NOT_FOUND; an archive itself holds the
- * whole database, which is why restoring is for admins. Every action is in the audit log.
+ * delete and restore. Platform scope: an archive holds every organization's data, so every backup
+ * is the platform's, seen and acted on by platform roles only (the routers see to that), whoever
+ * asked for it; rows record who did. Every action is in the platform's audit log.
  */
 export class BackupService {
-  /** The organization's schedules, and retention. */
+  /** The platform's backup schedules, and retention. */
   readonly schedules: BackupScheduleService;
   private readonly running = new Set<Promise<unknown>>();
   private readonly migrations: Record<string, Migration>;
@@ -218,16 +245,15 @@ export class BackupService {
     return backup;
   }
 
-  async list(actor: Actor, { limit, cursor }: BackupListInput): Promise<BackupPage> {
-    const rows = await this.options.database.read((db) =>
-      listBackups(db, actor.organizationId, { limit: limit + 1, cursor }),
-    );
+  /** Every backup, newest first; a cursor naming no backup (deleted since) gives an empty page. */
+  async list({ limit, cursor }: BackupListInput): Promise<BackupPage> {
+    const rows = await this.options.database.read((db) => listBackups(db, { limit: limit + 1, cursor }));
     const backups = rows.slice(0, limit).map(toBackup);
     return { backups, nextCursor: rows.length > limit ? (backups.at(-1)?.id ?? null) : null };
   }
 
-  async get(actor: Actor, id: string): Promise<Backup> {
-    return toBackup(await this.find(actor, id));
+  async get(id: string): Promise<Backup> {
+    return toBackup(await this.find(id));
   }
 
   /**
@@ -236,7 +262,7 @@ export class BackupService {
    */
   async verify(actor: Actor, id: string): Promise<BackupVerification> {
     const started = performance.now();
-    const row = await this.find(actor, id);
+    const row = await this.find(id);
     const manifest = this.restorableManifest(row);
     const problems = await this.manifestProblems(row.path, manifest);
     const check = await verifyArchive(row.path, manifest);
@@ -255,7 +281,7 @@ export class BackupService {
 
   /** Removes the archive's files, then its row. A running backup cannot be deleted. */
   async delete(actor: Actor, id: string): Promise<{ id: string }> {
-    const row = await this.find(actor, id);
+    const row = await this.find(id);
     if (row.status === 'running') throw new PlatformError('CONFLICT', 'the backup is still running');
     await this.remove(row);
     await this.record({
@@ -278,20 +304,30 @@ export class BackupService {
 
   /**
    * Restores a successful backup into `targetDatabaseUrl`, or into the platform's own database.
-   * See restoreArchive for the guarantees; here: the recorded manifest is the reference (a
-   * manifest.json that differs from it is refused), the platform's own database always needs
-   * `confirm` (and maintenance, when the service knows about it), and the outcome is audited.
+   * See restoreArchive for the guarantees; here: a target other than the platform's own must be
+   * on BACKUP_RESTORE_TARGETS (checked from the URL alone, before anything is resolved or
+   * connected to); the recorded manifest is the reference (a manifest.json that differs from it
+   * is refused); the platform's own database always needs `confirm` (and maintenance, when the
+   * service knows about it); a target that cannot be reached gets one answer whatever the cause;
+   * the outcome is audited.
    */
   async restore(actor: Actor, input: BackupRestoreInput): Promise<BackupRestoreResult> {
-    const row = await this.find(actor, input.id);
-    const targetUrl = input.targetDatabaseUrl ?? this.options.databaseUrl;
-    const platform = sameDatabase(targetUrl, this.options.databaseUrl);
-    const target = { ...describeTarget(targetUrl), platform };
+    let destination: Destination;
+    try {
+      destination = this.destination(input.targetDatabaseUrl);
+    } catch (error) {
+      if (!(error instanceof RestoreTargetRefusedError)) throw error;
+      await this.recordRestore(actor, input.id, 'failure', { error: error.message, refused: error.reason });
+      throw new PlatformError(error.reason === 'not_allowed' ? 'FORBIDDEN' : 'BAD_REQUEST', error.message);
+    }
+    const { platform } = destination;
+    const target = { ...destination.described, platform };
     const fail = async (error: unknown, code: 'CONFLICT' | 'BAD_REQUEST') => {
       await this.recordRestore(actor, input.id, 'failure', { target, error: messageOf(error) });
       return new PlatformError(code, messageOf(error));
     };
 
+    const row = await this.find(input.id);
     const manifest = this.restorableManifest(row);
     if (platform && !input.confirm) {
       throw await fail(
@@ -315,7 +351,7 @@ export class BackupService {
       const result = await restoreArchive({
         directory: row.path,
         manifest,
-        targetUrl,
+        connect: destination.connect,
         confirm: input.confirm,
         migrations: this.migrations,
         lockKey: platform ? BACKUP_LOCK : undefined,
@@ -339,13 +375,51 @@ export class BackupService {
       ) {
         throw await fail(error, 'CONFLICT');
       }
-      if (isConnectionFailure(error)) {
-        throw await fail(new Error(`cannot reach the target database: ${messageOf(error)}`), 'BAD_REQUEST');
+      if (error instanceof RestoreTargetUnreachableError) {
+        // The driver's reason stays here: told to the caller, it would map the target's network
+        // and accounts (closed port, filtered host, wrong password, missing database).
+        this.options.logger.warn(
+          { err: error.cause, backupId: input.id, target },
+          'restore target could not be reached',
+        );
+        throw await fail(error, 'BAD_REQUEST');
       }
       throw await fail(
         new Error(`the restore failed and was rolled back, the target is unchanged: ${messageOf(error)}`),
         'CONFLICT',
       );
+    }
+  }
+
+  /**
+   * Where `targetDatabaseUrl` points, refused (RestoreTargetRefusedError) unless it is the
+   * platform's own database or on BACKUP_RESTORE_TARGETS. Decided from the text alone.
+   */
+  private destination(targetDatabaseUrl: string | undefined): Destination {
+    const own = this.options.databaseUrl;
+    const platformDestination: Destination = {
+      platform: true,
+      described: describeTarget(own),
+      // Its own settings, whatever credentials the caller's URL of it held.
+      connect: () => this.openTarget(own),
+    };
+    if (targetDatabaseUrl === undefined) return platformDestination;
+    const parsed = parseTargetUrl(targetDatabaseUrl);
+    if (sameDatabase(targetDatabaseUrl, own)) return platformDestination;
+    checkAllowed(parsed, this.options.restoreTargets ?? []);
+    const policy = this.options.outboundPolicy ?? createOutboundPolicy();
+    return {
+      platform: false,
+      described: describeTarget(targetDatabaseUrl),
+      connect: async () => this.openTarget(await connectionSettings(parsed, policy)),
+    };
+  }
+
+  private async openTarget(settings: string | pg.ClientConfig): Promise<DedicatedConnection> {
+    try {
+      return await DedicatedConnection.open(settings, 'beauty-crafter-restore');
+    } catch (error) {
+      throw new RestoreTargetUnreachableError(error);
     }
   }
 
@@ -392,8 +466,8 @@ export class BackupService {
     await Promise.allSettled([...this.running]);
   }
 
-  private async find(actor: Actor, id: string): Promise<BackupRow> {
-    const row = await this.options.database.read((db) => findBackup(db, id, actor.organizationId));
+  private async find(id: string): Promise<BackupRow> {
+    const row = await this.options.database.read((db) => findBackup(db, id));
     if (!row) throw new PlatformError('NOT_FOUND', 'no such backup');
     return row;
   }
@@ -439,30 +513,26 @@ export class BackupService {
     result: 'success' | 'failure',
     details: Record<string, unknown>,
   ): Promise<void> {
-    const event: AuditEvent = {
+    // A platform event has no organization: one that a restore of the platform's own database
+    // has just removed does not stop it from being recorded.
+    await this.record({
       type: 'backup_restored',
       result,
       actor: auditActor(actor),
       target: { type: 'backup', id },
       details,
-    };
-    try {
-      await this.options.database.transaction((trx) => this.options.audit.record(trx, event));
-    } catch {
-      // After a restore of the platform's own database the actor's organization may not exist
-      // any more: the event is kept, with the organization in its details instead.
-      await this.record({
-        ...event,
-        actor: { ...event.actor, organizationId: null },
-        details: { ...details, organizationId: actor.organizationId },
-      });
-    }
+    });
   }
 
-  /** Audit events outlive the request: a failure to write one is logged, never thrown over the outcome. */
+  /**
+   * Every backup event is the platform's (scope 'platform'). Audit events outlive the request: a
+   * failure to write one is logged, never thrown over the outcome.
+   */
   private async record(event: AuditEvent): Promise<void> {
     try {
-      await this.options.database.transaction((trx) => this.options.audit.record(trx, event));
+      await this.options.database.transaction((trx) =>
+        this.options.audit.record(trx, { ...event, scope: 'platform' }),
+      );
     } catch (error) {
       this.options.logger.error({ err: error, type: event.type }, 'audit event not recorded');
     }
@@ -471,19 +541,4 @@ export class BackupService {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** The target could not be reached or refused the login: the caller's URL is at fault. */
-function isConnectionFailure(error: unknown): boolean {
-  const code = (error as { code?: string })?.code ?? '';
-  return [
-    'ECONNREFUSED',
-    'ENOTFOUND',
-    'EAI_AGAIN',
-    'ETIMEDOUT',
-    'EHOSTUNREACH',
-    '28P01',
-    '28000',
-    '3D000',
-  ].includes(code);
 }
