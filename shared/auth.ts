@@ -78,6 +78,16 @@ export const AUDIT_EVENT_TYPES = [
   'config_rolled_back',
   'maintenance_changed',
   'instance_drained',
+  'organization_created',
+  'organization_renamed',
+  'organization_suspended',
+  'organization_resumed',
+  'organization_deleted',
+  'platform_role_changed',
+  'invitation_created',
+  'invitation_revoked',
+  'invitation_accepted',
+  'user_removed',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 export const auditEventType = z.enum(AUDIT_EVENT_TYPES);

@@ -165,6 +165,23 @@ export async function revokeUserSessions(
   return Number(result.numUpdatedRows);
 }
 
+/**
+ * Revokes every unrevoked session of an organization (suspended or deleted); returns how many.
+ * The revocation trigger announces each one, so every instance refuses their access tokens.
+ */
+export async function revokeOrganizationSessions(
+  db: Kysely<Database>,
+  { organizationId, reason, at }: { organizationId: string; reason: string; at?: Date },
+): Promise<number> {
+  const result = await db
+    .updateTable('sessions')
+    .set({ revoked_at: timeOf(at), revoked_reason: reason })
+    .where('organization_id', '=', organizationId)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
 /** A user's sessions that could still be refreshed: not revoked, not expired, not idle too long. */
 export async function listActiveSessions(
   db: Kysely<Database>,

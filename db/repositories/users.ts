@@ -18,7 +18,10 @@ export async function lockOrganization(db: Kysely<Database>, organizationId: str
 }
 
 /** Whether the organization is suspended (a missing one counts as suspended: nobody acts in it). */
-export async function isOrganizationSuspended(db: Kysely<Database>, organizationId: string): Promise<boolean> {
+export async function isOrganizationSuspended(
+  db: Kysely<Database>,
+  organizationId: string,
+): Promise<boolean> {
   const row = await db
     .selectFrom('organizations')
     .select('suspended_at')
@@ -103,6 +106,25 @@ export async function updateUser(
     .where('id', '=', userId)
     .returningAll()
     .executeTakeFirstOrThrow();
+}
+
+/**
+ * Deletes a user of the organization who holds no platform role (their sessions and keys
+ * cascade). Returns whether a row was deleted: false also when a platform role was granted
+ * meanwhile, which the caller then refuses.
+ */
+export async function deleteUserWithoutPlatformRole(
+  db: Kysely<Database>,
+  organizationId: string,
+  userId: string,
+): Promise<boolean> {
+  const result = await db
+    .deleteFrom('users')
+    .where('id', '=', userId)
+    .where('organization_id', '=', organizationId)
+    .where('platform_role', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows) === 1;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { AuditEventRow } from '../../db/database';
 import {
   apiKeyCreateInput,
   apiKeyIdInput,
@@ -15,6 +16,7 @@ import {
   userListInput,
   userUpdateInput,
 } from '../../shared/auth';
+import { invitationAcceptInput } from '../../shared/organizations';
 import type { Context } from '../context';
 import { PlatformError } from '../errors';
 import { clearedRefreshCookie, isBrowser, readRefreshCookie, refreshCookie } from '../http/refresh-cookie';
@@ -29,6 +31,7 @@ import {
   router,
   sessionProcedure,
 } from '../trpc';
+import { invitationProcedures, organizationsRouter, platformRolesRouter } from './organizations';
 
 /** Who is acting, for the services' organization scoping and the audit log. */
 export function actorOf<P extends Principal>(ctx: Context, principal: P) {
@@ -107,6 +110,10 @@ const usersRouter = router({
   disable: roleProcedure('admin', 'auth:write')
     .input(userIdInput)
     .mutation(({ ctx, input }) => ctx.deps.auth.users.disable(actorOf(ctx, ctx.principal), input.id)),
+  /** Deletes a member; their sessions end on every instance and their keys go with them. */
+  remove: roleProcedure('admin', 'auth:write')
+    .input(userIdInput)
+    .mutation(({ ctx, input }) => ctx.deps.auth.users.remove(actorOf(ctx, ctx.principal), input.id)),
 });
 
 /**
@@ -186,6 +193,23 @@ const apiKeysRouter = router({
       };
     }),
 });
+
+/** An audit event as the API shows it. */
+function toAuditEventView(row: AuditEventRow) {
+  return {
+    id: String(row.id),
+    type: row.type,
+    result: row.result,
+    actorUserId: row.actor_user_id,
+    actorApiKeyId: row.actor_api_key_id,
+    targetType: row.target_type,
+    targetId: row.target_id,
+    ip: row.ip,
+    userAgent: row.user_agent,
+    details: row.details,
+    createdAt: row.created_at.toISOString(),
+  };
+}
 
 /** A key of another user is the admin's business only. */
 function ownKey<K extends { ownerId: string }>(actor: { userId: string; role: string }, key: K): K {
@@ -267,6 +291,20 @@ export const authRouter = router({
 
   users: usersRouter,
   apiKeys: apiKeysRouter,
+  organizations: organizationsRouter,
+  platformRoles: platformRolesRouter,
+  invitations: router({
+    ...invitationProcedures,
+    /** Joins an organization with an invitation's token: one answer for every unusable token. */
+    accept: guardedPublicProcedure.input(invitationAcceptInput).mutation(async ({ ctx, input }) => {
+      await limitByIp(ctx, 'login');
+      return ctx.deps.auth.invitations.accept({
+        ...input,
+        ip: ctx.http?.ip() ?? null,
+        userAgent: ctx.http?.userAgent() ?? null,
+      });
+    }),
+  }),
 
   audit: router({
     list: roleProcedure('admin', 'auth:read')
@@ -275,19 +313,14 @@ export const authRouter = router({
         const rows = await ctx.deps.database.read((db) =>
           ctx.deps.auth.audit.list(db, ctx.principal.organizationId, input),
         );
-        return rows.map((row) => ({
-          id: String(row.id),
-          type: row.type,
-          result: row.result,
-          actorUserId: row.actor_user_id,
-          actorApiKeyId: row.actor_api_key_id,
-          targetType: row.target_type,
-          targetId: row.target_id,
-          ip: row.ip,
-          userAgent: row.user_agent,
-          details: row.details,
-          createdAt: row.created_at.toISOString(),
-        }));
+        return rows.map(toAuditEventView);
+      }),
+    /** The platform's own log: actions on the installation and its organizations. */
+    platform: platformProcedure('operator', 'auth:read')
+      .input(auditListInput)
+      .query(async ({ ctx, input }) => {
+        const rows = await ctx.deps.database.read((db) => ctx.deps.auth.audit.listPlatform(db, input));
+        return rows.map(toAuditEventView);
       }),
   }),
 

@@ -8,8 +8,10 @@ import { ApiKeyService } from './api-keys';
 import { AuditLog } from './audit';
 import { Authenticator } from './authenticator';
 import { ChangeFeed } from './change-feed';
+import { InvitationService } from './invitations';
 import { Keyring } from './keyring';
 import { LoginThrottle } from './login-throttle';
+import { OrganizationService } from './organizations';
 import type { ScryptParams } from './passwords';
 import { RevokedSessions } from './revoked-sessions';
 import { SessionService } from './sessions';
@@ -23,6 +25,10 @@ export interface AuthServices {
   sessions: SessionService;
   throttle: LoginThrottle;
   apiKeys: ApiKeyService;
+  /** The platform's: organizations (create, suspend, delete...) and platform roles. */
+  organizations: OrganizationService;
+  /** An organization's invitations, and their acceptance. */
+  invitations: InvitationService;
   authenticator: Authenticator;
   revokedSessions: RevokedSessions;
   /** LISTEN/NOTIFY between instances: key revocations, session revocations, key rotations. */
@@ -98,6 +104,8 @@ export function buildAuthServices({
     // A disabled owner or a changed role must reach every instance's key cache at once.
     onUserChanged: (userId) => database.transaction((db) => apiKeys.notifyOwnerChanged(db, userId)),
   });
+  const invitations = new InvitationService({ database, audit, passwordParams });
+  const organizations = new OrganizationService({ database, audit, invitations, apiKeys, changes });
   const sessions = new SessionService({
     database,
     audit,
@@ -121,6 +129,8 @@ export function buildAuthServices({
     sessions,
     throttle,
     apiKeys,
+    organizations,
+    invitations,
     authenticator,
     revokedSessions,
     changes,

@@ -4,6 +4,7 @@ import type { Database, Role, UserRow } from '../../../db/database';
 import { revokeUserSessions } from '../../../db/repositories/sessions';
 import {
   countEnabledAdmins,
+  deleteUserWithoutPlatformRole,
   findUserByEmail,
   findUserById,
   findUserInOrganization,
@@ -211,6 +212,41 @@ export class UserService {
   }
 
   /**
+   * Removes a member of the actor's organization: deletes the user, whose sessions, refresh
+   * tokens and API keys go with them. Their sessions are revoked first, in the same transaction,
+   * so the revocation trigger tells every instance to refuse their access tokens. Nobody removes
+   * themselves, the organization keeps one enabled admin, and a holder of a platform role is
+   * the platform's to demote first.
+   */
+  async remove(actor: Actor, userId: string): Promise<{ id: string; revokedSessions: number }> {
+    if (UUID.test(userId) && userId.toLowerCase() === actor.userId.toLowerCase()) {
+      throw new PlatformError('BAD_REQUEST', 'you cannot remove your own account');
+    }
+    const revoked = await this.database.transaction(async (trx) => {
+      await lockOrganization(trx, actor.organizationId);
+      const before = await this.findInOrganization(trx, actor, userId);
+      if (before.platform_role !== null) throw holdsPlatformRole();
+      if (before.role === 'admin' && !before.disabled) {
+        await this.assertAnotherAdmin(trx, actor.organizationId, 'remove');
+      }
+      const count = await revokeUserSessions(trx, { userId, reason: 'user_removed' });
+      // Refuses, rather than deletes, a user granted a platform role since the read above.
+      if (!(await deleteUserWithoutPlatformRole(trx, actor.organizationId, userId)))
+        throw holdsPlatformRole();
+      await this.audit.record(trx, {
+        type: 'user_removed',
+        result: 'success',
+        actor: auditActor(actor),
+        target: { type: 'user', id: userId },
+        details: { email: before.email, role: before.role, revokedSessions: count },
+      });
+      return count;
+    });
+    await this.onUserChanged?.(userId);
+    return { id: userId, revokedSessions: revoked };
+  }
+
+  /**
    * Changes the caller's own password after checking the current one, and revokes every other
    * session of theirs (ASVS 5.0 V7.4.3): whoever else held one loses it, the caller stays signed in.
    */
@@ -336,7 +372,7 @@ export class UserService {
   private async assertAnotherAdmin(
     db: Kysely<Database>,
     organizationId: string,
-    action: 'demote' | 'disable',
+    action: 'demote' | 'disable' | 'remove',
   ): Promise<void> {
     if ((await countEnabledAdmins(db, organizationId)) <= 1) {
       throw new PlatformError(
@@ -363,3 +399,10 @@ export class UserService {
 }
 
 class EmailTakenDuringBootstrap extends Error {}
+
+function holdsPlatformRole(): PlatformError {
+  return new PlatformError(
+    'CONFLICT',
+    'the user holds a platform role; a platform admin must take it away before the user is removed',
+  );
+}
