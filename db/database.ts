@@ -40,6 +40,7 @@ export interface Database {
   environments: EnvironmentsTable;
   config_revisions: ConfigRevisionsTable;
   invitations: InvitationsTable;
+  session_tombstones: SessionTombstonesTable;
 }
 
 export interface AnnotationsTable {
@@ -137,6 +138,12 @@ export interface SessionsTable {
   user_agent: string | null;
 }
 export type SessionRow = Selectable<SessionsTable>;
+
+/** A deleted session, remembered for a day (the longest access-token lifetime): its tokens stay refused. */
+export interface SessionTombstonesTable {
+  id: string;
+  revoked_at: Date | string;
+}
 
 export interface RefreshTokensTable {
   id: Generated<string>;

@@ -77,17 +77,10 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .alterTable('audit_events')
     .addColumn('scope', 'text', (col) =>
-      col
-        .notNull()
-        .defaultTo('organization')
-        .check(sql`scope in ('organization', 'platform')`),
+      col.notNull().defaultTo('organization').check(sql`scope in ('organization', 'platform')`),
     )
     .execute();
-  await db.schema
-    .createIndex('audit_events_scope_idx')
-    .on('audit_events')
-    .columns(['scope', 'id'])
-    .execute();
+  await db.schema.createIndex('audit_events_scope_idx').on('audit_events').columns(['scope', 'id']).execute();
   // Deleting an organization purges its data; its audit events go with it, except the platform's
   // record of the deletion, which names it by id only.
   await sql`alter table audit_events drop constraint if exists audit_events_organization_id_fkey`.execute(db);
@@ -95,6 +88,39 @@ export async function up(db: Kysely<any>): Promise<void> {
     alter table audit_events add constraint audit_events_organization_id_fkey
     foreign key (organization_id) references organizations(id) on delete cascade
   `.execute(db);
+  // A deleted session (its user removed, its organization deleted) leaves a tombstone: an
+  // instance whose change feed was down when it happened rebuilds its revoked-session list from
+  // revoked sessions *and* tombstones, so the deleted session's access tokens stay refused until
+  // they expire. Tombstones older than the longest access-token lifetime (a day) are pruned as
+  // new ones are written.
+  await db.schema
+    .createTable('session_tombstones')
+    .addColumn('id', 'uuid', (col) => col.primaryKey())
+    .addColumn('revoked_at', 'timestamptz', (col) => col.notNull())
+    .execute();
+  await db.schema
+    .createIndex('session_tombstones_revoked_idx')
+    .on('session_tombstones')
+    .column('revoked_at')
+    .execute();
+  await sql`
+    create function remember_deleted_session() returns trigger language plpgsql as $$
+    begin
+      delete from session_tombstones where revoked_at < now() - interval '1 day';
+      insert into session_tombstones (id, revoked_at) values (old.id, coalesce(old.revoked_at, now()))
+        on conflict (id) do nothing;
+      if old.revoked_at is null then
+        perform pg_notify('session_revocations', old.id::text);
+      end if;
+      return old;
+    end
+    $$
+  `.execute(db);
+  await sql`
+    create trigger sessions_remember_deleted after delete on sessions
+    for each row execute function remember_deleted_session()
+  `.execute(db);
+
   // Users, sessions and keys go with their organization when it is deleted.
   await sql`alter table users drop constraint if exists users_organization_id_fkey`.execute(db);
   await sql`alter table users add constraint users_organization_id_fkey foreign key (organization_id) references organizations(id) on delete cascade`.execute(
@@ -111,6 +137,9 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  await sql`drop trigger sessions_remember_deleted on sessions`.execute(db);
+  await sql`drop function remember_deleted_session()`.execute(db);
+  await db.schema.dropTable('session_tombstones').execute();
   // The organization foreign keys without the cascade again.
   await sql`alter table users drop constraint users_organization_id_fkey, add constraint users_organization_id_fkey foreign key (organization_id) references organizations(id)`.execute(
     db,
@@ -129,7 +158,10 @@ export async function down(db: Kysely<any>): Promise<void> {
   await db.schema.dropIndex('audit_events_scope_idx').execute();
   await db.schema.alterTable('audit_events').dropColumn('scope').execute();
   await db.schema.dropIndex('annotations_organization_idx').execute();
-  await db.schema.alterTable('annotations').dropConstraint('annotations_organization_idempotency_key').execute();
+  await db.schema
+    .alterTable('annotations')
+    .dropConstraint('annotations_organization_idempotency_key')
+    .execute();
   await db.schema.alterTable('annotations').dropColumn('organization_id').execute();
   await sql`alter table annotations add constraint annotations_idempotency_key_key unique (idempotency_key)`.execute(
     db,

@@ -232,7 +232,10 @@ export async function isSessionActive(
   return row !== undefined;
 }
 
-/** Sessions revoked at or after `since`, oldest revocation first. */
+/**
+ * Sessions revoked at or after `since`, oldest revocation first, deleted ones included (their
+ * tombstones): a session deleted with its user or organization must stay refused too.
+ */
 export async function sessionsRevokedSince(
   db: Kysely<Database>,
   since: Date,
@@ -241,7 +244,13 @@ export async function sessionsRevokedSince(
     .selectFrom('sessions')
     .select(['id', 'revoked_at'])
     .where('revoked_at', '>=', since)
+    .unionAll(
+      db
+        .selectFrom('session_tombstones')
+        .select((eb) => ['id', eb.cast<Date | null>('revoked_at', 'timestamptz').as('revoked_at')])
+        .where('revoked_at', '>=', since),
+    )
     .orderBy('revoked_at')
     .execute();
-  return rows.flatMap((row) => (row.revoked_at ? [{ id: row.id, revokedAt: row.revoked_at }] : []));
+  return rows.flatMap((row) => (row.revoked_at ? [{ id: row.id, revokedAt: new Date(row.revoked_at) }] : []));
 }

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
 import type { Database, Role, UserRow } from '../../../db/database';
+import { countEnabledPlatformAdmins } from '../../../db/repositories/organizations';
 import { revokeUserSessions } from '../../../db/repositories/sessions';
 import {
   countEnabledAdmins,
@@ -196,6 +197,16 @@ export class UserService {
       const before = await this.findInOrganization(trx, actor, userId);
       if (before.disabled) return { row: before, changed: false };
       if (before.role === 'admin') await this.assertAnotherAdmin(trx, actor.organizationId, 'disable');
+      if (before.platform_role === 'admin') {
+        // The installation always keeps one enabled platform admin (the lock that grants platform roles).
+        await lockPlatformBootstrap(trx);
+        if ((await countEnabledPlatformAdmins(trx)) <= 1) {
+          throw new PlatformError(
+            'CONFLICT',
+            'cannot disable the last enabled platform admin; make another user platform admin first',
+          );
+        }
+      }
       const after = await updateUser(trx, userId, { disabled: true });
       const revoked = await revokeUserSessions(trx, { userId, reason: 'user_disabled' });
       await this.audit.record(trx, {
