@@ -124,8 +124,16 @@ export const userCreateInput = z.object({
   name: userName.optional(),
   role,
 });
+/**
+ * An opaque cursor: the `nextCursor` of a previous page, base64url. Long enough for a user's
+ * cursor, which holds an email of up to 254 characters (340 in base64url).
+ */
+const pageCursor = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,400}$/, 'must be the nextCursor of a previous page');
+
 export const userListInput = z
-  .object({ limit, cursor: z.string().max(200).optional() })
+  .object({ limit, cursor: pageCursor.optional() })
   .default({ limit: 50 });
 export const userUpdateInput = z.object({
   id,
@@ -170,7 +178,7 @@ export const apiKeyCreateInput = z.object({
   environment: z.enum(['live', 'test']).default('live'),
 });
 export const apiKeyListInput = z
-  .object({ ownerId: id.optional(), limit, cursor: z.string().max(200).optional() })
+  .object({ ownerId: id.optional(), limit, cursor: pageCursor.optional() })
   .default({ limit: 50 });
 export const apiKeyIdInput = z.object({ id });
 export const apiKeyUpdateInput = z.object({

@@ -10,21 +10,37 @@ export function encodeCursor(createdAt: string, id: string): string {
   return Buffer.from(JSON.stringify([createdAt, id]), 'utf8').toString('base64url');
 }
 
-const EXACT_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+const EXACT_TIMESTAMP = /^(\d{4})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+/**
+ * A real instant in the shape encodeCursor writes: `2026-99-99T99:99:99.000000Z` has the shape,
+ * and PostgreSQL's timestamptz cast would fail on it (a 500) if it got that far.
+ */
+function exactInstant(text: string): boolean {
+  const match = EXACT_TIMESTAMP.exec(text);
+  if (!match || Number(match[1]) < 1) return false;
+  const milliseconds = `${text.slice(0, 23)}Z`;
+  const parsed = new Date(milliseconds);
+  // Date normalises overflowing fields (Feb 30 becomes Mar 2): the round trip catches them.
+  return !Number.isNaN(parsed.getTime()) && parsed.toISOString() === milliseconds;
+}
 
 /** Where a cursor from `encodeCursor` points; BAD_REQUEST for any other string. */
 export function decodeCursor(cursor: string): { createdAt: string; id: string } {
-  let decoded: unknown;
-  try {
-    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    decoded = null;
+  let decoded: unknown = null;
+  // An issued cursor is about 100 characters of base64url: anything else is refused undecoded.
+  if (/^[A-Za-z0-9_-]{1,400}$/.test(cursor)) {
+    try {
+      decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    } catch {
+      decoded = null;
+    }
   }
   if (
     Array.isArray(decoded) &&
     decoded.length === 2 &&
     typeof decoded[0] === 'string' &&
-    EXACT_TIMESTAMP.test(decoded[0]) &&
+    exactInstant(decoded[0]) &&
     typeof decoded[1] === 'string' &&
     UUID.test(decoded[1])
   )

@@ -42,11 +42,23 @@ export function encodeCursor(email: string): string {
   return Buffer.from(email, 'utf8').toString('base64url');
 }
 
-/** The email a cursor from `encodeCursor` stands for; BAD_REQUEST for any other string. */
+/**
+ * The email a cursor from `encodeCursor` stands for; BAD_REQUEST for any other string: one that
+ * is not base64url, or not of an email in the form users are stored in (so also never a NUL,
+ * which PostgreSQL text cannot hold).
+ */
 export function decodeCursor(cursor: string): string {
   const email = Buffer.from(cursor, 'base64url').toString('utf8');
-  // PostgreSQL text cannot hold NUL: such a cursor is not one of ours, not a server error.
-  if (cursor === '' || encodeCursor(email) !== cursor || email.includes('\u0000'))
-    throw new PlatformError('BAD_REQUEST', 'invalid cursor');
+  if (cursor === '' || encodeCursor(email) !== cursor || !isStoredEmail(email))
+    throw new PlatformError('BAD_REQUEST', 'the cursor is not one this service issued');
   return email;
+}
+
+function isStoredEmail(text: string): boolean {
+  return (
+    text.length <= MAX_EMAIL_LENGTH &&
+    canonicalEmail(text) === text &&
+    /^[^\s@]+@[^\s@]+$/.test(text) &&
+    !/\p{Cc}/u.test(text)
+  );
 }
