@@ -11,9 +11,22 @@ let onSignedOut: () => void = () => {};
 export const client = createClient({
   url: window.location.origin,
   credentials: 'cookie',
-  onSessionEnded: () => onSignedOut(),
+  onSessionEnded: () => {
+    me = null;
+    onSignedOut();
+  },
 });
 const session = sessionOf(client)!;
+
+/**
+ * Calls made before anyone signs in (accepting an invitation): without a session, so asking
+ * never spends or ends one (a session's first call would try the refresh cookie).
+ */
+export const anonymousClient = createClient({ url: window.location.origin });
+
+export type Me = Awaited<ReturnType<typeof client.auth.me.query>>;
+/** Who is signed in, read once per session: the navigation and the pages decide what to draw by it. */
+let me: Promise<Me> | null = null;
 
 export function whenSignedOut(handler: () => void): void {
   onSignedOut = handler;
@@ -23,13 +36,35 @@ export function isSignedIn(): boolean {
   return session.tokens() !== null;
 }
 
+/** The signed-in user (role, platform role), asked once per session. */
+export function whoAmI(): Promise<Me> {
+  if (!me) {
+    const asked = client.auth.me.query();
+    me = asked;
+    // A failed answer is not kept: the next page asks again.
+    asked.catch(() => {
+      if (me === asked) me = null;
+    });
+  }
+  return me;
+}
+
+/**
+ * Whether the user holds a platform role of at least `minimum`: platform pages (status, backups,
+ * performance, alerts, organizations) are drawn only for them, since the server refuses everyone
+ * else, whatever their role in their organization.
+ */
+export function holdsPlatformRole(who: Me, minimum: 'operator' | 'admin'): boolean {
+  return who.platformRole === 'admin' || (minimum === 'operator' && who.platformRole === 'operator');
+}
+
 /**
  * Whether the refresh cookie of an earlier visit still holds a session: the first call renews
  * the access token from it, or ends the session (and the page asks to sign in).
  */
 export async function resumeSession(): Promise<boolean> {
   try {
-    await client.auth.me.query();
+    await whoAmI();
     return true;
   } catch {
     return false;
@@ -37,6 +72,7 @@ export async function resumeSession(): Promise<boolean> {
 }
 
 export async function login(email: string, password: string): Promise<void> {
+  me = null;
   await session.login({ email, password });
 }
 

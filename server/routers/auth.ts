@@ -268,6 +268,7 @@ export const authRouter = router({
       userId: p.userId,
       organizationId: p.organizationId,
       role: p.role,
+      platformRole: p.platformRole,
       sessionId: p.kind === 'user' ? p.sessionId : null,
       apiKeyId: p.kind === 'apiKey' ? p.keyId : null,
       scopes: p.kind === 'apiKey' ? [...p.scopes] : null,

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import pg from 'pg';
-import { E2E_ADMIN, E2E_PG_PORT, SCREENSHOTS } from './platform';
+import { E2E_ADMIN, E2E_PG_PORT, E2E_RESTORE_DATABASE, SCREENSHOTS } from './platform';
 import { guardPages, openSection, signIn } from './session';
 
 const guards = guardPages();
@@ -192,7 +192,8 @@ test('a backup restores into another database after confirmation, with its rows'
   const dataDir = process.env.E2E_DATA_DIR;
   if (!dataDir) throw new Error('E2E_DATA_DIR is set by global setup');
   const password = readFileSync(join(dataDir, 'postgres.password'), 'utf8').trim();
-  const database = `e2e_restore_${Date.now()}`;
+  // The one database the platform's BACKUP_RESTORE_TARGETS allows (global-setup.ts), made empty.
+  const database = E2E_RESTORE_DATABASE;
   const admin = new pg.Client({
     host: '127.0.0.1',
     port: E2E_PG_PORT,
@@ -202,6 +203,7 @@ test('a backup restores into another database after confirmation, with its rows'
   });
   await admin.connect();
   try {
+    await admin.query(`DROP DATABASE IF EXISTS ${database}`);
     await admin.query(`CREATE DATABASE ${database}`);
   } finally {
     await admin.end();

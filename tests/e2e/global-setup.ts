@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { E2E_ADMIN, E2E_BASE_URL, E2E_PG_PORT, E2E_PORT } from './platform';
+import { E2E_ADMIN, E2E_BASE_URL, E2E_PG_PORT, E2E_PORT, E2E_RESTORE_DATABASE } from './platform';
 
 const START_TIMEOUT_MS = 90_000;
 
@@ -23,6 +23,8 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       DATA_DIR: dataDir,
       // A known port, so the restore test can make a scratch database beside the platform's.
       EMBEDDED_PG_PORT: String(E2E_PG_PORT),
+      // Restores write only into allow-listed databases, spelled host:port/database.
+      BACKUP_RESTORE_TARGETS: `127.0.0.1:${E2E_PG_PORT}/${E2E_RESTORE_DATABASE}`,
       ADMIN_EMAIL: E2E_ADMIN.email,
       ADMIN_PASSWORD: E2E_ADMIN.password,
       AUTH_PASSWORD_COST: '10',

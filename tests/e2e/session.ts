@@ -1,4 +1,4 @@
-import { expect, type Page, test } from '@playwright/test';
+import { type Browser, type BrowserContext, expect, type Page, test } from '@playwright/test';
 import { E2E_ADMIN } from './platform';
 
 /**
@@ -27,6 +27,27 @@ export function guardPages(): PageGuards {
     expect(guards.cspViolations, 'no Content-Security-Policy violation').toEqual([]);
   });
   return guards;
+}
+
+/**
+ * Opens pages in browsers of their own (own cookies, own session), guarded like the test's page;
+ * the browsers a test opened are closed after it. Call once per spec file, beside guardPages().
+ */
+export function separateBrowsers(guards: PageGuards): (browser: Browser) => Promise<Page> {
+  let contexts: BrowserContext[] = [];
+  test.beforeEach(() => {
+    contexts = [];
+  });
+  test.afterEach(async () => {
+    for (const context of contexts) await context.close();
+  });
+  return async (browser) => {
+    const context = await browser.newContext();
+    contexts.push(context);
+    const page = await context.newPage();
+    watchPage(page, guards);
+    return page;
+  };
 }
 
 /** Records a page's JavaScript dialogs (dismissing them) and CSP violations into `guards`. */

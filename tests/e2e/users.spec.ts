@@ -1,29 +1,14 @@
-import { type Browser, type BrowserContext, expect, type Page, test } from '@playwright/test';
+import { expect, type Page, test } from '@playwright/test';
 import { E2E_ADMIN, SCREENSHOTS } from './platform';
-import { guardPages, openSection, signIn, watchPage } from './session';
+import { guardPages, openSection, separateBrowsers, signIn } from './session';
 
 const guards = guardPages();
-/** Browser contexts a test opened besides its own page's: closed after it. */
-let contexts: BrowserContext[] = [];
-test.beforeEach(() => {
-  contexts = [];
-});
-test.afterEach(async () => {
-  for (const context of contexts) await context.close();
-});
+/** A page in a browser of its own (own cookies, own session), guarded like the test's page. */
+const secondBrowser = separateBrowsers(guards);
 
 interface Credentials {
   email: string;
   password: string;
-}
-
-/** A page in a browser of its own (own cookies, own session), guarded like the test's page. */
-async function secondBrowser(browser: Browser): Promise<Page> {
-  const context = await browser.newContext();
-  contexts.push(context);
-  const page = await context.newPage();
-  watchPage(page, guards);
-  return page;
 }
 
 async function confirm(page: Page, label: string): Promise<void> {

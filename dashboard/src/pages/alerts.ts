@@ -1,4 +1,4 @@
-import { client, describeError } from '../api';
+import { client, describeError, holdsPlatformRole, type Me } from '../api';
 import { button, confirmAction, field, formatDate, formatNumber, h, table } from '../dom';
 import { renderAlertWebhooks } from './alert-webhooks';
 import { tableOf } from './figures';
@@ -17,9 +17,9 @@ const EXPRESSION_POSITION = /^expression at position (\d+)/;
 
 /**
  * Alert rules (the platform's read-only defaults and the organization's own), their history and,
- * for admins, the webhooks notifications go to.
+ * for platform admins, the webhooks notifications go to.
  */
-export function renderAlerts(main: HTMLElement): () => void {
+export function renderAlerts(main: HTMLElement, me: Me): () => void {
   const rulesHeading = h('h2', { id: 'alert-rules-title', tabindex: '-1' }, 'Rules');
   const rulesBox = h('div');
   const actionMessage = h('p', { class: 'error', role: 'alert' });
@@ -64,17 +64,8 @@ export function renderAlerts(main: HTMLElement): () => void {
     REFRESH_MS,
   );
 
-  let left = false;
-  let stopWebhooks = () => {};
-  // Webhooks are an admin's: anyone else would only be refused, so they do not see the section.
-  client.auth.me
-    .query()
-    .then((me) => {
-      if (me.role === 'admin' && !left) stopWebhooks = renderAlertWebhooks(webhooks);
-    })
-    .catch((error) => {
-      webhooks.replaceChildren(h('p', { class: 'error', role: 'alert' }, describeError(error)));
-    });
+  // Webhooks are a platform admin's: anyone else would only be refused, so they do not see the section.
+  const stopWebhooks = holdsPlatformRole(me, 'admin') ? renderAlertWebhooks(webhooks) : () => {};
 
   async function toggle(rule: Rule) {
     actionMessage.textContent = '';
@@ -103,7 +94,6 @@ export function renderAlerts(main: HTMLElement): () => void {
   }
 
   return () => {
-    left = true;
     clearInterval(rulesTimer);
     rules.stop();
     historyRefresher.stop();

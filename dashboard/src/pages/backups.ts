@@ -1,9 +1,11 @@
-import { client, describeError } from '../api';
+import { client, describeError, holdsPlatformRole, type Me } from '../api';
 import { button, field, formatDate, formatNumber, h, openDialog, table } from '../dom';
 import { openFormDialog } from './form-dialog';
 import { refresher, status } from './refresher';
 
-export function renderBackups(main: HTMLElement): () => void {
+export function renderBackups(main: HTMLElement, me: Me): () => void {
+  // Restoring replaces data: a platform admin's, not an operator's (the server says the same).
+  const mayRestore = holdsPlatformRole(me, 'admin');
   const list = h('div');
   const message = h('p', { class: 'error', role: 'alert' });
   const create = button(
@@ -45,10 +47,11 @@ export function renderBackups(main: HTMLElement): () => void {
                     button('Verify', () => void verify(b.id), {
                       'aria-label': `Verify backup of ${formatDate(b.createdAt)}`,
                     }),
-                    button('Restore', () => restore(b.id, formatDate(b.createdAt)), {
-                      class: 'danger',
-                      'aria-label': `Restore backup of ${formatDate(b.createdAt)}`,
-                    }),
+                    mayRestore &&
+                      button('Restore', () => restore(b.id, formatDate(b.createdAt)), {
+                        class: 'danger',
+                        'aria-label': `Restore backup of ${formatDate(b.createdAt)}`,
+                      }),
                   )
                 : '',
           },

@@ -1,5 +1,5 @@
 import uPlot from 'uplot';
-import { client, describeError } from '../api';
+import { client, describeError, holdsPlatformRole, type Me } from '../api';
 import { formatNumber, h, table } from '../dom';
 import { status } from './refresher';
 
@@ -44,7 +44,56 @@ function stat(label: string, id: string): [HTMLElement, HTMLElement] {
   return [h('div', { class: 'stat' }, h('dt', {}, label), value), value];
 }
 
-export function renderOverview(main: HTMLElement): () => void {
+/** The platform's health as its public report says it: pass, warn or fail. */
+async function readHealth(): Promise<string> {
+  const response = await fetch('/api/health', { headers: { accept: 'application/health+json' } });
+  const report = (await response.json()) as { status: string };
+  return report.status;
+}
+
+const ROLE_NAMES: Record<Me['role'], string> = { admin: 'Admin', operator: 'Operator', viewer: 'Viewer' };
+
+/**
+ * The platform's figures (component status, request rates, latency) are platform scope: users
+ * without a platform role see its health and their own standing instead of refused calls.
+ */
+function renderOrganizationOverview(main: HTMLElement, me: Me): () => void {
+  const [healthBox, healthValue] = stat('Health', 'stat-health');
+  const [roleBox, roleValue] = stat('Your role', 'stat-role');
+  roleValue.textContent = ROLE_NAMES[me.role];
+  const message = h('p', { class: 'error', role: 'alert' });
+  main.replaceChildren(
+    h('h1', {}, 'Overview'),
+    message,
+    h('dl', { class: 'stats' }, healthBox, roleBox),
+    h(
+      'p',
+      { class: 'notice-muted', 'data-testid': 'platform-only' },
+      'Component status, request rates and latency describe the whole platform: they are for platform operators only.',
+    ),
+  );
+  let stopped = false;
+  const tick = () =>
+    readHealth().then(
+      (health) => {
+        if (stopped) return;
+        message.textContent = '';
+        healthValue.replaceChildren(status(health));
+      },
+      (error) => {
+        if (!stopped) message.textContent = describeError(error);
+      },
+    );
+  void tick();
+  const timer = setInterval(tick, POLL_MS);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+}
+
+export function renderOverview(main: HTMLElement, me: Me): () => void {
+  if (!holdsPlatformRole(me, 'operator')) return renderOrganizationOverview(main, me);
   const [healthBox, healthValue] = stat('Health', 'stat-health');
   const [requestsBox, requestsValue] = stat('Requests', 'stat-requests');
   const [rateBox, rateValue] = stat('Requests/s (1 min)', 'stat-rate');
@@ -79,16 +128,14 @@ export function renderOverview(main: HTMLElement): () => void {
   const tick = async () => {
     try {
       const [health, system, performance] = await Promise.all([
-        fetch('/api/health', { headers: { accept: 'application/health+json' } }).then(
-          (response) => response.json() as Promise<{ status: string }>,
-        ),
+        readHealth(),
         client.system.status.query(),
         client.performance.overview.query(),
       ]);
       if (stopped) return;
       message.textContent = '';
       const routes = performance.routes;
-      healthValue.replaceChildren(status(health.status));
+      healthValue.replaceChildren(status(health));
       requestsValue.textContent = String(routes.requests);
       rateValue.textContent = formatNumber(routes.rate1m);
       p99Value.textContent = formatNumber(routes.p99Ms);

@@ -23,7 +23,7 @@ async function loadUsers(): Promise<User[]> {
   return users;
 }
 
-/** The organization's users, for admins: create, change role, disable. */
+/** The organization's users, for admins: create, change role, disable, remove. */
 export function renderUserAdmin(section: HTMLElement, myId: string): () => void {
   const heading = h('h2', { id: 'users-title', tabindex: '-1' }, 'Users');
   const report = feedback();
@@ -50,12 +50,21 @@ export function renderUserAdmin(section: HTMLElement, myId: string): () => void 
         {
           header: 'Actions',
           cell: (u) =>
-            u.disabled
-              ? ''
-              : button('Disable', () => void disable(u), {
+            h(
+              'div',
+              { class: 'row-actions' },
+              !u.disabled &&
+                button('Disable', () => void disable(u), {
                   class: 'danger',
                   'aria-label': `Disable user ${u.email}`,
                 }),
+              // Nobody removes themselves (the server refuses it too).
+              u.id !== myId &&
+                button('Remove', () => void remove(u), {
+                  class: 'danger',
+                  'aria-label': `Remove member ${u.email}`,
+                }),
+            ),
         },
       ],
       rows,
@@ -72,6 +81,20 @@ export function renderUserAdmin(section: HTMLElement, myId: string): () => void 
       heading.focus();
     } catch (error) {
       // E.g. one's own account, or the last enabled admin: the server's reason.
+      report.fail(error);
+    }
+  }
+
+  async function remove(user: User) {
+    const question = `Remove ${user.email} from your organization? Their account, sessions and API keys are deleted; this cannot be undone.`;
+    if (!(await confirmAction(question, 'Remove'))) return;
+    try {
+      await client.auth.users.remove.mutate({ id: user.id });
+      report.ok(`${user.email} is removed from your organization.`);
+      await users.reload();
+      heading.focus();
+    } catch (error) {
+      // E.g. oneself, or the last enabled admin: the server's reason.
       report.fail(error);
     }
   }

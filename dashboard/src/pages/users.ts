@@ -1,29 +1,24 @@
-import { client } from '../api';
+import type { Me } from '../api';
 import { h } from '../dom';
 import { renderUserAdmin } from './user-admin';
+import { renderInvitations } from './user-invitations';
 import { renderSessions } from './user-sessions';
 
 /**
- * Everyone's own sessions and password; for admins, the organization's users too. The users
- * section is not drawn at all for other roles (the server would refuse its calls anyway).
+ * Everyone's own sessions and password; for admins, the organization's members and invitations
+ * too. Those sections are not drawn at all for other roles (the server would refuse their calls).
  */
-export function renderUsers(main: HTMLElement): () => void {
+export function renderUsers(main: HTMLElement, me: Me): () => void {
   const sessions = h('section', { class: 'users-section', 'aria-labelledby': 'sessions-title' });
   main.replaceChildren(h('h1', {}, 'Users and sessions'), sessions);
   const stops = [renderSessions(sessions)];
-  let left = false;
-  client.auth.me.query().then(
-    (me) => {
-      if (left || me.role !== 'admin') return;
-      const users = h('section', { class: 'users-section', 'aria-labelledby': 'users-title' });
-      main.appendChild(users);
-      stops.push(renderUserAdmin(users, me.userId));
-    },
-    // The sessions section shows why calls fail; without a role, nothing more is drawn.
-    () => {},
-  );
+  if (me.role === 'admin') {
+    const users = h('section', { class: 'users-section', 'aria-labelledby': 'users-title' });
+    const invitations = h('section', { class: 'users-section', 'aria-labelledby': 'invitations-title' });
+    main.append(users, invitations);
+    stops.push(renderUserAdmin(users, me.userId), renderInvitations(invitations));
+  }
   return () => {
-    left = true;
     for (const stop of stops) stop();
   };
 }
