@@ -145,8 +145,6 @@ export const configSchema = z.object({
   OUTBOUND_ALLOW_KUBERNETES: outboundAllowList,
   /** Deployments' metricsTargets (DEPLOY_PROMETHEUS_URL's own host is allowed implicitly). */
   OUTBOUND_ALLOW_METRICS: outboundAllowList,
-  /** PostgreSQL servers a backup may be restored into. */
-  OUTBOUND_ALLOW_RESTORE_TARGET: outboundAllowList,
   /** DNS servers (`127.0.0.1:5353`, `[::1]:53`) outbound requests resolve with, instead of the system's resolver. */
   OUTBOUND_DNS_SERVERS: commaList
     .pipe(

@@ -121,6 +121,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     for each row execute function remember_deleted_session()
   `.execute(db);
 
+  // Backups are the platform's now: listed across organizations, newest first.
+  await db.schema.createIndex('backups_created_idx').on('backups').columns(['created_at', 'id']).execute();
+
   // Users, sessions and keys go with their organization when it is deleted.
   await sql`alter table users drop constraint if exists users_organization_id_fkey`.execute(db);
   await sql`alter table users add constraint users_organization_id_fkey foreign key (organization_id) references organizations(id) on delete cascade`.execute(
@@ -137,6 +140,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.dropIndex('backups_created_idx').execute();
   await sql`drop trigger sessions_remember_deleted on sessions`.execute(db);
   await sql`drop function remember_deleted_session()`.execute(db);
   await db.schema.dropTable('session_tombstones').execute();

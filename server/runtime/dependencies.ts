@@ -141,7 +141,6 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
       deployment_webhook: config.OUTBOUND_ALLOW_DEPLOYMENT_WEBHOOK,
       kubernetes: config.OUTBOUND_ALLOW_KUBERNETES,
       metrics: config.OUTBOUND_ALLOW_METRICS,
-      restore_target: config.OUTBOUND_ALLOW_RESTORE_TARGET,
     },
     privateNetworks: {
       alert_webhook: config.ALERT_WEBHOOK_ALLOW_PRIVATE,

@@ -83,11 +83,17 @@ const PLATFORM_ADMIN_ONLY: Record<string, ApiKeyScope> = {
  * What acts on the installation rather than on a tenant (issue 11): these paths, and every path
  * under these prefixes, must be platform scope, present and future.
  */
-const PLATFORM_PATHS = ['system.status', 'system.selfTest', 'devops.instance.drain', 'devops.maintenance.set', 'auth.keys.rotate'];
+const PLATFORM_PATHS = [
+  'system.status',
+  'system.selfTest',
+  'devops.instance.drain',
+  'devops.maintenance.set',
+  'auth.keys.rotate',
+];
 const PLATFORM_PREFIXES = ['devops.backups.', 'performance.', 'auth.organizations.', 'auth.platformRoles.'];
 
-/** The only mutations anyone may call without signing in: signing in. */
-const PUBLIC_MUTATIONS = new Set(['auth.login', 'auth.refresh']);
+/** The only mutations anyone may call without signing in: signing in, and joining by invitation. */
+const PUBLIC_MUTATIONS = new Set(['auth.login', 'auth.refresh', 'auth.invitations.accept']);
 
 /**
  * Mutations a viewer must be able to call, because they act on the caller's own account only:
@@ -99,6 +105,7 @@ const PUBLIC_MUTATIONS = new Set(['auth.login', 'auth.refresh']);
 const VIEWER_SELF_SERVICE = new Set([
   'auth.login',
   'auth.refresh',
+  'auth.invitations.accept',
   'auth.logout',
   'auth.logoutAll',
   'auth.changePassword',
@@ -156,6 +163,7 @@ let orgB: {
   deployment: { id: string };
   backup: { id: string };
   schedule: { id: string };
+  invitation: { id: string };
 };
 
 beforeAll(async () => {
@@ -222,6 +230,12 @@ beforeAll(async () => {
       }),
     ),
     backup: await t.deps.devops.backups.create(adminActor(bAdmin), { wait: true }),
+    invitation: (
+      await t.deps.auth.invitations.create(adminActor(bAdmin), {
+        email: 'invited-into-b@org.test',
+        role: 'viewer',
+      })
+    ).invitation,
     schedule: await t.deps.devops.backups.schedules.create(adminActor(bAdmin), {
       cron: '@daily',
       retentionCount: 3,
@@ -281,7 +295,22 @@ function validInputs(): Record<string, unknown> {
     'auth.apiKeys.rotate': { id: operatorKey.id },
     'auth.apiKeys.verify': { key: operatorKey.key },
     'auth.audit.list': { limit: 10 },
+    'auth.audit.platform': { limit: 10 },
     'auth.keys.rotate': undefined,
+    'auth.users.remove': { id: target.id },
+    'auth.organizations.create': { name: 'Planted org', admin: { email: 'planted-org@org.test' } },
+    'auth.organizations.list': { limit: 10 },
+    'auth.organizations.get': { id: adminA.organizationId },
+    'auth.organizations.rename': { id: orgB.admin.organizationId, name: 'Taken over' },
+    'auth.organizations.suspend': { id: orgB.admin.organizationId, reason: 'planted' },
+    'auth.organizations.resume': { id: orgB.admin.organizationId },
+    'auth.organizations.delete': { id: orgB.admin.organizationId },
+    'auth.platformRoles.list': undefined,
+    'auth.platformRoles.set': { userId: target.id, platformRole: 'admin' },
+    'auth.invitations.create': { email: 'planted-invite@org.test', role: 'admin' },
+    'auth.invitations.list': { limit: 10 },
+    'auth.invitations.revoke': { id: randomUUID() },
+    'auth.invitations.accept': { token: `bc_inv_${'A'.repeat(43)}`, password: 'planted-password-0123' },
     'performance.overview': undefined,
     'performance.routes': {},
     // Every test app signs its users in through auth.login before this runs.
@@ -620,7 +649,8 @@ describe('an API key', () => {
       // The key itself is good: what it lacks is the scope.
       expect((await call('auth.me', undefined, key.headers)).status).toBe(200);
       for (const p of PROCEDURES) {
-        if (!(p.policy?.kind === 'role' || p.policy?.kind === 'platform') || p.policy.scope !== scope) continue;
+        if (!(p.policy?.kind === 'role' || p.policy?.kind === 'platform') || p.policy.scope !== scope)
+          continue;
         expectForbidden(await call(p.path, inputs[p.path], key.headers), `key without ${scope} on ${p.path}`);
         refused++;
       }
@@ -685,6 +715,8 @@ function crossOrganizationCalls(): Record<
     'auth.sessions.revoke': { input: { id: orgB.session.sessionId } },
     'auth.users.update': { input: { id: orgB.viewer.id, role: 'admin', name: 'taken over' } },
     'auth.users.disable': { input: { id: orgB.viewer.id } },
+    'auth.users.remove': { input: { id: orgB.viewer.id } },
+    'auth.invitations.revoke': { input: { id: orgB.invitation.id } },
     'auth.apiKeys.create': {
       input: { name: 'planted', ownerId: orgB.admin.id, scopes: [...API_KEY_SCOPES] },
     },

@@ -264,6 +264,26 @@ function baseInputs(): Record<string, unknown> {
     'auth.apiKeys.rotate': { id: randomUUID() },
     'auth.apiKeys.verify': { key: `bc_live_${'A'.repeat(32)}` },
     'auth.audit.list': {},
+    'auth.audit.platform': {},
+    'auth.users.remove': { id: randomUUID() },
+    'auth.organizations.create': {
+      name: `Corpus org ${++sequence}`,
+      admin: { email: `corpus-org-${++sequence}-${randomBytes(3).toString('hex')}@org.test` },
+    },
+    'auth.organizations.list': {},
+    'auth.organizations.get': { id: randomUUID() },
+    'auth.organizations.rename': { id: randomUUID(), name: 'base name' },
+    'auth.organizations.suspend': { id: randomUUID(), reason: 'base reason' },
+    'auth.organizations.resume': { id: randomUUID() },
+    'auth.organizations.delete': { id: randomUUID() },
+    'auth.platformRoles.set': { userId: randomUUID(), platformRole: null },
+    'auth.invitations.create': {
+      email: `corpus-invite-${++sequence}-${randomBytes(3).toString('hex')}@org.test`,
+      role: 'viewer',
+    },
+    'auth.invitations.list': {},
+    'auth.invitations.revoke': { id: randomUUID() },
+    'auth.invitations.accept': { token: `bc_inv_${'A'.repeat(43)}`, password: 'corpus-accept-password-0123' },
     'performance.routes': {},
     'performance.procedure': { path: 'system.info' },
     'performance.queries': {},
@@ -346,6 +366,8 @@ const written: Record<string, Set<string>> = {
   api_keys: new Set(),
   alert_rules: new Set(),
   alert_webhooks: new Set(),
+  organizations: new Set(),
+  invitations: new Set(),
 };
 
 /**
@@ -426,6 +448,16 @@ const STORES: Record<string, (answer: any, accepted: any) => Promise<void>> = {
     expect(row.name).toBe(accepted.name);
     expect(row.url).toBe(accepted.url);
     written.alert_webhooks?.add(row.id);
+  },
+  'auth.organizations.create': async (answer, accepted) => {
+    const row = await t.deps.database.db
+      .selectFrom('organizations')
+      .selectAll()
+      .where('id', '=', answer.organization.id)
+      .executeTakeFirstOrThrow();
+    expect(row.name).toBe(accepted.name);
+    written.organizations?.add(row.id);
+    written.invitations?.add(answer.invitation.id);
   },
   'auth.changePassword': async (_answer, accepted) => {
     // The new password is now the one to prove: the next calls must present it.
@@ -512,6 +544,8 @@ function databaseFingerprint() {
     annotations: written.annotations ?? new Set(),
     alert_rules: written.alert_rules ?? new Set(),
     alert_webhooks: written.alert_webhooks ?? new Set(),
+    organizations: written.organizations ?? new Set(),
+    invitations: written.invitations ?? new Set(),
   };
   return fingerprintDatabase(t.deps.database.db, {
     volatileTables: VOLATILE_TABLES,
