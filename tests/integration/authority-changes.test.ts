@@ -163,6 +163,58 @@ describe(`authority changes across two ${runtime} processes`, () => {
     console.log(`disable: the access token refused on the second process after ${ms} ms`);
   });
 
+  it("refuses a suspended organization's tokens and keys on the other process, and lets it back in on resume", async () => {
+    const email = `tenant-${Date.now()}@authority.test`;
+    const password = 'tenant-admin-password-0123';
+    const created = await call(
+      first,
+      'auth.organizations.create',
+      { name: `Tenant ${Date.now()}`, admin: { email } },
+      admin,
+    );
+    expect(created.status, JSON.stringify(created)).toBe(200);
+    const accepted = await call(
+      second,
+      'auth.invitations.accept',
+      { token: created.data.token, password },
+      {},
+    );
+    expect(accepted.status, JSON.stringify(accepted)).toBe(200);
+    const token = await signIn(second, email, password);
+    const minted = await call(
+      second,
+      'auth.apiKeys.create',
+      { name: 'tenant key', scopes: ['auth:read'] },
+      token,
+    );
+    const key = { authorization: `Bearer ${minted.data.key}` };
+    expect((await call(second, 'auth.users.list', { limit: 5 }, key, 'query')).status).toBe(200);
+
+    const organizationId = created.data.organization.id;
+    expect(
+      (await call(first, 'auth.organizations.suspend', { id: organizationId, reason: 'unpaid' }, admin))
+        .status,
+    ).toBe(200);
+    const tokenMs = await msUntil(
+      async () => (await call(second, 'auth.me', undefined, token, 'query')).status === 401,
+    );
+    const keyMs = await msUntil(
+      async () => (await call(second, 'auth.users.list', { limit: 5 }, key, 'query')).status === 401,
+    );
+    console.log(
+      `suspension: the access token refused on the second process after ${tokenMs} ms, the API key after ${keyMs} ms`,
+    );
+    expect((await call(second, 'auth.login', { email, password }, {})).code).toBe('UNAUTHORIZED');
+
+    expect((await call(first, 'auth.organizations.resume', { id: organizationId }, admin)).status).toBe(200);
+    await msUntil(
+      async () => (await call(second, 'auth.users.list', { limit: 5 }, key, 'query')).status === 200,
+    );
+    expect(
+      (await call(second, 'auth.me', undefined, await signIn(second, email, password), 'query')).status,
+    ).toBe(200);
+  });
+
   it('lets an API key mint and change keys only within the scopes it holds', async () => {
     const authOnly = await call(
       first,
