@@ -128,13 +128,9 @@ export const userCreateInput = z.object({
  * An opaque cursor: the `nextCursor` of a previous page, base64url. Long enough for a user's
  * cursor, which holds an email of up to 254 characters (340 in base64url).
  */
-const pageCursor = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]{1,400}$/, 'must be the nextCursor of a previous page');
+const pageCursor = z.string().regex(/^[A-Za-z0-9_-]{1,400}$/, 'must be the nextCursor of a previous page');
 
-export const userListInput = z
-  .object({ limit, cursor: pageCursor.optional() })
-  .default({ limit: 50 });
+export const userListInput = z.object({ limit, cursor: pageCursor.optional() }).default({ limit: 50 });
 export const userUpdateInput = z.object({
   id,
   name: userName.optional(),

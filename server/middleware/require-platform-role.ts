@@ -10,7 +10,11 @@ import { platformRoleAtLeast } from '../services/auth/principal';
  * holding at least the platform role `role`, or an API key with `scope` whose owner holds it.
  * A tenant's admin is refused whatever his organization role.
  */
-export function requirePlatformRole(deps: AppDeps, role: PlatformRole, scope: ApiKeyScope): MiddlewareHandler {
+export function requirePlatformRole(
+  deps: AppDeps,
+  role: PlatformRole,
+  scope: ApiKeyScope,
+): MiddlewareHandler {
   return async function checkPlatformRole(c, next) {
     const credential = readCredential(
       c.req.header('authorization') ?? null,
@@ -27,7 +31,10 @@ export function requirePlatformRole(deps: AppDeps, role: PlatformRole, scope: Ap
         ? (await authenticator.apiKey(credential.value, scope)).principal
         : await authenticator.accessToken(credential.value);
     if (!platformRoleAtLeast(principal.platformRole, role)) {
-      throw new PlatformError('FORBIDDEN', `this route acts on the platform and needs the platform ${role} role or above`);
+      throw new PlatformError(
+        'FORBIDDEN',
+        `this route acts on the platform and needs the platform ${role} role or above`,
+      );
     }
     await next();
   };

@@ -65,7 +65,9 @@ export const systemRouter = router({
     list: roleProcedure('viewer', 'system:read')
       .input(annotationListInput)
       .query(async ({ ctx, input }) => {
-        const rows = await ctx.deps.database.read((db) => listAnnotations(db, ctx.principal.organizationId, input));
+        const rows = await ctx.deps.database.read((db) =>
+          listAnnotations(db, ctx.principal.organizationId, input),
+        );
         return rows.map(toAnnotation);
       }),
   }),

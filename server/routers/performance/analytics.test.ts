@@ -21,14 +21,14 @@ function build() {
       },
       http: null,
       principal: {
-      kind: 'user',
-      userId: 'u',
-      organizationId: 'o',
-      role,
-      // The performance router acts on the platform: its callers are platform operators and admins.
-      platformRole: role === 'viewer' ? null : role,
-      sessionId: 's',
-    },
+        kind: 'user',
+        userId: 'u',
+        organizationId: 'o',
+        role,
+        // The performance router acts on the platform: its callers are platform operators and admins.
+        platformRole: role === 'viewer' ? null : role,
+        sessionId: 's',
+      },
     };
     return createCallerFactory(performanceRouter)(ctx);
   };

@@ -102,7 +102,13 @@ export async function signAccessToken(
   }
   const iat = Math.floor(now.getTime() / 1000);
   // Claims are copied by name: a caller's object can never set iss, exp or any other claim.
-  const payload = { org: claims.org, role: claims.role, prole: claims.prole, sid: claims.sid, scope: claims.scope };
+  const payload = {
+    org: claims.org,
+    role: claims.role,
+    prole: claims.prole,
+    sid: claims.sid,
+    scope: claims.scope,
+  };
   return new SignJWT(payload)
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYPE })
     .setIssuer(issuer)

@@ -121,7 +121,8 @@ export class ApiKeyCache {
       this.loading.clear();
     } else if (payload.startsWith(ORGANIZATION_CHANGE)) {
       const organizationId = payload.slice(ORGANIZATION_CHANGE.length);
-      for (const [hash, entry] of this.keys) if (entry.organizationId === organizationId) this.keys.delete(hash);
+      for (const [hash, entry] of this.keys)
+        if (entry.organizationId === organizationId) this.keys.delete(hash);
       this.loading.clear();
     } else {
       // A payload this version does not know (a newer instance sent it): forgetting all is always safe.

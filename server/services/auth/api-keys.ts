@@ -362,6 +362,9 @@ function assertWithinCallerScopes(actor: ApiKeyActor, scopes: readonly string[])
   const held = new Set(actor.scopes ?? []);
   const missing = scopes.filter((scope) => !held.has(scope));
   if (missing.length > 0) {
-    throw new PlatformError('FORBIDDEN', `an API key cannot grant scopes it does not hold: ${missing.join(', ')}`);
+    throw new PlatformError(
+      'FORBIDDEN',
+      `an API key cannot grant scopes it does not hold: ${missing.join(', ')}`,
+    );
   }
 }

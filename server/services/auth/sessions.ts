@@ -9,7 +9,11 @@ import {
   revokeUserSessions,
   sessionsRevokedSince,
 } from '../../../db/repositories/sessions';
-import { findUserByEmail, isOrganizationSuspended, replacePasswordHash } from '../../../db/repositories/users';
+import {
+  findUserByEmail,
+  isOrganizationSuspended,
+  replacePasswordHash,
+} from '../../../db/repositories/users';
 import { PlatformError } from '../../errors';
 import { auditActor, type RequestOrigin } from './actor';
 import type { AuditLog } from './audit';
@@ -99,7 +103,9 @@ export class SessionService {
       : await dummyVerify(input.password, passwordParams);
     // Same answer as a wrong password: a suspended tenant's users learn nothing more from sign-in.
     const suspended =
-      user !== undefined && check.ok && (await database.read((db) => isOrganizationSuspended(db, user.organization_id)));
+      user !== undefined &&
+      check.ok &&
+      (await database.read((db) => isOrganizationSuspended(db, user.organization_id)));
     if (!user || !check.ok || user.disabled || suspended) {
       await throttle.recordFailure(keys, input.now);
       const reason = !user
