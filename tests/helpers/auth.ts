@@ -75,19 +75,20 @@ export async function createPlatformUser(
   role: Role = 'viewer',
 ): Promise<TestUser> {
   const user = await createUser(t, role);
-  await t.deps.auth.organizations.setPlatformRole(
-    {
-      kind: 'user',
-      userId: t.adminUser.id,
-      organizationId: t.adminUser.organizationId,
-      role: 'admin',
-      platformRole: 'admin',
-      sessionId: 'test',
-    },
-    user.id,
-    platformRole,
-  );
+  await t.deps.auth.organizations.setPlatformRole(platformAdminActor(t), user.id, platformRole);
   return user;
+}
+
+/** The test app's first admin (the platform admin) acting in process, as the services take it. */
+export function platformAdminActor(t: TestApp) {
+  return {
+    kind: 'user' as const,
+    userId: t.adminUser.id,
+    organizationId: t.adminUser.organizationId,
+    role: 'admin' as const,
+    platformRole: 'admin' as const,
+    sessionId: 'test',
+  };
 }
 
 /** Signs in over HTTP as a non-browser client (the refresh token comes in the body). */

@@ -23,3 +23,38 @@ export async function send(app: RequestTarget, path: string, init?: RequestInit)
   }
   return { res, text, body };
 }
+
+/** A tRPC call's answer: its HTTP status, the tRPC error code (null on success) and the result data. */
+export interface ProcedureAnswer {
+  status: number;
+  code: string | null;
+  // biome-ignore lint/suspicious/noExplicitAny: answers are inspected field by field
+  data: any;
+  text: string;
+}
+
+/**
+ * Calls a procedure over HTTP as a client does, unbatched: a query by GET with its input in the
+ * query string, a mutation by POST with its input as the JSON body.
+ */
+export async function callProcedure(
+  app: RequestTarget,
+  path: string,
+  type: 'query' | 'mutation' | 'subscription',
+  input: unknown,
+  headers: Record<string, string> = {},
+): Promise<ProcedureAnswer> {
+  const { res, text, body } =
+    type === 'query'
+      ? await send(
+          app,
+          `/api/trpc/${path}${input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(input))}`}`,
+          { headers },
+        )
+      : await send(app, `/api/trpc/${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: input === undefined ? undefined : JSON.stringify(input),
+        });
+  return { status: res.status, code: body?.error?.data?.code ?? null, data: body?.result?.data, text };
+}

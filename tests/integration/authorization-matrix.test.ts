@@ -8,6 +8,7 @@ import { API_KEY_SCOPES, type ApiKeyScope, ROLES, type Role } from '../../shared
 import { startTestApp, TEST_ADMIN, type TestApp } from '../helpers/app';
 import { createApiKey, createOrganization, createUser, login, type TestUser } from '../helpers/auth';
 import { databaseFingerprint } from '../helpers/fingerprint';
+import { callProcedure } from '../helpers/http';
 
 /**
  * The generated authorization matrix (issue 11): every procedure of the router, called over HTTP
@@ -272,24 +273,6 @@ function inputs(): Record<string, unknown> {
   };
 }
 
-/** One call over HTTP, as a client makes it: queries by GET, mutations by POST. */
-async function call(path: string, type: Walked['type'], input: unknown, headers: Record<string, string>) {
-  const res =
-    type === 'query'
-      ? await t.app.request(
-          `/api/trpc/${path}${input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(input))}`}`,
-          { headers },
-        )
-      : await t.app.request(`/api/trpc/${path}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...headers },
-          body: input === undefined ? undefined : JSON.stringify(input),
-        });
-  const text = await res.text();
-  const body = JSON.parse(text) as { error?: { data?: { code?: string } } };
-  return { status: res.status, code: body.error?.data?.code ?? null, text };
-}
-
 /** Organization A's rows in every table that has an organization, hashed. */
 async function organizationA() {
   const all = await databaseFingerprint(t.deps.database.db, {
@@ -338,7 +321,13 @@ describe('the authorization matrix', () => {
       for (const caller of callers) {
         const want = expected(procedure.policy!, caller);
         const headers = await headersOf(caller);
-        const answer = await call(procedure.path, procedure.type, table[procedure.path], headers);
+        const answer = await callProcedure(
+          t.app,
+          procedure.path,
+          procedure.type,
+          table[procedure.path],
+          headers,
+        );
         calls++;
         const got =
           answer.code === 'UNAUTHORIZED' && procedure.policy!.kind !== 'public'

@@ -16,6 +16,7 @@ import {
   type TestUser,
 } from '../helpers/auth';
 import { databaseFingerprint as fingerprintDatabase } from '../helpers/fingerprint';
+import { callProcedure, type ProcedureAnswer } from '../helpers/http';
 
 /** A procedure as the router walk sees it. */
 interface WalkedProcedure {
@@ -377,33 +378,11 @@ function validInputs(): Record<string, unknown> {
   };
 }
 
-interface Answer {
-  status: number;
-  /** The tRPC error code, or null on success. */
-  code: string | null;
-  // biome-ignore lint/suspicious/noExplicitAny: answers are inspected field by field
-  data: any;
-  text: string;
-}
+type Answer = ProcedureAnswer;
 
 /** Calls a procedure over HTTP the way a client does: queries by GET, mutations by POST. */
-async function call(path: string, input: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const { type } = procedure(path);
-  const res =
-    type === 'query'
-      ? await t.app.request(
-          `/api/trpc/${path}${input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(input))}`}`,
-          { headers },
-        )
-      : await t.app.request(`/api/trpc/${path}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...headers },
-          body: input === undefined ? undefined : JSON.stringify(input),
-        });
-  const text = await res.text();
-  const body = JSON.parse(text);
-  return { status: res.status, code: body.error?.data?.code ?? null, data: body.result?.data, text };
-}
+const call = (path: string, input: unknown, headers: Record<string, string> = {}): Promise<Answer> =>
+  callProcedure(t.app, path, procedure(path).type, input, headers);
 
 /** Every table's rows (minus volatile ones), hashed: any write a refused call made shows here. */
 const databaseFingerprint = () =>

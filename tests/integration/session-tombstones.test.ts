@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPeerApp, startTestApp, type TestApp } from '../helpers/app';
-import { createOrganization, createUser, login } from '../helpers/auth';
+import { createOrganization, createUser, login, platformAdminActor } from '../helpers/auth';
 import { send } from '../helpers/http';
 
 /**
@@ -59,17 +59,7 @@ describe('deleted sessions', () => {
   it('stay refused likewise when their whole organization was deleted', async () => {
     const admin = await createOrganization(t);
     const session = await login(t, admin);
-    await t.deps.auth.organizations.delete(
-      {
-        kind: 'user',
-        userId: t.adminUser.id,
-        organizationId: t.adminUser.organizationId,
-        role: 'admin',
-        platformRole: 'admin',
-        sessionId: 'test',
-      },
-      admin.organizationId,
-    );
+    await t.deps.auth.organizations.delete(platformAdminActor(t), admin.organizationId);
     const later = await startPeerApp(t);
     try {
       expect((await me(later.app, session.headers)).res.status).toBe(401);
