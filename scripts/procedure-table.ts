@@ -1,8 +1,8 @@
 /**
- * The README's table of every tRPC procedure with its scope and policy, generated from the router
- * itself so that it cannot drift: `node --import tsx scripts/procedure-table.ts` prints it,
- * `--write` replaces the table between its markers in README.md. A test fails when the README's
- * copy differs from what the router declares.
+ * The API reference's table of every tRPC procedure with its scope and policy (docs/api.md),
+ * generated from the router itself so that it cannot drift: `node --import tsx
+ * scripts/procedure-table.ts` prints it, `--write` replaces the table between its markers in
+ * docs/api.md. A test fails when the page's copy differs from what the router declares.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -43,18 +43,21 @@ export function procedureTable(): string {
   return ['| procedure | type | scope | who may call it |', '|---|---|---|---|', ...rows].join('\n');
 }
 
-/** README.md with its generated table replaced by the current one. */
-export function readmeWithTable(readme: string): string {
-  const start = readme.indexOf(TABLE_START);
-  const end = readme.indexOf(TABLE_END);
-  if (start < 0 || end < start) throw new Error('README.md has no procedure-table markers');
-  return `${readme.slice(0, start + TABLE_START.length)}\n${procedureTable()}\n${readme.slice(end)}`;
+/** The page where the table lives. */
+export const TABLE_PAGE = new URL('../docs/api.md', import.meta.url);
+
+/** `page` with its generated table replaced by the current one. */
+export function pageWithTable(page: string): string {
+  const start = page.indexOf(TABLE_START);
+  const end = page.indexOf(TABLE_END);
+  if (start < 0 || end < start) throw new Error('docs/api.md has no procedure-table markers');
+  return `${page.slice(0, start + TABLE_START.length)}\n${procedureTable()}\n${page.slice(end)}`;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const readmePath = fileURLToPath(new URL('../README.md', import.meta.url));
+  const pagePath = fileURLToPath(TABLE_PAGE);
   if (process.argv.includes('--write')) {
-    writeFileSync(readmePath, readmeWithTable(readFileSync(readmePath, 'utf8')));
+    writeFileSync(pagePath, pageWithTable(readFileSync(pagePath, 'utf8')));
   } else {
     console.log(procedureTable());
   }

@@ -12,7 +12,7 @@ let worker: EdgeWorker | undefined;
 /**
  * The Cloudflare Workers entry (deploy/wrangler.toml): the app of server/app.ts over edge
  * dependencies (server/edge/dependencies.ts). What the edge serves and what stays on the origin
- * is in the README.
+ * is in docs/operations.md ("On the edge").
  */
 export default {
   async fetch(request: Request, env: EdgeEnv, ctx: ExecutionContext): Promise<Response> {

@@ -42,7 +42,7 @@ interface LoadedKeys {
  * keyring reloads: tokens with made-up kids cannot buy a fetch each. When a fetch fails, the keys
  * already held go on verifying: a key leaves the origin's set only after every token it signed has
  * expired, so a stale set accepts nothing the origin would refuse, except tokens of a session
- * revoked meanwhile (which the edge cannot learn of in any case; see the README).
+ * revoked meanwhile (which the edge cannot learn of in any case; see docs/operations.md, "On the edge").
  *
  * Concurrent requests do not share one fetch: in workerd a promise driven by one request's I/O
  * must not be awaited by another (jose's remote key set avoids it the same way).

@@ -73,7 +73,7 @@ export class ApiKeyVerifier {
     for (const limit of entry.limits) {
       const decision = await this.consume(limit.key, limit.policy, now);
       // The store failed: a key's own limits fail open, like every policy but sign-in and refresh
-      // (README, "Rate limits"), so an outage of the store is not an outage of every keyed client.
+      // (docs/security.md, "Rate limits"), so an outage of the store is not an outage of every keyed client.
       if (decision === null) continue;
       if (!decision.allowed) return { ...refusal('RATE_LIMITED', entry), rateLimit: decision };
       if (!tightest || decision.remaining < tightest.remaining) tightest = decision;
