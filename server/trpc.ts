@@ -15,7 +15,7 @@ import {
 } from './services/auth/principal';
 
 /**
- * Where a procedure acts (README, "Authority"):
+ * Where a procedure acts (docs/security.md, "Two levels of authority"):
  * - public: nowhere in particular, for anyone (health, sign-in);
  * - organization: inside the caller's organization only; another organization's ids behave
  *   exactly like ids that do not exist;
