@@ -137,7 +137,7 @@ export const alertHistoryEntry = z.object({
 export type AlertHistoryEntry = z.infer<typeof alertHistoryEntry>;
 
 export const alertHistoryPage = z.object({
-  entries: z.array(alertHistoryEntry),
+  items: z.array(alertHistoryEntry),
   nextCursor: z.string().nullable(),
 });
 export type AlertHistoryPage = z.infer<typeof alertHistoryPage>;

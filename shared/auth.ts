@@ -141,9 +141,10 @@ export const userIdInput = z.object({ id });
 export const auditListInput = z
   .object({
     limit,
-    before: z
+    /** The `nextCursor` of the previous page. */
+    cursor: z
       .string()
-      .regex(/^\d{1,18}$/, 'must be an event id')
+      .regex(/^\d{1,18}$/, 'must be the nextCursor of a previous page')
       .optional(),
     type: auditEventType.optional(),
   })

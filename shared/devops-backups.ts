@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Page } from './pagination';
 
 /** `devops.backups.*`: inputs (zod) and what the procedures answer. */
 
@@ -175,10 +176,7 @@ export interface Backup {
   verifiedAt: string | null;
 }
 
-export interface BackupPage {
-  backups: Backup[];
-  nextCursor: string | null;
-}
+export type BackupPage = Page<Backup>;
 
 export interface BackupFileCheck {
   table: string;

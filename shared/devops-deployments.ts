@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Page } from './pagination';
 
 /**
  * Deployments as the client sees them: the spec an operator submits (Argo Rollouts' canary,
@@ -291,7 +292,4 @@ export interface DeploymentWithEvents extends Deployment {
   events: DeploymentEvent[];
 }
 
-export interface DeploymentPage {
-  deployments: Deployment[];
-  nextCursor: string | null;
-}
+export type DeploymentPage = Page<Deployment>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Page } from './pagination';
 
 /**
  * Environments and their configuration, as clients send and receive them (`devops.environments.*`).
@@ -105,8 +106,11 @@ export type ConfigSetInput = z.input<typeof configSetInput>;
 export const configHistoryInput = z.object({
   name: environmentName,
   limit: z.number().int().min(1).max(100).default(20),
-  /** The `nextCursor` of the previous page: revisions older than this one. */
-  cursor: revision.optional(),
+  /** The `nextCursor` of the previous page: revisions older than the one it names. */
+  cursor: z
+    .string()
+    .regex(/^[1-9]\d{0,8}$/, 'must be the nextCursor of a previous page')
+    .optional(),
 });
 export type ConfigHistoryInput = z.input<typeof configHistoryInput>;
 
@@ -191,10 +195,7 @@ export interface ConfigHistoryEntry {
   diff: ConfigDiff;
 }
 
-export interface ConfigHistoryPage {
-  entries: ConfigHistoryEntry[];
-  nextCursor: number | null;
-}
+export type ConfigHistoryPage = Page<ConfigHistoryEntry>;
 
 export interface EnvironmentComparison {
   a: { name: string; revision: number };

@@ -103,8 +103,11 @@ export const annotationListInput = z
   .object({
     tag: z.string().max(64).refine(noNul, NO_NUL_MESSAGE).optional(),
     limit: z.number().int().min(1).max(500).default(100),
-    /** Opaque cursor: the id of the last annotation of the previous page. */
-    before: z.number().int().positive().optional(),
+    /** The `nextCursor` of the previous page. */
+    cursor: z
+      .string()
+      .regex(/^[1-9]\d{0,15}$/, 'must be the nextCursor of a previous page')
+      .optional(),
   })
   .strict()
   .default({ limit: 100 });

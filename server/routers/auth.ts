@@ -17,6 +17,7 @@ import {
   userUpdateInput,
 } from '../../shared/auth';
 import { invitationAcceptInput } from '../../shared/organizations';
+import { pageOf } from '../../shared/pagination';
 import type { Context } from '../context';
 import { PlatformError } from '../errors';
 import { clearedRefreshCookie, isBrowser, readRefreshCookie, refreshCookie } from '../http/refresh-cookie';
@@ -311,17 +312,19 @@ export const authRouter = router({
     list: roleProcedure('admin', 'auth:read')
       .input(auditListInput)
       .query(async ({ ctx, input }) => {
+        const query = { limit: input.limit + 1, before: input.cursor, type: input.type };
         const rows = await ctx.deps.database.read((db) =>
-          ctx.deps.auth.audit.list(db, ctx.principal.organizationId, input),
+          ctx.deps.auth.audit.list(db, ctx.principal.organizationId, query),
         );
-        return rows.map(toAuditEventView);
+        return pageOf(rows, input.limit, toAuditEventView, (row) => String(row.id));
       }),
     /** The platform's own log: actions on the installation and its organizations. */
     platform: platformProcedure('operator', 'auth:read')
       .input(auditListInput)
       .query(async ({ ctx, input }) => {
-        const rows = await ctx.deps.database.read((db) => ctx.deps.auth.audit.listPlatform(db, input));
-        return rows.map(toAuditEventView);
+        const query = { limit: input.limit + 1, before: input.cursor, type: input.type };
+        const rows = await ctx.deps.database.read((db) => ctx.deps.auth.audit.listPlatform(db, query));
+        return pageOf(rows, input.limit, toAuditEventView, (row) => String(row.id));
       }),
   }),
 

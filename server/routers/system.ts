@@ -1,5 +1,6 @@
 import type { AnnotationRow } from '../../db/database';
 import { insertAnnotation, listAnnotations } from '../../db/repositories/annotations';
+import { pageOf } from '../../shared/pagination';
 import {
   type Annotation,
   annotationCreateInput,
@@ -65,10 +66,15 @@ export const systemRouter = router({
     list: roleProcedure('viewer', 'system:read')
       .input(annotationListInput)
       .query(async ({ ctx, input }) => {
+        const query = {
+          tag: input.tag,
+          limit: input.limit + 1,
+          before: input.cursor === undefined ? undefined : Number(input.cursor),
+        };
         const rows = await ctx.deps.database.read((db) =>
-          listAnnotations(db, ctx.principal.organizationId, input),
+          listAnnotations(db, ctx.principal.organizationId, query),
         );
-        return rows.map(toAnnotation);
+        return pageOf(rows, input.limit, toAnnotation, (row) => String(row.id));
       }),
   }),
 });

@@ -145,13 +145,13 @@ describe.each(TARGETS)('the edge build in workerd: $name', (target) => {
 
   it('reads the database: the annotation written through the origin (system.annotations.list)', async () => {
     const written = inject('annotation');
-    const { response, body } = await trpc<{ id: number; text: string; tags: string[] }[]>(
+    const { response, body } = await trpc<{ items: { id: number; text: string; tags: string[] }[] }>(
       target,
       'system.annotations.list',
       { token, input: { tag: 'edge' } },
     );
     expect(response.status).toBe(200);
-    expect(body.result?.data).toEqual([expect.objectContaining(written)]);
+    expect(body.result?.data?.items).toEqual([expect.objectContaining(written)]);
 
     const anonymous = await trpc(target, 'system.annotations.list', { input: { tag: 'edge' } });
     expect(anonymous.response.status).toBe(401);
@@ -206,8 +206,11 @@ describe.each(TARGETS)('the edge build in workerd: $name', (target) => {
       expect(body.error?.message, call).toMatch(/: served by the origin, not at the edge$/);
     }
     // Nothing was written: the annotation of the origin is still the only one.
-    const after = await trpc<unknown[]>(target, 'system.annotations.list', { token, input: { tag: 'edge' } });
-    expect(after.body.result?.data).toHaveLength(1);
+    const after = await trpc<{ items: unknown[] }>(target, 'system.annotations.list', {
+      token,
+      input: { tag: 'edge' },
+    });
+    expect(after.body.result?.data?.items).toHaveLength(1);
 
     const apiKey = await trpc(target, 'auth.me', { token: 'bc_test_0123456789abcdef0123456789abcdef' });
     expect(apiKey.response.status).toBe(405);

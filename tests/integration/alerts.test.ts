@@ -284,14 +284,14 @@ describe('alert rules', () => {
     ]);
 
     const history = await alerts.rules.history(actor, { ruleId: rule.id, limit: 2 });
-    expect(history.entries.map((e) => `${e.from}→${e.to}`)).toEqual(['firing→resolved', 'pending→firing']);
-    expect(history.entries[1]?.value).toBe(10);
+    expect(history.items.map((e) => `${e.from}→${e.to}`)).toEqual(['firing→resolved', 'pending→firing']);
+    expect(history.items[1]?.value).toBe(10);
     const rest = await alerts.rules.history(actor, {
       ruleId: rule.id,
       limit: 2,
       cursor: history.nextCursor ?? '',
     });
-    expect(rest.entries.map((e) => `${e.from}→${e.to}`)).toEqual(['inactive→pending']);
+    expect(rest.items.map((e) => `${e.from}→${e.to}`)).toEqual(['inactive→pending']);
     expect(rest.nextCursor).toBeNull();
     expect((await alerts.rules.list(actor)).find((r) => r.id === rule.id)?.status?.state).toBe('inactive');
   });
@@ -479,7 +479,7 @@ describe('alert rules', () => {
     const updated = await alerts.rules.update(actor, { id: rule.id, enabled: false });
     expect(updated).toMatchObject({ enabled: false, status: { state: 'inactive' } });
     const history = await alerts.rules.history(actor, { ruleId: rule.id, limit: 10 });
-    expect(history.entries.map((e) => `${e.from}→${e.to}`)).toEqual(['firing→resolved', 'inactive→firing']);
+    expect(history.items.map((e) => `${e.from}→${e.to}`)).toEqual(['firing→resolved', 'inactive→firing']);
     await new AlertNotifier(notifierOptions()).deliverDue();
     const statuses = receiver
       .deliveries('/disable')

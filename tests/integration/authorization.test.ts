@@ -764,7 +764,7 @@ describe('an admin of organization A calling with organization B’s ids', () =>
         expect(answer.data.items, label).toEqual([]);
       } else if (call_.expect === 'empty history') {
         expect(answer.status, label).toBe(200);
-        expect(answer.data.entries, label).toEqual([]);
+        expect(answer.data.items, label).toEqual([]);
       } else if (call_.expect === 'not valid') {
         expect(answer.status, label).toBe(200);
         // Nothing about B's key may leak: no id, owner or scopes.
@@ -786,14 +786,14 @@ describe('an admin of organization A calling with organization B’s ids', () =>
     const bIds = new Set([orgB.admin.id, orgB.viewer.id, orgB.key.id, orgB.session.sessionId]);
     const users = await call('auth.users.list', { limit: 100 }, t.admin);
     expect(users.status, users.text).toBe(200);
-    expect(users.data.users.map((u: { organizationId: string }) => u.organizationId)).not.toContain(
+    expect(users.data.items.map((u: { organizationId: string }) => u.organizationId)).not.toContain(
       orgB.admin.organizationId,
     );
     const keys = await call('auth.apiKeys.list', { limit: 100 }, t.admin);
     expect(keys.data.items.some((k: { id: string }) => bIds.has(k.id))).toBe(false);
     const events = await call('auth.audit.list', { limit: 100 }, t.admin);
     expect(events.status, events.text).toBe(200);
-    for (const event of events.data as { actorUserId: string | null; targetId: string | null }[]) {
+    for (const event of events.data.items as { actorUserId: string | null; targetId: string | null }[]) {
       expect(bIds.has(event.actorUserId ?? '') || bIds.has(event.targetId ?? '')).toBe(false);
     }
   });

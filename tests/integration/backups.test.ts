@@ -720,7 +720,7 @@ describe('devops.backups procedures', () => {
     await service.stop();
     const done = await operator.backups.get({ id: started.id });
     expect(done.status).toBe('succeeded');
-    expect((await operator.backups.list({ limit: 100 })).backups.map((b) => b.id)).toContain(started.id);
+    expect((await operator.backups.list({ limit: 100 })).items.map((b) => b.id)).toContain(started.id);
     expect((await operator.backups.verify({ id: started.id })).ok).toBe(true);
     // An intact archive and an allow-listed target nobody answers at: our words, not the driver's.
     const unreachable = await adminCaller.backups
@@ -798,7 +798,7 @@ describe('devops.backups procedures', () => {
       id: mine.id,
       createdBy: admin.userId,
     });
-    expect((await elsewhere.backups.list({ limit: 100 })).backups.map((b) => b.id)).toContain(mine.id);
+    expect((await elsewhere.backups.list({ limit: 100 })).items.map((b) => b.id)).toContain(mine.id);
     expect((await elsewhere.backups.verify({ id: mine.id })).ok).toBe(true);
     expect((await elsewhere.backups.schedules.list()).map((s) => s.id)).toContain(schedule.id);
     expect(await elsewhere.backups.schedules.update({ id: schedule.id, retentionCount: 3 })).toMatchObject({
@@ -822,11 +822,11 @@ describe('devops.backups procedures', () => {
     let cursor: string | undefined;
     do {
       const page = await operator.backups.list({ limit: 2, cursor });
-      seen.push(...page.backups.map((b) => b.id));
+      seen.push(...page.items.map((b) => b.id));
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
     expect(seen.sort()).toEqual(all.map((b) => b.id).sort());
-    expect((await operator.backups.list({ limit: 2, cursor: randomUUID() })).backups).toEqual([]);
+    expect((await operator.backups.list({ limit: 2, cursor: randomUUID() })).items).toEqual([]);
     for (const bad of ['', 'not-a-uuid', `${randomUUID()}x`, '\u0000', 'x'.repeat(10_000)]) {
       expect(await codeOf(operator.backups.list({ limit: 2, cursor: bad }))).toBe('BAD_REQUEST');
     }

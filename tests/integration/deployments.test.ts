@@ -628,7 +628,7 @@ describe('the rules', () => {
     expect(created.provider).toEqual({ kind: 'memory', config: redacted });
     const done = await waitForStatus(actor, created.id, 'promoted');
     expect(done.provider.config).toEqual(redacted);
-    expect((await service.list(actor, { limit: 10 })).deployments[0]?.provider.config).toEqual(redacted);
+    expect((await service.list(actor, { limit: 10 })).items[0]?.provider.config).toEqual(redacted);
     // The registry got them as given: once to check them at create, then for each of the three calls.
     expect(provider.configs.filter((c) => c.url === config.url)).toEqual(Array(4).fill(config));
 
@@ -694,7 +694,7 @@ describe('the rules', () => {
     ]) {
       expect(await refusal(attempt())).toMatchObject({ code: 'NOT_FOUND', message: 'no such deployment' });
     }
-    expect((await service.list(stranger, { limit: 50 })).deployments).toEqual([]);
+    expect((await service.list(stranger, { limit: 50 })).items).toEqual([]);
     expect((await service.get(owner, created.id)).status).toBe('paused');
     // The same service name in another organization is another service.
     const theirs = await create(stranger, {
@@ -822,7 +822,7 @@ describe('devops.deployments procedures', () => {
       service: 'gateway',
       status: ['pending', 'progressing', 'paused'],
     });
-    expect(listed.deployments.map((d) => d.id)).toEqual([created.id]);
+    expect(listed.items.map((d) => d.id)).toEqual([created.id]);
     expect((await viewer.deployments.get({ id: created.id })).events[0]).toMatchObject({ type: 'created' });
     const viewerAbort = await viewer.deployments.abort({ id: created.id }).catch((e: unknown) => e);
     expect(viewerAbort).toMatchObject({ code: 'FORBIDDEN' });
@@ -844,12 +844,12 @@ describe('devops.deployments procedures', () => {
       await waitForStatus(actor, created.id, 'promoted');
     }
     const first = await service.list(actor, { limit: 2 });
-    expect(first.deployments.map((d) => d.id)).toEqual([ids[2], ids[1]]);
+    expect(first.items.map((d) => d.id)).toEqual([ids[2], ids[1]]);
     const second = await service.list(actor, { limit: 2, cursor: first.nextCursor! });
-    expect(second).toEqual({ deployments: [expect.objectContaining({ id: ids[0] })], nextCursor: null });
-    expect((await service.list(actor, { limit: 10, service: 'b-svc' })).deployments.map((d) => d.id)).toEqual(
-      [ids[1]],
-    );
-    expect((await service.list(actor, { limit: 10, status: ['aborted'] })).deployments).toEqual([]);
+    expect(second).toEqual({ items: [expect.objectContaining({ id: ids[0] })], nextCursor: null });
+    expect((await service.list(actor, { limit: 10, service: 'b-svc' })).items.map((d) => d.id)).toEqual([
+      ids[1],
+    ]);
+    expect((await service.list(actor, { limit: 10, status: ['aborted'] })).items).toEqual([]);
   });
 });

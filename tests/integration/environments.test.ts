@@ -375,14 +375,14 @@ describe('environments', () => {
 
     const operator = callerAs(org.operator.principal);
     const first = await operator.history({ name: 'staging', limit: 2 });
-    expect(first.entries.map((entry) => entry.revision)).toEqual([4, 3]);
-    expect(first.nextCursor).toBe(3);
-    expect(first.entries[0]).toMatchObject({
+    expect(first.items.map((entry) => entry.revision)).toEqual([4, 3]);
+    expect(first.nextCursor).toBe('3');
+    expect(first.items[0]).toMatchObject({
       message: 'rotate',
       author: { userId: org.admin.userId, apiKeyId: null, email: org.admin.email },
       diff: { values: { added: {}, removed: {}, changed: {} }, secrets: { changed: ['API_SECRET'] } },
     });
-    expect(first.entries[1]).toMatchObject({
+    expect(first.items[1]).toMatchObject({
       message: 'scale up',
       // A key acts for its owner: both are recorded.
       author: { userId: org.admin.userId, apiKeyId: org.adminKey.keyId, email: org.admin.email },
@@ -391,10 +391,10 @@ describe('environments', () => {
     expect(JSON.stringify(first)).not.toContain('s3cr3t');
 
     const second = await operator.history({ name: 'staging', limit: 2, cursor: first.nextCursor! });
-    expect(second.entries.map((entry) => entry.revision)).toEqual([2, 1]);
+    expect(second.items.map((entry) => entry.revision)).toEqual([2, 1]);
     expect(second.nextCursor).toBeNull();
-    expect(second.entries[0]!.diff.values.added).toEqual({ REPLICAS: 2 });
-    expect(second.entries[1]).toMatchObject({ author: { userId: null, apiKeyId: null, email: null } });
+    expect(second.items[0]!.diff.values.added).toEqual({ REPLICAS: 2 });
+    expect(second.items[1]).toMatchObject({ author: { userId: null, apiKeyId: null, email: null } });
 
     const diff = await operator.diff({ name: 'staging', from: 1, to: 4 });
     expect(diff.diff).toEqual({
@@ -703,7 +703,7 @@ describe('environments', () => {
     expect(await codeOf(viewer.history({ name: 'staging' }))).toBe('FORBIDDEN');
     expect(await codeOf(viewer.diff({ name: 'staging', from: 1, to: 1 }))).toBe('FORBIDDEN');
     expect(await codeOf(viewer.compare({ a: 'staging', b: 'development' }))).toBe('FORBIDDEN');
-    expect((await operator.history({ name: 'staging' })).entries).toHaveLength(1);
+    expect((await operator.history({ name: 'staging' })).items).toHaveLength(1);
     expect(await revisionsOf(org.organizationId, 'staging')).toEqual([1]);
     expect((await auditEvents(org.organizationId)).map((event) => event.type)).not.toContain(
       'config_changed',

@@ -383,7 +383,8 @@ describe.runIf(mustRun('bun'))('load suite: against a running platform', () => {
     const response = await fetch(`${server.url}/api/trpc/system.annotations.list?input=${input}`, {
       headers: admin,
     });
-    const rows = ((await response.json()) as { result: { data: { text: string }[] } }).result.data;
+    const rows = ((await response.json()) as { result: { data: { items: { text: string }[] } } }).result.data
+      .items;
     expect(new Set(rows.map((r) => r.text)).size).toBe(21);
   });
 

@@ -127,7 +127,7 @@ async function platformEvents(
 ): Promise<{ targetId: string; details: Record<string, unknown> }[]> {
   const answer = await query('auth.audit.platform', { limit: 100, type }, platformHeaders);
   expectOk(answer);
-  return data(answer);
+  return data(answer).items;
 }
 
 describe('organizations (platform admins)', () => {
@@ -177,7 +177,7 @@ describe('organizations (platform admins)', () => {
     secrets.remember(session.accessToken, session.refreshToken);
     const users = await query('auth.users.list', { limit: 10 }, session.headers);
     expectOk(users);
-    expect(data(users).users.map((u: { id: string }) => u.id)).toEqual([founder.id]);
+    expect(data(users).items.map((u: { id: string }) => u.id)).toEqual([founder.id]);
     expectError(await query('auth.organizations.list', {}, session.headers), 403, 'FORBIDDEN');
 
     // The token worked once.
@@ -196,7 +196,7 @@ describe('organizations (platform admins)', () => {
     // The acceptance is in the organization's own log, which its admin reads.
     const log = await query('auth.audit.list', { limit: 20, type: 'invitation_accepted' }, session.headers);
     expectOk(log);
-    expect(data(log).map((e: { result: string }) => e.result)).toContain('success');
+    expect(data(log).items.map((e: { result: string }) => e.result)).toContain('success');
   });
 
   it('refuses an organization whose first admin email already has an account', async () => {
@@ -418,7 +418,7 @@ describe('invitations (organization admins)', () => {
     for (const refusal of refusals) expect(refusal).toEqual(refusals[0]);
     // None of them made a user.
     const members = await query('auth.users.list', { limit: 100 }, session.headers);
-    expect(data(members).users).toHaveLength(2);
+    expect(data(members).items).toHaveLength(2);
     // The organization sees the attempts on its invitations, with the reason the caller was not told.
     const failures = await query(
       'auth.audit.list',
@@ -426,7 +426,7 @@ describe('invitations (organization admins)', () => {
       session.headers,
     );
     const reasons = data(failures)
-      .filter((e: { result: string }) => e.result === 'failure')
+      .items.filter((e: { result: string }) => e.result === 'failure')
       .map((e: { details: { reason: string } }) => e.details.reason)
       .sort();
     expect(reasons).toEqual(['already_accepted', 'expired', 'revoked']);
@@ -776,7 +776,7 @@ describe('removing members', () => {
     expect(rows).toEqual([]);
     expectError(await mutate('auth.users.remove', { id: member.id }, session.headers), 404, 'NOT_FOUND');
     const log = await query('auth.audit.list', { limit: 10, type: 'user_removed' }, session.headers);
-    expect(data(log)[0]).toMatchObject({
+    expect(data(log).items[0]).toMatchObject({
       targetId: member.id,
       details: { email: member.email, role: 'operator' },
     });

@@ -123,7 +123,7 @@ describe.each(RUNTIMES)('the real server on %s', (runtime) => {
       });
       expect(again.id).toBe(created.id);
       const listed = await admin.system.annotations.list.query({ tag });
-      expect(listed).toEqual([created]);
+      expect(listed.items).toEqual([created]);
     });
 
     it('exits 0 on SIGTERM', async () => {

@@ -108,6 +108,6 @@ describe('system router', () => {
     });
     expect(again.id).toBe(first.id);
     const listed = await admin.system.annotations.list.query({ tag: 'deploy' });
-    expect(listed.filter((a) => a.text === 'deploy 1.2.3 started')).toHaveLength(1);
+    expect(listed.items.filter((a) => a.text === 'deploy 1.2.3 started')).toHaveLength(1);
   });
 });

@@ -272,8 +272,8 @@ describe('users', () => {
     let pages = 0;
     do {
       const page = await users.list(admin, { limit: 2, cursor });
-      seen.push(...page.users.map((u) => u.email));
-      for (const user of page.users) expect(user).not.toHaveProperty('password_hash');
+      seen.push(...page.items.map((u) => u.email));
+      for (const user of page.items) expect(user).not.toHaveProperty('password_hash');
       cursor = page.nextCursor ?? undefined;
       pages++;
     } while (cursor);
@@ -281,7 +281,7 @@ describe('users', () => {
     expect(pages).toBe(3);
     expect([...seen].sort()).toEqual([...emails, adminEmail].sort());
     // Pages join up into the one ordering (the database's collation decides it, not JS).
-    expect(seen).toEqual((await users.list(admin, { limit: 100 })).users.map((u) => u.email));
+    expect(seen).toEqual((await users.list(admin, { limit: 100 })).items.map((u) => u.email));
     expect(await failure(users.list(admin, { limit: 2, cursor: '***' }))).toMatchObject({
       code: 'BAD_REQUEST',
     });

@@ -59,7 +59,7 @@ export function renderAlerts(main: HTMLElement, me: Me): () => void {
           { header: 'Value', cell: (e) => formatNumber(e.value, 4) },
           { header: 'At', cell: (e) => formatDate(e.at) },
         ],
-        page.entries,
+        page.items,
       ),
     REFRESH_MS,
   );

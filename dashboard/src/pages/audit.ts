@@ -8,7 +8,7 @@ export function renderAudit(main: HTMLElement): () => void {
   return refresher(
     list,
     () => client.auth.audit.list.query({ limit: 100 }),
-    (events) =>
+    (page) =>
       table(
         'Audit events, newest first',
         [
@@ -20,7 +20,7 @@ export function renderAudit(main: HTMLElement): () => void {
           { header: 'IP', cell: (e) => e.ip ?? '–' },
           { header: 'Details', cell: (e) => h('code', {}, JSON.stringify(e.details)) },
         ],
-        events,
+        page.items,
       ),
     10_000,
   ).stop;

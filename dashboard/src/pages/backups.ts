@@ -56,7 +56,7 @@ export function renderBackups(main: HTMLElement, me: Me): () => void {
                 : '',
           },
         ],
-        page.backups,
+        page.items,
       ),
     3_000,
   );

@@ -34,7 +34,7 @@ export function renderDeployments(main: HTMLElement): () => void {
               }),
           },
         ],
-        page.deployments,
+        page.items,
       ),
     2_000,
   );

@@ -4,7 +4,7 @@ import { type Feedback, feedback, passwordInput } from './form-parts';
 import { refresher, status } from './refresher';
 
 type Role = Parameters<typeof client.auth.users.create.mutate>[0]['role'];
-type User = Awaited<ReturnType<typeof client.auth.users.list.query>>['users'][number];
+type User = Awaited<ReturnType<typeof client.auth.users.list.query>>['items'][number];
 
 /** Strongest first, as an admin reads the choice; `satisfies` fails the build when a role is added. */
 const ROLE_LABELS = { admin: 'Admin', operator: 'Operator', viewer: 'Viewer' } satisfies Record<Role, string>;
@@ -14,10 +14,10 @@ async function loadUsers(): Promise<User[]> {
   const users: User[] = [];
   let cursor: string | null = null;
   do {
-    const page: { users: User[]; nextCursor: string | null } = await client.auth.users.list.query(
+    const page: { items: User[]; nextCursor: string | null } = await client.auth.users.list.query(
       cursor ? { limit: 100, cursor } : { limit: 100 },
     );
-    users.push(...page.users);
+    users.push(...page.items);
     cursor = page.nextCursor;
   } while (cursor && users.length < MAX_USERS);
   return users;

@@ -24,6 +24,7 @@ import type {
   AlertRuleCreateInput,
   AlertRuleUpdateInput,
 } from '../../../shared/alerts';
+import { pageOf } from '../../../shared/pagination';
 import { PlatformError } from '../../errors';
 import { ExpressionError, parseExpression } from './expression';
 import { enqueueAlertEvent } from './outbox';
@@ -55,8 +56,7 @@ export class AlertRuleService {
         before: input.cursor,
       }),
     );
-    const entries = rows.slice(0, input.limit).map(toHistoryEntry);
-    return { entries, nextCursor: rows.length > input.limit ? (entries.at(-1)?.id ?? null) : null };
+    return pageOf(rows, input.limit, toHistoryEntry, (row) => String(row.id));
   }
 
   async create(actor: AlertActor, input: AlertRuleCreateInput): Promise<AlertRule> {
@@ -227,7 +227,7 @@ function toAlertRule(row: AlertRuleWithState): AlertRule {
   };
 }
 
-function toHistoryEntry(row: AlertHistoryRow): AlertHistoryPage['entries'][number] {
+function toHistoryEntry(row: AlertHistoryRow): AlertHistoryPage['items'][number] {
   return {
     id: String(row.id),
     ruleId: row.rule_id,

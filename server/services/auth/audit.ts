@@ -62,7 +62,7 @@ export class AuditLog {
     this.metrics.auth.events.inc({ type: event.type, result: event.result });
   }
 
-  /** An organization's events, newest first, one page at a time. */
+  /** An organization's events, newest first, one page at a time (`before`: ids below it). */
   async list(
     db: Kysely<Database>,
     organizationId: string,

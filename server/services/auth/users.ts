@@ -19,6 +19,7 @@ import {
   replacePasswordHash,
   updateUser,
 } from '../../../db/repositories/users';
+import { type Page, pageOf } from '../../../shared/pagination';
 import { PlatformError } from '../../errors';
 import { type Actor, auditActor, type RequestOrigin } from './actor';
 import type { AuditLog } from './audit';
@@ -113,10 +114,7 @@ export class UserService {
   }
 
   /** One page of the organization's users by email; pass `nextCursor` back for the next one. */
-  async list(
-    actor: Actor,
-    { limit, cursor }: { limit: number; cursor?: string },
-  ): Promise<{ users: UserView[]; nextCursor: string | null }> {
+  async list(actor: Actor, { limit, cursor }: { limit: number; cursor?: string }): Promise<Page<UserView>> {
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
       throw new PlatformError('BAD_REQUEST', `limit must be a whole number from 1 to ${MAX_PAGE}`);
     }
@@ -125,12 +123,7 @@ export class UserService {
     const rows = await this.database.read((db) =>
       listUsersInOrganization(db, actor.organizationId, { limit: limit + 1, afterEmail }),
     );
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
-    return {
-      users: page.map(toUserView),
-      nextCursor: rows.length > limit && last ? encodeCursor(last.email) : null,
-    };
+    return pageOf(rows, limit, toUserView, (row) => encodeCursor(row.email));
   }
 
   /** Whether any user exists: a fresh installation has none until the first admin is made. */

@@ -17,6 +17,7 @@ import type {
   BackupVerification,
   RestoreTargetAddress,
 } from '../../../shared/devops-backups';
+import { pageOf } from '../../../shared/pagination';
 import { PlatformError } from '../../errors';
 import type { Logger } from '../../runtime/logger';
 import { type Actor, auditActor } from '../auth/actor';
@@ -248,8 +249,7 @@ export class BackupService {
   /** Every backup, newest first; a cursor naming no backup (deleted since) gives an empty page. */
   async list({ limit, cursor }: BackupListInput): Promise<BackupPage> {
     const rows = await this.options.database.read((db) => listBackups(db, { limit: limit + 1, cursor }));
-    const backups = rows.slice(0, limit).map(toBackup);
-    return { backups, nextCursor: rows.length > limit ? (backups.at(-1)?.id ?? null) : null };
+    return pageOf(rows, limit, toBackup, (row) => row.id);
   }
 
   async get(id: string): Promise<Backup> {

@@ -13,6 +13,7 @@ import type {
   DeploymentRollbackInput,
   DeploymentWithEvents,
 } from '../../../shared/devops-deployments';
+import { pageOf } from '../../../shared/pagination';
 import { PlatformError } from '../../errors';
 import type { AuditEventType, AuditLog } from '../auth/audit';
 import type { ProviderFor } from './engine-seams';
@@ -123,8 +124,7 @@ export class DeploymentService {
         after: input.cursor,
       }),
     );
-    const deployments = rows.slice(0, input.limit).map(toDeployment);
-    return { deployments, nextCursor: rows.length > input.limit ? (deployments.at(-1)?.id ?? null) : null };
+    return pageOf(rows, input.limit, toDeployment, (row) => row.id);
   }
 
   async get(actor: DeploymentActor, id: string): Promise<DeploymentWithEvents> {

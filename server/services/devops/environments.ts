@@ -205,13 +205,14 @@ export class EnvironmentService {
   async history(
     actor: EnvironmentActor,
     name: string,
-    { limit = 20, cursor }: { limit?: number; cursor?: number } = {},
+    { limit = 20, cursor }: { limit?: number; cursor?: string } = {},
   ): Promise<ConfigHistoryPage> {
     await this.ready(actor.organizationId);
     return this.options.database.read(async (db) => {
       const environment = await this.find(db, actor, name);
       // One more than the page: the revision before the page's oldest, for that one's diff.
-      const rows = await listRevisions(db, environment.id, { limit: limit + 1, before: cursor });
+      const before = cursor === undefined ? undefined : Number(cursor);
+      const rows = await listRevisions(db, environment.id, { limit: limit + 1, before });
       const page = rows.slice(0, limit);
       const entries = page.map((row, index) => {
         const previous = rows[index + 1];
@@ -224,7 +225,8 @@ export class EnvironmentService {
           diff: diffConfigs(previous ? storedConfig(previous) : EMPTY_CONFIG, storedConfig(row)),
         };
       });
-      return { entries, nextCursor: rows.length > limit ? (page.at(-1)?.revision ?? null) : null };
+      const last = page.at(-1);
+      return { items: entries, nextCursor: rows.length > limit && last ? String(last.revision) : null };
     });
   }
 

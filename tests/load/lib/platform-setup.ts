@@ -139,17 +139,21 @@ export async function prepareApiKey(
  */
 export async function storedWrites(origin: string, apiKey: string, run: RunIdentity): Promise<number[]> {
   const seqs: number[] = [];
-  let before: number | undefined;
-  for (;;) {
-    const page = await trpc<{ id: number; text: string }[]>(origin, 'system.annotations.list', {
-      headers: { authorization: `Bearer ${apiKey}` },
-      input: { tag: run.tag, limit: 500, ...(before ? { before } : {}) },
-    });
-    for (const row of page) {
+  let cursor: string | null = null;
+  do {
+    const page: { items: { id: number; text: string }[]; nextCursor: string | null } = await trpc(
+      origin,
+      'system.annotations.list',
+      {
+        headers: { authorization: `Bearer ${apiKey}` },
+        input: { tag: run.tag, limit: 500, ...(cursor ? { cursor } : {}) },
+      },
+    );
+    for (const row of page.items) {
       const seq = writeSeq(run, row.text);
       if (seq !== undefined) seqs.push(seq);
     }
-    if (page.length < 500) return seqs;
-    before = page.at(-1)!.id;
-  }
+    cursor = page.nextCursor;
+  } while (cursor);
+  return seqs;
 }
