@@ -1,26 +1,21 @@
-import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { ErrorCode } from '../shared/errors';
-import { createContext, type RateLimitNote } from './context';
 import type { AppDeps } from './deps';
 import { errorBody, PlatformError } from './errors';
-import { clientIp } from './http/client-ip';
 import { dashboardRoutes } from './http/dashboard';
 import { healthRoutes } from './http/health';
 import { jwksRoutes } from './http/jwks';
 import { metricsRoutes } from './http/metrics';
 import { PROBE_PATHS, withProbes } from './http/probes';
 import { systemStatusRoutes } from './http/system-status';
-import { limitAnonymous, rateLimitResponseHeaders } from './http/trpc-rate-limit';
+import { trpcAdapter } from './http/trpc-adapter';
+import { singleCallDispatcher } from './http/trpc-single-call';
 import { cors } from './middleware/cors';
 import { observe } from './middleware/observe';
 import { requestLogger } from './middleware/request-id';
-import { appRouter } from './routers';
 import { createAccessLog } from './runtime/access-log';
-import { ProcedureCalls } from './services/monitoring/procedure-calls';
-import { epochMsOf } from './services/performance/analytics';
 
 const TRPC_ENDPOINT = '/api/trpc';
 
@@ -67,57 +62,11 @@ export function createApp(deps: AppDeps) {
       },
     }),
   );
-  app.all(`${TRPC_ENDPOINT}/*`, async (c) => {
-    const started = performance.now();
-    const calls = new ProcedureCalls();
-    const rateLimits: RateLimitNote[] = [];
-    let address: string | undefined;
-    const ip = () => (address ??= clientIp(c, deps.config.TRUST_PROXY));
-    let beforeContext = false;
-    let errorHeaders: Record<string, string> | undefined;
-    let unavailable = false;
-    const response = await fetchRequestHandler({
-      endpoint: TRPC_ENDPOINT,
-      req: c.req.raw,
-      router: appRouter,
-      createContext: async (opts) => {
-        await limitAnonymous(c, deps, opts.info.calls.length, ip, rateLimits);
-        return createContext(c, deps, opts, rateLimits, ip);
-      },
-      maxBatchSize: deps.config.TRPC_MAX_BATCH_SIZE,
-      onError: ({ error, path }) => {
-        calls.failed(path, error);
-        if (error.cause instanceof PlatformError) errorHeaders = { ...errorHeaders, ...error.cause.headers };
-        if (error.code === 'SERVICE_UNAVAILABLE') unavailable = true;
-        if (error.code === 'INTERNAL_SERVER_ERROR')
-          requestLogger(c, deps.logger).error({ err: error, procedure: path }, 'tRPC error');
-      },
-      responseMeta: ({ info, errors }) => {
-        calls.seen(info?.calls, info?.type);
-        // tRPC has no request info (and so no context) when it rejects a request before reading
-        // it: a batch over TRPC_MAX_BATCH_SIZE, a missing or unsupported content type, a badly
-        // encoded path.
-        if (!info && errors.length > 0) beforeContext = true;
-        return {};
-      },
-    });
-    const ended = performance.now();
-    calls.record(deps.metrics, deps.performance.analytics, (ended - started) / 1000, epochMsOf(ended));
-    if (rateLimits.length > 0 || errorHeaders || unavailable) {
-      const headers = response.headers;
-      if (rateLimits.length > 0) {
-        for (const [name, value] of Object.entries(rateLimitResponseHeaders(rateLimits, deps.rateLimiter))) {
-          headers.set(name, value);
-        }
-      }
-      // Retry-After of a refused call, WWW-Authenticate of a 401 (RFC 6750 §3).
-      for (const [name, value] of Object.entries(errorHeaders ?? {})) headers.set(name, value);
-      // A database that is down or a pool that is full: say when to come back, unless the
-      // refusal named its own time (maintenance, the rate-limit store's fail-closed policy).
-      if (unavailable && !headers.has('Retry-After')) headers.set('Retry-After', '1');
-    }
-    return beforeContext ? withRequestId(response, c.get('requestId')) : response;
-  });
+  // A single call takes the hot path, decided from the request before anything runs; the rest
+  // (batches, streaming, anything unusual) goes through tRPC's fetch adapter.
+  const singleCall = deps.config.TRPC_FAST_PATH ? singleCallDispatcher(deps, TRPC_ENDPOINT) : null;
+  const throughAdapter = trpcAdapter(deps, TRPC_ENDPOINT);
+  app.all(`${TRPC_ENDPOINT}/*`, (c) => singleCall?.(c) ?? throughAdapter(c));
 
   // Paths we serve, with the methods each accepts, so that a known path called with another
   // method answers 405 with an Allow header (as tRPC does for its procedures), not 404.
@@ -171,25 +120,6 @@ export function createApp(deps: AppDeps) {
   });
 
   return withProbes(app, deps);
-}
-
-/**
- * An error tRPC formatted without a context carries `requestId: null` and, as tRPC builds it,
- * a text/plain content type: give it this request's id and say it is JSON.
- */
-async function withRequestId(response: Response, requestId: string): Promise<Response> {
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return new Response(text, response);
-  }
-  const data = (body as { error?: { data?: { requestId?: unknown } } } | null)?.error?.data;
-  if (data && typeof data === 'object') data.requestId = requestId;
-  const headers = new Headers(response.headers);
-  headers.set('content-type', 'application/json');
-  return new Response(JSON.stringify(body), { status: response.status, headers });
 }
 
 function httpExceptionCode(status: number): ErrorCode {

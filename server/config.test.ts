@@ -53,6 +53,7 @@ describe('loadConfig', () => {
       BACKUP_RESTORE_TARGETS: [],
       BACKUP_SCHEDULER_INTERVAL_MS: 30_000,
       TRPC_MAX_BATCH_SIZE: 20,
+      TRPC_FAST_PATH: true,
       BODY_LIMIT_BYTES: 1024 * 1024,
       METRICS_DEFAULTS: true,
       AUTH_ISSUER: 'beauty-crafter',

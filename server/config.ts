@@ -169,6 +169,11 @@ export const configSchema = z.object({
    */
   BACKUP_RESTORE_TARGETS: restoreTargetList.default([]),
   TRPC_MAX_BATCH_SIZE: int(1, 100).default(20),
+  /**
+   * Serve single tRPC calls on the hot path (server/http/trpc-single-call.ts) rather than through
+   * tRPC's fetch adapter; off only to compare the two (tests, measurements).
+   */
+  TRPC_FAST_PATH: bool.default(true),
   BODY_LIMIT_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024),
   /** Expose pool, runtime and process metrics; off only for benchmarks of the bare stack. */
   METRICS_DEFAULTS: bool.default(true),

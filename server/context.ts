@@ -1,4 +1,3 @@
-import type { FetchCreateContextFnOptions } from '@trpc/server/adapters/fetch';
 import type { Context as HonoContext } from 'hono';
 import type { AppDeps } from './deps';
 import { requestLogger } from './middleware/request-id';
@@ -47,11 +46,14 @@ export interface Context {
   principal: Principal | null;
 }
 
-/** The context of a call that arrived over HTTP through Hono. */
+/**
+ * The context of a call that arrived over HTTP through Hono. `opts.resHeaders` are headers the
+ * response gains (tRPC's fetch adapter hands its own; the single-call path makes them).
+ */
 export function createContext(
   c: HonoContext,
   deps: AppDeps,
-  opts: FetchCreateContextFnOptions,
+  opts: { readonly resHeaders: Headers },
   rateLimits: RateLimitNote[],
   ip: () => string,
 ): Context {
@@ -86,7 +88,10 @@ export function createContext(
       get host() {
         return headers.get('host') ?? new URL(c.req.url).host;
       },
-      resHeaders: opts.resHeaders,
+      // Read through, not copied: the single-call path makes its Headers only when a call sets one.
+      get resHeaders() {
+        return opts.resHeaders;
+      },
       rateLimits,
     },
   };

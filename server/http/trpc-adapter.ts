@@ -1,0 +1,54 @@
+import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
+import type { Context as HonoContext } from 'hono';
+import type { AppDeps } from '../deps';
+import { appRouter } from '../routers';
+import { TrpcExchange } from './trpc-exchange';
+
+/**
+ * Serves a tRPC request through tRPC's own fetch adapter: every request the single-call path
+ * (trpc-single-call.ts) leaves to it (batches, streaming, other content types and methods,
+ * unknown or encoded paths), and every request when that path is switched off.
+ */
+export function trpcAdapter(deps: AppDeps, endpoint: string) {
+  return async function serveThroughAdapter(c: HonoContext): Promise<Response> {
+    const exchange = new TrpcExchange(c, deps, performance.now());
+    let beforeContext = false;
+    const response = await fetchRequestHandler({
+      endpoint,
+      req: c.req.raw,
+      router: appRouter,
+      createContext: (opts) => exchange.createContext(opts.info.calls.length, opts),
+      maxBatchSize: deps.config.TRPC_MAX_BATCH_SIZE,
+      onError: ({ error, path }) => exchange.failed(error, path),
+      responseMeta: ({ info, errors }) => {
+        exchange.calls.seen(info?.calls, info?.type);
+        // tRPC has no request info (and so no context) when it rejects a request before reading
+        // it: a batch over TRPC_MAX_BATCH_SIZE, a missing or unsupported content type, a badly
+        // encoded path.
+        if (!info && errors.length > 0) beforeContext = true;
+        return {};
+      },
+    });
+    exchange.finish(response);
+    return beforeContext ? withRequestId(response, c.get('requestId')) : response;
+  };
+}
+
+/**
+ * An error tRPC formatted without a context carries `requestId: null` and, as tRPC builds it,
+ * a text/plain content type: give it this request's id and say it is JSON.
+ */
+async function withRequestId(response: Response, requestId: string): Promise<Response> {
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return new Response(text, response);
+  }
+  const data = (body as { error?: { data?: { requestId?: unknown } } } | null)?.error?.data;
+  if (data && typeof data === 'object') data.requestId = requestId;
+  const headers = new Headers(response.headers);
+  headers.set('content-type', 'application/json');
+  return new Response(JSON.stringify(body), { status: response.status, headers });
+}
