@@ -52,6 +52,11 @@ export class PlatformClientError extends TRPCClientError<AppRouter> {
   /** The procedure called, e.g. `auth.me`. */
   readonly path: string | null;
 
+  /** The same as `httpStatus`, under the name of fetch's `Response.status`. */
+  get status(): number | null {
+    return this.httpStatus;
+  }
+
   constructor(
     message: string,
     details: PlatformClientErrorDetails,

@@ -590,7 +590,7 @@ describe('timeouts and cancellation', () => {
 });
 
 describe('typed errors', () => {
-  it('exposes code, status, message, request id and the validation issues of invalid input', async () => {
+  it('exposes code, HTTP status, message, request id and the validation issues of invalid input', async () => {
     const key = await createApiKey(t, operator);
     const app = appFetch();
     const client = createClient({ url: URL_BASE, apiKey: key.key, fetch: app.fetch });
@@ -599,6 +599,8 @@ describe('typed errors', () => {
 
     expect(error.code).toBe('BAD_REQUEST');
     expect(error.httpStatus).toBe(400);
+    // `status` is the documented alias (fetch's name for it).
+    expect(error.status).toBe(400);
     expect(error.message).toMatch(/^invalid input: /);
     expect(error.requestId).toEqual(expect.any(String));
     expect(error.validation?.fieldErrors.name?.length).toBeGreaterThan(0);
