@@ -3,13 +3,21 @@ import {
   type DatabaseConnection,
   Kysely,
   type Kysely as KyselyType,
-  type LogEvent,
   PostgresDialect,
+  type QueryResult,
   sql,
 } from 'kysely';
 import pg from 'pg';
+import { PreparingClient } from './compiled-client';
 import type { Database } from './database';
-import { isConnectionError, isRetryableError, isTransientError, type RetryOptions, withRetry } from './retry';
+import {
+  isConnectionError,
+  isRetryableError,
+  isTransientError,
+  type RetryOptions,
+  retryAfterFailure,
+  withRetry,
+} from './retry';
 
 export interface DatabaseOptions {
   url: string;
@@ -23,6 +31,12 @@ export interface DatabaseOptions {
   /** How `connect`, `read` and `transaction` retry transient failures. */
   retry: Omit<RetryOptions, 'retryable' | 'onRetry' | 'signal'>;
   applicationName?: string;
+  /**
+   * Send the SQL of prepared queries (db/compiled-query.ts) as named statements, planned once per
+   * connection (default true). Off for a pooler that cannot keep them (PgBouncer in transaction
+   * mode before 1.21, or without max_prepared_statements).
+   */
+  namedStatements?: boolean;
   /** Told of every query: its SQL text, duration and outcome. Must not throw. */
   onQuery?: (event: QueryEvent) => void;
   /** Told when the database goes from reachable to unreachable or back. Must not throw. */
@@ -85,8 +99,7 @@ export class PlatformDatabase {
   private readonly seenInQueries = new WeakSet<object>();
   private pingInFlight: Promise<number> | null = null;
   private healthTimer: ReturnType<typeof setInterval> | null = null;
-  /** Row counts of queries that just finished, until Kysely's log hook reports the same query. */
-  private readonly rowCounts = new WeakMap<CompiledQuery, number>();
+  private readonly readRetry: RetryOptions;
 
   constructor(options: DatabaseOptions) {
     this.options = options;
@@ -98,7 +111,9 @@ export class PlatformDatabase {
       statement_timeout: options.statementTimeoutMs || undefined,
       application_name: options.applicationName ?? 'beauty-crafter-platform',
       keepAlive: true,
+      Client: options.namedStatements === false ? pg.Client : PreparingClient,
     });
+    this.readRetry = { ...options.retry, retryable: isRetryableError };
     // Without these two handlers an idle connection broken by a server restart emits an
     // unhandled 'error' and the process exits (node-postgres #1324; on Bun the per-client one
     // is needed as well).
@@ -117,9 +132,8 @@ export class PlatformDatabase {
     this.db = new Kysely<Database>({
       dialect: new PostgresDialect({
         pool: this.pool,
-        onCreateConnection: options.onQuery ? async (connection) => this.countRows(connection) : undefined,
+        onCreateConnection: async (connection) => this.instrument(connection),
       }),
-      log: (event) => this.observe(event),
     });
   }
 
@@ -146,8 +160,10 @@ export class PlatformDatabase {
    * a read that fails half-way can be sent again without changing anything.
    */
   read<T>(query: (db: KyselyType<Database>) => Promise<T>): Promise<T> {
-    return withRetry(() => query(this.db), { ...this.options.retry, retryable: isRetryableError }).catch(
-      (error) => this.noteFailure(error),
+    // The first attempt bare: the retry machinery (an async frame, an options object) only runs
+    // once it has failed, which on the hot path it never does.
+    return query(this.db).catch((error) =>
+      retryAfterFailure(error, () => query(this.db), this.readRetry).catch((last) => this.noteFailure(last)),
     );
   }
 
@@ -275,39 +291,41 @@ export class PlatformDatabase {
     await this.db.destroy();
   }
 
-  private observe(event: LogEvent): void {
-    const error = event.level === 'error' ? event.error : undefined;
-    if (error === undefined) {
-      this.lastHealthyAt = performance.now();
-      this.setHealthy(true);
-    } else if (isConnectionError(error)) {
+  /**
+   * Times every statement of a connection and counts its rows, once for the connection's life:
+   * one wrapper around the driver's `executeQuery`, in place of Kysely's log hook (which times
+   * in a wrapper of its own and hands over no result) plus a second one for the rows.
+   */
+  private instrument(connection: DatabaseConnection): void {
+    const execute = connection.executeQuery.bind(connection);
+    connection.executeQuery = async <R>(query: CompiledQuery): Promise<QueryResult<R>> => {
+      const started = performance.now();
+      let result: QueryResult<R>;
+      try {
+        result = await execute<R>(query);
+      } catch (error) {
+        this.observeFailure(query.sql, performance.now() - started, error);
+        throw error;
+      }
+      const finished = performance.now();
+      this.observeSuccess(query.sql, finished - started, finished, rowsOf(query, result));
+      return result;
+    };
+  }
+
+  private observeSuccess(sqlText: string, durationMs: number, finishedAt: number, rows: number): void {
+    this.lastHealthyAt = finishedAt;
+    if (!this.healthy) this.setHealthy(true);
+    this.options.onQuery?.({ sql: sqlText, durationMs, error: undefined, rows });
+  }
+
+  private observeFailure(sqlText: string, durationMs: number, error: unknown): void {
+    if (isConnectionError(error)) {
       // Counted by the client's 'error' event, which a broken connection also emits.
       this.setHealthy(false);
       if (error && typeof error === 'object') this.seenInQueries.add(error);
     }
-    this.options.onQuery?.({
-      sql: event.query.sql,
-      durationMs: event.queryDurationMillis,
-      error,
-      rows: error === undefined ? this.rowCounts.get(event.query) : undefined,
-    });
-  }
-
-  /**
-   * Kysely's log event carries no result, so the row count is noted beneath Kysely's logging
-   * wrapper (which is installed around this one after the connection is created) and read back
-   * by `observe` for the same compiled query object.
-   */
-  private countRows(connection: DatabaseConnection): void {
-    const execute = connection.executeQuery.bind(connection);
-    connection.executeQuery = async <R>(query: CompiledQuery) => {
-      const result = await execute<R>(query);
-      // Kysely answers COMMIT and ROLLBACK with a made-up row holding the command tag.
-      const control = query.sql === 'commit' || query.sql === 'rollback';
-      const affected = result.numAffectedRows;
-      this.rowCounts.set(query, control ? 0 : affected === undefined ? result.rows.length : Number(affected));
-      return result;
-    };
+    this.options.onQuery?.({ sql: sqlText, durationMs, error, rows: undefined });
   }
 
   private setHealthy(healthy: boolean): void {
@@ -343,4 +361,12 @@ export class PingTimeoutError extends Error {
   constructor(timeoutMs: number) {
     super(`the database did not answer within ${timeoutMs} ms`);
   }
+}
+
+/** Rows returned, or affected by an insert, update, delete or merge. */
+function rowsOf(query: CompiledQuery, result: QueryResult<unknown>): number {
+  // Kysely answers COMMIT and ROLLBACK with a made-up row holding the command tag.
+  if (query.sql === 'commit' || query.sql === 'rollback') return 0;
+  const affected = result.numAffectedRows;
+  return affected === undefined ? result.rows.length : Number(affected);
 }

@@ -64,7 +64,23 @@ const POOL_EXHAUSTED = 'timeout exceeded when trying to connect';
  * default) before its 503, and every retrying caller kept the queue long for the others.
  */
 export function isRetryableError(error: unknown): boolean {
-  return isTransientError(error) && !isPoolExhausted(error);
+  return (isTransientError(error) && !isPoolExhausted(error)) || isStalePlan(error);
+}
+
+/**
+ * PostgreSQL re-plans a named prepared statement by itself when a table it reads changes, but
+ * refuses to run it (0A000, "cached plan must not change result type") once its result columns
+ * changed, as a migration adding a column does to `select *`. The connection then sends that SQL
+ * unnamed (./compiled-client.ts), so the statement succeeds if sent again: retryable, though not
+ * a connection failure.
+ */
+export function isStalePlan(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  return (
+    e?.code === '0A000' &&
+    typeof e.message === 'string' &&
+    e.message.includes('cached plan must not change result type')
+  );
 }
 
 /** A failure of the connection itself, as opposed to a conflict inside a healthy one or a full pool. */
@@ -109,15 +125,34 @@ export async function withRetry<T>(
   operation: (attempt: number) => Promise<T>,
   options: RetryOptions,
 ): Promise<T> {
+  try {
+    return await operation(0);
+  } catch (error) {
+    return retryAfterFailure(error, operation, options);
+  }
+}
+
+/**
+ * What `withRetry` does once the first attempt has failed with `error`: the retries, with the
+ * same attempts, backoff and `onRetry` calls. For callers that make the first attempt themselves
+ * and pay for the retry machinery only when it fails (`PlatformDatabase.read`).
+ */
+export async function retryAfterFailure<T>(
+  error: unknown,
+  operation: (attempt: number) => Promise<T>,
+  options: RetryOptions,
+): Promise<T> {
   const retryable = options.retryable ?? isTransientError;
-  for (let attempt = 0; ; attempt++) {
+  let last = error;
+  for (let attempt = 1; ; attempt++) {
+    if (attempt >= options.attempts || !retryable(last) || options.signal?.aborted) throw last;
+    const delay = backoffDelay(attempt - 1, options);
+    options.onRetry?.(last, attempt, delay);
+    await sleep(delay, options.signal);
     try {
       return await operation(attempt);
-    } catch (error) {
-      if (attempt + 1 >= options.attempts || !retryable(error) || options.signal?.aborted) throw error;
-      const delay = backoffDelay(attempt, options);
-      options.onRetry?.(error, attempt + 1, delay);
-      await sleep(delay, options.signal);
+    } catch (next) {
+      last = next;
     }
   }
 }

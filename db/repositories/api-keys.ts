@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { prepareQuery } from '../compiled-query';
 import type { ApiKeyRateLimit, ApiKeyRow, Database, PlatformRole, Role } from '../database';
 
 /** A key's owner as verification and creation need it. */
@@ -64,6 +65,19 @@ export function insertApiKey(db: Kysely<Database>, values: NewApiKeyValues): Pro
     .executeTakeFirstOrThrow();
 }
 
+// The hot reads, compiled once (db/compiled-query.ts): `auth.apiKeys.get` is one of these per call.
+const keyInOrganization = prepareQuery(2, (db, id: string, organizationId: string) =>
+  db.selectFrom('api_keys').selectAll().where('id', '=', id).where('organization_id', '=', organizationId),
+);
+const keyInOrganizationForUpdate = prepareQuery(2, (db, id: string, organizationId: string) =>
+  db
+    .selectFrom('api_keys')
+    .selectAll()
+    .where('id', '=', id)
+    .where('organization_id', '=', organizationId)
+    .forUpdate(),
+);
+
 /** One key of an organization; `forUpdate` locks its row until the transaction ends. */
 export function findApiKeyInOrganization(
   db: Kysely<Database>,
@@ -71,13 +85,11 @@ export function findApiKeyInOrganization(
   organizationId: string,
   { forUpdate = false }: { forUpdate?: boolean } = {},
 ): Promise<ApiKeyRow | undefined> {
-  let query = db
-    .selectFrom('api_keys')
-    .selectAll()
-    .where('id', '=', id)
-    .where('organization_id', '=', organizationId);
-  if (forUpdate) query = query.forUpdate();
-  return query.executeTakeFirst();
+  return (forUpdate ? keyInOrganizationForUpdate : keyInOrganization).executeTakeFirst(
+    db,
+    id,
+    organizationId,
+  );
 }
 
 /**
@@ -174,7 +186,12 @@ export function findApiKeyByHash(
   db: Kysely<Database>,
   keyHash: string,
 ): Promise<ApiKeyWithOwner | undefined> {
-  return db
+  return keyByHash.executeTakeFirst(db, keyHash);
+}
+
+// Every verification that misses the cache (a new key, one expired from it, an unknown one).
+const keyByHash = prepareQuery(1, (db, keyHash: string) =>
+  db
     .selectFrom('api_keys')
     .innerJoin('users', 'users.id', 'api_keys.owner_id')
     .innerJoin('organizations', 'organizations.id', 'api_keys.organization_id')
@@ -185,9 +202,8 @@ export function findApiKeyByHash(
       'users.disabled as owner_disabled',
       'organizations.suspended_at as organization_suspended_at',
     ])
-    .where('api_keys.key_hash', '=', keyHash)
-    .executeTakeFirst();
-}
+    .where('api_keys.key_hash', '=', keyHash),
+);
 
 /**
  * Spends one use of a key with limited uses, in one statement: concurrent verifications are

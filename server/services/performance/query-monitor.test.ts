@@ -104,4 +104,32 @@ describe('QueryMonitor', () => {
     expect(monitor.shape('0123456789abcdef')).toBeNull();
     expect(monitor.capturedSql('0123456789abcdef')).toBeNull();
   });
+
+  it('normalises each distinct SQL text once however often it runs, with the same figures as normalising every time', () => {
+    const cached = new QueryMonitor({ slowQueryMs: 50 });
+    // A text cache of one, two texts in turn: every record normalises again.
+    const uncached = new QueryMonitor({ slowQueryMs: 50, maxSqlTexts: 1 });
+    const texts = [
+      'select * from "api_keys" where "id" = $1 and "organization_id" = $2',
+      'select *  from "api_keys" where "id" = $1 and "organization_id" = $2',
+    ];
+    for (let i = 0; i < 1_000; i++) {
+      const text = texts[i % 2]!;
+      const durationMs = (i % 97) * 0.731;
+      const outcome = i % 50 === 0 ? { error: new Error('failed') } : { rows: i % 3 };
+      cached.record(text, durationMs, outcome);
+      uncached.record(text, durationMs, outcome);
+    }
+    expect(cached.normalisedTexts).toBe(2);
+    expect(uncached.normalisedTexts).toBe(1_000);
+    const figures = (monitor: QueryMonitor) =>
+      monitor.top(10).map(({ firstSeen, lastSeen, ...rest }) => rest);
+    expect(figures(cached)).toEqual(figures(uncached));
+    expect(figures(cached)).toHaveLength(1);
+    expect(figures(cached)[0]).toMatchObject({ count: 1_000, errors: 20 });
+    expect(cached.totals()).toEqual(uncached.totals());
+    expect(cached.slow().map(({ at, ...rest }) => rest)).toEqual(
+      uncached.slow().map(({ at, ...rest }) => rest),
+    );
+  });
 });

@@ -104,6 +104,7 @@ export class QueryMonitor {
   private readonly other: Shape;
   private readonly slowLog: (SlowEntry | undefined)[];
   private slowNext = 0;
+  private normalised = 0;
 
   constructor(options: QueryMonitorOptions) {
     this.slowQueryMs = options.slowQueryMs;
@@ -133,6 +134,14 @@ export class QueryMonitor {
       this.slowLog[this.slowNext] = { shape, durationMs, at: now, rows: rows ?? null, error: failed };
       this.slowNext = (this.slowNext + 1) % this.slowLog.length;
     }
+  }
+
+  /**
+   * SQL texts normalised and fingerprinted since start: once per distinct text (again only after
+   * the text cache was emptied), never once per query.
+   */
+  get normalisedTexts(): number {
+    return this.normalised;
   }
 
   /** The `n` shapes ranking highest by `by` (total time by default). */
@@ -202,6 +211,7 @@ export class QueryMonitor {
   /** The shape of a raw SQL text not seen (or forgotten) before; remembers the text. */
   private learn(sqlText: string): Shape {
     const { text, fingerprint, operation } = sqlShape(sqlText);
+    this.normalised++;
     let shape = this.byFingerprint.get(fingerprint);
     if (!shape) {
       if (this.byFingerprint.size >= this.maxShapes) {
