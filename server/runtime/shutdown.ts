@@ -1,5 +1,6 @@
 import type { EmbeddedPostgres } from '../../db/embedded-postgres';
 import type { AppDeps } from '../deps';
+import { accessLogOf } from './access-log';
 import { type Logger, logStream } from './logger';
 import type { RunningServer } from './serve';
 
@@ -47,10 +48,13 @@ export function installShutdown({
     const idle = await lifecycle.waitForIdle(config.SHUTDOWN_TIMEOUT_MS);
     if (!idle)
       logger.warn({ inFlight: lifecycle.activeRequests() }, 'shutdown timeout: requests still in flight');
+    accessLogOf(deps.logger)?.flush();
     await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1_000))]);
     await initializer.stop();
     await database.close();
     if (embedded) await embedded.stop();
+    // Access lines wait in a buffer for their timer: the last requests' lines go out now.
+    await accessLogOf(deps.logger)?.close();
     logger.info('shutdown complete');
     await flushLogs(logger);
   }

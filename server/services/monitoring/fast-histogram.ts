@@ -7,12 +7,32 @@ export interface ScrapedMetric {
   values: { metricName?: string; labels: Record<string, string>; value: number }[];
 }
 
-interface Series {
-  labels: Record<string, string>;
+/**
+ * One labelled series of a FastHistogram. A caller that sees the same labels again and again
+ * (a route template with its method and status) may keep it and observe into it without a lookup.
+ */
+export class HistogramSeries {
   /** Observations per bucket (not cumulative); the last slot is +Inf. */
-  counts: Float64Array;
-  sum: number;
-  count: number;
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+
+  constructor(
+    readonly labels: Record<string, string>,
+    private readonly buckets: readonly number[],
+  ) {
+    this.counts = new Float64Array(buckets.length + 1);
+  }
+
+  /** Records `seconds`: a scan of at most 14 bounds and three writes. */
+  observe(seconds: number): void {
+    const buckets = this.buckets;
+    let bucket = 0;
+    while (bucket < buckets.length && seconds > (buckets[bucket] as number)) bucket++;
+    this.counts[bucket] = (this.counts[bucket] as number) + 1;
+    this.sum += seconds;
+    this.count++;
+  }
 }
 
 export interface FastHistogramOptions {
@@ -38,7 +58,7 @@ export class FastHistogram {
   readonly aggregator = 'sum';
   private readonly labelNames: readonly string[];
   private readonly buckets: readonly number[];
-  private readonly series = new Map<string, Series>();
+  private readonly byKey = new Map<string, HistogramSeries>();
 
   constructor(options: FastHistogramOptions) {
     this.name = options.name;
@@ -52,36 +72,45 @@ export class FastHistogram {
    * only the first time a key is seen; the key must determine them.
    */
   observe(key: string, labelValues: () => readonly (string | number)[], seconds: number): void {
-    let series = this.series.get(key);
+    this.series(key, labelValues).observe(seconds);
+  }
+
+  /**
+   * The series named `key`, made the first time it is asked for (`labelValues` as in `observe`).
+   * Callers may keep it: it lives until `reset()`, after which a kept series no longer reports.
+   */
+  series(key: string, labelValues: () => readonly (string | number)[]): HistogramSeries {
+    let series = this.byKey.get(key);
     if (series === undefined) {
       const values = labelValues();
       const labels: Record<string, string> = {};
       this.labelNames.forEach((name, i) => {
         labels[name] = String(values[i]);
       });
-      series = { labels, counts: new Float64Array(this.buckets.length + 1), sum: 0, count: 0 };
-      this.series.set(key, series);
+      series = new HistogramSeries(labels, this.buckets);
+      this.byKey.set(key, series);
     }
-    let bucket = 0;
-    while (bucket < this.buckets.length && seconds > (this.buckets[bucket] as number)) bucket++;
-    series.counts[bucket] = (series.counts[bucket] as number) + 1;
-    series.sum += seconds;
-    series.count++;
+    return series;
   }
 
   /** Every series with its labels, count and sum, for summaries that are not scrapes. */
   totals(): { labels: Record<string, string>; count: number; sum: number }[] {
-    return [...this.series.values()].map(({ labels, count, sum }) => ({ labels, count, sum }));
+    return [...this.byKey.values()].map(({ labels, count, sum }) => ({ labels, count, sum }));
   }
 
+  /** Zeroes every series in place, so that series callers keep go on reporting. */
   reset(): void {
-    this.series.clear();
+    for (const series of this.byKey.values()) {
+      series.counts.fill(0);
+      series.sum = 0;
+      series.count = 0;
+    }
   }
 
   /** The prom-client metric shape: cumulative `_bucket` series with `le`, then `_sum` and `_count`. */
   get(): ScrapedMetric {
     const values: ScrapedMetric['values'] = [];
-    for (const { labels, counts, sum, count } of this.series.values()) {
+    for (const { labels, counts, sum, count } of this.byKey.values()) {
       let cumulative = 0;
       for (let i = 0; i <= this.buckets.length; i++) {
         cumulative += counts[i] as number;
@@ -106,7 +135,7 @@ export class FastHistogram {
         help,
         type: 'counter',
         aggregator: 'sum',
-        values: [...this.series.values()].map(({ labels, count }) => ({ labels, value: count })),
+        values: [...this.byKey.values()].map(({ labels, count }) => ({ labels, value: count })),
       }),
     };
   }

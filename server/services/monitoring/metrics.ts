@@ -2,6 +2,7 @@ import client, { type Histogram, type Metric, type Registry } from 'prom-client'
 import type { PoolStats } from '../../../db/connect';
 import type { ComponentState } from '../../../shared/system';
 import type { BuildInfo } from '../../runtime/build-info';
+import { PairCounter } from './fast-counter';
 import { FastHistogram } from './fast-histogram';
 
 /**
@@ -48,6 +49,10 @@ export function createMetrics({ build, defaultMetrics }: MetricsOptions) {
       'tRPC procedure calls, by procedure path, type and result code (OK or a tRPC error code).',
     ) as unknown as Metric,
   );
+  function registered<M extends { name: string }>(metric: M): M {
+    registry.registerMetric(metric as unknown as Metric);
+    return metric;
+  }
   const queryDuration: Histogram<'operation' | 'result'> = new client.Histogram({
     name: 'db_client_operation_duration_seconds',
     help: 'Duration of database statements, by SQL operation and result.',
@@ -101,11 +106,24 @@ export function createMetrics({ build, defaultMetrics }: MetricsOptions) {
       labelNames: ['reason'],
       registers: [registry],
     }),
-    /** Rate-limit decisions by policy and decision (allowed, limited, store_error). */
-    rateLimitDecisions: new client.Counter({
-      name: 'rate_limit_decisions_total',
-      help: 'Rate-limit decisions, by policy and decision (allowed, limited, store_error).',
-      labelNames: ['policy', 'decision'],
+    /**
+     * Rate-limit decisions by policy and decision (allowed, limited, store_error). Counted on every
+     * anonymous tRPC request, so a PairCounter rather than prom-client's (see fast-counter.ts).
+     */
+    rateLimitDecisions: registered(
+      new PairCounter({
+        name: 'rate_limit_decisions_total',
+        help: 'Rate-limit decisions, by policy and decision (allowed, limited, store_error).',
+        labelNames: ['policy', 'decision'],
+      }),
+    ),
+  };
+
+  const logs = {
+    /** Access lines the access log's bounded buffer had no room for (runtime/access-log.ts). */
+    accessLinesDropped: new client.Counter({
+      name: 'log_access_lines_dropped_total',
+      help: 'Access-log lines dropped because the log buffer was full while the log destination was not taking writes.',
       registers: [registry],
     }),
   };
@@ -113,6 +131,7 @@ export function createMetrics({ build, defaultMetrics }: MetricsOptions) {
   return {
     registry,
     auth,
+    logs,
     http: { duration: httpDuration },
     trpc: { duration: trpcDuration },
     db: { queryDuration },
