@@ -71,30 +71,59 @@ export function prepareQuery<A extends readonly unknown[], R>(
     return query;
   };
 
-  const bind = (db: Kysely<Database>, args: A): CompiledQuery<R> => {
-    const query = compiled ?? compile(db);
+  const run = (db: Kysely<Database>, args: A): Promise<R[]> => {
+    let query: CompiledQuery<R>;
+    try {
+      query = compiled ?? compile(db);
+    } catch (error) {
+      // A refused builder fails the call like a failed query, never synchronously.
+      return Promise.reject(error);
+    }
     const parameters = new Array<unknown>(slots.length);
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i] as number;
       parameters[i] = slot < 0 ? query.parameters[i] : args[slot];
     }
-    return { query: query.query, queryId: createQueryId(), sql: query.sql, parameters };
+    // Outside a transaction, straight to a pooled connection when the database offers it.
+    const direct = db.isTransaction ? undefined : directRunners.get(db);
+    if (direct) return direct(query.sql, parameters) as Promise<R[]>;
+    const bound: CompiledQuery<R> = {
+      query: query.query,
+      queryId: createQueryId(),
+      sql: query.sql,
+      parameters,
+    };
+    return db.executeQuery<R>(bound).then((result) => result.rows);
   };
 
   return {
-    async execute(db, ...args) {
-      const { rows } = await db.executeQuery<R>(bind(db, args));
-      return rows;
-    },
-    async executeTakeFirst(db, ...args) {
-      const { rows } = await db.executeQuery<R>(bind(db, args));
-      return rows[0];
-    },
+    execute: (db, ...args) => run(db, args),
+    executeTakeFirst: (db, ...args) => run(db, args).then(first),
+
     compile,
     get compilations() {
       return compilations;
     },
   };
+}
+
+function first<R>(rows: R[]): R | undefined {
+  return rows[0];
+}
+
+/** Runs one statement on a pooled connection and answers its rows. */
+export type DirectRunner = (sqlText: string, parameters: unknown[]) => Promise<unknown[]>;
+
+const directRunners = new WeakMap<Kysely<Database>, DirectRunner>();
+
+/**
+ * Lets prepared queries run on `db` (not on its transactions) through `runner` instead of Kysely's
+ * executor: the statement is compiled already, so what remains of Kysely on the way (connection
+ * provider, driver, result transformation for plugins, of which the platform has none) is overhead.
+ * The runner must do what Kysely's path does for the platform: observation, health, pool handling.
+ */
+export function runPreparedQueriesDirectly(db: Kysely<Database>, runner: DirectRunner): void {
+  directRunners.set(db, runner);
 }
 
 /** SQL text of every prepared query -> the name its statement has on each connection. */

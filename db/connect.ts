@@ -9,6 +9,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import { PreparingClient } from './compiled-client';
+import { runPreparedQueriesDirectly } from './compiled-query';
 import type { Database } from './database';
 import {
   isConnectionError,
@@ -135,6 +136,7 @@ export class PlatformDatabase {
         onCreateConnection: async (connection) => this.instrument(connection),
       }),
     });
+    runPreparedQueriesDirectly(this.db, (sqlText, parameters) => this.runStatement(sqlText, parameters));
   }
 
   /**
@@ -313,6 +315,29 @@ export class PlatformDatabase {
     };
   }
 
+  /**
+   * One statement of a prepared query on a pooled connection, outside any transaction: what
+   * Kysely's executor would do with it, less the layers a compiled statement does not need.
+   * Observed, and released to the pool, exactly as Kysely's path does.
+   */
+  private async runStatement(sqlText: string, parameters: unknown[]): Promise<unknown[]> {
+    const client = await this.pool.connect();
+    const started = performance.now();
+    let result: pg.QueryResult;
+    try {
+      result = await client.query(sqlText, parameters);
+    } catch (error) {
+      client.release();
+      this.observeFailure(sqlText, performance.now() - started, error);
+      throw error;
+    }
+    const finished = performance.now();
+    client.release();
+    const affected = AFFECTING_COMMANDS.has(result.command) ? (result.rowCount ?? 0) : result.rows.length;
+    this.observeSuccess(sqlText, finished - started, finished, affected);
+    return result.rows;
+  }
+
   private observeSuccess(sqlText: string, durationMs: number, finishedAt: number, rows: number): void {
     this.lastHealthyAt = finishedAt;
     if (!this.healthy) this.setHealthy(true);
@@ -362,6 +387,9 @@ export class PingTimeoutError extends Error {
     super(`the database did not answer within ${timeoutMs} ms`);
   }
 }
+
+/** Commands whose row count is the rows they changed, as Kysely counts them. */
+const AFFECTING_COMMANDS = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
 
 /** Rows returned, or affected by an insert, update, delete or merge. */
 function rowsOf(query: CompiledQuery, result: QueryResult<unknown>): number {

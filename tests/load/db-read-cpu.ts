@@ -114,6 +114,16 @@ async function main(): Promise<void> {
         read: () => bare.query(SELECT_KEY, [fixture.keyId, fixture.organizationId]),
       },
       {
+        // The platform sends this read as a named statement: the driver's own best, for comparison.
+        name: 'bare pg.Pool, named statement',
+        read: () =>
+          bare.query({
+            name: 'bare_select_key',
+            text: SELECT_KEY,
+            values: [fixture.keyId, fixture.organizationId],
+          }),
+      },
+      {
         name: 'bare Kysely (same pool options as bare)',
         read: () => findApiKeyInOrganization(bareKysely, fixture.keyId, fixture.organizationId),
       },
