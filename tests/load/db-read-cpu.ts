@@ -24,6 +24,27 @@ import type { Role } from '../../shared/auth';
  *
  *   ./node_modules/.bin/bun tests/load/db-read-cpu.ts [reads]
  *   node --import tsx tests/load/db-read-cpu.ts [reads]
+ *   DATABASE_URL=postgres://…/throwaway LAYERS=bare,app ROUNDS=1 … (a server of your own, to strace
+ *   or perf its postmaster; LAYERS picks layers by a word of their names)
+ *
+ * What it found (issue 12): the platform sends PostgreSQL exactly what the bare route sends. Per
+ * request, 1.00 statement (pg_stat_statements, the same text; no BEGIN/COMMIT around the read, no
+ * SET, no validation `select 1`), one socket write (pg corks Parse/Bind/Describe/Execute/Sync,
+ * on Bun as on Node: 2,005 sendto for 2,000 queries under strace, with or without the platform's
+ * keepAlive, statement_timeout and application_name, which travel once in the startup packet;
+ * PostgreSQL arms the statement timer lazily, 3 setitimer calls per connection, not per
+ * statement) and one context switch of the backend per statement. The PostgreSQL time both pay
+ * is parsing and planning: Kysely, like `pool.query(text, values)`, sends every statement unnamed,
+ * re-parsed and re-planned on each call (4 lseek per statement under strace: the planner sizing
+ * the table and its index). That was ~30 of the ~50 µs of PostgreSQL CPU per read. The platform
+ * paid more than the bare route for the same statement because more of its own work ran between
+ * statements on the same cores: executor time alone rose from 4.0 to 5.0 µs (Bun) and 5.0 to
+ * 8.6 µs (Node), PostgreSQL CPU per request from 54 (bare) to 96 µs (app.fetch, Bun, before the
+ * fix), and 50-300 µs of memory-touching JavaScript between bare reads alone adds ~15 % to
+ * PostgreSQL's CPU per read.
+ * The fix that holds under any load: prepared queries (db/compiled-query.ts) are sent as named
+ * statements, planned once per connection: PostgreSQL CPU per read 48-50 µs (bare route) against
+ * 22-24 µs (platform).
  */
 const READS = Number(process.argv[2] ?? process.env.READS ?? 20_000);
 const WARMUP = Math.min(5_000, READS);
