@@ -164,7 +164,13 @@ export class PlatformDatabase {
   read<T>(query: (db: KyselyType<Database>) => Promise<T>): Promise<T> {
     // The first attempt bare: the retry machinery (an async frame, an options object) only runs
     // once it has failed, which on the hot path it never does.
-    return query(this.db).catch((error) =>
+    let first: Promise<T>;
+    try {
+      first = query(this.db);
+    } catch (error) {
+      first = Promise.reject(error);
+    }
+    return first.catch((error) =>
       retryAfterFailure(error, () => query(this.db), this.readRetry).catch((last) => this.noteFailure(last)),
     );
   }

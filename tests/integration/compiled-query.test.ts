@@ -170,6 +170,28 @@ describe('prepared (compiled-once) queries', () => {
     expect(none.rows).toEqual([]);
   });
 
+  it('tells the query monitor of every run, with its rows, inside a transaction or not', async () => {
+    const events: { sql: string; rows?: number; failed: boolean }[] = [];
+    const database = open({
+      onQuery: (event) =>
+        events.push({ sql: event.sql, rows: event.rows, failed: event.error !== undefined }),
+    });
+    const text = 'select * from "api_keys" where "id" = $1 and "organization_id" = $2';
+    await findApiKeyInOrganization(database.db, keys[0]!.id, organizationId);
+    await findApiKeyInOrganization(database.db, randomUUID(), organizationId);
+    await database.transaction((trx) => findApiKeyInOrganization(trx, keys[1]!.id, organizationId));
+    await expect(findApiKeyInOrganization(database.db, 'not a uuid', organizationId)).rejects.toMatchObject({
+      code: '22P02',
+    });
+    expect(events.filter((event) => event.sql === text)).toEqual([
+      { sql: text, rows: 1, failed: false },
+      { sql: text, rows: 0, failed: false },
+      { sql: text, rows: 1, failed: false },
+      { sql: text, rows: undefined, failed: true },
+    ]);
+    expect(events.map((event) => event.sql)).toEqual([text, text, 'begin', text, 'commit', text]);
+  });
+
   it('stays under the statement timeout as a named statement', async () => {
     const database = open({ poolMax: 1, statementTimeoutMs: 200 });
     const sleep = prepareQuery(1, (db, seconds: number) =>
