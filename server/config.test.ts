@@ -27,6 +27,7 @@ describe('loadConfig', () => {
       DB_RETRY_BASE_MS: 100,
       DB_RETRY_MAX_MS: 5_000,
       DB_STATEMENT_TIMEOUT_MS: 15_000,
+      DB_NAMED_STATEMENTS: true,
       DB_IDLE_TIMEOUT_MS: 30_000,
       DB_HEALTH_INTERVAL_MS: 30_000,
       HEALTH_DB_TIMEOUT_MS: 2_000,

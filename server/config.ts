@@ -55,6 +55,11 @@ export const configSchema = z.object({
   DB_RETRY_BASE_MS: int(1, 60_000).default(100),
   DB_RETRY_MAX_MS: int(1, 300_000).default(5_000),
   DB_STATEMENT_TIMEOUT_MS: int(0, 3_600_000).default(15_000),
+  /**
+   * Send the hot reads as named prepared statements (planned once per connection). Turn off behind
+   * a pooler that cannot keep them (PgBouncer in transaction mode before 1.21).
+   */
+  DB_NAMED_STATEMENTS: bool.default(true),
   DB_IDLE_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
   DB_HEALTH_INTERVAL_MS: int(100, 3_600_000).default(30_000),
   /** Bound on the database check of GET /api/health. */

@@ -74,6 +74,7 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
     poolMax: config.DB_POOL_MAX,
     connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
     statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
+    namedStatements: config.DB_NAMED_STATEMENTS,
     idleTimeoutMs: config.DB_IDLE_TIMEOUT_MS,
     retry: {
       attempts: config.DB_CONNECT_ATTEMPTS,
