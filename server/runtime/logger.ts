@@ -34,6 +34,41 @@ export interface LoggerOptions {
   destination?: pino.DestinationStream;
 }
 
+/**
+ * The most stdout's destination holds while the reader of our stdout is not keeping up (16 MiB):
+ * a line that would take it past this is dropped, not queued, so a stalled log collector costs
+ * lines, never the process's memory. Well above what a healthy reader ever leaves queued.
+ */
+export const LOG_BUFFER_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * stdout as pino's asynchronous sonic-boom destination: a write appends to a buffer and returns;
+ * the buffer goes to the file descriptor in the background (one write at a time, off the request
+ * path on Bun and Node alike), bounded by LOG_BUFFER_MAX_BYTES. Its `write` returns false past
+ * 16 KiB queued, the signal the buffered access log waits on ('drain'); shutdown waits for the
+ * last write (shutdown.ts). Lines dropped at the bound are counted in `droppedLogLines`.
+ */
+function stdoutDestination(): pino.DestinationStream {
+  const destination = pino.destination({ dest: 1, sync: false, maxLength: LOG_BUFFER_MAX_BYTES });
+  destination.on('drop', (data: string) => {
+    dropped += countLines(data);
+  });
+  return destination;
+}
+
+let dropped = 0;
+
+/** Lines stdout's destination dropped because its buffer was full, since the process started. */
+export function droppedLogLines(): number {
+  return dropped;
+}
+
+function countLines(data: string): number {
+  let lines = 0;
+  for (let at = data.indexOf('\n'); at !== -1; at = data.indexOf('\n', at + 1)) lines++;
+  return Math.max(lines, 1);
+}
+
 /** Structured JSON logging, one object a line, the same on Bun and Node. */
 export function createLogger({ level, destination }: LoggerOptions): Logger {
   return pino(
@@ -44,7 +79,7 @@ export function createLogger({ level, destination }: LoggerOptions): Logger {
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination ?? pino.destination({ dest: 1, sync: false }),
+    destination ?? stdoutDestination(),
   );
 }
 

@@ -1,14 +1,20 @@
 /**
- * `npm run bench`: the platform against bare baselines on Bun, side by side, on one machine.
+ * `npm run bench`: the platform against the stacks a user would assemble instead, side by side,
+ * on one machine, on Bun and on Node. docs/benchmarks.md says what each scenario is and keeps
+ * every run's table (this program adds the newest at the top).
  *
  * Each server is pinned to core 0 and the load generator to core 1, so the server under test
  * never competes with the load for CPU. Rounds interleave baseline and platform (alternating
- * which goes first) so drift in the machine's speed lands on both sides of each ratio.
- * It prints a table and exits 0 whether or not targets are met: a measurement, not a test.
+ * which goes first) so drift in the machine's speed lands on both sides of each ratio. The Bun
+ * servers run first and are stopped before the Node ones start, so no idle server of the other
+ * runtime (or its PostgreSQL) sits on the measured core. It prints a table and exits 0 whether or
+ * not targets are met: a measurement, not a test.
  *
  * Environment: BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_WARMUP_SECONDS (2),
- * BENCH_CONNECTIONS (64), BENCH_LOADGEN (wrk | autocannon), and BENCH_PLATFORM_ENV, settings
- * for the platform only, e.g. "LOG_LEVEL=warn METRICS_DEFAULTS=false", to measure their cost.
+ * BENCH_CONNECTIONS (64), BENCH_LOADGEN (wrk | autocannon), BENCH_RUNTIMES (bun,node),
+ * BENCH_DOCS (1: add the table to docs/benchmarks.md; 0: only .bench/results.md), and
+ * BENCH_PLATFORM_ENV, settings for the platform only, e.g. "LOG_LEVEL=warn METRICS_DEFAULTS=false",
+ * to measure their cost.
  */
 
 import { rmSync } from 'node:fs';
@@ -19,19 +25,13 @@ import { fileURLToPath } from 'node:url';
 import { processCpuSeconds } from './lib/cpu';
 import { loadGeneratorVersion, pickLoadGenerator, runLoad } from './lib/load';
 import { Processes } from './lib/processes';
-import {
-  formatCpuTable,
-  formatRun,
-  formatTable,
-  formatVerdict,
-  type Measurement,
-  type ScenarioResult,
-} from './lib/report';
+import { formatRun, formatTable, formatVerdict, type Measurement, type ScenarioResult } from './lib/report';
 import {
   type BaselineName,
   BUN,
   platformDatabaseUrl,
   type RunningTarget,
+  type Runtime,
   startBaseline,
   startPlatform,
 } from './lib/servers';
@@ -40,8 +40,11 @@ const SERVER_CPU = 0;
 const BENCH_ADMIN = { email: 'bench@platform.test', password: 'bench-admin-password-0123' };
 const LOAD_CPU = 1;
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const DOCS = join(ROOT, 'docs/benchmarks.md');
+/** docs/benchmarks.md: the bench inserts each run's section right under this line. */
+const RESULTS_MARKER = '<!-- npm run bench inserts each run here, newest first -->';
 
-/** What the bench provisions on the platform before measuring. */
+/** What the bench provisions on a platform before measuring. */
 interface Fixture {
   /** The API key the authenticated scenarios send. */
   apiKey: string;
@@ -56,7 +59,10 @@ interface Scenario {
   /** The tRPC input, sent as `?input=` (a GET query), from what the bench provisioned. */
   input?: (fixture: Fixture) => unknown;
   baseline: BaselineName;
-  targetRatio: number;
+  /** DESIGN.md's target; none for a reference row. */
+  targetRatio?: number;
+  /** The platform's p99 may be at most this many times its p50. */
+  maxP99OverP50?: number;
   /** Sends the platform's API key (the baseline has no auth and ignores it). */
   apiKey?: boolean;
   /**
@@ -67,47 +73,45 @@ interface Scenario {
   sameBodyExcept?: string[];
 }
 
-/** The design's targets (DESIGN.md, "Performance targets"). */
-const SCENARIOS: Scenario[] = [
-  {
-    scenario: 'GET /api/health/lightweight',
-    path: '/api/health/lightweight',
-    baseline: 'bare-hono',
-    targetRatio: 0.9,
-  },
-  // Public, no database: the anonymous path (per-address rate limit, no credential).
-  {
-    scenario: 'tRPC system.info',
-    path: '/api/trpc/system.info',
-    baseline: 'bare-hono-trpc',
-    targetRatio: 0.75,
-  },
-  // The target of DESIGN.md: an API-key-authenticated query through the whole production stack
-  // (credential, key verification with its cache, scope and role policy, metrics, access log).
-  {
-    scenario: 'tRPC auth.me (API key)',
-    path: '/api/trpc/auth.me',
-    baseline: 'bare-hono-trpc',
-    targetRatio: 0.75,
-    apiKey: true,
-  },
-  // One row by primary key, through the same stack and Kysely, against a hand-written route
-  // sending the same SQL through `pg` to the same database. The platform's work is the same
-  // API-key path as auth.me plus one statement (ApiKeyService.get, findApiKeyInOrganization):
-  //   select * from "api_keys" where "id" = $1 and "organization_id" = $2
-  // `id` is the primary key; the organization is the caller's (tenancy), a filter on that row.
-  {
-    scenario: 'tRPC auth.apiKeys.get (API key)',
-    path: '/api/trpc/auth.apiKeys.get',
-    input: (fixture) => ({ id: fixture.apiKeyId }),
-    baseline: 'bare-hono-pg',
-    targetRatio: 0.8,
-    apiKey: true,
-    // The platform overlays on last_used_at the uses of the key this instance has not written
-    // yet (the bench's own calls, flushed every 5 s); the baseline answers the column as stored.
-    sameBodyExcept: ['lastUsedAt'],
-  },
-];
+const LIGHTWEIGHT = { scenario: 'GET /api/health/lightweight', path: '/api/health/lightweight' };
+const SYSTEM_INFO = { scenario: 'tRPC system.info', path: '/api/trpc/system.info' };
+const AUTH_ME = { scenario: 'tRPC auth.me (API key)', path: '/api/trpc/auth.me', apiKey: true };
+
+/** The design's targets (DESIGN.md, "Performance targets"), by runtime. */
+const SCENARIOS: Record<Runtime, Scenario[]> = {
+  bun: [
+    { ...LIGHTWEIGHT, baseline: 'bare-hono', targetRatio: 0.9 },
+    // Public, no database: the anonymous path (per-address rate limit, no credential).
+    { ...SYSTEM_INFO, baseline: 'bare-hono-trpc', targetRatio: 0.75 },
+    // The target of DESIGN.md: an API-key-authenticated query through the whole production stack
+    // (credential, key verification with its cache, scope and role policy, metrics, access log).
+    { ...AUTH_ME, baseline: 'bare-hono-trpc', targetRatio: 0.75 },
+    // One row by primary key, through the same stack and Kysely, against a hand-written route
+    // sending the same SQL through `pg` to the same database. The platform's work is the same
+    // API-key path as auth.me plus one statement (ApiKeyService.get, findApiKeyInOrganization):
+    //   select * from "api_keys" where "id" = $1 and "organization_id" = $2
+    // `id` is the primary key; the organization is the caller's (tenancy), a filter on that row.
+    {
+      scenario: 'tRPC auth.apiKeys.get (API key)',
+      path: '/api/trpc/auth.apiKeys.get',
+      input: (fixture) => ({ id: fixture.apiKeyId }),
+      baseline: 'bare-hono-pg',
+      targetRatio: 0.8,
+      apiKey: true,
+      // The platform overlays on last_used_at the uses of the key this instance has not written
+      // yet (the bench's own calls, flushed every 5 s); the baseline answers the column as stored.
+      sameBodyExcept: ['lastUsedAt'],
+    },
+    // Reference: beside the stack a user would assemble from the Hono ecosystem (no target on Bun).
+    { ...SYSTEM_INFO, baseline: 'hono-ecosystem' },
+  ],
+  // DESIGN.md: on Node, at least the req/s of the Hono ecosystem stack on Node, p99 <= 3x p50.
+  node: [
+    { ...LIGHTWEIGHT, baseline: 'hono-ecosystem', targetRatio: 1, maxP99OverP50: 3 },
+    { ...SYSTEM_INFO, baseline: 'hono-ecosystem', targetRatio: 1, maxP99OverP50: 3 },
+    { ...AUTH_ME, baseline: 'hono-ecosystem', targetRatio: 1, maxP99OverP50: 3 },
+  ],
+};
 
 const urlOf = (scenario: Scenario, fixture: Fixture) =>
   scenario.input
@@ -208,11 +212,48 @@ async function checkEquivalent(
   }
 }
 
+function selectedRuntimes(): Runtime[] {
+  const raw = (process.env.BENCH_RUNTIMES ?? 'bun,node').split(',').map((r) => r.trim());
+  const runtimes = raw.filter(Boolean) as Runtime[];
+  for (const runtime of runtimes) {
+    if (runtime !== 'bun' && runtime !== 'node')
+      throw new Error(`BENCH_RUNTIMES: expected bun and/or node, got "${runtime}"`);
+  }
+  if (runtimes.length === 0) throw new Error('BENCH_RUNTIMES names no runtime');
+  return runtimes;
+}
+
+/** Adds a run's section to docs/benchmarks.md under RESULTS_MARKER (newest first, older kept). */
+async function recordInDocs(section: string): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(DOCS, 'utf8');
+  } catch {
+    text = `# Benchmarks\n\n${RESULTS_MARKER}\n`;
+  }
+  const at = text.indexOf(RESULTS_MARKER);
+  text =
+    at < 0
+      ? `${text.trimEnd()}\n\n${RESULTS_MARKER}\n\n${section}\n`
+      : `${text.slice(0, at + RESULTS_MARKER.length)}\n\n${section}\n${text.slice(at + RESULTS_MARKER.length).replace(/^\n*/, '\n')}`;
+  await writeFile(DOCS, `${text.trimEnd()}\n`);
+}
+
+/** One runtime's servers, started together and stopped before the next runtime's start. */
+interface Phase {
+  runtime: Runtime;
+  platform: RunningTarget;
+  baselines: Partial<Record<BaselineName, RunningTarget>>;
+  fixture: Fixture;
+}
+
 async function main(): Promise<void> {
   const rounds = positiveInt('BENCH_ROUNDS', 3);
   const seconds = positiveInt('BENCH_SECONDS', 5);
   const warmupSeconds = positiveInt('BENCH_WARMUP_SECONDS', 2);
   const connections = positiveInt('BENCH_CONNECTIONS', 64);
+  const runtimes = selectedRuntimes();
+  const toDocs = process.env.BENCH_DOCS !== '0';
   const overrides = platformOverrides();
   const generator = pickLoadGenerator();
   if (cpus().length < 2) throw new Error('the bench needs two cores: one for the server, one for the load');
@@ -222,14 +263,19 @@ async function main(): Promise<void> {
   const dir = await mkdtemp('/tmp/bc-bench-');
   await chmod(dir, 0o755);
   const targets: RunningTarget[] = [];
+  const startedAt = Date.now();
 
   let interrupted = false;
   let cleaning: Promise<void> | undefined;
+  const stopTargets = async () => {
+    // Newest first: bare-hono-pg reads the platform's PostgreSQL.
+    while (targets.length > 0) await targets.pop()!.stop();
+  };
   const cleanup = () => {
     cleaning ??= (async () => {
       // Newest first: the load generator stops before the server it loads.
       await processes.stopAll();
-      for (const target of targets) await target.stop();
+      await stopTargets();
       await rm(dir, { recursive: true, force: true });
     })();
     return cleaning;
@@ -261,15 +307,23 @@ async function main(): Promise<void> {
           cwd: ROOT,
         })
       ).output.trim() || 'unknown';
+    const dirty = (
+      await processes.run({
+        name: 'git',
+        command: 'git',
+        args: ['status', '--porcelain', '--untracked-files=no'],
+        cwd: ROOT,
+      })
+    ).output.trim();
     const bunVersion = (
       await processes.run({ name: 'bun', command: BUN, args: ['--version'] })
     ).output.trim();
     const header = [
-      `CPU: ${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} cores; load average ${loadavg()[0]?.toFixed(2)} at start; Linux ${release()}`,
-      `Runtime: Bun ${bunVersion} (servers, pinned to core ${SERVER_CPU}); bench driver Node ${process.versions.node}`,
+      `CPU: ${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} cores; Linux ${release()}; load average ${loadavg()[0]?.toFixed(2)} at start`,
+      `Runtimes: ${runtimes.map((r) => (r === 'bun' ? `Bun ${bunVersion}` : `Node ${process.versions.node} (node --import tsx)`)).join(', ')} (servers, pinned to core ${SERVER_CPU}); bench driver Node ${process.versions.node}`,
       `Load generator: ${await loadGeneratorVersion(processes, generator)} (pinned to core ${LOAD_CPU}), ${connections} connections${generator === 'wrk' ? ', 1 thread' : ' (latencies in whole ms; may not saturate a server)'}, keep-alive GET`,
-      `Method: ${rounds} rounds x ${seconds} s per target after ${warmupSeconds} s warm-up, baseline and platform interleaved; medians across rounds; ratio = median of per-round ratios`,
-      `Platform: commit ${commit}, NODE_ENV=production, embedded PostgreSQL, ${
+      `Method: ${rounds} rounds x ${seconds} s per target after ${warmupSeconds} s warm-up, baseline and platform interleaved; medians across rounds; ratio = median of per-round ratios; peak RSS = VmHWM of the server process at the end of its runtime's rounds (the platform's PostgreSQL not included)`,
+      `Platform: commit ${commit}${dirty ? ' with uncommitted changes' : ''}, NODE_ENV=production, embedded PostgreSQL, ${
         Object.keys(overrides).length
           ? Object.entries(overrides)
               .map(([k, v]) => `${k}=${v}`)
@@ -279,115 +333,97 @@ async function main(): Promise<void> {
     ];
     console.log(header.join('\n'));
 
-    const options = { processes, dir, cpu: SERVER_CPU, commit };
-    const bareHono = await startBaseline('bare-hono', '/api/health/lightweight', options);
-    targets.push(bareHono);
-    const bareHonoTrpc = await startBaseline('bare-hono-trpc', '/api/trpc/system.info', options);
-    targets.push(bareHonoTrpc);
-    const platform = await startPlatform({
-      ...options,
-      overrides: {
-        ADMIN_EMAIL: BENCH_ADMIN.email,
-        ADMIN_PASSWORD: BENCH_ADMIN.password,
-        // The per-address limit is still checked on every anonymous call, as in production; at
-        // ~100k requests a second from one address its default (600 a minute) would answer 429.
-        RATE_LIMIT_IP_PER_MINUTE: '10000000',
-        ...overrides,
-      },
-    });
-    targets.push(platform);
-    const fixture = await provisionApiKey(platform.origin);
-    const headersOf = (scenario: Scenario): Record<string, string> =>
-      scenario.apiKey ? { authorization: `Bearer ${fixture.apiKey}` } : {};
-    // Started last: it reads the row the bench just created, in the platform's own database.
-    const bareHonoPg = await startBaseline(
-      'bare-hono-pg',
-      urlOf(SCENARIOS.find((s) => s.baseline === 'bare-hono-pg')!, fixture),
-      {
-        ...options,
-        env: {
-          DATABASE_URL: await platformDatabaseUrl(dir, overrides),
-          ORGANIZATION_ID: fixture.organizationId,
-          // The platform's pool size: DB_POOL_MAX's default unless BENCH_PLATFORM_ENV sets it.
-          DB_POOL_MAX: overrides.DB_POOL_MAX ?? '10',
-        },
-      },
-    );
-    targets.push(bareHonoPg);
-    const baselines: Record<BaselineName, RunningTarget> = {
-      'bare-hono': bareHono,
-      'bare-hono-trpc': bareHonoTrpc,
-      'bare-hono-pg': bareHonoPg,
-    };
-    for (const scenario of SCENARIOS) {
-      await checkEquivalent(
-        scenario,
-        urlOf(scenario, fixture),
-        baselines[scenario.baseline],
-        platform,
-        headersOf(scenario),
-      );
-    }
+    const results: ScenarioResult[] = [];
+    const peakRss: Record<string, number | undefined> = {};
 
-    const load = async (
-      target: RunningTarget,
-      scenario: Scenario,
-      duration: number,
-    ): Promise<Measurement> => {
-      const cpuBefore = processCpuSeconds(target.pid);
-      const result = await runLoad(processes, generator, `${target.origin}${urlOf(scenario, fixture)}`, {
-        seconds: duration,
-        connections,
-        cpu: LOAD_CPU,
-        headers: headersOf(scenario),
-      });
-      return { ...result, serverCpuSeconds: processCpuSeconds(target.pid) - cpuBefore };
-    };
+    for (const runtime of runtimes) {
+      const scenarios = SCENARIOS[runtime];
+      const phase = await startPhase(runtime, scenarios, { processes, dir, commit, overrides, targets });
+      const headersOf = (scenario: Scenario): Record<string, string> =>
+        scenario.apiKey ? { authorization: `Bearer ${phase.fixture.apiKey}` } : {};
+      const baselineOf = (scenario: Scenario) => phase.baselines[scenario.baseline]!;
+      for (const scenario of scenarios) {
+        await checkEquivalent(
+          scenario,
+          urlOf(scenario, phase.fixture),
+          baselineOf(scenario),
+          phase.platform,
+          headersOf(scenario),
+        );
+      }
 
-    // Warm-up lets both JITs compile the hot paths before anything counts.
-    console.log(`warming up (${warmupSeconds} s per target and scenario)`);
-    for (const scenario of SCENARIOS) {
-      await load(baselines[scenario.baseline], scenario, warmupSeconds);
-      await load(platform, scenario, warmupSeconds);
-    }
+      const load = async (
+        target: RunningTarget,
+        scenario: Scenario,
+        duration: number,
+      ): Promise<Measurement> => {
+        const cpuBefore = processCpuSeconds(target.pid);
+        const result = await runLoad(
+          processes,
+          generator,
+          `${target.origin}${urlOf(scenario, phase.fixture)}`,
+          { seconds: duration, connections, cpu: LOAD_CPU, headers: headersOf(scenario) },
+        );
+        return { ...result, serverCpuSeconds: processCpuSeconds(target.pid) - cpuBefore };
+      };
 
-    const results: ScenarioResult[] = SCENARIOS.map((s) => ({
-      scenario: s.scenario,
-      baselineName: s.baseline,
-      targetRatio: s.targetRatio,
-      sharesCoreWithDatabase: s.baseline === 'bare-hono-pg',
-      baseline: [],
-      platform: [],
-    }));
-    for (let round = 1; round <= rounds; round++) {
-      for (const [index, scenario] of SCENARIOS.entries()) {
-        const result = results[index]!;
-        const sides: ['baseline' | 'platform', RunningTarget][] = [
-          ['baseline', baselines[scenario.baseline]],
-          ['platform', platform],
-        ];
-        // Alternate which side goes first, so neither always runs on a warmer (or hotter) machine.
-        if (round % 2 === 0) sides.reverse();
-        for (const [side, target] of sides) {
-          const run = await load(target, scenario, seconds);
-          result[side].push(run);
-          console.log(formatRun(round, scenario.scenario, target.name, run));
+      // Warm-up lets the JITs compile the hot paths before anything counts.
+      console.log(`${runtime}: warming up (${warmupSeconds} s per target and scenario)`);
+      for (const scenario of scenarios) {
+        await load(baselineOf(scenario), scenario, warmupSeconds);
+        await load(phase.platform, scenario, warmupSeconds);
+      }
+
+      const phaseResults: ScenarioResult[] = scenarios.map((s) => ({
+        scenario: s.scenario,
+        runtime,
+        baselineName: baselineOf(s).name,
+        platformName: phase.platform.name,
+        targetRatio: s.targetRatio,
+        maxP99OverP50: s.maxP99OverP50,
+        sharesCoreWithDatabase: s.baseline === 'bare-hono-pg',
+        baseline: [],
+        platform: [],
+      }));
+      for (let round = 1; round <= rounds; round++) {
+        for (const [index, scenario] of scenarios.entries()) {
+          const result = phaseResults[index]!;
+          const sides: ['baseline' | 'platform', RunningTarget][] = [
+            ['baseline', baselineOf(scenario)],
+            ['platform', phase.platform],
+          ];
+          // Alternate which side goes first, so neither always runs on a warmer (or hotter) machine.
+          if (round % 2 === 0) sides.reverse();
+          for (const [side, target] of sides) {
+            const run = await load(target, scenario, seconds);
+            result[side].push(run);
+            console.log(formatRun(round, scenario.scenario, target.name, run));
+          }
         }
       }
+      results.push(...phaseResults);
+      // Sampled while every server of the phase still runs: VmHWM is the peak over its life.
+      for (const target of targets) peakRss[target.name] = target.peakRssBytes();
+      await stopTargets();
     }
 
-    const tables = `${formatTable(results)}\n\nPer CPU-second of the server:\n\n${formatCpuTable(results)}`;
+    const minutes = ((Date.now() - startedAt) / 60_000).toFixed(1);
+    header.push(`Run: ${minutes} min; load average ${loadavg()[0]?.toFixed(2)} at the end`);
+    const table = formatTable(results, peakRss);
     const verdict = formatVerdict(results);
-    console.log(`\n${tables}\n\n${verdict.join('\n')}`);
+    console.log(`\n${header.at(-1)}\n\n${table}\n\n${verdict.join('\n')}`);
 
+    const stamp = new Date().toISOString();
+    const section = `## ${stamp.slice(0, 10)} (${stamp.slice(11, 16)} UTC), commit ${commit}\n\n${header.join('  \n')}\n\n${table}\n\n${verdict.join('  \n')}\n`;
     const outDir = join(ROOT, '.bench');
     await mkdir(outDir, { recursive: true });
-    const stamp = new Date().toISOString();
-    await writeFile(
-      join(outDir, 'results.md'),
-      `# npm run bench, ${stamp}\n\n${header.join('  \n')}\n\n${tables}\n\n${verdict.join('  \n')}\n`,
-    );
-    console.log('(written to .bench/results.md)');
+    await writeFile(join(outDir, 'results.md'), `# npm run bench, ${stamp}\n\n${section}`);
+    if (toDocs) {
+      await recordInDocs(section);
+      console.log('(written to docs/benchmarks.md and .bench/results.md)');
+    } else {
+      console.log('(written to .bench/results.md; BENCH_DOCS=0 left docs/benchmarks.md alone)');
+    }
   } catch (error) {
     if (interrupted) return;
     // The logs go with the temp directory: show their ends while they exist.
@@ -399,6 +435,68 @@ async function main(): Promise<void> {
   } finally {
     await cleanup();
   }
+}
+
+/**
+ * Starts one runtime's servers: the baselines its scenarios name, the platform (its own data
+ * directory and embedded PostgreSQL), the API key the authenticated scenarios send, and last the
+ * hand-written pg route, which reads the row just created in the platform's database.
+ */
+async function startPhase(
+  runtime: Runtime,
+  scenarios: Scenario[],
+  context: {
+    processes: Processes;
+    dir: string;
+    commit: string;
+    overrides: Record<string, string>;
+    targets: RunningTarget[];
+  },
+): Promise<Phase> {
+  const { dir, overrides, targets } = context;
+  const options = { processes: context.processes, dir, cpu: SERVER_CPU, commit: context.commit, runtime };
+  const readyPaths: Partial<Record<BaselineName, string>> = {
+    'bare-hono': LIGHTWEIGHT.path,
+    'bare-hono-trpc': SYSTEM_INFO.path,
+    'hono-ecosystem': SYSTEM_INFO.path,
+  };
+  const names = [...new Set(scenarios.map((s) => s.baseline))];
+  const baselines: Partial<Record<BaselineName, RunningTarget>> = {};
+  for (const name of names.filter((n) => n !== 'bare-hono-pg')) {
+    baselines[name] = await startBaseline(name, readyPaths[name]!, options);
+    targets.push(baselines[name]!);
+  }
+  const dataDir = join(dir, `platform-${runtime}`);
+  await mkdir(dataDir);
+  await chmod(dataDir, 0o755);
+  const platform = await startPlatform({
+    ...options,
+    dataDir,
+    overrides: {
+      ADMIN_EMAIL: BENCH_ADMIN.email,
+      ADMIN_PASSWORD: BENCH_ADMIN.password,
+      // The per-address limit is still checked on every anonymous call, as in production; at
+      // ~100k requests a second from one address its default (600 a minute) would answer 429.
+      RATE_LIMIT_IP_PER_MINUTE: '10000000',
+      ...overrides,
+    },
+  });
+  targets.push(platform);
+  const fixture = await provisionApiKey(platform.origin);
+  const pgScenario = scenarios.find((s) => s.baseline === 'bare-hono-pg');
+  if (pgScenario) {
+    baselines['bare-hono-pg'] = await startBaseline('bare-hono-pg', urlOf(pgScenario, fixture), {
+      ...options,
+      env: {
+        DATABASE_URL: await platformDatabaseUrl(dataDir, overrides),
+        ORGANIZATION_ID: fixture.organizationId,
+        // The platform's pool size: DB_POOL_MAX's default unless BENCH_PLATFORM_ENV sets it.
+        DB_POOL_MAX: overrides.DB_POOL_MAX ?? '10',
+      },
+    });
+    targets.push(baselines['bare-hono-pg']);
+  }
+  return { runtime, platform, baselines, fixture };
 }
 
 main().catch((error) => {

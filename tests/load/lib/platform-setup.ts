@@ -136,24 +136,32 @@ export async function prepareApiKey(
 /**
  * The write numbers of this run's annotations as the platform lists them (every page of
  * system.annotations.list filtered by the run's tag). A number listed twice appears twice.
+ *
+ * Pages come as `{ items, nextCursor }` (the list shape of shared/pagination.ts, `cursor` asks
+ * for the next page); a platform from before that shape answers a bare array paged with `before`
+ * (the last id), which is still read, so the suite can load a server of either version.
  */
 export async function storedWrites(origin: string, apiKey: string, run: RunIdentity): Promise<number[]> {
+  type Row = { id: number; text: string };
   const seqs: number[] = [];
-  let cursor: string | null = null;
-  do {
-    const page: { items: { id: number; text: string }[]; nextCursor: string | null } = await trpc(
+  let next: { cursor?: string; before?: number } = {};
+  for (;;) {
+    const page = await trpc<Row[] | { items: Row[]; nextCursor: string | null }>(
       origin,
       'system.annotations.list',
-      {
-        headers: { authorization: `Bearer ${apiKey}` },
-        input: { tag: run.tag, limit: 500, ...(cursor ? { cursor } : {}) },
-      },
+      { headers: { authorization: `Bearer ${apiKey}` }, input: { tag: run.tag, limit: 500, ...next } },
     );
-    for (const row of page.items) {
+    const rows = Array.isArray(page) ? page : page.items;
+    for (const row of rows) {
       const seq = writeSeq(run, row.text);
       if (seq !== undefined) seqs.push(seq);
     }
-    cursor = page.nextCursor;
-  } while (cursor);
-  return seqs;
+    if (Array.isArray(page)) {
+      if (page.length < 500) return seqs;
+      next = { before: page.at(-1)!.id };
+    } else {
+      if (page.nextCursor === null) return seqs;
+      next = { cursor: page.nextCursor };
+    }
+  }
 }

@@ -8,13 +8,20 @@ import { type Processes, type Started, signal, waitForHttp } from './processes';
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 export const BUN = join(ROOT, 'node_modules/.bin/bun');
 
+/** The runtime a server runs on: Bun (`bun FILE`) or Node (`node --import tsx FILE`, one process). */
+export type Runtime = 'bun' | 'node';
+
 export interface RunningTarget {
+  /** e.g. "bare-hono", "platform", "hono-ecosystem (node)": unique within a bench run. */
   name: string;
+  runtime: Runtime;
   /** The server process itself (taskset execs it), for its CPU time. */
   pid: number;
   /** http://127.0.0.1:PORT */
   origin: string;
   logFile: string;
+  /** The most memory the server process has held so far (VmHWM), in bytes; undefined once it is gone. */
+  peakRssBytes(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -26,6 +33,24 @@ interface TargetOptions {
   cpu: number;
   /** Passed to every server so the bodies of system.info match in length. */
   commit: string;
+  /** Bun unless said otherwise. */
+  runtime?: Runtime;
+}
+
+/** A target's display name: the file's, with the runtime added when it is Node. */
+const nameOf = (file: string, runtime: Runtime) => (runtime === 'node' ? `${file} (node)` : file);
+
+/**
+ * Peak resident set size of a process (VmHWM in /proc/PID/status): sampled at the end of a run it
+ * is the most the process held at any time, which a sample of VmRSS would miss.
+ */
+export function peakRssBytes(pid: number): number | undefined {
+  try {
+    const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -40,18 +65,23 @@ function baseEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-export type BaselineName = 'bare-hono' | 'bare-hono-trpc' | 'bare-hono-pg';
+export type BaselineName = 'bare-hono' | 'bare-hono-trpc' | 'bare-hono-pg' | 'hono-ecosystem';
 
-/** A baseline program from tests/load/baselines on Bun, pinned to `cpu`; `env` adds to its environment. */
+/**
+ * A baseline program from tests/load/baselines on `options.runtime` (Bun by default), pinned to
+ * `cpu`; `env` adds to its environment.
+ */
 export async function startBaseline(
   file: BaselineName,
   readyPath: string,
   options: TargetOptions & { env?: Record<string, string> },
 ): Promise<RunningTarget> {
   const port = await freePort();
-  const logFile = join(options.dir, `${file}.log`);
+  const runtime = options.runtime ?? 'bun';
+  const name = nameOf(file, runtime);
+  const logFile = join(options.dir, `${file}-${runtime}.log`);
   const { started } = startLogged(options, {
-    name: file,
+    name,
     logFile,
     args: [join(ROOT, 'tests/load/baselines', `${file}.ts`)],
     env: {
@@ -63,22 +93,33 @@ export async function startBaseline(
     },
   });
   const origin = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${origin}${readyPath}`, started, { timeoutMs: 15_000 });
-  return { name: file, pid: started.pid, origin, logFile, stop: () => options.processes.stop(started) };
+  await waitForHttp(`${origin}${readyPath}`, started, { timeoutMs: 30_000 });
+  return {
+    name,
+    runtime,
+    pid: started.pid,
+    origin,
+    logFile,
+    peakRssBytes: () => peakRssBytes(started.pid),
+    stop: () => options.processes.stop(started),
+  };
 }
 
 /**
- * The platform as production runs it: Bun, NODE_ENV=production, default log level, an embedded
- * PostgreSQL in a fresh data directory. `overrides` (from BENCH_PLATFORM_ENV) exist to measure
- * what a setting costs, e.g. LOG_LEVEL=warn.
+ * The platform as production runs it: on Bun (`bun server/main.ts`) or Node (`node --import tsx
+ * server/main.ts`), NODE_ENV=production, default log level, an embedded PostgreSQL in a fresh
+ * data directory (`dataDir`). `overrides` (from BENCH_PLATFORM_ENV) exist to measure what a
+ * setting costs, e.g. LOG_LEVEL=warn.
  */
 export async function startPlatform(
-  options: TargetOptions & { overrides: Record<string, string> },
+  options: TargetOptions & { overrides: Record<string, string>; dataDir: string },
 ): Promise<RunningTarget> {
   const port = await freePort();
-  const logFile = join(options.dir, 'platform.log');
+  const runtime = options.runtime ?? 'bun';
+  const name = nameOf('platform', runtime);
+  const logFile = join(options.dir, `platform-${runtime}.log`);
   const { started } = startLogged(options, {
-    name: 'platform',
+    name,
     logFile,
     args: [join(ROOT, 'server/main.ts')],
     env: {
@@ -86,7 +127,7 @@ export async function startPlatform(
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
       PORT: String(port),
-      DATA_DIR: options.dir,
+      DATA_DIR: options.dataDir,
       GIT_COMMIT: options.commit,
       // The default drain delay holds readiness at 503 for 5 s before stopping: useless here.
       SHUTDOWN_DRAIN_DELAY_MS: '0',
@@ -97,13 +138,15 @@ export async function startPlatform(
   // Ready means the database and every critical component are up, not only the listener.
   await waitForHttp(`${origin}/api/health/ready`, started, { timeoutMs: 60_000 });
   return {
-    name: 'platform',
+    name,
+    runtime,
     pid: started.pid,
     origin,
     logFile,
+    peakRssBytes: () => peakRssBytes(started.pid),
     async stop() {
       await options.processes.stop(started);
-      await stopOrphanedPostgres(join(options.dir, 'postgres'));
+      await stopOrphanedPostgres(join(options.dataDir, 'postgres'));
     },
   };
 }
@@ -132,11 +175,15 @@ function startLogged(
 ): { started: Started } {
   const fd = openSync(spec.logFile, 'a');
   try {
-    // taskset execs the command, so the PID we get is the server's own.
+    // taskset execs the command, so the PID we get is the server's own. On Node, tsx's loader
+    // runs in the same process (--import registers hooks; `npx tsx` would spawn a chain).
+    // Under Bun, execPath is Bun's: the Node servers must still run on Node.
+    const node = process.versions.bun ? 'node' : process.execPath;
+    const runtime = (options.runtime ?? 'bun') === 'bun' ? [BUN] : [node, '--import', 'tsx'];
     return options.processes.start({
       name: spec.name,
       command: 'taskset',
-      args: ['-c', String(options.cpu), BUN, ...spec.args],
+      args: ['-c', String(options.cpu), ...runtime, ...spec.args],
       env: spec.env,
       cwd: ROOT,
       output: fd,
