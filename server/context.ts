@@ -68,7 +68,7 @@ export function createContext(
     // getter would then make a child logger for every call, though most calls never log.
     log: () => requestLogger(c, deps.logger),
     principal: null,
-    http: {
+    http: new LazyHttpFacts(c, opts, {
       credential() {
         if (credential === undefined) {
           credential = readCredential(headers.get('authorization'), headers.get('x-api-key'));
@@ -85,14 +85,40 @@ export function createContext(
       ip,
       userAgent: () => headers.get('user-agent'),
       header: (name) => headers.get(name),
-      get host() {
-        return headers.get('host') ?? new URL(c.req.url).host;
-      },
-      // Read through, not copied: the single-call path makes its Headers only when a call sets one.
-      get resHeaders() {
-        return opts.resHeaders;
-      },
       rateLimits,
-    },
+    }),
   };
+}
+
+/**
+ * `host` and `resHeaders` read on demand, as getters on a class: V8 keeps the getters of an
+ * object literal in the object's own hidden class, so a literal with getter closures made per
+ * request gets a new hidden class per request, allocated in old space, which keeps the whole
+ * request alive through every young-generation GC until the next full one.
+ */
+class LazyHttpFacts implements HttpInfo {
+  readonly credential: HttpInfo['credential'];
+  readonly accessToken: HttpInfo['accessToken'];
+  readonly ip: HttpInfo['ip'];
+  readonly userAgent: HttpInfo['userAgent'];
+  readonly header: HttpInfo['header'];
+  readonly rateLimits: RateLimitNote[];
+  constructor(
+    private readonly c: HonoContext,
+    private readonly opts: { readonly resHeaders: Headers },
+    rest: Omit<HttpInfo, 'host' | 'resHeaders'>,
+  ) {
+    this.credential = rest.credential;
+    this.accessToken = rest.accessToken;
+    this.ip = rest.ip;
+    this.userAgent = rest.userAgent;
+    this.header = rest.header;
+    this.rateLimits = rest.rateLimits;
+  }
+  get host(): string {
+    return this.c.req.raw.headers.get('host') ?? new URL(this.c.req.url).host;
+  }
+  get resHeaders(): Headers {
+    return this.opts.resHeaders;
+  }
 }
