@@ -62,11 +62,22 @@ async function main(): Promise<void> {
   installShutdown({ deps, server, embedded, logger });
   // Components come up in the background: the server answers (not ready) meanwhile.
   void deps.initializer.start().then(async () => {
-    logger.info('all components ready');
-    if (!config.ADMIN_EMAIL && !(await deps.auth.users.anyUser())) {
-      logger.warn('no user exists yet: run `npm run admin:create`, or set ADMIN_EMAIL and ADMIN_PASSWORD');
-    }
+    // One line for the person who just ran `npm start`: where to go, and how to get in.
+    const dashboard = `http://${displayHost(config.HOST)}:${server.port}/`;
+    const noUser = !config.ADMIN_EMAIL && !(await deps.auth.users.anyUser());
+    logger.info(
+      { dashboard },
+      noUser
+        ? `ready: the dashboard is at ${dashboard}; no user exists yet, so create the first admin with \`npm run admin:create -- you@example.com\` (or set ADMIN_EMAIL and ADMIN_PASSWORD)`
+        : `ready: the dashboard is at ${dashboard}; sign in there`,
+    );
   });
+}
+
+/** The address to show a person: a wildcard listener is reached through the loopback. */
+function displayHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 main().catch((error) => {

@@ -38,6 +38,12 @@ describe.each(RUNTIMES)('the real server on %s', (runtime) => {
       await database?.drop();
     });
 
+    it('says in one line where the dashboard is, once ready', async () => {
+      const line = await server.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('ready: '));
+      // The admin exists (ADMIN_EMAIL), so the line says to sign in rather than how to make one.
+      expect(line.msg).toBe(`ready: the dashboard is at ${server.url}/; sign in there`);
+    });
+
     it('serves the health routes with their content types', async () => {
       for (const path of ['/api/health/live', '/api/health/ready', '/api/health/lightweight']) {
         const response = await fetch(`${server.url}${path}`);
