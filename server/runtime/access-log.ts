@@ -18,7 +18,11 @@ export interface AccessLogOptions {
    * counted in `dropped`.
    */
   capacity?: number;
-  /** How long a line may wait for the timer that writes it out, in ms (100). */
+  /**
+   * How long a line may wait for the timer that writes it out, in ms (20). Short on purpose: a
+   * flush formats and writes every waiting line in one go, and at 20k requests a second 100 ms
+   * of lines held the event loop ~5 ms, which showed in Node's p99.
+   */
   flushIntervalMs?: number;
   /** Counts the lines dropped: `log_access_lines_dropped_total` (metrics.logs.accessLinesDropped). */
   dropped?: { inc(value?: number): void };
@@ -70,7 +74,7 @@ export class AccessLog {
 
   constructor(
     private readonly logger: Logger,
-    { capacity = 16_384, flushIntervalMs = 100, dropped }: AccessLogOptions = {},
+    { capacity = 16_384, flushIntervalMs = 20, dropped }: AccessLogOptions = {},
   ) {
     this.stream = logStream(logger);
     this.capacity = capacity;
