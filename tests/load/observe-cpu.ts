@@ -23,34 +23,22 @@
  * PostgreSQL in a throwaway folder).
  */
 
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { Hono } from 'hono';
-import pino from 'pino';
-import { startEmbeddedPostgres } from '../../db/embedded-postgres';
 import { createApp } from '../../server/app';
-import { loadConfig } from '../../server/config';
 import { createContext } from '../../server/context';
 import type { AppDeps } from '../../server/deps';
 import { resolveRequestId } from '../../server/middleware/request-id';
 import { applySecurityHeaders } from '../../server/middleware/security-headers';
 import { appRouter } from '../../server/routers';
-import { readBuildInfo } from '../../server/runtime/build-info';
-import { buildDependencies } from '../../server/runtime/dependencies';
-import { createLogger } from '../../server/runtime/logger';
 import { FastHistogram, type HistogramSeries } from '../../server/services/monitoring/fast-histogram';
 import { RequestAnalytics } from '../../server/services/performance/analytics';
 import type { RateLimiter, RateLimitOutcome } from '../../server/services/rate-limit/limiter';
-import { API_KEY_SCOPES } from '../../shared/auth';
+import { cpuPerRequest, type Fetch, runScript, startInProcessPlatform } from './lib/in-process';
 
 const REQUESTS = Number(process.env.OBSERVE_CPU_REQUESTS ?? 20_000);
 const ROUNDS = Number(process.env.OBSERVE_CPU_ROUNDS ?? 5);
 const ORIGIN = 'http://127.0.0.1';
-const ADMIN = { email: 'observe@platform.test', password: 'observe-cpu-admin-password-0123' };
-
-type Fetch = (request: Request) => Response | Promise<Response>;
 
 interface Scenario {
   name: string;
@@ -65,48 +53,9 @@ interface Variant {
 }
 
 async function main(): Promise<void> {
-  const runtime = typeof (globalThis as { Bun?: unknown }).Bun === 'undefined' ? 'node' : 'bun';
-  const folder = await mkdtemp(join(tmpdir(), 'observe-cpu-'));
-  // PostgreSQL runs as the `postgres` user when we are root: it must be able to reach its folder.
-  await chmod(folder, 0o755);
-  const embedded = process.env.DATABASE_URL
-    ? undefined
-    : await startEmbeddedPostgres({ dataDir: join(folder, 'pg') });
-  const databaseUrl = process.env.DATABASE_URL ?? embedded!.url;
-  const config = loadConfig({
-    NODE_ENV: 'production',
-    DATABASE_URL: databaseUrl,
-    DATA_DIR: folder,
-    ADMIN_EMAIL: ADMIN.email,
-    ADMIN_PASSWORD: ADMIN.password,
-    // Every request comes from one address: the limits are checked as usual but never refuse.
-    RATE_LIMIT_IP_PER_MINUTE: '10000000',
-    RATE_LIMIT_USER_PER_MINUTE: '10000000',
-  });
-  // The access log goes where production's does (sonic-boom, asynchronous), to /dev/null.
-  const logger = createLogger({
-    level: config.LOG_LEVEL,
-    destination: pino.destination({ dest: '/dev/null', sync: false }),
-  });
-  const deps = buildDependencies({
-    config,
-    logger,
-    build: readBuildInfo(),
-    databaseUrl,
-    kek: new Uint8Array(32).fill(9),
-  });
-  await deps.initializer.start();
+  const platform = await startInProcessPlatform('observe-cpu');
+  const { deps, key } = platform;
   try {
-    const admin = await deps.database.db
-      .selectFrom('users')
-      .select(['id', 'organization_id', 'role'])
-      .where('email', '=', ADMIN.email)
-      .executeTakeFirstOrThrow();
-    const { key } = await deps.auth.apiKeys.create(
-      { organizationId: admin.organization_id, userId: admin.id, role: admin.role },
-      { name: 'observe-cpu', scopes: [...API_KEY_SCOPES] },
-    );
-
     const scenarios: Scenario[] = [
       { name: 'GET /api/health/lightweight', request: () => new Request(`${ORIGIN}/api/health/lightweight`) },
       { name: 'tRPC system.info (anonymous)', request: () => new Request(`${ORIGIN}/api/trpc/system.info`) },
@@ -119,7 +68,7 @@ async function main(): Promise<void> {
     const variants = buildVariants(deps).filter((v) => !only || v.name === 'full stack');
 
     console.log(
-      `observe-cpu on ${runtime} ${runtime === 'bun' ? (globalThis as unknown as { Bun: { version: string } }).Bun.version : process.version}: ` +
+      `observe-cpu on ${platform.runtime}: ` +
         `${REQUESTS} sequential requests a round, best of ${ROUNDS} rounds, CPU µs per request`,
     );
     for (const scenario of scenarios.filter((s) => !only || s.name.includes(only))) {
@@ -143,32 +92,13 @@ async function main(): Promise<void> {
     console.log(`  ${'secure headers'.padEnd(28)} ${(await priceSecureHeaders()).toFixed(2).padStart(7)} µs`);
     console.log(`  ${'request id (new UUID)'.padEnd(28)} ${priceRequestId().toFixed(2).padStart(7)} µs`);
   } finally {
-    await deps.initializer.stop();
-    await deps.database.close();
-    await embedded?.stop();
-    await rm(folder, { recursive: true, force: true });
+    await platform.close();
   }
 }
 
-/** CPU µs per request of `count` sequential requests, bodies read as a client would. */
+/** CPU µs per request of the variant's `count` sequential requests. */
 async function run(variant: Variant, scenario: Scenario, count: number): Promise<number> {
-  const work = async () => {
-    // A failing request would measure the error path: check one before timing.
-    const check = await variant.fetch(scenario.request());
-    if (check.status !== 200)
-      throw new Error(`${variant.name} ${scenario.name}: ${check.status} ${await check.text()}`);
-    await check.arrayBuffer();
-    collectGarbage();
-    const before = process.cpuUsage();
-    for (let i = 0; i < count; i++) {
-      const response = await variant.fetch(scenario.request());
-      await response.arrayBuffer();
-    }
-    // Let the access log's buffered lines go out: their writing is part of the request's cost.
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    const used = process.cpuUsage(before);
-    return (used.user + used.system) / count;
-  };
+  const work = () => cpuPerRequest(variant.fetch, scenario.request, count);
   return variant.around ? variant.around(work) : work();
 }
 
@@ -281,21 +211,8 @@ function priceRequestId(): number {
   return least(samples);
 }
 
-/** A full collection before each measurement, so that no run pays for the garbage of the one before. */
-function collectGarbage(): void {
-  const bun = (globalThis as { Bun?: { gc(force: boolean): void } }).Bun;
-  if (bun) bun.gc(true);
-  else (globalThis as { gc?: () => void }).gc?.();
-}
-
 function least(values: number[]): number {
   return Math.min(...values);
 }
 
-main().then(
-  () => process.exit(0),
-  (error) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runScript(main);
