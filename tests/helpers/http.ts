@@ -28,6 +28,8 @@ export async function send(app: RequestTarget, path: string, init?: RequestInit)
 export interface ProcedureAnswer {
   status: number;
   code: string | null;
+  /** The error's message, or null on success. */
+  message: string | null;
   // biome-ignore lint/suspicious/noExplicitAny: answers are inspected field by field
   data: any;
   text: string;
@@ -56,5 +58,11 @@ export async function callProcedure(
           headers: { 'content-type': 'application/json', ...headers },
           body: input === undefined ? undefined : JSON.stringify(input),
         });
-  return { status: res.status, code: body?.error?.data?.code ?? null, data: body?.result?.data, text };
+  return {
+    status: res.status,
+    code: body?.error?.data?.code ?? null,
+    message: body?.error?.message ?? null,
+    data: body?.result?.data,
+    text,
+  };
 }

@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pageWithTable, TABLE_PAGE } from '../../scripts/procedure-table';
-import { appRouter } from '../../server/routers';
-import type { Meta, Policy, ProcedureScope } from '../../server/trpc';
+import type { Policy } from '../../server/trpc';
 import { API_KEY_SCOPES, type ApiKeyScope, ROLES, type Role } from '../../shared/auth';
 import { startTestApp, TEST_ADMIN, type TestApp } from '../helpers/app';
 import { createApiKey, createOrganization, createUser, login, type TestUser } from '../helpers/auth';
 import { databaseFingerprint } from '../helpers/fingerprint';
 import { callProcedure } from '../helpers/http';
+import { PROCEDURES } from '../helpers/router-walk';
 
 /**
  * The generated authorization matrix (issue 11): every procedure of the router, called over HTTP
@@ -20,21 +20,6 @@ import { callProcedure } from '../helpers/http';
  * admin; a platform operator); organization A is a tenant whose rows the inputs name; organization
  * B is another tenant, whose members and keys are the attackers.
  */
-
-interface ProcedureInternals {
-  _def: { type: 'query' | 'mutation' | 'subscription'; meta?: Partial<Meta> };
-}
-
-interface Walked {
-  path: string;
-  type: 'query' | 'mutation' | 'subscription';
-  scope: ProcedureScope | undefined;
-  policy: Policy | undefined;
-}
-
-const PROCEDURES: Walked[] = Object.entries(
-  appRouter._def.procedures as unknown as Record<string, ProcedureInternals>,
-).map(([path, p]) => ({ path, type: p._def.type, scope: p._def.meta?.scope, policy: p._def.meta?.policy }));
 
 /** Who calls: what the policy needs to know about them, and their headers. */
 interface Caller {

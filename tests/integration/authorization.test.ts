@@ -1,8 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { z } from 'zod';
-import { appRouter } from '../../server/routers';
-import type { Meta, Policy, ProcedureScope } from '../../server/trpc';
 import { alertRuleCreateInput } from '../../shared/alerts';
 import { API_KEY_SCOPES, type ApiKeyScope, PLATFORM_ROLES, ROLES } from '../../shared/auth';
 import { deploymentCreateInput } from '../../shared/devops-deployments';
@@ -17,38 +14,10 @@ import {
 } from '../helpers/auth';
 import { databaseFingerprint as fingerprintDatabase } from '../helpers/fingerprint';
 import { callProcedure, type ProcedureAnswer } from '../helpers/http';
+import { PROCEDURES, procedureAt, type WalkedProcedure } from '../helpers/router-walk';
 
-/** A procedure as the router walk sees it. */
-interface WalkedProcedure {
-  path: string;
-  type: 'query' | 'mutation' | 'subscription';
-  policy: Policy | undefined;
-  scope: ProcedureScope | undefined;
-  /** The zod input schema, when the procedure takes input. */
-  input: z.ZodType | undefined;
-}
-
-interface ProcedureInternals {
-  _def: { type: WalkedProcedure['type']; meta?: Partial<Meta>; inputs: unknown[] };
-}
-
-/** tRPC v11 keeps every procedure of the tree in one flat record keyed by its dotted path. */
-const PROCEDURES: WalkedProcedure[] = Object.entries(
-  appRouter._def.procedures as unknown as Record<string, ProcedureInternals>,
-).map(([path, procedure]) => ({
-  path,
-  type: procedure._def.type,
-  policy: procedure._def.meta?.policy,
-  scope: procedure._def.meta?.scope,
-  input: procedure._def.inputs[0] as z.ZodType | undefined,
-}));
-const BY_PATH = new Map(PROCEDURES.map((p) => [p.path, p]));
-
-function procedure(path: string): WalkedProcedure {
-  const found = BY_PATH.get(path);
-  if (!found) throw new Error(`no procedure ${path} in the router`);
-  return found;
-}
+/** The walked procedure at `path`. */
+const procedure = procedureAt;
 
 /**
  * Policies that must never weaken: the organization-admin procedures, pinned one by one, so that

@@ -17,7 +17,6 @@ import { migrateToLatest } from '../../db/migrate';
 import type { Context } from '../../server/context';
 import type { AppDeps } from '../../server/deps';
 import { PlatformError } from '../../server/errors';
-import { appRouter } from '../../server/routers';
 import { backupProcedures } from '../../server/routers/devops/backups';
 import { readBuildInfo } from '../../server/runtime/build-info';
 import { createLogger } from '../../server/runtime/logger';
@@ -36,7 +35,8 @@ import { type Backup, parseRestoreTargetEntry, type RestoreTargetAddress } from 
 import { startTestApp, type TestApp } from '../helpers/app';
 import { createApiKey, createOrganization, createUser, login } from '../helpers/auth';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
-import { send } from '../helpers/http';
+import { callProcedure } from '../helpers/http';
+import { PROCEDURES, procedureAt } from '../helpers/router-walk';
 
 const logger = createLogger({ level: 'silent' });
 const metrics = createMetrics({ build: readBuildInfo(), defaultMetrics: false });
@@ -976,30 +976,9 @@ describe('platform scope over HTTP', () => {
     await t?.close();
   });
 
-  const procedures = appRouter._def.procedures as unknown as Record<string, { _def: { type: string } }>;
-
-  /** Calls a procedure as a client does (queries by GET, mutations by POST); status and error code. */
-  async function call(path: string, input: unknown, headers: Record<string, string>) {
-    const query = procedures[path]!._def.type === 'query';
-    const answer = await send(
-      t.app,
-      query
-        ? `/api/trpc/${path}${input === undefined ? '' : `?input=${encodeURIComponent(JSON.stringify(input))}`}`
-        : `/api/trpc/${path}`,
-      query
-        ? { headers }
-        : {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', ...headers },
-            body: input === undefined ? undefined : JSON.stringify(input),
-          },
-    );
-    return {
-      status: answer.res.status,
-      code: answer.body?.error?.data?.code ?? null,
-      data: answer.body?.result?.data,
-    };
-  }
+  /** Calls a procedure as a client does (queries by GET, mutations by POST). */
+  const call = (path: string, input: unknown, headers: Record<string, string>) =>
+    callProcedure(t.app, path, procedureAt(path).type, input, headers);
 
   /** Everything a backup procedure could change: rows, archives on disk, backup audit events. */
   async function backupState() {
@@ -1050,7 +1029,7 @@ describe('platform scope over HTTP', () => {
       'devops.backups.schedules.update': { id: scheduleId, enabled: true },
       'devops.backups.schedules.delete': { id: scheduleId },
     };
-    const paths = Object.keys(procedures).filter((path) => path.startsWith('devops.backups.'));
+    const paths = PROCEDURES.map((p) => p.path).filter((path) => path.startsWith('devops.backups.'));
     expect(paths.sort()).toEqual(Object.keys(inputs).sort());
 
     const before = await backupState();

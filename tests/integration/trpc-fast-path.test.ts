@@ -2,13 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, createApp } from '../../server/app';
 import type { AppDeps } from '../../server/deps';
-import { appRouter } from '../../server/routers';
 import { RateLimiter } from '../../server/services/rate-limit/limiter';
 import { MemoryRateLimitStore } from '../../server/services/rate-limit/memory-store';
 import { rateLimitPolicies } from '../../server/services/rate-limit/policies';
-import type { Policy } from '../../server/trpc';
 import { startTestApp, type TestApp } from '../helpers/app';
 import { createApiKey, createOrganization, createUser, login, type TestUser } from '../helpers/auth';
+import { PROCEDURES } from '../helpers/router-walk';
 
 /**
  * The single-call path (server/http/trpc-single-call.ts) against tRPC's own fetch adapter, on one
@@ -19,19 +18,6 @@ import { createApiKey, createOrganization, createUser, login, type TestUser } fr
  * rate limit, live figures of the performance procedures), each allowed only where the two answers
  * differ and only as a value of the same kind.
  */
-
-interface ProcedureInternals {
-  _def: { type: 'query' | 'mutation' | 'subscription'; inputs: unknown[]; meta?: { policy?: Policy } };
-}
-
-const PROCEDURES = Object.entries(
-  appRouter._def.procedures as unknown as Record<string, ProcedureInternals>,
-).map(([path, p]) => ({
-  path,
-  type: p._def.type,
-  takesInput: p._def.inputs.length > 0,
-  policy: p._def.meta?.policy,
-}));
 
 /** Procedures answering live figures (durations, counts, uptime): their numbers may differ. */
 const LIVE_FIGURES = new Set([
@@ -242,7 +228,7 @@ function corpus(): Case[] {
           call(procedure.path, procedure.type, validInput(procedure.path, side), await caller.headers(side)),
       });
     }
-    if (procedure.takesInput) {
+    if (procedure.input !== undefined) {
       cases.push({
         label: `${procedure.path} with an invalid input`,
         live,

@@ -1,0 +1,37 @@
+import type { z } from 'zod';
+import { appRouter } from '../../server/routers';
+import type { Meta, Policy, ProcedureScope } from '../../server/trpc';
+
+/** A procedure as the router walk sees it. */
+export interface WalkedProcedure {
+  path: string;
+  type: 'query' | 'mutation' | 'subscription';
+  scope: ProcedureScope | undefined;
+  policy: Policy | undefined;
+  /** The zod input schema, when the procedure takes input. */
+  input: z.ZodType | undefined;
+}
+
+interface ProcedureInternals {
+  _def: { type: WalkedProcedure['type']; meta?: Partial<Meta>; inputs: unknown[] };
+}
+
+/** Every procedure of the router: tRPC v11 keeps them in one flat record keyed by dotted path. */
+export const PROCEDURES: readonly WalkedProcedure[] = Object.entries(
+  appRouter._def.procedures as unknown as Record<string, ProcedureInternals>,
+).map(([path, procedure]) => ({
+  path,
+  type: procedure._def.type,
+  scope: procedure._def.meta?.scope,
+  policy: procedure._def.meta?.policy,
+  input: procedure._def.inputs[0] as z.ZodType | undefined,
+}));
+
+const BY_PATH = new Map(PROCEDURES.map((p) => [p.path, p]));
+
+/** The procedure at `path`; throws when the router has none there. */
+export function procedureAt(path: string): WalkedProcedure {
+  const found = BY_PATH.get(path);
+  if (!found) throw new Error(`no procedure ${path} in the router`);
+  return found;
+}
