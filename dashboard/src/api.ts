@@ -88,3 +88,23 @@ export function describeError(error: unknown): string {
     return details.requestId ? `${details.message} (request ${details.requestId})` : details.message;
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * Every item of a paged list (`{ items, nextCursor }`, docs/api.md), page after page of 100, up
+ * to `max` items: what a table that shows the whole list reads.
+ */
+export async function allPages<T>(
+  page: (input: { limit: number; cursor?: string }) => Promise<{ items: T[]; nextCursor: string | null }>,
+  max: number,
+): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const next: { items: T[]; nextCursor: string | null } = await page(
+      cursor ? { limit: 100, cursor } : { limit: 100 },
+    );
+    items.push(...next.items);
+    cursor = next.nextCursor;
+  } while (cursor && items.length < max);
+  return items;
+}

@@ -1,4 +1,4 @@
-import { client, type Me } from '../api';
+import { allPages, client, type Me } from '../api';
 import { button, confirmAction, field, formatDate, h } from '../dom';
 import { tableOf } from './figures';
 import { openFormDialog } from './form-dialog';
@@ -9,17 +9,8 @@ import { showInvitationLink } from './shown-once';
 type Organization = Awaited<ReturnType<typeof client.auth.organizations.list.query>>['items'][number];
 
 const MAX_ORGANIZATIONS = 1000;
-async function loadOrganizations(): Promise<Organization[]> {
-  const items: Organization[] = [];
-  let cursor: string | null = null;
-  do {
-    const page: { items: Organization[]; nextCursor: string | null } =
-      await client.auth.organizations.list.query(cursor ? { limit: 100, cursor } : { limit: 100 });
-    items.push(...page.items);
-    cursor = page.nextCursor;
-  } while (cursor && items.length < MAX_ORGANIZATIONS);
-  return items;
-}
+const loadOrganizations = (): Promise<Organization[]> =>
+  allPages((input) => client.auth.organizations.list.query(input), MAX_ORGANIZATIONS);
 
 /**
  * The platform's organizations, for platform admins: create one with the invitation of its first

@@ -1,27 +1,13 @@
-import { client } from '../api';
+import { allPages, client } from '../api';
 import { button, confirmAction, field, formatDate, h, table } from '../dom';
 import { type Feedback, feedback, passwordInput } from './form-parts';
 import { refresher, status } from './refresher';
+import { ROLE_LABELS, type Role, roleSelect } from './roles';
 
-type Role = Parameters<typeof client.auth.users.create.mutate>[0]['role'];
 type User = Awaited<ReturnType<typeof client.auth.users.list.query>>['items'][number];
 
-/** Strongest first, as an admin reads the choice; `satisfies` fails the build when a role is added. */
-const ROLE_LABELS = { admin: 'Admin', operator: 'Operator', viewer: 'Viewer' } satisfies Record<Role, string>;
-const ROLES = Object.keys(ROLE_LABELS) as Role[];
 const MAX_USERS = 1000;
-async function loadUsers(): Promise<User[]> {
-  const users: User[] = [];
-  let cursor: string | null = null;
-  do {
-    const page: { items: User[]; nextCursor: string | null } = await client.auth.users.list.query(
-      cursor ? { limit: 100, cursor } : { limit: 100 },
-    );
-    users.push(...page.items);
-    cursor = page.nextCursor;
-  } while (cursor && users.length < MAX_USERS);
-  return users;
-}
+const loadUsers = (): Promise<User[]> => allPages((input) => client.auth.users.list.query(input), MAX_USERS);
 
 /** The organization's users, for admins: create, change role, disable, remove. */
 export function renderUserAdmin(section: HTMLElement, myId: string): () => void {
@@ -108,11 +94,7 @@ export function renderUserAdmin(section: HTMLElement, myId: string): () => void 
  */
 function roleControl(user: User, report: Feedback): HTMLElement {
   let saved: Role = user.role;
-  const select = h(
-    'select',
-    { 'aria-label': `Role of ${user.email}` },
-    ...ROLES.map((role) => h('option', { value: role, selected: role === user.role }, ROLE_LABELS[role])),
-  );
+  const select = roleSelect(user.role, { 'aria-label': `Role of ${user.email}` });
   const save = button(
     'Save',
     () => {
@@ -144,11 +126,7 @@ function createUserForm(report: Feedback, afterCreate: () => Promise<void>): HTM
   });
   const name = h('input', { id: 'user-name', name: 'name', maxlength: '200', autocomplete: 'off' });
   const password = passwordInput('user-password', 'new-password');
-  const role = h(
-    'select',
-    { id: 'user-role', name: 'role' },
-    ...ROLES.map((r) => h('option', { value: r, selected: r === 'operator' }, ROLE_LABELS[r])),
-  );
+  const role = roleSelect('operator', { id: 'user-role', name: 'role' });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Create user');
   // The server checks the rules (novalidate): its messages are the ones shown, in the alert.
   const form = h(

@@ -2,13 +2,10 @@ import { client } from '../api';
 import { button, confirmAction, field, formatDate, h, table } from '../dom';
 import { type Feedback, feedback } from './form-parts';
 import { refresher, status } from './refresher';
+import { ROLE_LABELS, type Role, roleSelect } from './roles';
 import { showInvitationLink } from './shown-once';
 
-type Role = Parameters<typeof client.auth.invitations.create.mutate>[0]['role'];
 type Invitation = Awaited<ReturnType<typeof client.auth.invitations.list.query>>['items'][number];
-
-const ROLE_LABELS = { admin: 'Admin', operator: 'Operator', viewer: 'Viewer' } satisfies Record<Role, string>;
-const ROLES = Object.keys(ROLE_LABELS) as Role[];
 
 /** The organization's invitations, for admins: invite someone by email, see them, revoke pending ones. */
 export function renderInvitations(section: HTMLElement): () => void {
@@ -73,11 +70,7 @@ function inviteForm(report: Feedback, afterInvite: () => Promise<void>): HTMLEle
     required: true,
     autocomplete: 'off',
   });
-  const role = h(
-    'select',
-    { id: 'invite-role', name: 'role' },
-    ...ROLES.map((r) => h('option', { value: r, selected: r === 'viewer' }, ROLE_LABELS[r])),
-  );
+  const role = roleSelect('viewer', { id: 'invite-role', name: 'role' });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Send invitation');
   const form = h(
     'form',
