@@ -9,6 +9,8 @@ import { healthRoutes } from './http/health';
 import { jwksRoutes } from './http/jwks';
 import { metricsRoutes } from './http/metrics';
 import { PROBE_PATHS, withProbes } from './http/probes';
+import { openApiRoutes } from './http/rest/openapi-routes';
+import { REST_PREFIX, restApi } from './http/rest/serve';
 import { systemStatusRoutes } from './http/system-status';
 import { trpcAdapter } from './http/trpc-adapter';
 import { singleCallDispatcher } from './http/trpc-single-call';
@@ -47,26 +49,30 @@ export function createApp(deps: AppDeps) {
   // without allowed origins there are no CORS headers to give (a preflight then gets no grant).
   if (deps.config.CORS_ORIGINS.length > 0) {
     app.use(`${TRPC_ENDPOINT}/*`, cors({ origins: deps.config.CORS_ORIGINS }));
+    app.use(`${REST_PREFIX}/*`, cors({ origins: deps.config.CORS_ORIGINS }));
   }
 
   // Only methods with a body go through the limit: queries (GET) skip a layer.
-  app.post(
-    `${TRPC_ENDPOINT}/*`,
-    bodyLimit({
-      maxSize: deps.config.BODY_LIMIT_BYTES,
-      onError: () => {
-        throw new PlatformError(
-          'PAYLOAD_TOO_LARGE',
-          `request bodies are limited to ${deps.config.BODY_LIMIT_BYTES} bytes`,
-        );
-      },
-    }),
-  );
+  const limitBody = bodyLimit({
+    maxSize: deps.config.BODY_LIMIT_BYTES,
+    onError: () => {
+      throw new PlatformError(
+        'PAYLOAD_TOO_LARGE',
+        `request bodies are limited to ${deps.config.BODY_LIMIT_BYTES} bytes`,
+      );
+    },
+  });
+  app.post(`${TRPC_ENDPOINT}/*`, limitBody);
+  app.on(['POST', 'PATCH', 'PUT'], `${REST_PREFIX}/*`, limitBody);
   // A single call takes the hot path, decided from the request before anything runs; the rest
   // (batches, streaming, anything unusual) goes through tRPC's fetch adapter.
   const singleCall = deps.config.TRPC_FAST_PATH ? singleCallDispatcher(deps, TRPC_ENDPOINT) : null;
   const throughAdapter = trpcAdapter(deps, TRPC_ENDPOINT);
   app.all(`${TRPC_ENDPOINT}/*`, (c) => singleCall?.(c) ?? throughAdapter(c));
+
+  // The same procedures as plain REST routes, their OpenAPI document and its reference page.
+  app.route(REST_PREFIX, restApi(deps));
+  app.route('/', openApiRoutes(deps));
 
   // Paths we serve, with the methods each accepts, so that a known path called with another
   // method answers 405 with an Allow header (as tRPC does for its procedures), not 404.

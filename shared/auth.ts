@@ -201,3 +201,43 @@ export const apiKeyVerifyInput = z.object({
   key: z.string().max(256),
   scope: apiKeyScope.optional(),
 });
+
+// What the auth procedures answer (the REST reference's response schemas, server/http/rest/).
+// Dates travel as ISO 8601 strings.
+const dateTime = z.string().describe('ISO 8601 date-time');
+
+/** `auth.me`: who the caller is. */
+export const whoAmI = z.object({
+  kind: z.enum(['user', 'apiKey']),
+  userId: z.string(),
+  organizationId: z.string(),
+  role,
+  platformRole: platformRole.nullable(),
+  /** The session of an access token; null for an API key. */
+  sessionId: z.string().nullable(),
+  /** The calling key; null for an access token. */
+  apiKeyId: z.string().nullable(),
+  /** The calling key's scopes; null for an access token. */
+  scopes: z.array(z.string()).nullable(),
+});
+
+/** An API key as callers see it: never the key itself nor its hash. */
+export const apiKeyView = z.object({
+  id: z.string(),
+  name: z.string(),
+  /** `bc_live_` or `bc_test_` and the key's first characters, to tell keys apart. */
+  prefix: z.string(),
+  ownerId: z.string(),
+  scopes: z.array(z.string()),
+  expiresAt: dateTime.nullable(),
+  /** Uses left; null is unlimited. */
+  remaining: z.number().int().nullable(),
+  rateLimits: z.array(apiKeyRateLimit),
+  enabled: z.boolean(),
+  lastUsedAt: dateTime.nullable(),
+  createdAt: dateTime,
+  updatedAt: dateTime,
+  revokedAt: dateTime.nullable(),
+  /** Set by a rotation: the key that replaced this one. */
+  replacedBy: z.string().nullable(),
+});
