@@ -513,6 +513,13 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
         kind: 'Deployment',
         name: 'platform',
       });
+      // workloadRef.scaleDown (Argo Rollouts 1.5) is newer than the schema of
+      // @kubernetes-models/argo-rollouts 0.3 (the last one that installs on Node 20), which lets any
+      // value through: the values Argo Rollouts accepts are checked here instead.
+      const { scaleDown } = (rollout.spec?.workloadRef ?? {}) as { scaleDown?: unknown };
+      expect(['never', 'onsuccess', 'progressively'], 'workloadRef.scaleDown').toContain(
+        scaleDown ?? 'never',
+      );
       expect(one<Deployment>(v, 'Deployment').spec?.replicas).toBe(0);
       expect(rollout.spec?.selector).toEqual(one<Deployment>(v, 'Deployment').spec?.selector);
       expect(rollout.spec?.replicas).toBeGreaterThanOrEqual(3);
