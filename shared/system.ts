@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { performanceOverview } from './performance';
 
 /** Lifecycle states of a platform component, in the order a healthy one passes through them. */
 export const componentStatus = z.enum(['pending', 'initializing', 'ready', 'degraded', 'failed']);
@@ -119,3 +120,118 @@ export const annotation = z.object({
   createdAt: z.string(),
 });
 export type Annotation = z.infer<typeof annotation>;
+
+// What the system procedures answer beyond the schemas above (the REST reference's response
+// schemas, server/http/rest/). Dates travel as ISO 8601 strings.
+
+/** `system.annotations.list`: one page, newest first. */
+export const annotationPage = z.object({
+  items: z.array(annotation),
+  /** Pass as `cursor` for the next page; null on the last one. */
+  nextCursor: z.string().nullable(),
+});
+
+/** The process's share of the database pool, and the server behind it. */
+const databaseStatus = z.object({
+  /** Connections open now, idle or in use. */
+  total: z.number(),
+  idle: z.number(),
+  /** Callers queued for a connection. */
+  waiting: z.number(),
+  max: z.number(),
+  /** Connections handed out since start. */
+  acquired: z.number(),
+  /** Connections opened since start. */
+  connects: z.number(),
+  /** Connection-level failures since start. */
+  errors: z.number(),
+  /** Connections opened again after a connection-level failure. */
+  reconnects: z.number(),
+  lastError: z.object({ message: z.string(), code: z.string().nullable(), at: z.string() }).nullable(),
+  healthy: z.boolean(),
+  lastHealthyAt: z.string().nullable(),
+  /** True when the platform runs its own embedded PostgreSQL (no DATABASE_URL). */
+  embedded: z.boolean(),
+  /** The server's settings; null while the database is unreachable. */
+  server: z.object({ serverVersion: z.string(), maxConnections: z.number() }).nullable(),
+});
+
+/** The process cache's figures. */
+const cacheStatus = z.object({
+  entries: z.number(),
+  /** Estimated bytes held. */
+  bytes: z.number(),
+  maxEntries: z.number(),
+  maxBytes: z.number(),
+  hits: z.number(),
+  misses: z.number(),
+  staleHits: z.number(),
+  /** (hits + staleHits) / all lookups; 0 before the first lookup. */
+  hitRatio: z.number(),
+  loads: z.number(),
+  loadErrors: z.number(),
+  loadTimeMs: z.object({ total: z.number(), mean: z.number(), max: z.number() }),
+  evictions: z.number(),
+  evictionsByReason: z.object({ size: z.number(), entries: z.number(), expired: z.number() }),
+});
+
+/** `system.status`: what an operator wants on one page; at most two seconds old. */
+export const systemStatus = z.object({
+  status: z.enum(['ready', 'degraded', 'failed', 'initializing']),
+  /** Ready for traffic: every critical component ready and not draining. */
+  ready: z.boolean(),
+  draining: z.boolean(),
+  instance: z.object({
+    name: z.string(),
+    version: z.string(),
+    commit: z.string(),
+    runtime: z.enum(['bun', 'node', 'workerd']),
+    runtimeVersion: z.string(),
+    pid: z.number(),
+    startedAt: z.string(),
+    uptimeSeconds: z.number(),
+  }),
+  components: z.array(componentState),
+  resources: z.object({
+    memory: z.object({ rss: z.number(), heapUsed: z.number(), heapTotal: z.number(), external: z.number() }),
+    cpu: z.object({
+      userSeconds: z.number(),
+      systemSeconds: z.number(),
+      /** Share of one core used on average since start. */
+      utilization: z.number(),
+    }),
+    eventLoopLagMs: z.number(),
+  }),
+  database: databaseStatus,
+  cache: cacheStatus,
+  performance: z.object({
+    requests: z.number(),
+    serverErrors: z.number(),
+    errorRate: z.number(),
+    meanLatencyMs: z.number(),
+    requestsPerSecond: z.number(),
+    inFlight: z.number(),
+    /** The live analytics' view: the last minutes, not the average since start. */
+    live: performanceOverview,
+    slowestQuery: z.object({ fingerprint: z.string(), p95Ms: z.number(), count: z.number() }).nullable(),
+    slowQueries: z.number(),
+    bottlenecks: z.array(
+      z.object({
+        rule: z.enum([
+          'event_loop_lag',
+          'pool_waiting',
+          'pool_saturated',
+          'slow_query',
+          'cache_hit_rate',
+          'latency_regression',
+          'error_rate_spike',
+          'memory_growth',
+        ]),
+        severity: z.enum(['info', 'warning', 'critical']),
+        summary: z.string(),
+      }),
+    ),
+  }),
+  /** The configuration in force, secrets and passwords in URLs redacted. */
+  configuration: z.record(z.string(), z.unknown()),
+});
