@@ -65,3 +65,90 @@ export const invitationAcceptInput = z.object({
   password: newPassword,
   name: userName.optional(),
 });
+
+// What the organization procedures answer (the REST reference's response schemas,
+// server/http/rest/). Dates travel as ISO 8601 strings.
+const dateTime = z.string().describe('ISO 8601 date-time');
+
+/** An organization as the platform's roles see it. */
+export const organizationSummary = z.object({
+  id: z.string(),
+  name: z.string(),
+  createdAt: dateTime,
+  suspendedAt: dateTime.nullable(),
+  /** Shown to platform roles only. */
+  suspendedReason: z.string().nullable(),
+  memberCount: z.number().int(),
+});
+
+/** `auth.organizations.list`: one page, oldest first. */
+export const organizationPage = z.object({
+  items: z.array(organizationSummary),
+  /** Pass as `cursor` for the next page; null on the last one. */
+  nextCursor: z.string().nullable(),
+});
+
+/** An invitation as the API shows it: never its token, nor the token's hash. */
+export const invitationView = z.object({
+  id: z.string(),
+  organizationId: z.string(),
+  email: z.string(),
+  role,
+  status: z.enum(INVITATION_STATUSES),
+  expiresAt: dateTime,
+  createdAt: dateTime,
+  /** The inviting user; null when they were removed since. */
+  invitedBy: z.string().nullable(),
+  acceptedAt: dateTime.nullable(),
+  acceptedUserId: z.string().nullable(),
+  revokedAt: dateTime.nullable(),
+});
+
+/** A new invitation with its token (`bc_inv_…`): shown this once, only its SHA-256 is kept. */
+export const issuedInvitation = z.object({ invitation: invitationView, token: z.string() });
+
+/** `auth.invitations.list`: one page, newest first. */
+export const invitationPage = z.object({
+  items: z.array(invitationView),
+  /** Pass as `cursor` for the next page; null on the last one. */
+  nextCursor: z.string().nullable(),
+});
+
+/** `auth.organizations.create`: the organization and its first admin's invitation. */
+export const organizationCreated = issuedInvitation.extend({ organization: organizationSummary });
+
+/** `auth.organizations.delete`: what went with it. */
+export const organizationDeleted = z.object({
+  id: z.string(),
+  deleted: z.literal(true),
+  members: z.number().int(),
+  revokedSessions: z.number().int(),
+});
+
+/** A holder of a platform role, with the organization they belong to. */
+export const platformMember = z.object({
+  userId: z.string(),
+  email: z.string(),
+  name: z.string(),
+  organizationId: z.string(),
+  organizationName: z.string(),
+  platformRole,
+  disabled: z.boolean(),
+});
+
+/** A user as the API shows it: never the password hash. */
+export const organizationUser = z.object({
+  id: z.string(),
+  organizationId: z.string(),
+  email: z.string(),
+  name: z.string(),
+  role,
+  platformRole: platformRole.nullable(),
+  disabled: z.boolean(),
+  createdAt: dateTime,
+  updatedAt: dateTime,
+  passwordChangedAt: dateTime,
+});
+
+/** `auth.invitations.accept`: the new user and the organization they joined. */
+export const invitationAccepted = z.object({ user: organizationUser, organizationId: z.string() });
