@@ -164,3 +164,6 @@ export type AlertWebhook = z.infer<typeof alertWebhook>;
 /** A new webhook and its signing secret, shown this once. */
 export const createdAlertWebhook = alertWebhook.extend({ secret: z.string() });
 export type CreatedAlertWebhook = z.infer<typeof createdAlertWebhook>;
+
+/** What deleting a rule or a webhook answers: the id deleted. */
+export const deletedAlertResource = z.object({ id: z.string() });

@@ -108,3 +108,71 @@ export type PerformanceRoutes = z.infer<typeof performanceRoutes>;
 
 /** Input of `performance.procedure`: a tRPC procedure path such as `system.info`. */
 export const performanceProcedureInput = z.object({ path: z.string().min(1).max(200) }).strict();
+
+/** One detected bottleneck: what, how bad, the numbers behind it, and what to do. */
+export const bottleneckFinding = z.object({
+  rule: z.enum([
+    'event_loop_lag',
+    'pool_waiting',
+    'pool_saturated',
+    'slow_query',
+    'cache_hit_rate',
+    'latency_regression',
+    'error_rate_spike',
+    'memory_growth',
+  ]),
+  severity: z.enum(['info', 'warning', 'critical']),
+  /** What it is about: a route, a query shape, the pool… */
+  subject: z.string(),
+  summary: z.string(),
+  /** The figures the rule looked at, by name (the rule decides which). */
+  evidence: z.record(z.string(), z.union([z.number(), z.string()])),
+  recommendation: z.string(),
+});
+
+/** Output of `performance.bottlenecks`: findings most severe first; none on an idle instance. */
+export const performanceBottlenecks = z.object({
+  at: z.string(),
+  findings: z.array(bottleneckFinding),
+});
+
+/** Shares 0–1 and rates per second; null where not measured yet (fewer than two samples, no traffic). */
+const share = z.number().nullable();
+
+/** Output of `performance.capacity`: measured costs, utilisation and the headroom before the first resource saturates. */
+export const performanceCapacity = z.object({
+  at: z.string(),
+  /** Seconds the rates were measured over. */
+  windowSeconds: z.number().nullable(),
+  throughput: z.object({ requestsPerSecond: z.number().nullable() }),
+  cpu: z.object({ utilization: share, secondsPerRequest: z.number().nullable() }),
+  eventLoop: z.object({ utilization: share }),
+  pool: z.object({
+    max: z.number(),
+    inUse: z.number(),
+    waiting: z.number(),
+    utilization: z.number(),
+    /** Connections busy on average over the window. */
+    busyConnections: z.number().nullable(),
+  }),
+  memory: z.object({
+    rssBytes: z.number(),
+    heapUsedBytes: z.number(),
+    limitBytes: z.number().nullable(),
+    utilization: share,
+  }),
+  resources: z.array(
+    z.object({
+      resource: z.enum(['cpu', 'database', 'memory']),
+      utilization: share,
+      /** Requests a second at which this resource is fully used; null if unknown. */
+      saturationRequestsPerSecond: z.number().nullable(),
+    }),
+  ),
+  /** The resource that saturates first. */
+  bottleneck: z.enum(['cpu', 'database']).nullable(),
+  /** How many times today's throughput fits before the bottleneck saturates. */
+  headroom: z.number().nullable(),
+  estimatedMaxRequestsPerSecond: z.number().nullable(),
+  notes: z.array(z.string()),
+});
