@@ -241,3 +241,106 @@ export const apiKeyView = z.object({
   /** Set by a rotation: the key that replaced this one. */
   replacedBy: z.string().nullable(),
 });
+
+/** A page of a list: `nextCursor` is the next page's `cursor`, null on the last page. */
+const pageOf = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+
+/** A user as the API shows it: never the password hash. */
+export const userView = z.object({
+  id: z.string(),
+  organizationId: z.string(),
+  email: z.string(),
+  name: z.string(),
+  role,
+  /** Authority over the installation, separate from the organization role. */
+  platformRole: platformRole.nullable(),
+  disabled: z.boolean(),
+  createdAt: dateTime,
+  updatedAt: dateTime,
+  passwordChangedAt: dateTime,
+});
+
+/** `auth.refresh`: a new access token and the refresh token to present next time. */
+export const issuedTokens = z.object({
+  accessToken: z.string(),
+  tokenType: z.literal('Bearer'),
+  /** When the access token expires. */
+  expiresAt: dateTime,
+  /** Null for a browser, which gets it as an HttpOnly cookie instead. */
+  refreshToken: z.string().nullable(),
+  session: z.object({ id: z.string(), expiresAt: dateTime }),
+});
+
+/** `auth.login`: the tokens of a new session, and who signed in. */
+export const loginResult = issuedTokens.extend({ user: userView });
+
+/** `auth.users.list`. */
+export const userPage = pageOf(userView);
+
+/** `auth.users.remove`: the removed user, and how many of their sessions ended. */
+export const userRemoved = z.object({ id: z.string(), revokedSessions: z.number().int() });
+
+/** `auth.apiKeys.create`: the key itself is shown this once and never again. */
+export const issuedApiKey = z.object({ key: z.string(), apiKey: apiKeyView });
+
+/** `auth.apiKeys.rotate`: the new key (shown once), and the old one, expiring at the grace period's end. */
+export const rotatedApiKey = issuedApiKey.extend({ previous: apiKeyView });
+
+/** `auth.apiKeys.list`. */
+export const apiKeyPage = pageOf(apiKeyView);
+
+/** A rate limit's decision (GCRA) for one call. */
+const rateLimitDecision = z.object({
+  allowed: z.boolean(),
+  /** The quota per period. */
+  limit: z.number().int(),
+  /** Calls that could be admitted right now, after this one. */
+  remaining: z.number().int(),
+  /** Until a full burst is back, in ms. */
+  resetMs: z.number().int(),
+  /** 0 when allowed; otherwise how long until the call would be admitted, in ms. */
+  retryAfterMs: z.number().int(),
+});
+
+/**
+ * `auth.apiKeys.verify`: the code the key would get. A key unknown to your organization answers
+ * `{ valid: false, code: "NOT_FOUND" }` alone.
+ */
+export const apiKeyVerification = z.union([
+  z.object({ valid: z.literal(false), code: z.literal('NOT_FOUND') }),
+  z.object({
+    valid: z.boolean(),
+    code: z.enum(API_KEY_VERIFY_CODES).exclude(['NOT_FOUND']),
+    keyId: z.string().nullable(),
+    /** The key's owner; only for a VALID key. */
+    ownerId: z.string().nullable(),
+    /** The key's scopes; only for a VALID key, else empty. */
+    scopes: z.array(z.string()),
+    /** Uses left after this one; null for unlimited uses (or when not counted). */
+    remaining: z.number().int().nullable(),
+    /** The most constraining of the key's rate limits; null when it has none. */
+    rateLimit: rateLimitDecision.nullable(),
+  }),
+]);
+
+/** An audit event as the API shows it. */
+export const auditEventView = z.object({
+  id: z.string(),
+  type: auditEventType,
+  result: z.enum(['success', 'failure']),
+  actorUserId: z.string().nullable(),
+  actorApiKeyId: z.string().nullable(),
+  targetType: z.string().nullable(),
+  targetId: z.string().nullable(),
+  ip: z.string().nullable(),
+  userAgent: z.string().nullable(),
+  details: z.record(z.string(), z.unknown()),
+  createdAt: dateTime,
+});
+
+/** `auth.audit.list` and `auth.audit.platform`, newest first. */
+export const auditEventPage = pageOf(auditEventView);
+
+/** `auth.keys.rotate`: the new signing key's id, and the one it replaces. */
+export const signingKeyRotation = z.object({ kid: z.string(), previousKid: z.string().nullable() });
