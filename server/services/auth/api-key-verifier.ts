@@ -46,10 +46,29 @@ export class ApiKeyVerifier {
    * limit in turn), USAGE_EXCEEDED. Every outcome is counted by code.
    */
   async verify(key: string, options?: VerifyOptions): Promise<VerifyResult> {
+    return this.check(key, options);
+  }
+
+  /**
+   * `verify`, answered synchronously when nothing needs waiting for: a key the cache holds (or
+   * knows not to exist) whose verification spends no rate limit and no use, the case of every
+   * call of a hot key without limits. Otherwise (a key to read from the database, limits to
+   * spend in the shared store, uses to count in the database) a promise, as `verify`. The same
+   * checks in the same order either way; only the promise and its turns are saved.
+   */
+  check(key: string, options?: VerifyOptions): VerifyResult | Promise<VerifyResult> {
     const parsed = parseApiKey(key);
     if (parsed === null) return this.count(NOT_FOUND);
-    let entry = this.cache.get(parsed.hash);
-    if (entry === undefined) entry = await this.cache.load(parsed.hash);
+    const entry = this.cache.get(parsed.hash);
+    if (entry === undefined)
+      return this.cache.load(parsed.hash).then((loaded) => this.decide(loaded, options));
+    return this.decide(entry, options);
+  }
+
+  private decide(
+    entry: CachedKey | null,
+    options: VerifyOptions | undefined,
+  ): VerifyResult | Promise<VerifyResult> {
     if (entry === null || entry.revoked) return this.count(NOT_FOUND);
     if (options?.organizationId !== undefined && entry.organizationId !== options.organizationId)
       return this.count(NOT_FOUND);
@@ -64,7 +83,9 @@ export class ApiKeyVerifier {
       this.usage.record(entry.id, clock);
       return this.count(entry.valid);
     }
-    return this.count(await this.spend(entry, options?.now === undefined ? undefined : now));
+    return this.spend(entry, options?.now === undefined ? undefined : now).then((result) =>
+      this.count(result),
+    );
   }
 
   private async spend(entry: CachedKey, now: number | undefined): Promise<VerifyResult> {

@@ -278,6 +278,14 @@ export class ApiKeyService {
     return this.verifier.verify(key, options);
   }
 
+  /**
+   * `verify` without a promise when none is needed (a cached key spending no limit and no use):
+   * the request path's form (the authenticator), see ApiKeyVerifier.check.
+   */
+  check(key: string, options?: VerifyOptions): VerifyResult | Promise<VerifyResult> {
+    return this.verifier.check(key, options);
+  }
+
   /** The verification cache's hit and miss counts. */
   cacheStats(): Record<string, number> {
     return this.cache.stats();

@@ -10,7 +10,8 @@ import type { RevokedSessions } from './revoked-sessions';
 /** What the authenticator needs from the keyring and the API-key service. */
 export interface AuthenticatorServices {
   keyring: { verifyAccessToken(token: string): Promise<VerifiedAccessToken> };
-  apiKeys: { verify(key: string, options: { scope?: string }): Promise<VerifyResult> };
+  /** `check` is `verify` answered synchronously when nothing needs waiting for (ApiKeyService.check). */
+  apiKeys: { check(key: string, options: { scope?: string }): VerifyResult | Promise<VerifyResult> };
   revokedSessions: RevokedSessions;
   metrics: Metrics;
 }
@@ -89,29 +90,41 @@ export class Authenticator {
     };
   }
 
-  async apiKey(key: string, scope: ApiKeyScope | undefined): Promise<Authenticated> {
-    const result = await this.services.apiKeys.verify(key, { scope });
-    switch (result.code) {
-      case 'VALID':
-        return { principal: result.principal!, rateLimit: result.rateLimit };
-      case 'NOT_FOUND':
-        throw new PlatformError('UNAUTHORIZED', 'the API key is not valid', CHALLENGE);
-      case 'EXPIRED':
-        throw new PlatformError('UNAUTHORIZED', 'the API key has expired', CHALLENGE);
-      case 'DISABLED':
-        throw new PlatformError('UNAUTHORIZED', 'the API key is disabled', CHALLENGE);
-      case 'INSUFFICIENT_SCOPE':
-        throw new PlatformError('FORBIDDEN', `the API key lacks the scope ${scope ?? ''}`.trim());
-      case 'USAGE_EXCEEDED':
-        throw new PlatformError('TOO_MANY_REQUESTS', 'the API key has no uses left');
-      case 'RATE_LIMITED': {
-        const retry = Math.max(1, Math.ceil((result.rateLimit?.retryAfterMs ?? 1000) / 1000));
-        throw new PlatformError('TOO_MANY_REQUESTS', 'the API key is over its rate limit', {
-          'Retry-After': String(retry),
-          // The IETF field as on admitted calls (server/http/trpc-rate-limit.ts), nothing left now.
-          RateLimit: `"api_key";r=0;t=${retry}`,
-        });
-      }
+  /**
+   * The principal of an API key, or the refusal thrown. Synchronous for a hot key without limits
+   * (its verification awaits nothing), else a promise: callers `await` it either way, inside an
+   * async function, where a refusal thrown at once and a rejected promise are the same thing.
+   */
+  apiKey(key: string, scope: ApiKeyScope | undefined): Authenticated | Promise<Authenticated> {
+    const result = this.services.apiKeys.check(key, { scope });
+    return result instanceof Promise
+      ? result.then((settled) => outcome(settled, scope))
+      : outcome(result, scope);
+  }
+}
+
+/** The principal of a VALID verification, else the refusal its code stands for. */
+function outcome(result: VerifyResult, scope: ApiKeyScope | undefined): Authenticated {
+  switch (result.code) {
+    case 'VALID':
+      return { principal: result.principal!, rateLimit: result.rateLimit };
+    case 'NOT_FOUND':
+      throw new PlatformError('UNAUTHORIZED', 'the API key is not valid', CHALLENGE);
+    case 'EXPIRED':
+      throw new PlatformError('UNAUTHORIZED', 'the API key has expired', CHALLENGE);
+    case 'DISABLED':
+      throw new PlatformError('UNAUTHORIZED', 'the API key is disabled', CHALLENGE);
+    case 'INSUFFICIENT_SCOPE':
+      throw new PlatformError('FORBIDDEN', `the API key lacks the scope ${scope ?? ''}`.trim());
+    case 'USAGE_EXCEEDED':
+      throw new PlatformError('TOO_MANY_REQUESTS', 'the API key has no uses left');
+    case 'RATE_LIMITED': {
+      const retry = Math.max(1, Math.ceil((result.rateLimit?.retryAfterMs ?? 1000) / 1000));
+      throw new PlatformError('TOO_MANY_REQUESTS', 'the API key is over its rate limit', {
+        'Retry-After': String(retry),
+        // The IETF field as on admitted calls (server/http/trpc-rate-limit.ts), nothing left now.
+        RateLimit: `"api_key";r=0;t=${retry}`,
+      });
     }
   }
 }
