@@ -4,6 +4,7 @@ import { appRouter } from '../../routers';
 import type { Meta } from '../../trpc';
 import { type JsonSchema, jsonSchemaOf, objectPropertiesOf } from './input-layout';
 import { policyText } from './policy-text';
+import type { Refusal } from './route';
 import { REST_PREFIX, type ServedRoute, servedRoutes } from './serve';
 
 /**
@@ -111,13 +112,16 @@ function operationOf({ procedurePath, route, procedure, input }: ServedRoute): R
           headers: { RateLimit: { $ref: '#/components/headers/RateLimit' } },
           content: { 'application/json': { schema: output } },
         },
-    '400': { $ref: '#/components/responses/BadRequest' },
+    '400': { $ref: '#/components/responses/BAD_REQUEST' },
   };
-  if (!open) {
-    responses['401'] = { $ref: '#/components/responses/Unauthorized' };
-    responses['403'] = { $ref: '#/components/responses/Forbidden' };
+  const refusals = new Set<Refusal>(route.refusals);
+  if (!open) refusals.add('UNAUTHORIZED').add('FORBIDDEN');
+  if (input.pathParameters.length > 0) refusals.add('NOT_FOUND');
+  if (route.method !== 'GET') refusals.add('CONFLICT');
+  if (input.rest === 'body') refusals.add('PAYLOAD_TOO_LARGE').add('UNSUPPORTED_MEDIA_TYPE');
+  for (const [refusal, status] of Object.entries(REFUSALS)) {
+    if (refusals.has(refusal as Refusal)) responses[status] = { $ref: `#/components/responses/${refusal}` };
   }
-  if (input.pathParameters.length > 0) responses['404'] = { $ref: '#/components/responses/NotFound' };
   responses['429'] = { $ref: '#/components/responses/TooManyRequests' };
   responses['503'] = { $ref: '#/components/responses/Unavailable' };
 
@@ -253,26 +257,63 @@ function errorResponse(description: string, code: string, message: string, heade
   };
 }
 
+/** The refusals a route may declare, in the order of their statuses. */
+const REFUSALS: Record<Refusal, string> = {
+  UNAUTHORIZED: '401',
+  FORBIDDEN: '403',
+  NOT_FOUND: '404',
+  CONFLICT: '409',
+  PRECONDITION_FAILED: '412',
+  PAYLOAD_TOO_LARGE: '413',
+  UNSUPPORTED_MEDIA_TYPE: '415',
+  GATEWAY_TIMEOUT: '504',
+};
+
 const ERROR_RESPONSES = {
-  BadRequest: errorResponse(
+  BAD_REQUEST: errorResponse(
     'The input was refused; `validation` says which fields and why.',
     'BAD_REQUEST',
     'invalid input: limit: Too big: expected number to be <=100',
   ),
-  Unauthorized: errorResponse(
+  UNAUTHORIZED: errorResponse(
     'No credential, or one that is not valid.',
     'UNAUTHORIZED',
     'this procedure needs an access token or an API key',
   ),
-  Forbidden: errorResponse(
+  FORBIDDEN: errorResponse(
     'The caller’s role, platform role or key scopes do not allow this.',
     'FORBIDDEN',
     'this procedure needs the admin role or above',
   ),
-  NotFound: errorResponse(
+  NOT_FOUND: errorResponse(
     'No such resource in the caller’s organization (another organization’s ids answer the same).',
     'NOT_FOUND',
     'api key not found',
+  ),
+  CONFLICT: errorResponse(
+    'The change conflicts with the current state (a name or email already taken, the last admin, a step already done).',
+    'CONFLICT',
+    'an organization with this name already exists',
+  ),
+  PAYLOAD_TOO_LARGE: errorResponse(
+    'The body is over the platform’s limit (BODY_LIMIT_BYTES).',
+    'PAYLOAD_TOO_LARGE',
+    'request bodies are limited to 1048576 bytes',
+  ),
+  UNSUPPORTED_MEDIA_TYPE: errorResponse(
+    'A body that is not application/json.',
+    'UNSUPPORTED_MEDIA_TYPE',
+    'the body must be application/json',
+  ),
+  GATEWAY_TIMEOUT: errorResponse(
+    'Something the platform waited on (PostgreSQL planning a query, a provider) took too long.',
+    'GATEWAY_TIMEOUT',
+    'the plan took longer than 2 s',
+  ),
+  PRECONDITION_FAILED: errorResponse(
+    'A condition the change needs does not hold (e.g. the state it expected has moved on).',
+    'PRECONDITION_FAILED',
+    'the deployment is not awaiting approval',
   ),
   TooManyRequests: errorResponse(
     'A rate limit refused the call; wait Retry-After seconds.',

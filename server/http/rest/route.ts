@@ -25,7 +25,24 @@ export interface RestRoute<Output = unknown> {
   output: z.ZodType<Output>;
   /** 201 for a route that creates a resource; 200 otherwise. */
   status?: 200 | 201;
+  /**
+   * Refusals the route may answer beyond those every route of its kind declares (400, 429, 503;
+   * 401 and 403 when it needs a credential; 404 with path parameters; 409 for a change; 413 and
+   * 415 with a body), e.g. 401 of a public route that takes a token in its body.
+   */
+  refusals?: readonly Refusal[];
 }
+
+/** The refusals a REST route may declare, by tRPC code (their HTTP status is tRPC's). */
+export type Refusal =
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'PRECONDITION_FAILED'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'GATEWAY_TIMEOUT';
 
 export type RestMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 

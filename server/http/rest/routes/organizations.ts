@@ -118,5 +118,6 @@ export const organizationsRoutes = restRoutes({
       'No credential needed: the token is one. Every unusable token (unknown, expired, revoked, used) ' +
       'gets the same 401; a suspended organization 403; an email taken meanwhile 409.',
     output: invitationAccepted,
+    refusals: ['UNAUTHORIZED', 'FORBIDDEN'],
   },
 });

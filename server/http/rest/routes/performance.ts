@@ -62,8 +62,10 @@ export const performanceRoutes = restRoutes({
     summary: 'PostgreSQL’s generic plan of a query shape (EXPLAIN without ANALYZE: nothing is run)',
     description:
       '`plan` is PostgreSQL’s EXPLAIN (FORMAT JSON) output. 404 for a shape this instance has not run; ' +
-      '400 for a statement that has no plan (DDL, SET…) or that PostgreSQL cannot plan.',
+      '400 for a statement that has no plan (DDL, SET…) or that PostgreSQL cannot plan; 504 when planning ' +
+      'takes over 2 s.',
     output: queryPlan,
+    refusals: ['GATEWAY_TIMEOUT'],
   },
   'performance.cache.stats': {
     method: 'GET',
