@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { type DatabaseOptions, PlatformDatabase } from '../../db/connect';
+import { migrateToLatest } from '../../db/migrate';
 
 export interface TestDatabase {
   url: string;
@@ -23,6 +25,62 @@ export async function createTestDatabase(): Promise<TestDatabase> {
         () => undefined,
       ),
   };
+}
+
+/** A pool's options but its URL: what a test may set, each defaulting to `testPoolDefaults`. */
+export type PoolOptions = Partial<Omit<DatabaseOptions, 'url'>>;
+
+/** The pool a test gets unless it asks otherwise. */
+export const testPoolDefaults = {
+  poolMax: 10,
+  connectTimeoutMs: 5_000,
+  statementTimeoutMs: 10_000,
+  idleTimeoutMs: 10_000,
+  retry: { attempts: 4, baseMs: 5, maxMs: 20 },
+} satisfies PoolOptions;
+
+export interface OpenedTestDatabase {
+  url: string;
+  name: string;
+  /** The first pool, connected (and migrated unless told otherwise). */
+  database: PlatformDatabase;
+  /**
+   * Another pool on the same database, as another platform instance would have: the options the
+   * database was opened with, then `overrides`. Not connected yet; closed by `close()`.
+   */
+  open(overrides?: PoolOptions): PlatformDatabase;
+  /** Closes every pool opened here (one already closed by the test is fine), then drops the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * A fresh database on the run's PostgreSQL with a connected pool on it, migrated to the latest
+ * schema unless `migrate` is false.
+ */
+export async function openTestDatabase(
+  options: PoolOptions & { migrate?: boolean } = {},
+): Promise<OpenedTestDatabase> {
+  const { migrate = true, ...pool } = options;
+  const created = await createTestDatabase();
+  const pools: PlatformDatabase[] = [];
+  const open = (overrides: PoolOptions = {}) => {
+    const opened = new PlatformDatabase({ ...testPoolDefaults, ...pool, ...overrides, url: created.url });
+    pools.push(opened);
+    return opened;
+  };
+  const close = async () => {
+    for (const opened of pools) await opened.close().catch(() => undefined);
+    await created.drop();
+  };
+  const database = open();
+  try {
+    await database.connect();
+    if (migrate) await migrateToLatest(database.db);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { url: created.url, name: created.name, database, open, close };
 }
 
 async function withAdmin<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {

@@ -4,8 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { TRPCError } from '@trpc/server';
 import client from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PlatformDatabase } from '../../db/connect';
-import { migrateToLatest } from '../../db/migrate';
+import type { PlatformDatabase } from '../../db/connect';
 import type { Context } from '../../server/context';
 import type { AppDeps } from '../../server/deps';
 import { PlatformError } from '../../server/errors';
@@ -26,15 +25,14 @@ import type { Principal } from '../../server/services/auth/principal';
 import { createMetrics, httpSeriesKey } from '../../server/services/monitoring/metrics';
 import { createOutboundPolicy } from '../../server/services/outbound';
 import { createCallerFactory, router } from '../../server/trpc';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 
 const logger = createLogger({ level: 'silent' });
 // The receivers listen on 127.0.0.1: allowed as an operator allows a receiver next door.
 const loopbackAllowed = createOutboundPolicy({ privateNetworks: { alert_webhook: true } });
 const kek = new Uint8Array(randomBytes(32));
 
-let testDb: TestDatabase;
-const databases: PlatformDatabase[] = [];
+let testDb: OpenedTestDatabase;
 /** The metrics the rules read: a registry of the test's own, whose gauge the test moves. */
 const registry = new client.Registry();
 const queueDepth = new client.Gauge({
@@ -45,20 +43,6 @@ const queueDepth = new client.Gauge({
 });
 let alerts: AlertServices;
 let receiver: Receiver;
-
-/** An "app instance": its own pool on the one test database. */
-function openDatabase(): PlatformDatabase {
-  const database = new PlatformDatabase({
-    url: testDb.url,
-    poolMax: 5,
-    connectTimeoutMs: 2_000,
-    statementTimeoutMs: 10_000,
-    idleTimeoutMs: 10_000,
-    retry: { attempts: 3, baseMs: 5, maxMs: 20 },
-  });
-  databases.push(database);
-  return database;
-}
 
 function buildServices(database: PlatformDatabase): AlertServices {
   return buildAlertServices({
@@ -127,7 +111,7 @@ async function until<T>(read: () => T | Promise<T>, done: (value: T) => boolean,
 /** A notifier of the test's own (not started: the test calls deliverDue). */
 function notifierOptions() {
   return {
-    database: databases[0] as PlatformDatabase,
+    database: testDb.database,
     kek,
     logger,
     timeoutMs: 2_000,
@@ -140,7 +124,7 @@ function notifierOptions() {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function newOrganization(): Promise<{ organizationId: string }> {
-  const row = await (databases[0] as PlatformDatabase).db
+  const row = await testDb.database.db
     .insertInto('organizations')
     .values({ name: `alerts ${randomBytes(3).toString('hex')}` })
     .returning('id')
@@ -149,7 +133,7 @@ async function newOrganization(): Promise<{ organizationId: string }> {
 }
 
 function outboxOf(webhookId: string) {
-  return (databases[0] as PlatformDatabase).db
+  return testDb.database.db
     .selectFrom('alert_notifications')
     .selectAll()
     .where('webhook_id', '=', webhookId)
@@ -158,11 +142,8 @@ function outboxOf(webhookId: string) {
 }
 
 beforeAll(async () => {
-  testDb = await createTestDatabase();
-  const database = openDatabase();
-  await database.connect();
-  await migrateToLatest(database.db);
-  alerts = buildServices(database);
+  testDb = await openTestDatabase();
+  alerts = buildServices(testDb.database);
   await alerts.syncDefaultRules();
   receiver = await startReceiver();
 });
@@ -171,8 +152,7 @@ afterAll(async () => {
   await alerts?.evaluator.stop();
   await alerts?.notifier.stop();
   receiver?.server.close();
-  for (const database of databases) await database.close().catch(() => undefined);
-  await testDb?.drop();
+  await testDb?.close();
 });
 
 describe('alert rules', () => {
@@ -428,7 +408,7 @@ describe('alert rules', () => {
   it('two evaluators on one database evaluate each round once, so the alert notifies once', async () => {
     const actor = await newOrganization();
     const webhook = await alerts.webhooks.create(actor, { name: 'pair', url: receiver.url('/pair') });
-    const other = buildServices(openDatabase());
+    const other = buildServices(testDb.open()); // another instance: its own pool
     queueDepth.set({ queue: 'pair' }, 50);
     await alerts.rules.create(actor, {
       name: 'TestTwoEvaluators',
@@ -619,7 +599,7 @@ describe('performance.alerts procedures', () => {
       },
     ]);
     expect(JSON.stringify(hooks)).not.toContain(hook.secret);
-    const stored = await (databases[0] as PlatformDatabase).db
+    const stored = await testDb.database.db
       .selectFrom('alert_webhooks')
       .select('secret_sealed')
       .where('id', '=', hook.id)
@@ -632,7 +612,7 @@ describe('performance.alerts procedures', () => {
   it('refuses webhook URLs to private addresses when private networks are not allowed', async () => {
     const { organizationId } = await newOrganization();
     const strict = buildAlertServices({
-      database: databases[0] as PlatformDatabase,
+      database: testDb.database,
       registry,
       kek,
       logger,
@@ -656,7 +636,7 @@ describe('performance.alerts procedures', () => {
 
 describe('the alerts component', () => {
   it('starts evaluation and delivery, reports health, passes its self-tests on the platform metrics, and stops', async () => {
-    const database = databases[0] as PlatformDatabase;
+    const database = testDb.database;
     const metrics = createMetrics({ build: readBuildInfo(), defaultMetrics: false });
     metrics.bindPool(() => database.stats());
     metrics.bindEventLoopLag(() => 0.001);
@@ -708,7 +688,7 @@ describe('the alerts component', () => {
 
   it('fails its metrics self-test when a default rule finds no series', async () => {
     const services = buildAlertServices({
-      database: databases[0] as PlatformDatabase,
+      database: testDb.database,
       registry, // the test registry: no db_up, no pool gauges
       kek,
       logger,
@@ -718,7 +698,7 @@ describe('the alerts component', () => {
       webhookMaxAttempts: 5,
       outbound: loopbackAllowed,
     });
-    const component = alertsComponent(services, { database: databases[0] as PlatformDatabase, logger });
+    const component = alertsComponent(services, { database: testDb.database, logger });
     const metricsTest = component.selfTests?.find((t) => t.name.includes('metrics'));
     await expect(metricsTest?.run()).rejects.toThrow(/PlatformDatabaseDown: no series matches db_up/);
   });

@@ -1,9 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PlatformDatabase } from '../../db/connect';
+import type { PlatformDatabase } from '../../db/connect';
 import type { Role } from '../../db/database';
-import { migrateToLatest } from '../../db/migrate';
 import { PlatformError } from '../../server/errors';
 import { readBuildInfo } from '../../server/runtime/build-info';
 import type { ApiKeyActor, VerifyResult } from '../../server/services/auth/api-key-types';
@@ -13,28 +12,14 @@ import { ChangeFeed } from '../../server/services/auth/change-feed';
 import { generateApiKey } from '../../server/services/auth/secrets';
 import { createMetrics, type Metrics } from '../../server/services/monitoring/metrics';
 import { PostgresRateLimitStore } from '../../server/services/rate-limit/postgres-store';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 
-let testDb: TestDatabase;
+let testDb: OpenedTestDatabase;
 /** Instance A's pool; also where the tests read rows from. */
 let database: PlatformDatabase;
 /** Instance A: its own pool and change feed. */
 let service: ApiKeyService;
 const closers: (() => Promise<void>)[] = [];
-
-function openDatabase(onQuery?: () => void): PlatformDatabase {
-  const opened = new PlatformDatabase({
-    url: testDb.url,
-    poolMax: 10,
-    connectTimeoutMs: 2_000,
-    statementTimeoutMs: 5_000,
-    idleTimeoutMs: 10_000,
-    retry: { attempts: 4, baseMs: 5, maxMs: 20 },
-    onQuery,
-  });
-  closers.push(() => opened.close());
-  return opened;
-}
 
 function newMetrics(): Metrics {
   return createMetrics({ build: readBuildInfo(), defaultMetrics: false });
@@ -53,8 +38,10 @@ async function instance({
   metrics?: Metrics;
 } = {}) {
   const counter = { queries: 0 };
-  const own = openDatabase(() => {
-    counter.queries++;
+  const own = testDb.open({
+    onQuery: () => {
+      counter.queries++;
+    },
   });
   const applicationName = `api-keys-test-${randomBytes(4).toString('hex')}`;
   const changes = feed
@@ -75,16 +62,14 @@ async function instance({
 }
 
 beforeAll(async () => {
-  testDb = await createTestDatabase();
-  database = openDatabase();
-  await database.connect();
-  await migrateToLatest(database.db);
+  testDb = await openTestDatabase();
+  database = testDb.database;
   ({ service } = await instance());
 });
 
 afterAll(async () => {
   for (const close of closers.reverse()) await close().catch(() => undefined);
-  await testDb?.drop();
+  await testDb?.close();
 });
 
 /** A fresh organization with an admin and an operator, as the actors the procedures would pass. */

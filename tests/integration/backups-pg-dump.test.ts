@@ -21,7 +21,7 @@ import { canDump, detectPgDump, type PgDumpTool } from '../../server/services/ba
 import { BackupService } from '../../server/services/backups/service';
 import { createMetrics } from '../../server/services/monitoring/metrics';
 import { parseRestoreTargetEntry } from '../../shared/devops-backups';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { createTestDatabase, type TestDatabase, testPoolDefaults } from '../helpers/database';
 
 /**
  * The pg_dump method, end to end. pg_dump refuses servers newer than itself, so the platform's
@@ -91,12 +91,11 @@ beforeAll(async () => {
   if (!found) throw new Error('pg_dump is not on PATH: install the Debian package postgresql-client');
   tool = found;
   server = await startServerMatching(tool);
+  // Not openTestDatabase: the source lives on the PostgreSQL 15 server above, not the run's.
   database = new PlatformDatabase({
+    ...testPoolDefaults,
     url: server.url,
-    poolMax: 4,
-    connectTimeoutMs: 5_000,
     statementTimeoutMs: 60_000,
-    idleTimeoutMs: 10_000,
     retry: { attempts: 5, baseMs: 20, maxMs: 200 },
   });
   await database.connect();

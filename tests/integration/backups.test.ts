@@ -10,7 +10,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import client from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PlatformDatabase } from '../../db/connect';
+import type { PlatformDatabase } from '../../db/connect';
 import type { Database } from '../../db/database';
 import { freePort } from '../../db/local-processes';
 import { migrateToLatest } from '../../db/migrate';
@@ -34,38 +34,29 @@ import { createCallerFactory, router } from '../../server/trpc';
 import { type Backup, parseRestoreTargetEntry, type RestoreTargetAddress } from '../../shared/devops-backups';
 import { startTestApp, type TestApp } from '../helpers/app';
 import { createApiKey, createOrganization, createUser, login } from '../helpers/auth';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import {
+  createTestDatabase,
+  type OpenedTestDatabase,
+  openTestDatabase,
+  type TestDatabase,
+} from '../helpers/database';
 import { callProcedure } from '../helpers/http';
 import { PROCEDURES, procedureAt } from '../helpers/router-walk';
 
 const logger = createLogger({ level: 'silent' });
 const metrics = createMetrics({ build: readBuildInfo(), defaultMetrics: false });
 
-let source: TestDatabase;
+let source: OpenedTestDatabase;
 let database: PlatformDatabase;
 let backupDir: string;
 let service: BackupService;
 let inMaintenance = false;
 const scratch: TestDatabase[] = [];
-const pools: PlatformDatabase[] = [];
 let organizationId: string;
 let otherOrganizationId: string;
 let admin: Actor;
 /** BACKUP_RESTORE_TARGETS of the service under test: every database the test makes is added. */
 const restoreTargets: RestoreTargetAddress[] = [];
-
-function openDatabase(url: string): PlatformDatabase {
-  const opened = new PlatformDatabase({
-    url,
-    poolMax: 6,
-    connectTimeoutMs: 5_000,
-    statementTimeoutMs: 60_000,
-    idleTimeoutMs: 10_000,
-    retry: { attempts: 3, baseMs: 5, maxMs: 20 },
-  });
-  pools.push(opened);
-  return opened;
-}
 
 function buildService(
   on: PlatformDatabase,
@@ -275,11 +266,10 @@ const figures: Record<string, string | number> = {};
 let first: { backup: Backup; manifest: Manifest; restoredInto: TestDatabase };
 
 beforeAll(async () => {
-  source = await createTestDatabase();
+  // A minute per statement: room for the fill below and for the backups' COPY of each table.
+  source = await openTestDatabase({ statementTimeoutMs: 60_000 });
   backupDir = await mkdtemp(join(tmpdir(), 'bc-backups-'));
-  database = openDatabase(source.url);
-  await database.connect();
-  await migrateToLatest(database.db);
+  database = source.database;
   organizationId = randomUUID();
   otherOrganizationId = randomUUID();
   admin = user(organizationId, 'admin', 'admin');
@@ -291,9 +281,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await service?.stop();
-  for (const pool of pools) await pool.close().catch(() => undefined);
   for (const db of scratch) await db.drop().catch(() => undefined);
-  await source?.drop();
+  await source?.close();
   if (backupDir) await rm(backupDir, { recursive: true, force: true });
   console.log('backup figures', JSON.stringify(figures));
 });
@@ -616,7 +605,7 @@ describe('backup and restore', () => {
     const holder = await DedicatedConnection.open(source.url, 'test-holder');
     try {
       expect(await holder.tryLock(BACKUP_LOCK)).toBe(true);
-      const refused = await refusal(buildService(openDatabase(source.url)).create(admin, { wait: true }));
+      const refused = await refusal(buildService(source.open()).create(admin, { wait: true }));
       expect(refused.code).toBe('CONFLICT');
       // And interrupted-backup recovery keeps its hands off while someone holds the lock.
       await database.db
@@ -1063,7 +1052,7 @@ describe('backup schedules', () => {
       enabled: true,
     });
     const instances = [0, 1].map(() => {
-      const on = openDatabase(source.url);
+      const on = source.open();
       const backups = buildService(on);
       return new BackupScheduler({ database: on, backups, schedules: backups.schedules, logger });
     });

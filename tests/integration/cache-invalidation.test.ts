@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PlatformDatabase } from '../../db/connect';
+import type { PlatformDatabase } from '../../db/connect';
 import type { Context } from '../../server/context';
 import type { AppDeps } from '../../server/deps';
 import { cacheProcedures } from '../../server/routers/performance/cache';
@@ -18,7 +18,7 @@ import {
 import { DistributedInvalidation } from '../../server/services/cache/distributed-invalidation';
 import { WarmerRegistry } from '../../server/services/cache/warmers';
 import { createCallerFactory, router } from '../../server/trpc';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 
 /** One app instance's cache side: its own pool, change feed, cache, invalidation and warmers. */
 interface Instance {
@@ -30,19 +30,11 @@ interface Instance {
   warmers: WarmerRegistry;
 }
 
-let testDb: TestDatabase;
+let testDb: OpenedTestDatabase;
 let a: Instance;
 let b: Instance;
 
-async function startInstance(): Promise<Instance> {
-  const database = new PlatformDatabase({
-    url: testDb.url,
-    poolMax: 2,
-    connectTimeoutMs: 2_000,
-    statementTimeoutMs: 5_000,
-    idleTimeoutMs: 10_000,
-    retry: { attempts: 4, baseMs: 5, maxMs: 20 },
-  });
+async function startInstance(database: PlatformDatabase): Promise<Instance> {
   await database.connect();
   const applicationName = `cache-test-${randomBytes(4).toString('hex')}`;
   const feed = new ChangeFeed({ url: testDb.url, applicationName, reconnect: { baseMs: 20, maxMs: 200 } });
@@ -55,17 +47,15 @@ async function startInstance(): Promise<Instance> {
 }
 
 beforeAll(async () => {
-  testDb = await createTestDatabase();
-  a = await startInstance();
-  b = await startInstance();
+  // No schema: nothing here reads a table.
+  testDb = await openTestDatabase({ migrate: false });
+  a = await startInstance(testDb.database);
+  b = await startInstance(testDb.open());
 });
 
 afterAll(async () => {
-  for (const instance of [a, b]) {
-    await instance?.feed.stop();
-    await instance?.database.close().catch(() => undefined);
-  }
-  await testDb?.drop();
+  for (const instance of [a, b]) await instance?.feed.stop();
+  await testDb?.close();
 });
 
 /** Polls `probe` every 10 ms until it holds; throws after `timeoutMs`. */

@@ -1,31 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PlatformDatabase } from '../../db/connect';
+import type { PlatformDatabase } from '../../db/connect';
 import { ChangeFeed, publishChange } from '../../server/services/auth/change-feed';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 
-let testDb: TestDatabase;
+let testDb: OpenedTestDatabase;
 let database: PlatformDatabase;
 const feeds: ChangeFeed[] = [];
 
 beforeAll(async () => {
-  testDb = await createTestDatabase();
-  database = new PlatformDatabase({
-    url: testDb.url,
-    poolMax: 4,
-    connectTimeoutMs: 2_000,
-    statementTimeoutMs: 5_000,
-    idleTimeoutMs: 10_000,
-    retry: { attempts: 4, baseMs: 5, maxMs: 20 },
-  });
-  await database.connect();
+  testDb = await openTestDatabase({ migrate: false });
+  database = testDb.database;
 });
 
 afterAll(async () => {
   for (const feed of feeds) await feed.stop();
-  await database?.close().catch(() => undefined);
-  await testDb?.drop();
+  await testDb?.close();
 });
 
 /** A started feed whose connection can be found in pg_stat_activity by its application name. */

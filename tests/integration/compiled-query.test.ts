@@ -2,30 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareQuery, statementNameOf } from '../../db/compiled-query';
-import { PlatformDatabase } from '../../db/connect';
-import { migrateToLatest } from '../../db/migrate';
+import type { PlatformDatabase } from '../../db/connect';
 import { findApiKeyByHash, findApiKeyInOrganization, insertApiKey } from '../../db/repositories/api-keys';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 
-let testDb: TestDatabase;
-const opened: PlatformDatabase[] = [];
+let testDb: OpenedTestDatabase;
 let organizationId: string;
 let otherOrganizationId: string;
 const keys: { id: string; hash: string }[] = [];
-
-function open(overrides: Partial<ConstructorParameters<typeof PlatformDatabase>[0]> = {}) {
-  const database = new PlatformDatabase({
-    url: testDb.url,
-    poolMax: 2,
-    connectTimeoutMs: 2_000,
-    statementTimeoutMs: 5_000,
-    idleTimeoutMs: 10_000,
-    retry: { attempts: 4, baseMs: 5, maxMs: 20 },
-    ...overrides,
-  });
-  opened.push(database);
-  return database;
-}
 
 /** The same read as `findApiKeyInOrganization`, through Kysely's builder on every call. */
 function uncompiled(database: PlatformDatabase, id: string, organization: string) {
@@ -38,10 +22,8 @@ function uncompiled(database: PlatformDatabase, id: string, organization: string
 }
 
 beforeAll(async () => {
-  testDb = await createTestDatabase();
-  const database = open();
-  await database.connect();
-  await migrateToLatest(database.db);
+  testDb = await openTestDatabase();
+  const { database } = testDb;
   const [first, second] = await database.db
     .insertInto('organizations')
     .values([{ name: 'first' }, { name: 'second' }])
@@ -78,13 +60,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const database of opened) await database.close().catch(() => undefined);
-  await testDb.drop();
+  await testDb?.close();
 });
 
 describe('prepared (compiled-once) queries', () => {
   it('answer exactly what the same query built on every call answers', async () => {
-    const database = open();
+    const database = testDb.open();
     const cases: [string, string][] = [
       ...keys.map((key): [string, string] => [key.id, organizationId]),
       // Another organization's id behaves like an id that does not exist.
@@ -101,7 +82,7 @@ describe('prepared (compiled-once) queries', () => {
   });
 
   it('compiles a shape once, however many values it runs with', async () => {
-    const database = open();
+    const database = testDb.open();
     const query = prepareQuery(2, (db, id: string, organization: string) =>
       db.selectFrom('api_keys').select('id').where('id', '=', id).where('organization_id', '=', organization),
     );
@@ -113,7 +94,7 @@ describe('prepared (compiled-once) queries', () => {
   });
 
   it('never puts a value into the SQL text, so a hostile value is only a value', async () => {
-    const database = open();
+    const database = testDb.open();
     const query = prepareQuery(1, (db, name: string) =>
       db.selectFrom('api_keys').select('id').where('name', '=', name).where('enabled', '=', true),
     );
@@ -128,7 +109,7 @@ describe('prepared (compiled-once) queries', () => {
   });
 
   it('refuses a builder that splices a value into the text or keeps it from the compiler', async () => {
-    const database = open();
+    const database = testDb.open();
     // sql.lit refuses anything but a plain value itself; sql.raw takes any text it is given.
     const literal = prepareQuery(1, (db, name: string) =>
       db
@@ -153,7 +134,7 @@ describe('prepared (compiled-once) queries', () => {
   });
 
   it('runs as a named statement, planned once on each connection', async () => {
-    const database = open({ poolMax: 1 });
+    const database = testDb.open({ poolMax: 1 });
     await findApiKeyInOrganization(database.db, keys[0]!.id, organizationId);
     await findApiKeyInOrganization(database.db, keys[1]!.id, organizationId);
     const name = statementNameOf(
@@ -164,7 +145,7 @@ describe('prepared (compiled-once) queries', () => {
     const { rows } = await sql<{ name: string; generic_plans: string; custom_plans: string }>`
       select name, generic_plans, custom_plans from pg_prepared_statements`.execute(database.db);
     expect(rows.find((row) => row.name === name)).toMatchObject({ name });
-    const unnamed = open({ poolMax: 1, namedStatements: false });
+    const unnamed = testDb.open({ poolMax: 1, namedStatements: false });
     await findApiKeyInOrganization(unnamed.db, keys[0]!.id, organizationId);
     const none = await sql<{ name: string }>`select name from pg_prepared_statements`.execute(unnamed.db);
     expect(none.rows).toEqual([]);
@@ -172,7 +153,7 @@ describe('prepared (compiled-once) queries', () => {
 
   it('tells the query monitor of every run, with its rows, inside a transaction or not', async () => {
     const events: { sql: string; rows?: number; failed: boolean }[] = [];
-    const database = open({
+    const database = testDb.open({
       onQuery: (event) =>
         events.push({ sql: event.sql, rows: event.rows, failed: event.error !== undefined }),
     });
@@ -193,7 +174,7 @@ describe('prepared (compiled-once) queries', () => {
   });
 
   it('stays under the statement timeout as a named statement', async () => {
-    const database = open({ poolMax: 1, statementTimeoutMs: 200 });
+    const database = testDb.open({ poolMax: 1, statementTimeoutMs: 200 });
     const sleep = prepareQuery(1, (db, seconds: number) =>
       db.selectNoFrom(sql<string>`pg_sleep(${seconds})::text`.as('slept')),
     );
@@ -204,8 +185,8 @@ describe('prepared (compiled-once) queries', () => {
   });
 
   it('keeps answering when a migration changes the columns behind a statement already prepared', async () => {
-    const outside = open({ poolMax: 1 });
-    const inside = open({ poolMax: 1 });
+    const outside = testDb.open({ poolMax: 1 });
+    const inside = testDb.open({ poolMax: 1 });
     const query = prepareQuery(1, (db, id: string) =>
       db.selectFrom('organizations').selectAll().where('id', '=', id),
     );

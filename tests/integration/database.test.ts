@@ -3,24 +3,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PlatformDatabase } from '../../db/connect';
 import { migrateToLatest } from '../../db/migrate';
 import { migrations } from '../../db/migrations';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 
-let testDb: TestDatabase;
-const opened: PlatformDatabase[] = [];
-
-function open(overrides: Partial<ConstructorParameters<typeof PlatformDatabase>[0]> = {}) {
-  const database = new PlatformDatabase({
-    url: testDb.url,
-    poolMax: 4,
-    connectTimeoutMs: 2_000,
-    statementTimeoutMs: 5_000,
-    idleTimeoutMs: 10_000,
-    retry: { attempts: 4, baseMs: 5, maxMs: 20 },
-    ...overrides,
-  });
-  opened.push(database);
-  return database;
-}
+let testDb: OpenedTestDatabase;
 
 /** Ends every other session of the test database, as a PostgreSQL restart or failover would. */
 async function terminateOtherSessions(database: PlatformDatabase) {
@@ -34,21 +19,17 @@ function raise(code: string) {
 }
 
 beforeAll(async () => {
-  testDb = await createTestDatabase();
-  const first = open();
-  await first.connect();
-  await migrateToLatest(first.db);
+  testDb = await openTestDatabase();
 });
 
 afterAll(async () => {
-  for (const database of opened) await database.close().catch(() => undefined);
-  await testDb.drop();
+  await testDb?.close();
 });
 
 describe('PlatformDatabase', () => {
   it('keeps working after the server ends its connections, counting the errors and reconnects', async () => {
-    const database = open();
-    const killer = open({ poolMax: 1 });
+    const database = testDb.open();
+    const killer = testDb.open({ poolMax: 1 });
     await database.read((db) => sql`select 1`.execute(db));
     await Promise.all([1, 2, 3].map(() => database.read((db) => sql`select pg_sleep(0.01)`.execute(db))));
     await terminateOtherSessions(killer);
@@ -67,7 +48,7 @@ describe('PlatformDatabase', () => {
   });
 
   it('retries a whole transaction after a serialization failure and commits once', async () => {
-    const database = open();
+    const database = testDb.open();
     let attempts = 0;
     const id = await database.transaction(async (trx) => {
       attempts++;
@@ -94,7 +75,7 @@ describe('PlatformDatabase', () => {
   });
 
   it('does not retry a transaction when told it is not safe to repeat', async () => {
-    const database = open();
+    const database = testDb.open();
     let attempts = 0;
     const failing = database.transaction(
       async (trx) => {
@@ -108,7 +89,7 @@ describe('PlatformDatabase', () => {
   });
 
   it('never retries errors that would fail again (unique violation, timeout)', async () => {
-    const database = open({ statementTimeoutMs: 100 });
+    const database = testDb.open({ statementTimeoutMs: 100 });
     let attempts = 0;
     await expect(
       database.read(async (db) => {
@@ -131,7 +112,8 @@ describe('PlatformDatabase', () => {
     const url = new URL(testDb.url);
     url.port = '1';
     const retries: number[] = [];
-    const database = open({
+    // Built by hand: its URL is the point, and the helper opens pools only on its own database.
+    const database = new PlatformDatabase({
       url: url.toString(),
       poolMax: 1,
       connectTimeoutMs: 500,
@@ -142,15 +124,19 @@ describe('PlatformDatabase', () => {
         if (message.includes('retrying')) retries.push(retries.length);
       },
     });
-    await expect(database.connect()).rejects.toMatchObject({ code: 'ECONNREFUSED' });
-    expect(retries).toHaveLength(2);
-    expect(await database.isReachable({ maxAgeMs: 0, timeoutMs: 500 })).toBe(false);
-    expect(database.stats()).toMatchObject({ healthy: false, lastError: { code: 'ECONNREFUSED' } });
+    try {
+      await expect(database.connect()).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+      expect(retries).toHaveLength(2);
+      expect(await database.isReachable({ maxAgeMs: 0, timeoutMs: 500 })).toBe(false);
+      expect(database.stats()).toMatchObject({ healthy: false, lastError: { code: 'ECONNREFUSED' } });
+    } finally {
+      await database.close().catch(() => undefined);
+    }
   });
 
   it('applies migrations once when several instances migrate at the same time', async () => {
-    const fresh = await createTestDatabase();
-    const instances = [1, 2, 3].map(() => open({ url: fresh.url }));
+    const fresh = await openTestDatabase({ migrate: false });
+    const instances = [1, 2, 3].map(() => fresh.open());
     try {
       const results = await Promise.all(instances.map((i) => migrateToLatest(i.db)));
       const applied = results.flatMap((r) => r.results ?? []).filter((r) => r.status === 'Success');
@@ -158,8 +144,7 @@ describe('PlatformDatabase', () => {
       const again = await migrateToLatest(instances[0]!.db);
       expect(again.results).toEqual([]);
     } finally {
-      for (const i of instances) await i.close();
-      await fresh.drop();
+      await fresh.close();
     }
   });
 });

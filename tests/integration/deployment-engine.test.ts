@@ -1,6 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PlatformDatabase } from '../../db/connect';
-import { migrateToLatest } from '../../db/migrate';
+import type { PlatformDatabase } from '../../db/connect';
 import { readBuildInfo } from '../../server/runtime/build-info';
 import { createLogger } from '../../server/runtime/logger';
 import { AuditLog } from '../../server/services/auth/audit';
@@ -10,7 +9,7 @@ import { type DeploymentActor, DeploymentService } from '../../server/services/d
 import { claimDeployments, releaseLeases } from '../../server/services/deployments/leases';
 import { createMetrics } from '../../server/services/monitoring/metrics';
 import { type DeploymentWithEvents, deploymentCreateInput } from '../../shared/devops-deployments';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 import {
   errorRateAnalysis,
   eventually,
@@ -29,30 +28,16 @@ const logger = createLogger({ level: 'silent' });
 const audit = new AuditLog(createMetrics({ build: readBuildInfo(), defaultMetrics: false }));
 const querier = scriptedQuerier(() => 0.01);
 const LEASE_MS = 1_000;
-let testDb: TestDatabase;
+let testDb: OpenedTestDatabase;
 let database: PlatformDatabase;
 let provider: RecordingProvider;
 let service: DeploymentService;
 const running: DeploymentEngine[] = [];
-const pools: PlatformDatabase[] = [];
-
-function openDatabase(): PlatformDatabase {
-  const opened = new PlatformDatabase({
-    url: testDb.url,
-    poolMax: 8,
-    connectTimeoutMs: 2_000,
-    statementTimeoutMs: 10_000,
-    idleTimeoutMs: 10_000,
-    retry: { attempts: 3, baseMs: 5, maxMs: 20 },
-  });
-  pools.push(opened);
-  return opened;
-}
 
 /** A platform instance's engine: its own pool, a fresh instance id, the test's provider. */
 function startEngine(): DeploymentEngine {
   const engine = new DeploymentEngine({
-    database: openDatabase(),
+    database: testDb.open(),
     providerFor: provider.providerFor,
     kek: TEST_DEPLOYMENT_KEK,
     querierFor: () => querier,
@@ -70,10 +55,8 @@ function startEngine(): DeploymentEngine {
 }
 
 beforeAll(async () => {
-  testDb = await createTestDatabase();
-  database = openDatabase();
-  await database.connect();
-  await migrateToLatest(database.db);
+  testDb = await openTestDatabase();
+  database = testDb.database;
 });
 
 afterEach(async () => {
@@ -81,8 +64,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  for (const pool of pools) await pool.close().catch(() => undefined);
-  await testDb?.drop();
+  await testDb?.close();
 });
 
 function newService(): DeploymentService {

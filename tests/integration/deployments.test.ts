@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PlatformDatabase } from '../../db/connect';
-import { migrateToLatest } from '../../db/migrate';
+import type { PlatformDatabase } from '../../db/connect';
 import type { Context } from '../../server/context';
 import type { AppDeps } from '../../server/deps';
 import { PlatformError } from '../../server/errors';
@@ -22,7 +21,7 @@ import {
   type DeploymentWithEvents,
   deploymentCreateInput,
 } from '../../shared/devops-deployments';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 import {
   errorRateAnalysis,
   eventually,
@@ -33,7 +32,7 @@ import {
 } from '../helpers/deployments';
 
 const logger = createLogger({ level: 'silent' });
-let testDb: TestDatabase;
+let testDb: OpenedTestDatabase;
 let database: PlatformDatabase;
 let service: DeploymentService;
 let engine: DeploymentEngine;
@@ -45,17 +44,8 @@ const querier = scriptedQuerier((version) =>
 );
 
 beforeAll(async () => {
-  testDb = await createTestDatabase();
-  database = new PlatformDatabase({
-    url: testDb.url,
-    poolMax: 10,
-    connectTimeoutMs: 2_000,
-    statementTimeoutMs: 10_000,
-    idleTimeoutMs: 10_000,
-    retry: { attempts: 3, baseMs: 5, maxMs: 20 },
-  });
-  await database.connect();
-  await migrateToLatest(database.db);
+  testDb = await openTestDatabase();
+  database = testDb.database;
   const audit = new AuditLog(createMetrics({ build: readBuildInfo(), defaultMetrics: false }));
   service = new DeploymentService({
     database,
@@ -80,8 +70,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await engine?.stop();
-  await database?.close();
-  await testDb?.drop();
+  await testDb?.close();
 });
 
 /** Creates a deployment the way the procedure does: the input goes through its schema first. */

@@ -4,9 +4,8 @@ import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { PlatformDatabase } from '../../db/connect';
+import type { PlatformDatabase } from '../../db/connect';
 import type { Role } from '../../db/database';
-import { migrateToLatest } from '../../db/migrate';
 import type { Context } from '../../server/context';
 import type { AppDeps } from '../../server/deps';
 import { environmentProcedures } from '../../server/routers/devops/environments';
@@ -19,35 +18,25 @@ import { EnvironmentService } from '../../server/services/devops/environments';
 import { createMetrics } from '../../server/services/monitoring/metrics';
 import { createCallerFactory, router } from '../../server/trpc';
 import { REDACTED } from '../../shared/devops-environments';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 
 const KEK = new Uint8Array(randomBytes(32));
 const OTHER_KEK = new Uint8Array(randomBytes(32));
 
-let testDb: TestDatabase;
+let testDb: OpenedTestDatabase;
 let database: PlatformDatabase;
 let service: EnvironmentService;
 
 beforeAll(async () => {
-  testDb = await createTestDatabase();
-  database = new PlatformDatabase({
-    url: testDb.url,
-    // Room for the ten concurrent writers and the reads beside them.
-    poolMax: 16,
-    connectTimeoutMs: 2_000,
-    statementTimeoutMs: 10_000,
-    idleTimeoutMs: 10_000,
-    retry: { attempts: 4, baseMs: 5, maxMs: 20 },
-  });
-  await database.connect();
-  await migrateToLatest(database.db);
+  // Room for the ten concurrent writers and the reads beside them.
+  testDb = await openTestDatabase({ poolMax: 16 });
+  database = testDb.database;
   const metrics = createMetrics({ build: readBuildInfo(), defaultMetrics: false });
   service = new EnvironmentService({ database, audit: new AuditLog(metrics), kek: KEK });
 });
 
 afterAll(async () => {
-  await database?.close();
-  await testDb?.drop();
+  await testDb?.close();
 });
 
 const environmentsRouter = router(environmentProcedures(() => service));

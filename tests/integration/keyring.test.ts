@@ -3,8 +3,7 @@ import { Writable } from 'node:stream';
 import { decodeProtectedHeader } from 'jose';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PlatformDatabase } from '../../db/connect';
-import { migrateToLatest } from '../../db/migrate';
+import type { PlatformDatabase } from '../../db/connect';
 import { jwksRoutes } from '../../server/http/jwks';
 import { createLogger } from '../../server/runtime/logger';
 import {
@@ -19,7 +18,7 @@ import {
   importSigningKey,
   openPrivateKey,
 } from '../../server/services/auth/signing-keys';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 
 const ISSUER = 'beauty-crafter-test';
 const AUDIENCE = 'beauty-crafter-api-test';
@@ -28,28 +27,12 @@ const TOLERANCE_SECONDS = 5;
 const CLAIMS: AccessTokenClaims = { sub: 'user-1', org: 'org-1', role: 'admin', sid: 'session-1' };
 const PUBLIC_MEMBERS = new Set(['kty', 'crv', 'x', 'y', 'kid', 'alg', 'use']);
 
-let testDb: TestDatabase;
+let testDb: OpenedTestDatabase;
 let database: PlatformDatabase;
-const opened: PlatformDatabase[] = [];
 const kek = newKek();
 
 function newKek(): Uint8Array {
   return new Uint8Array(randomBytes(32));
-}
-
-/** An "app instance": its own pool on the one test database. */
-function openDatabase(onQuery?: (sqlText: string) => void): PlatformDatabase {
-  const instance = new PlatformDatabase({
-    url: testDb.url,
-    poolMax: 5,
-    connectTimeoutMs: 2_000,
-    statementTimeoutMs: 10_000,
-    idleTimeoutMs: 10_000,
-    retry: { attempts: 4, baseMs: 5, maxMs: 20 },
-    onQuery: onQuery && ((event) => onQuery(event.sql)),
-  });
-  opened.push(instance);
-  return instance;
 }
 
 function keyring(options: Partial<KeyringOptions> = {}): Keyring {
@@ -84,10 +67,8 @@ function secondsLater(date: Date, seconds: number): Date {
 }
 
 beforeAll(async () => {
-  testDb = await createTestDatabase();
-  database = openDatabase();
-  await database.connect();
-  await migrateToLatest(database.db);
+  testDb = await openTestDatabase();
+  database = testDb.database;
 });
 
 beforeEach(async () => {
@@ -95,8 +76,7 @@ beforeEach(async () => {
 });
 
 afterAll(async () => {
-  for (const instance of opened) await instance.close().catch(() => undefined);
-  await testDb?.drop();
+  await testDb?.close();
 });
 
 describe('Keyring.load', () => {
@@ -119,7 +99,7 @@ describe('Keyring.load', () => {
   });
 
   it('creates exactly one key when several instances start at once on one database', async () => {
-    const databases = Array.from({ length: 8 }, () => openDatabase());
+    const databases = Array.from({ length: 8 }, () => testDb.open());
     // Connected beforehand, so that the instances reach the empty table together rather than one
     // connection set-up apart; several rounds, because a race lost once may be won the next time.
     await Promise.all(databases.map((instance) => instance.connect()));
@@ -283,7 +263,7 @@ describe('Keyring.rotate and maintain', () => {
   });
 
   it('rotates once when two instances run maintenance at the same moment', async () => {
-    const rings = [keyring({ database: openDatabase() }), keyring({ database: openDatabase() })];
+    const rings = [keyring({ database: testDb.open() }), keyring({ database: testDb.open() })];
     await rings[0]!.load();
     await rings[1]!.load();
     const [first] = await storedKeys();
@@ -309,8 +289,8 @@ describe('Keyring.rotate and maintain', () => {
 
 describe('Keyring across instances', () => {
   it('verifies a token signed with a key another instance rotated in, and then signs with it too', async () => {
-    const first = keyring({ database: openDatabase() });
-    const second = keyring({ database: openDatabase() });
+    const first = keyring({ database: testDb.open() });
+    const second = keyring({ database: testDb.open() });
     await first.load();
     await second.load();
 
@@ -326,8 +306,10 @@ describe('Keyring across instances', () => {
   it('reads the database at most once for a flood of tokens with unknown kids', async () => {
     let keyQueries = 0;
     const ring = keyring({
-      database: openDatabase((text) => {
-        if (text.includes('"signing_keys"')) keyQueries++;
+      database: testDb.open({
+        onQuery: (event) => {
+          if (event.sql.includes('"signing_keys"')) keyQueries++;
+        },
       }),
     });
     await ring.load();
@@ -374,7 +356,7 @@ describe('startKeyMaintenance', () => {
         },
       }),
     });
-    const broken = openDatabase();
+    const broken = testDb.open();
     const ring = keyring({ database: broken });
     await ring.load();
     await broken.close();

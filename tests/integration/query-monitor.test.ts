@@ -1,8 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PlatformDatabase } from '../../db/connect';
-import { migrateToLatest } from '../../db/migrate';
+import type { PlatformDatabase } from '../../db/connect';
 import { insertAnnotation, listAnnotations } from '../../db/repositories/annotations';
 import type { Context } from '../../server/context';
 import type { AppDeps } from '../../server/deps';
@@ -13,9 +12,9 @@ import { readPgStatStatements } from '../../server/services/performance/pg-stat-
 import { explainShape } from '../../server/services/performance/query-explain';
 import { QueryMonitor, type QueryShapeFigures } from '../../server/services/performance/query-monitor';
 import { createCallerFactory, router } from '../../server/trpc';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 
-let testDb: TestDatabase;
+let testDb: OpenedTestDatabase;
 let database: PlatformDatabase;
 let organizationId: string;
 const monitor = new QueryMonitor({ slowQueryMs: 200 });
@@ -53,19 +52,9 @@ function shapeStartingWith(prefix: string): QueryShapeFigures {
 }
 
 beforeAll(async () => {
-  testDb = await createTestDatabase();
   // Hooked up as server/runtime/dependencies.ts does it.
-  database = new PlatformDatabase({
-    url: testDb.url,
-    poolMax: 4,
-    connectTimeoutMs: 2_000,
-    statementTimeoutMs: 5_000,
-    idleTimeoutMs: 10_000,
-    retry: { attempts: 3, baseMs: 5, maxMs: 20 },
-    onQuery: (event) => monitor.record(event.sql, event.durationMs, event),
-  });
-  await database.connect();
-  await migrateToLatest(database.db);
+  testDb = await openTestDatabase({ onQuery: (event) => monitor.record(event.sql, event.durationMs, event) });
+  database = testDb.database;
   // Annotations belong to an organization.
   ({ id: organizationId } = await database.db
     .insertInto('organizations')
@@ -75,8 +64,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await database?.close();
-  await testDb?.drop();
+  await testDb?.close();
 });
 
 describe('query monitoring over a real PostgreSQL', () => {

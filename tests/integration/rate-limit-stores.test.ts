@@ -2,8 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PlatformDatabase } from '../../db/connect';
-import { migrateToLatest } from '../../db/migrate';
+import type { PlatformDatabase } from '../../db/connect';
 import { ConfigError } from '../../server/config';
 import { createRateLimitStore } from '../../server/services/rate-limit/create-store';
 import type { RateLimitDecision, RateLimitPolicy } from '../../server/services/rate-limit/gcra';
@@ -14,7 +13,7 @@ import {
   RedisRateLimitStore,
 } from '../../server/services/rate-limit/redis-store';
 import type { RateLimitStore } from '../../server/services/rate-limit/store';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 import { hammer, offer } from '../helpers/rate-limit-load';
 import { redisSkipReason, startTestRedis, type TestRedis } from '../helpers/redis';
 import { mustRun, ROOT } from '../helpers/server-process';
@@ -25,7 +24,7 @@ let redis: TestRedis | undefined;
 /** Three "app instances": each its own connection and its own store over the one Redis. */
 let clients: Redis[] = [];
 let stores: RedisRateLimitStore[] = [];
-let testDb: TestDatabase | undefined;
+let testDb: OpenedTestDatabase | undefined;
 let database: PlatformDatabase | undefined;
 
 beforeAll(async () => {
@@ -33,24 +32,14 @@ beforeAll(async () => {
   redis = await startTestRedis();
   clients = [0, 1, 2].map(() => createRateLimitRedisClient(redis!.url));
   stores = clients.map((client) => new RedisRateLimitStore(client));
-  testDb = await createTestDatabase();
-  database = new PlatformDatabase({
-    url: testDb.url,
-    poolMax: 5,
-    connectTimeoutMs: 2_000,
-    statementTimeoutMs: 5_000,
-    idleTimeoutMs: 10_000,
-    retry: { attempts: 4, baseMs: 5, maxMs: 20 },
-  });
-  await database.connect();
-  await migrateToLatest(database.db);
+  testDb = await openTestDatabase();
+  database = testDb.database;
 });
 
 afterAll(async () => {
   for (const client of clients) await client.quit().catch(() => client.disconnect());
   await redis?.stop();
-  await database?.close().catch(() => undefined);
-  await testDb?.drop();
+  await testDb?.close();
 });
 
 beforeEach((ctx) => {

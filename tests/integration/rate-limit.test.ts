@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PlatformDatabase } from '../../db/connect';
-import { migrateToLatest } from '../../db/migrate';
+import type { PlatformDatabase } from '../../db/connect';
 import type { RateLimitPolicy } from '../../server/services/rate-limit/gcra';
 import { MemoryRateLimitStore } from '../../server/services/rate-limit/memory-store';
 import {
@@ -8,36 +7,22 @@ import {
   PostgresRateLimitStore,
 } from '../../server/services/rate-limit/postgres-store';
 import type { RateLimitStore } from '../../server/services/rate-limit/store';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 import { hammer, offer } from '../helpers/rate-limit-load';
 
-let testDb: TestDatabase;
+let testDb: OpenedTestDatabase;
 /** Three "app instances": each its own pool and its own store over the one database. */
 let instances: PlatformDatabase[] = [];
 let stores: PostgresRateLimitStore[] = [];
 
-function open() {
-  return new PlatformDatabase({
-    url: testDb.url,
-    poolMax: 10,
-    connectTimeoutMs: 2_000,
-    statementTimeoutMs: 5_000,
-    idleTimeoutMs: 10_000,
-    retry: { attempts: 4, baseMs: 5, maxMs: 20 },
-  });
-}
-
 beforeAll(async () => {
-  testDb = await createTestDatabase();
-  instances = [open(), open(), open()];
-  await instances[0]!.connect();
-  await migrateToLatest(instances[0]!.db);
+  testDb = await openTestDatabase();
+  instances = [testDb.database, testDb.open(), testDb.open()];
   stores = instances.map((instance) => new PostgresRateLimitStore(instance.db));
 });
 
 afterAll(async () => {
-  for (const instance of instances) await instance.close().catch(() => undefined);
-  await testDb?.drop();
+  await testDb?.close();
 });
 
 /**

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PlatformDatabase } from '../../db/connect';
+import type { PlatformDatabase } from '../../db/connect';
 import type { Role } from '../../db/database';
-import { migrateToLatest } from '../../db/migrate';
 import { PlatformError } from '../../server/errors';
 import { readBuildInfo } from '../../server/runtime/build-info';
 import { signAccessToken, verifyAccessToken } from '../../server/services/auth/access-tokens';
@@ -23,7 +22,7 @@ import {
 } from '../../server/services/auth/signing-keys';
 import { UserService } from '../../server/services/auth/users';
 import { createMetrics } from '../../server/services/monitoring/metrics';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 
 // AUTH_PASSWORD_COST=10 as in tests: the same code path as ln=17, a thousandth of the time.
 const PARAMS: ScryptParams = { ln: 10, r: 8, p: 1 };
@@ -33,7 +32,7 @@ const DERIVATION_KEY = new Uint8Array(randomBytes(32));
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
-let testDb: TestDatabase;
+let testDb: OpenedTestDatabase;
 let database: PlatformDatabase;
 let audit: AuditLog;
 let signer: AccessTokenSigner;
@@ -43,17 +42,8 @@ let users: UserService;
 const plaintexts = new Set<string>(['not-the-password', 'wrong-password', 'guess-password']);
 
 beforeAll(async () => {
-  testDb = await createTestDatabase();
-  database = new PlatformDatabase({
-    url: testDb.url,
-    poolMax: 10,
-    connectTimeoutMs: 5_000,
-    statementTimeoutMs: 10_000,
-    idleTimeoutMs: 10_000,
-    retry: { attempts: 4, baseMs: 5, maxMs: 20 },
-  });
-  await database.connect();
-  await migrateToLatest(database.db);
+  testDb = await openTestDatabase();
+  database = testDb.database;
   audit = new AuditLog(createMetrics({ build: readBuildInfo(), defaultMetrics: false }));
   // A real signer from the pure functions the keyring is built on.
   const record = await generateSigningKey('EdDSA');
@@ -70,8 +60,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await database?.close().catch(() => undefined);
-  await testDb?.drop();
+  await testDb?.close();
 });
 
 function sessions(overrides: Partial<SessionServiceOptions> = {}): SessionService {

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PlatformDatabase } from '../../db/connect';
-import { migrateToLatest } from '../../db/migrate';
+import type { PlatformDatabase } from '../../db/connect';
 import { PlatformError } from '../../server/errors';
 import { readBuildInfo } from '../../server/runtime/build-info';
 import { signAccessToken } from '../../server/services/auth/access-tokens';
@@ -15,11 +14,11 @@ import { SessionService } from '../../server/services/auth/sessions';
 import { generateSigningKey, importSigningKey } from '../../server/services/auth/signing-keys';
 import { UserService } from '../../server/services/auth/users';
 import { createMetrics } from '../../server/services/monitoring/metrics';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 
 const PARAMS: ScryptParams = { ln: 10, r: 8, p: 1 };
 
-let testDb: TestDatabase;
+let testDb: OpenedTestDatabase;
 let database: PlatformDatabase;
 let users: UserService;
 let sessions: SessionService;
@@ -29,17 +28,8 @@ const changed: string[] = [];
 const plaintexts = new Set<string>();
 
 beforeAll(async () => {
-  testDb = await createTestDatabase();
-  database = new PlatformDatabase({
-    url: testDb.url,
-    poolMax: 10,
-    connectTimeoutMs: 5_000,
-    statementTimeoutMs: 10_000,
-    idleTimeoutMs: 10_000,
-    retry: { attempts: 4, baseMs: 5, maxMs: 20 },
-  });
-  await database.connect();
-  await migrateToLatest(database.db);
+  testDb = await openTestDatabase();
+  database = testDb.database;
   const audit = new AuditLog(createMetrics({ build: readBuildInfo(), defaultMetrics: false }));
   users = new UserService({
     database,
@@ -69,8 +59,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await database?.close().catch(() => undefined);
-  await testDb?.drop();
+  await testDb?.close();
 });
 
 function unique(label: string): string {
