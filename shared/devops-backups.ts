@@ -220,3 +220,90 @@ export interface BackupSchedule {
   createdAt: string;
   updatedAt: string;
 }
+
+// --- Output schemas (the REST reference; exactly the interfaces above) -----------------------------
+
+const dateTime = z.string().describe('ISO 8601 date-time');
+
+export const backupView = z.object({
+  id: z.string(),
+  status: z.enum(['running', 'succeeded', 'failed']),
+  /** How the data was exported: PostgreSQL's COPY, or pg_dump when it can dump the server. */
+  method: z.enum(['copy', 'pg_dump']).nullable(),
+  scheduleId: z.string().nullable(),
+  /** The archive's directory on the server. */
+  path: z.string(),
+  schemaVersion: z.string().nullable(),
+  serverVersion: z.string().nullable(),
+  sizeBytes: z.number().int().nullable(),
+  durationMs: z.number().int().nullable(),
+  rows: z.number().int().nullable(),
+  tables: z.array(
+    z.object({
+      name: z.string(),
+      rows: z.number().int(),
+      /** Compressed size of its data file. */
+      bytes: z.number().int(),
+      sha256: z.string(),
+    }),
+  ),
+  error: z.string().nullable(),
+  createdBy: z.string().nullable(),
+  createdAt: dateTime,
+  finishedAt: dateTime.nullable(),
+  verifiedAt: dateTime.nullable(),
+});
+
+export const backupPage = z.object({ items: z.array(backupView), nextCursor: z.string().nullable() });
+
+export const backupVerification = z.object({
+  id: z.string(),
+  ok: z.boolean(),
+  /** Problems with the archive as a whole (a missing or altered manifest). */
+  problems: z.array(z.string()),
+  files: z.array(
+    z.object({
+      table: z.string(),
+      file: z.string(),
+      ok: z.boolean(),
+      expected: z.object({ sha256: z.string(), bytes: z.number().int(), rows: z.number().int() }),
+      /** What was found; absent fields could not be measured (a missing file). */
+      actual: z.object({
+        sha256: z.string().optional(),
+        bytes: z.number().int().optional(),
+        rows: z.number().int().optional(),
+      }),
+      /** Why the file fails; empty when it passes. */
+      problems: z.array(z.string()),
+    }),
+  ),
+  durationMs: z.number().int(),
+});
+
+export const backupRestoreResult = z.object({
+  id: z.string(),
+  /** Where it went, without credentials. */
+  target: z.object({ host: z.string(), database: z.string(), platform: z.boolean() }),
+  schemaVersion: z.string(),
+  /** Migrations applied to the target to reach the archive's schema. */
+  migrated: z.array(z.string()),
+  /** Whether the target had rows that the archive's replaced. */
+  replacedData: z.boolean(),
+  tables: z.array(z.object({ name: z.string(), rows: z.number().int() })),
+  durationMs: z.number().int(),
+});
+
+export const backupScheduleView = z.object({
+  id: z.string(),
+  cron: z.string(),
+  retentionCount: z.number().int().nullable(),
+  retentionDays: z.number().int().nullable(),
+  enabled: z.boolean(),
+  lastRunAt: dateTime.nullable(),
+  nextRunAt: dateTime,
+  createdAt: dateTime,
+  updatedAt: dateTime,
+});
+
+/** What a delete answers: the id of what is gone. */
+export const deletedId = z.object({ id: z.string() });

@@ -293,3 +293,91 @@ export interface DeploymentWithEvents extends Deployment {
 }
 
 export type DeploymentPage = Page<Deployment>;
+
+// --- Output schemas (the REST reference; exactly the interfaces above) -----------------------------
+
+const dateTime = z.string().describe('ISO 8601 date-time');
+
+/** One step of the plan a spec compiles to; `currentStep` indexes the list. */
+export const planStep = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('prepare') }),
+  z.object({ kind: z.literal('setWeight'), weight: z.number() }),
+  z.object({ kind: z.literal('scale'), updated: z.number().int(), total: z.number().int() }),
+  z.object({
+    kind: z.literal('pause'),
+    durationSeconds: z.number().nullable(),
+    purpose: z.enum(['pause', 'betweenBatches', 'scaleDownDelay']),
+  }),
+  z.object({
+    kind: z.literal('analysis'),
+    analysis: analysisSpec,
+    purpose: z.enum(['canary', 'preview', 'batch']),
+  }),
+  z.object({ kind: z.literal('gate'), name: z.string() }),
+  z.object({ kind: z.literal('promote') }),
+]);
+
+/** Engine bookkeeping of the current step (empty between steps). */
+export const stepState = z.object({
+  startedAt: dateTime.optional(),
+  /** A timed pause ends then (the database's clock). */
+  until: dateTime.optional(),
+  /** An analysis's measurements so far. */
+  measurements: z
+    .array(
+      z.object({
+        metric: z.string(),
+        at: dateTime,
+        value: z.number().nullable(),
+        phase: z.enum(['successful', 'failed', 'inconclusive', 'error']),
+        message: z.string().optional(),
+      }),
+    )
+    .optional(),
+  /** What the deployment waits for while paused, and where approving it resumes. */
+  awaiting: z
+    .object({
+      kind: z.enum(['gate', 'pause', 'inconclusive', 'providerError', 'analysisError']),
+      resume: z.enum(['next', 'same']),
+    })
+    .optional(),
+});
+
+export const deploymentView = z.object({
+  id: z.string(),
+  service: z.string(),
+  environment: z.string(),
+  version: z.string(),
+  stableVersion: z.string().nullable(),
+  strategy: z.enum(DEPLOYMENT_STRATEGIES),
+  /** The spec as submitted, its defaults filled in. */
+  spec: deploymentSpec,
+  /** Values under secret-looking names (secret, token, password…) read `[redacted]`. */
+  provider: z.object({ kind: z.string(), config: z.record(z.string(), z.unknown()) }),
+  status: deploymentStatus,
+  plan: z.array(planStep),
+  currentStep: z.number().int(),
+  stepState,
+  pausedReason: z.string().nullable(),
+  /** An abort or rollback the engine is carrying out. */
+  requestedAction: z.enum(['abort', 'rollback']).nullable(),
+  createdBy: z.string().nullable(),
+  createdAt: dateTime,
+  updatedAt: dateTime,
+  finishedAt: dateTime.nullable(),
+});
+
+export const deploymentEventView = z.object({
+  id: z.string(),
+  at: dateTime,
+  type: z.enum(DEPLOYMENT_EVENT_TYPES),
+  fromStatus: deploymentStatus.nullable(),
+  toStatus: deploymentStatus.nullable(),
+  step: z.number().int().nullable(),
+  /** Measured values, provider errors, who approved and why. */
+  details: z.record(z.string(), z.unknown()),
+});
+
+export const deploymentWithEvents = deploymentView.extend({ events: z.array(deploymentEventView) });
+
+export const deploymentPage = z.object({ items: z.array(deploymentView), nextCursor: z.string().nullable() });

@@ -209,3 +209,115 @@ export interface EnvironmentComparison {
   /** Secrets compared by fingerprint, never by value. */
   secrets: { onlyInA: string[]; onlyInB: string[]; different: string[]; same: string[] };
 }
+
+// --- Output schemas (the REST reference; exactly the interfaces above) -----------------------------
+
+const dateTime = z.string().describe('ISO 8601 date-time');
+/** A stored value as it is shown back: the checks of `configValue` were made when it was set. */
+const shownValue = z.union([z.string(), z.number(), z.boolean()]);
+const shownValues = z.record(z.string(), shownValue);
+
+export const redactedSecret = z.object({
+  value: z.literal(REDACTED),
+  /** Changes when the value does; equal fingerprints mean equal values. */
+  fingerprint: z.string(),
+});
+
+export const configAuthor = z.object({
+  userId: z.string().nullable(),
+  apiKeyId: z.string().nullable(),
+  /** The user's email, when the user still exists. */
+  email: z.string().nullable(),
+});
+
+export const configDiff = z.object({
+  values: z.object({
+    added: shownValues,
+    removed: shownValues,
+    changed: z.record(z.string(), z.object({ from: shownValue, to: shownValue })),
+  }),
+  /** Secrets by name only. */
+  secrets: z.object({
+    added: z.array(z.string()),
+    removed: z.array(z.string()),
+    changed: z.array(z.string()),
+  }),
+});
+
+export const configRevisionView = z.object({
+  revision: z.number().int(),
+  values: shownValues,
+  secrets: z.record(z.string(), redactedSecret),
+  author: configAuthor,
+  message: z.string(),
+  createdAt: dateTime,
+  /** Set on a rollback: the revision whose content this one restored. */
+  rolledBackFrom: z.number().int().nullable(),
+});
+
+const environmentFields = {
+  id: z.string(),
+  name: z.string(),
+  description: z.string(),
+  protected: z.boolean(),
+  createdAt: dateTime,
+};
+
+export const environmentSummary = z.object({
+  ...environmentFields,
+  /** The current revision's number. */
+  revision: z.number().int(),
+});
+
+export const environmentView = z.object({ ...environmentFields, current: configRevisionView });
+
+export const configChange = z.object({
+  environment: z.string(),
+  /** The revision now current: a new one, or the same one when the change changed nothing. */
+  revision: z.number().int(),
+  /** False when the change changed nothing: no revision is made for it. */
+  created: z.boolean(),
+  rolledBackFrom: z.number().int().nullable(),
+  diff: configDiff,
+});
+
+export const configHistoryPage = z.object({
+  items: z.array(
+    z.object({
+      revision: z.number().int(),
+      author: configAuthor,
+      message: z.string(),
+      createdAt: dateTime,
+      rolledBackFrom: z.number().int().nullable(),
+      /** From the revision before it (revision 1: from an empty configuration). */
+      diff: configDiff,
+    }),
+  ),
+  nextCursor: z.string().nullable(),
+});
+
+/** What `devops.environments.diff` answers. */
+export const configRevisionDiff = z.object({
+  environment: z.string(),
+  from: z.number().int(),
+  to: z.number().int(),
+  diff: configDiff,
+});
+
+export const environmentComparison = z.object({
+  a: z.object({ name: z.string(), revision: z.number().int() }),
+  b: z.object({ name: z.string(), revision: z.number().int() }),
+  values: z.object({
+    onlyInA: shownValues,
+    onlyInB: shownValues,
+    different: z.record(z.string(), z.object({ a: shownValue, b: shownValue })),
+    same: z.array(z.string()),
+  }),
+  /** Secrets compared by fingerprint, never by value. */
+  secrets: z.object({
+    onlyInA: z.array(z.string()),
+    onlyInB: z.array(z.string()),
+    different: z.array(z.string()),
+    same: z.array(z.string()),
+  }),
+});
