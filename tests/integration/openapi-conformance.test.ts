@@ -24,7 +24,8 @@ beforeAll(async () => {
   database = await createTestDatabase();
   server = await startServer({
     runtime: 'node',
-    env: { DATABASE_URL: database.url },
+    // The devops area's deployments call a webhook receiver the Python program runs on loopback.
+    env: { DATABASE_URL: database.url, OUTBOUND_ALLOW_DEPLOYMENT_WEBHOOK: '127.0.0.1' },
   });
   const admin = await adminHeaders(server);
   const created = await fetch(`${server.url}/api/trpc/auth.apiKeys.create`, {
