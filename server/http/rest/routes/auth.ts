@@ -30,6 +30,7 @@ export const authRoutes = restRoutes({
       'token at `POST /auth/refresh` before the access token expires. Rate limited per address; ' +
       'a wrong email or password answers 401.',
     output: loginResult,
+    refusals: ['UNAUTHORIZED'],
   },
   'auth.refresh': {
     method: 'POST',
@@ -39,6 +40,7 @@ export const authRoutes = restRoutes({
       'Each refresh token works once: keep the one this answers for next time. Presenting a used ' +
       'one again ends the session. An unknown or expired token answers 401.',
     output: issuedTokens,
+    refusals: ['UNAUTHORIZED'],
   },
   'auth.me': {
     method: 'GET',
