@@ -1,4 +1,4 @@
-import { untilAborted } from './abort';
+import { untilAborted } from '../shared/abortable';
 import { PlatformClientError, toPlatformError } from './errors';
 
 /**

@@ -6,7 +6,8 @@ import type {
   TRPCLink,
 } from '@trpc/client';
 import { observable } from '@trpc/server/observable';
-import { type CallSignal, callSignal, sleep, untilAborted } from './abort';
+import { untilAborted } from '../shared/abortable';
+import { type CallSignal, callSignal, sleep } from './abort';
 import type { AuthSession } from './auth-session';
 import { PlatformClientError, toPlatformError } from './errors';
 import { isTransient, mayRepeat, type RetryOptions, retryDelay } from './retry';

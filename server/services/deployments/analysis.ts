@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { untilAborted } from '../../../shared/abortable';
 import type { Measurement, MetricQuerier } from './contracts';
 
 /**
@@ -109,7 +110,10 @@ export async function runAnalysis(
     // Metrics that fall due together are measured together. Due-ness is decided before the sleep,
     // never by re-reading the clock after it: a sleep that returns early (a test's) still advances.
     const due = running.filter((s) => s.dueAt <= nextDue + Math.min(DUE_TOGETHER_MS, intervalMs / 2));
-    const taken = await abortable(Promise.all(due.map((s) => measure(s.metric, querier, context))), signal);
+    const taken = await untilAborted(
+      Promise.all(due.map((s) => measure(s.metric, querier, context))),
+      signal,
+    );
     for (const [i, m] of taken.entries()) {
       const state = due[i] as MetricState;
       await onMeasurement(m);
@@ -206,23 +210,4 @@ async function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   } catch (error) {
     throw signal.aborted ? signal.reason : error;
   }
-}
-
-/** Settles with `promise`, or rejects with the signal's reason as soon as it aborts. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
