@@ -3,7 +3,6 @@ import {
   getTRPCErrorShape,
   TRPCError,
   type TRPCError as TRPCErrorType,
-  transformTRPCResponse,
 } from '@trpc/server';
 import { getHTTPStatusCode } from '@trpc/server/http';
 import { middlewareMarker } from '@trpc/server/unstable-core-do-not-import';
@@ -52,6 +51,12 @@ export function singleCallDispatcher(deps: AppDeps, endpoint: string) {
     });
   }
   const prefix = `${endpoint}/`;
+  /**
+   * tRPC's `transformTRPCResponse` of one item, written out: `{ result: { data } }` or
+   * `{ error }` through the router's output transformer, the same keys in the same order, without
+   * the bundled spread helper's copies of the item (see middlewareChain).
+   */
+  const serialize = (value: unknown): unknown => config.transformer.output.serialize(value);
 
   /**
    * The response of a single call, or null when the request is not one this path serves (then
@@ -138,14 +143,19 @@ export function singleCallDispatcher(deps: AppDeps, endpoint: string) {
           message: 'Cannot use stream-like response in non-streaming request - use httpBatchStreamLink',
         });
       }
-      const answer =
-        error === undefined
-          ? { result: { data } }
-          : { error: getTRPCErrorShape({ config, ctx, error, input: input.result(), path, type }) };
-      const status = error === undefined ? 200 : getHTTPStatusCode(answer as never, [error]);
+      if (error === undefined) {
+        exchange.calls.seen(entry.reported, type);
+        headers = extra.appendTo(headers);
+        const body = JSON.stringify({ result: { data: serialize(data) } });
+        return exchange.finish(new Response(body, { status: 200, headers: headers ?? JSON_HEADERS }));
+      }
+      const answer = {
+        error: getTRPCErrorShape({ config, ctx, error, input: input.result(), path, type }),
+      };
+      const status = getHTTPStatusCode(answer as never, [error]);
       exchange.calls.seen(entry.reported, type);
       headers = extra.appendTo(headers);
-      const body = JSON.stringify(transformTRPCResponse(config, answer as never));
+      const body = JSON.stringify({ error: serialize(answer.error) });
       return exchange.finish(new Response(body, { status, headers: headers ?? JSON_HEADERS }));
     } catch (cause) {
       // What fails around the call (a result only a stream can carry, one that cannot be
@@ -156,7 +166,7 @@ export function singleCallDispatcher(deps: AppDeps, endpoint: string) {
       const answer = {
         error: getTRPCErrorShape({ config, ctx, error, input: undefined, path: undefined, type }),
       };
-      const body = JSON.stringify(transformTRPCResponse(config, answer as never));
+      const body = JSON.stringify({ error: serialize(answer.error) });
       const status = getHTTPStatusCode(answer as never, [error]);
       exchange.calls.seen(entry.reported, type);
       headers = extra.appendTo(headers);
@@ -364,12 +374,22 @@ class ExtraHeaders {
   }
 }
 
-/** tRPC's `isDataStream`: a result only a streaming link can carry (an async iterable, promises). */
+/**
+ * tRPC's `isDataStream`: a result only a streaming link can carry (an async iterable, promises, or
+ * an async iterable as one of its values). One pass over the own enumerable values, as
+ * `Object.values` lists them, without making the list.
+ */
 function isDataStream(value: unknown): boolean {
   if (!isObject(value)) return false;
   if (Symbol.asyncIterator in value) return true;
-  const values = Object.values(value);
-  return values.some(isPromise) || values.some((v) => isObject(v) && Symbol.asyncIterator in v);
+  let iterable = false;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    const v = value[key];
+    if (isPromise(v)) return true;
+    if (!iterable && isObject(v) && Symbol.asyncIterator in v) iterable = true;
+  }
+  return iterable;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
