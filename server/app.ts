@@ -9,6 +9,7 @@ import { healthRoutes } from './http/health';
 import { jwksRoutes } from './http/jwks';
 import { metricsRoutes } from './http/metrics';
 import { PROBE_PATHS, withProbes } from './http/probes';
+import { docsPageRoutes } from './http/rest/docs-page';
 import { openApiRoutes } from './http/rest/openapi-routes';
 import { REST_PREFIX, restApi } from './http/rest/serve';
 import { systemStatusRoutes } from './http/system-status';
@@ -73,6 +74,7 @@ export function createApp(deps: AppDeps) {
   // The same procedures as plain REST routes, their OpenAPI document and its reference page.
   app.route(REST_PREFIX, restApi(deps));
   app.route('/', openApiRoutes(deps));
+  app.route('/', docsPageRoutes(deps));
 
   // Paths we serve, with the methods each accepts, so that a known path called with another
   // method answers 405 with an Allow header (as tRPC does for its procedures), not 404.
