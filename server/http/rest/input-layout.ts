@@ -45,7 +45,7 @@ export function inputLayoutOf(route: RestRoute, input: z.ZodType | undefined): I
 
   async function read(c: HonoContext): Promise<unknown> {
     const fromPath: Record<string, unknown> = {};
-    for (const name of pathParameters) fromPath[name] = c.req.param(name);
+    for (const name of pathParameters) fromPath[name] = scalar(c.req.param(name) ?? '', fields[name] ?? {});
     const given = rest === 'query' ? fromQuery(c.req.queries(), fields) : await fromBody(c);
     // Path parameters win over a body field of the same name: the path names the resource.
     const value = { ...given, ...fromPath };

@@ -16,10 +16,11 @@ import { REST_PREFIX, type ServedRoute, servedRoutes } from './serve';
  */
 export function openApiDocument(info: { version: string }): OpenApiDocument {
   const paths: Record<string, Record<string, unknown>> = {};
+  const schemas: Record<string, unknown> = { Error: ERROR_SCHEMA };
   for (const served of servedRoutes()) {
     const path = `${REST_PREFIX}${served.route.path}`;
     paths[path] ??= {};
-    paths[path][served.route.method.toLowerCase()] = operationOf(served);
+    paths[path][served.route.method.toLowerCase()] = operationOf(served, schemas);
   }
   return {
     openapi: '3.1.0',
@@ -51,7 +52,7 @@ export function openApiDocument(info: { version: string }): OpenApiDocument {
           description: 'An access token from `POST /api/v1/auth/login` or `/auth/refresh`.',
         },
       },
-      schemas: { Error: ERROR_SCHEMA },
+      schemas,
       headers: RATE_LIMIT_HEADERS,
       responses: ERROR_RESPONSES,
     },
@@ -75,13 +76,17 @@ const TAGS = [
   { name: 'devops', description: 'Instance, maintenance, environments, deployments, backups.' },
 ];
 
-function operationOf({ procedurePath, route, procedure, input }: ServedRoute): Record<string, unknown> {
+function operationOf(
+  { procedurePath, route, procedure, input }: ServedRoute,
+  components: Record<string, unknown>,
+): Record<string, unknown> {
   const meta = (procedure as unknown as { _def: { meta?: Meta } })._def.meta;
   const policy = meta?.policy;
   const open = policy?.kind === 'public';
   const scope = policy?.kind === 'role' || policy?.kind === 'platform' ? policy.scope : undefined;
-  const fields = input.schema ? objectPropertiesOf(input.schema) : {};
-  const required = new Set(input.schema?.required ?? []);
+  const inputSchema = input.schema && hoisted(input.schema, `${procedurePath}.input`, components);
+  const fields = inputSchema ? objectPropertiesOf(inputSchema) : {};
+  const required = new Set(inputSchema?.required ?? []);
 
   const parameters: unknown[] = input.pathParameters.map((name) => ({
     name,
@@ -97,13 +102,13 @@ function operationOf({ procedurePath, route, procedure, input }: ServedRoute): R
     requestBody = {
       required: others.some(([name]) => required.has(name)),
       content: {
-        'application/json': { schema: withoutFields(input.schema as JsonSchema, input.pathParameters) },
+        'application/json': { schema: withoutFields(inputSchema as JsonSchema, input.pathParameters) },
       },
     };
   }
 
   const success = route.status ?? 200;
-  const output = jsonSchemaOf(route.output, 'output');
+  const output = hoisted(jsonSchemaOf(route.output, 'output'), `${procedurePath}.output`, components);
   const responses: Record<string, unknown> = {
     [success]: isNothing(route.output)
       ? { description: 'Done; no content.' }
@@ -159,6 +164,32 @@ function queryParameter(name: string, schema: JsonSchema, required: boolean): Re
         schema,
         ...(schema.type === 'array' ? { style: 'form', explode: true } : {}),
       };
+}
+
+/**
+ * `schema` with the definitions zod wrote beside it (`$defs`, for a recursive type such as a JSON
+ * value) moved to the document's components, named after the operation: in OpenAPI a `#/…`
+ * reference counts from the document's root, so a `#/$defs/…` left inside an operation would
+ * point nowhere (and slicing the schema into parameters would drop it).
+ */
+function hoisted(schema: JsonSchema, prefix: string, components: Record<string, unknown>): JsonSchema {
+  const { $defs, ...rest } = schema as JsonSchema & { $defs?: Record<string, unknown> };
+  if (!$defs) return schema;
+  const local = '#/$defs/';
+  const rewrite = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(rewrite);
+    if (node === null || typeof node !== 'object') return node;
+    return Object.fromEntries(
+      Object.entries(node).map(([key, value]) =>
+        key === '$ref' && typeof value === 'string' && value.startsWith(local)
+          ? [key, `#/components/schemas/${prefix}.${value.slice(local.length)}`]
+          : [key, rewrite(value)],
+      ),
+    );
+  };
+  for (const [name, definition] of Object.entries($defs))
+    components[`${prefix}.${name}`] = rewrite(definition);
+  return rewrite(rest) as JsonSchema;
 }
 
 /** The body's schema: the input without the fields the path carries. */
