@@ -251,7 +251,8 @@ const ERROR_SCHEMA = {
 const RATE_LIMIT_HEADERS = {
   RateLimit: {
     description:
-      'The most constraining limit of the request (IETF RateLimit headers draft): `"<policy>";r=<remaining>;t=<seconds until more>`.',
+      'The most constraining limit of the request (IETF RateLimit headers draft): `"<policy>";r=<remaining>;t=<seconds until more>`. ' +
+      'Sent when a limit applied to the call: an API key with limits of its own, a signed-in user, an anonymous caller.',
     schema: { type: 'string' },
     example: '"api-key";r=99;t=1',
   },
