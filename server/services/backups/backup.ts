@@ -1,13 +1,20 @@
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { sql } from 'kysely';
+import { readSchemaVersion, readTables } from '../../../db/backup/catalogue';
+import { DedicatedConnection } from '../../../db/backup/dedicated-connection';
+import {
+  beginSnapshot,
+  commit,
+  exportSnapshot,
+  readServerVersion,
+  rollback,
+} from '../../../db/backup/session';
+import { copyToStatement, lockForBackup } from '../../../db/backup/statements';
 import { syncFile, type WrittenFile, writeCompressed, writeDurably } from './archive-writer';
-import { loadOrder, readTables, UNARCHIVED_TABLES } from './catalogue';
+import { loadOrder, UNARCHIVED_TABLES } from './catalogue';
 import { copyOut } from './copy-protocol';
-import { DedicatedConnection, type SchemalessKysely } from './dedicated-connection';
 import { dataFileName, MANIFEST_FILE, MANIFEST_FORMAT, type Manifest, type ManifestTable } from './manifest';
 import { canDump, dumpTable, type PgDumpTool } from './pg-dump';
-import { copyToStatement, lockForBackup } from './statements';
 
 /**
  * Held (session-level) by whoever backs up or restores the platform's database: one at a time
@@ -20,18 +27,6 @@ export class BackupInProgressError extends Error {
   constructor() {
     super('another backup or restore of this database is running');
   }
-}
-
-/** The latest migration applied, which is what the schema is; null for a database never migrated. */
-export async function readSchemaVersion(db: SchemalessKysely): Promise<string | null> {
-  const { rows } = await sql<{ present: boolean }>`
-    select to_regclass('public.kysely_migration') is not null as present
-  `.execute(db);
-  if (!rows[0]?.present) return null;
-  const latest = await sql<{
-    name: string;
-  }>`select name from kysely_migration order by name desc limit 1`.execute(db);
-  return latest.rows[0]?.name ?? null;
 }
 
 export interface BackupRunOptions {
@@ -77,12 +72,8 @@ export class BackupSession {
     await rm(partial, { recursive: true, force: true });
     await mkdir(partial, { recursive: true, mode: 0o700 });
     try {
-      await sql`begin isolation level repeatable read read only`.execute(db);
-      const server = await sql<{ version: string; num: number }>`
-        select current_setting('server_version') as version,
-          current_setting('server_version_num')::int as num
-      `.execute(db);
-      const { version, num } = server.rows[0]!;
+      await beginSnapshot(db);
+      const { version, num } = await readServerVersion(db);
       const schemaVersion = await readSchemaVersion(db);
       if (!schemaVersion)
         throw new Error('the database has no migrations applied: it is not a platform database');
@@ -93,10 +84,7 @@ export class BackupSession {
       );
       const byName = new Map(catalogue.map((t) => [t.name, t]));
       const method = canDump(pgDump, num) ? 'pg_dump' : 'copy';
-      const snapshot =
-        method === 'pg_dump'
-          ? (await sql<{ id: string }>`select pg_export_snapshot() as id`.execute(db)).rows[0]!.id
-          : null;
+      const snapshot = method === 'pg_dump' ? await exportSnapshot(db) : null;
 
       const tables: ManifestTable[] = [];
       for (const [index, name] of loadOrder(catalogue).order.entries()) {
@@ -136,7 +124,7 @@ export class BackupSession {
           sha256: written.sha256,
         });
       }
-      await sql`commit`.execute(db);
+      await commit(db);
 
       const manifest: Manifest = {
         format: MANIFEST_FORMAT,
@@ -159,7 +147,7 @@ export class BackupSession {
       await syncFile(dirname(directory));
       return manifest;
     } catch (error) {
-      await sql`rollback`.execute(db).catch(() => undefined);
+      await rollback(db).catch(() => undefined);
       await rm(partial, { recursive: true, force: true });
       throw error;
     }

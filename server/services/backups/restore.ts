@@ -4,13 +4,27 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { type Migration, Migrator, sql } from 'kysely';
-import { BackupInProgressError, readSchemaVersion } from './backup';
-import { loadOrder, readSequenceColumns, readTables, UNARCHIVED_TABLES } from './catalogue';
+import { type Migration, Migrator } from 'kysely';
+import { readSchemaVersion, readSequenceColumns, readTables } from '../../../db/backup/catalogue';
+import type { DedicatedConnection, SchemalessKysely } from '../../../db/backup/dedicated-connection';
+import {
+  begin,
+  commit,
+  rollback,
+  setLocalLockTimeout,
+  setLocalReplicaMode,
+} from '../../../db/backup/session';
+import {
+  advanceSequence,
+  analyze,
+  copyFromStatement,
+  hasRows,
+  truncateTables,
+} from '../../../db/backup/statements';
+import { BackupInProgressError } from './backup';
+import { loadOrder, UNARCHIVED_TABLES } from './catalogue';
 import { copyIn } from './copy-protocol';
-import type { DedicatedConnection, SchemalessKysely } from './dedicated-connection';
 import type { Manifest, ManifestTable } from './manifest';
-import { advanceSequence, analyze, copyFromStatement, hasRows, truncateTables } from './statements';
 import { type ArchiveCheck, verifyArchive } from './verify';
 
 export interface RestoreOptions {
@@ -98,17 +112,17 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
       throw new BackupInProgressError();
     }
     const { db } = connection;
-    await sql`begin`.execute(db);
+    await begin(db);
     try {
       const result = await restoreInTransaction(connection, options);
-      await sql`commit`.execute(db);
+      await commit(db);
       await analyze(
         db,
         result.tables.map((t) => t.name),
       ).catch(() => undefined);
       return { ...result, durationMs: Math.round(performance.now() - started) };
     } catch (error) {
-      await sql`rollback`.execute(db).catch(() => undefined);
+      await rollback(db).catch(() => undefined);
       throw error;
     }
   } finally {
@@ -121,7 +135,7 @@ async function restoreInTransaction(
   { directory, manifest, confirm, migrations, lockTimeoutMs = 30_000 }: RestoreOptions,
 ): Promise<Omit<RestoreResult, 'durationMs'>> {
   const { db } = connection;
-  await sql`select set_config('lock_timeout', ${`${lockTimeoutMs}ms`}, true)`.execute(db);
+  await setLocalLockTimeout(db, lockTimeoutMs);
 
   const targetVersion = await readSchemaVersion(db);
   if (targetVersion !== null && !(targetVersion in migrations)) {
@@ -156,7 +170,7 @@ async function restoreInTransaction(
   // No order satisfies foreign keys around a cycle; replica mode skips their checks (the rows
   // come from one consistent snapshot). It needs privileges the target may not grant: then the
   // restore fails, and rolls back, rather than loading without the checks some other way.
-  if (cyclic.length > 0) await sql`set local session_replication_role = replica`.execute(db);
+  if (cyclic.length > 0) await setLocalReplicaMode(db);
 
   await truncateTables(
     db,

@@ -1,8 +1,8 @@
-import { sql } from 'kysely';
+import { advisoryUnlock, tryAdvisoryLock } from '../../../db/advisory-locks';
 import type { PlatformDatabase } from '../../../db/connect';
+import { claimScheduledRun, dueSchedules } from '../../../db/repositories/backup-schedules';
 import type { Logger } from '../../runtime/logger';
 import { nextRun, parseCron } from './cron';
-import { claimScheduledRun, dueSchedules } from './repository';
 import type { BackupScheduleService } from './schedules';
 import type { BackupService } from './service';
 
@@ -68,10 +68,7 @@ export class BackupScheduler {
   private async runRound(): Promise<SchedulerRound> {
     const { database, backups, schedules, logger } = this.options;
     return database.db.connection().execute(async (db) => {
-      const { rows } = await sql<{ locked: boolean }>`
-        select pg_try_advisory_lock(${SCHEDULER_LOCK}::bigint) as locked
-      `.execute(db);
-      if (!rows[0]?.locked) return { ran: false, backups: [], deleted: [] };
+      if (!(await tryAdvisoryLock(db, SCHEDULER_LOCK))) return { ran: false, backups: [], deleted: [] };
       const round: SchedulerRound = { ran: true, backups: [], deleted: [] };
       try {
         const now = this.options.now?.() ?? new Date();
@@ -101,7 +98,7 @@ export class BackupScheduler {
           }
         }
       } finally {
-        await sql`select pg_advisory_unlock(${SCHEDULER_LOCK}::bigint)`.execute(db);
+        await advisoryUnlock(db, SCHEDULER_LOCK);
       }
       return round;
     });

@@ -1,5 +1,14 @@
 import type { PlatformDatabase } from '../../../db/connect';
 import type { BackupScheduleRow } from '../../../db/database';
+import {
+  deleteSchedule,
+  findSchedule,
+  insertSchedule,
+  listSchedules,
+  type ScheduleFields,
+  updateSchedule,
+} from '../../../db/repositories/backup-schedules';
+import { listScheduleBackups } from '../../../db/repositories/backups';
 import type {
   BackupSchedule,
   BackupScheduleCreateInput,
@@ -10,15 +19,6 @@ import type { Logger } from '../../runtime/logger';
 import { type Actor, auditActor } from '../auth/actor';
 import type { AuditEvent, AuditLog } from '../auth/audit';
 import { CronError, nextRun, parseCron } from './cron';
-import {
-  deleteSchedule,
-  findSchedule,
-  insertSchedule,
-  listScheduleBackups,
-  listSchedules,
-  type ScheduleFields,
-  updateSchedule,
-} from './repository';
 import { expiredBackups } from './retention';
 import { toSchedule } from './views';
 

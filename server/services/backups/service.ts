@@ -4,9 +4,20 @@ import { join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Migration } from 'kysely';
 import type pg from 'pg';
+import { DedicatedConnection } from '../../../db/backup/dedicated-connection';
 import type { PlatformDatabase } from '../../../db/connect';
 import type { BackupRow, BackupScheduleRow } from '../../../db/database';
 import { migrations as platformMigrations } from '../../../db/migrations';
+import {
+  deleteBackupRow,
+  failInterruptedBackups,
+  findBackup,
+  finishBackup,
+  insertBackup,
+  latestSuccess,
+  listBackups,
+  markVerified,
+} from '../../../db/repositories/backups';
 import type {
   Backup,
   BackupCreateInput,
@@ -25,19 +36,8 @@ import type { AuditActor, AuditEvent, AuditLog } from '../auth/audit';
 import { ScrapeFigures } from '../monitoring/scrape-figures';
 import { createOutboundPolicy, type OutboundPolicy } from '../outbound';
 import { BACKUP_LOCK, BackupInProgressError, BackupSession } from './backup';
-import { DedicatedConnection } from './dedicated-connection';
 import { ManifestError, readManifest } from './manifest';
 import { detectPgDump, type PgDumpTool } from './pg-dump';
-import {
-  deleteBackupRow,
-  failInterruptedBackups,
-  findBackup,
-  finishBackup,
-  insertBackup,
-  latestSuccess,
-  listBackups,
-  markVerified,
-} from './repository';
 import { ArchiveCorruptError, RestoreRefusedError, restoreArchive } from './restore';
 import {
   checkAllowed,

@@ -1,5 +1,6 @@
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { tryAdvisoryLock } from '../advisory-locks';
 
 /**
  * A Kysely that knows no tables: catalogue queries and COPY statements are written with the sql
@@ -50,11 +51,8 @@ export class DedicatedConnection {
   }
 
   /** `pg_try_advisory_lock`: held by this session until it unlocks or closes. */
-  async tryLock(key: bigint): Promise<boolean> {
-    const { rows } = await sql<{
-      locked: boolean;
-    }>`select pg_try_advisory_lock(${key}::bigint) as locked`.execute(this.db);
-    return rows[0]?.locked === true;
+  tryLock(key: bigint): Promise<boolean> {
+    return tryAdvisoryLock(this.db, key);
   }
 
   /** Ends the session (which releases its advisory locks and rolls back an open transaction). */
