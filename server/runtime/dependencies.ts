@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { PlatformDatabase } from '../../db/connect';
+import { deploymentStatusFigures } from '../../db/repositories/deployments';
 import type { Config } from '../config';
 import type { AppDeps } from '../deps';
 import { alertsComponent } from '../services/alerts/component';
@@ -23,7 +24,6 @@ import { DeploymentService } from '../services/deployments/deployments';
 import { metricSources } from '../services/deployments/metric-sources';
 import { bindDeploymentMetrics } from '../services/deployments/metrics';
 import { createProviderRegistry, defaultProviderFactories } from '../services/deployments/provider-registry';
-import { deploymentStatusFigures } from '../services/deployments/repository';
 import { EnvironmentService } from '../services/devops/environments';
 import { MaintenanceMode } from '../services/devops/maintenance';
 import { maintenanceComponent } from '../services/devops/maintenance-component';

@@ -1,4 +1,5 @@
 import type { PlatformDatabase } from '../../../db/connect';
+import { probeDeployments } from '../../../db/repositories/deployments';
 import type { Component } from '../../runtime/initializer';
 import type { DeploymentEngine } from './deployment-engine';
 
@@ -39,7 +40,7 @@ export function deploymentsComponent(
       {
         name: 'the deployment tables answer',
         async run() {
-          await database.read((db) => db.selectFrom('deployments').select('id').limit(1).execute());
+          await database.read(probeDeployments);
         },
       },
     ],

@@ -1,7 +1,19 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
 import type { Database, DeploymentRow } from '../../../db/database';
+import { markVersionBad } from '../../../db/repositories/bad-versions';
+import { insertDeploymentEvents, type NewDeploymentEvent } from '../../../db/repositories/deployment-events';
+import { type LeasedState, releaseLeases } from '../../../db/repositories/deployment-leases';
+import {
+  appendMeasurement,
+  type DeploymentChanges,
+  databaseTime,
+  loadDeployment,
+  mergedStepState,
+  updateDeploymentIfUnchanged,
+} from '../../../db/repositories/deployments';
 import { backoffDelay, sleep } from '../../../db/retry';
+import { databaseNow } from '../../../db/server-clock';
 import type { PlanStep, StepState } from '../../../shared/devops-deployments';
 import type { Logger } from '../../runtime/logger';
 import type { AuditLog } from '../auth/audit';
@@ -14,18 +26,7 @@ import {
 } from './call-with-retry';
 import type { DeploymentProvider, DeploymentTarget, Measurement } from './contracts';
 import type { ProviderFor, QuerierFor, RunAnalysis } from './engine-seams';
-import { type LeasedState, releaseLeases } from './leases';
 import { compilePlan, describeStep } from './plan';
-import {
-  appendMeasurement,
-  type DeploymentChanges,
-  databaseNow,
-  insertDeploymentEvents,
-  loadDeployment,
-  markVersionBad,
-  type NewDeploymentEvent,
-  updateDeploymentIfUnchanged,
-} from './repository';
 import { openConfig, redactConfig } from './sealed-config';
 import { runStep, type StepContext, type StepOutcome, targetOf } from './step-runner';
 
@@ -55,7 +56,7 @@ const TERMINAL = {
   requested_action: null,
   requested_reason: null,
   paused_reason: null,
-  finished_at: sql<Date>`now()`,
+  finished_at: databaseTime(),
   lease_owner: null,
   lease_expires_at: null,
 } satisfies DeploymentChanges;
@@ -222,7 +223,7 @@ export class DeploymentDriver {
             status: 'paused',
             paused_reason: outcome.reason,
             // Merged in SQL: the measurements appended during the step are not in `row`.
-            step_state: sql`step_state || ${JSON.stringify({ awaiting: outcome.awaiting })}::jsonb`,
+            step_state: mergedStepState({ awaiting: outcome.awaiting }),
             lease_owner: null,
             lease_expires_at: null,
           },

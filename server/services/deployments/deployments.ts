@@ -1,7 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
 import type { Database, DeploymentRow } from '../../../db/database';
+import { findBadVersion, markVersionBad } from '../../../db/repositories/bad-versions';
+import {
+  insertDeploymentEvents,
+  listDeploymentEvents,
+  type NewDeploymentEvent,
+} from '../../../db/repositories/deployment-events';
+import {
+  type DeploymentChanges,
+  databaseTime,
+  findActiveDeployment,
+  findDeployment,
+  insertDeployment,
+  lastPromotedVersion,
+  listDeployments,
+  updateDeploymentIfUnchanged,
+} from '../../../db/repositories/deployments';
 import { sqlState } from '../../../db/retry';
 import type {
   Deployment,
@@ -18,19 +34,6 @@ import { PlatformError } from '../../errors';
 import type { AuditEventType, AuditLog } from '../auth/audit';
 import type { ProviderFor } from './engine-seams';
 import { compilePlan, promotionTarget } from './plan';
-import {
-  type DeploymentChanges,
-  findBadVersion,
-  findDeployment,
-  insertDeployment,
-  insertDeploymentEvents,
-  lastPromotedVersion,
-  listDeploymentEvents,
-  listDeployments,
-  markVersionBad,
-  type NewDeploymentEvent,
-  updateDeploymentIfUnchanged,
-} from './repository';
 import { sealConfig } from './sealed-config';
 import { toDeployment, toDeploymentEvent } from './views';
 
@@ -213,7 +216,7 @@ export class DeploymentService {
           ? await this.update(
               trx,
               row,
-              { status: 'aborted', finished_at: sql<Date>`now()`, lease_owner: null, lease_expires_at: null },
+              { status: 'aborted', finished_at: databaseTime(), lease_owner: null, lease_expires_at: null },
               { type: 'aborted', from: 'pending', to: 'aborted', details: { by: actor.userId, reason } },
             )
           : await this.update(
@@ -351,20 +354,7 @@ export class DeploymentService {
   ): Promise<never> {
     if (sqlState(error) !== '23505') throw error;
     const active = key
-      ? await this.options.database
-          .read((db) =>
-            db
-              .selectFrom('deployments')
-              .select(['id', 'version'])
-              .where('organization_id', '=', key.organizationId)
-              .where('service', '=', key.service)
-              .where('environment', '=', key.environment)
-              .where(
-                sql<boolean>`status in ('pending', 'progressing', 'paused') or requested_action is not null`,
-              )
-              .executeTakeFirst(),
-          )
-          .catch(() => undefined)
+      ? await this.options.database.read((db) => findActiveDeployment(db, key)).catch(() => undefined)
       : undefined;
     const which = active ? ` (${active.id}, version ${active.version})` : '';
     throw new PlatformError(

@@ -1,10 +1,10 @@
 import type { DeploymentRow } from '../../../db/database';
+import type { NewDeploymentEvent } from '../../../db/repositories/deployment-events';
 import { sleep } from '../../../db/retry';
 import type { AwaitingOperator, PlanStep } from '../../../shared/devops-deployments';
 import { Interrupted, ProviderCallFailed } from './call-with-retry';
 import type { DeploymentProvider, DeploymentTarget, Measurement } from './contracts';
 import type { QuerierFor, RunAnalysis } from './engine-seams';
-import type { NewDeploymentEvent } from './repository';
 
 /** What running one step came to; the driver commits it together with its events. */
 export type StepOutcome =

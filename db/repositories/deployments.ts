@@ -1,23 +1,8 @@
-import { type Insertable, type Kysely, sql, type UpdateObject } from 'kysely';
-import type {
-  BadVersionRow,
-  Database,
-  DeploymentEventRow,
-  DeploymentRow,
-  DeploymentsTable,
-} from '../../../db/database';
-import type { DeploymentEventType, DeploymentStatus } from '../../../shared/devops-deployments';
+import { type Insertable, type Kysely, type RawBuilder, sql, type UpdateObject } from 'kysely';
+import type { DeploymentStatus } from '../../shared/devops-deployments';
+import type { Database, DeploymentRow, DeploymentsTable } from '../database';
 
-/** SQL of the deployment tables; every function takes the connection or transaction to run on. */
-
-export interface NewDeploymentEvent {
-  type: DeploymentEventType;
-  /** With `to`: the event records a status change. */
-  from?: DeploymentStatus;
-  to?: DeploymentStatus;
-  step?: number | null;
-  details?: Record<string, unknown>;
-}
+/** SQL of the deployments table; every function takes the connection or transaction to run on. */
 
 export async function insertDeployment(
   trx: Kysely<Database>,
@@ -79,43 +64,6 @@ export async function listDeployments(
     );
   }
   return select.execute();
-}
-
-/** A deployment's events in order; the latest `limit` of them. */
-export async function listDeploymentEvents(
-  db: Kysely<Database>,
-  deploymentId: string,
-  limit: number,
-): Promise<DeploymentEventRow[]> {
-  const rows = await db
-    .selectFrom('deployment_events')
-    .selectAll()
-    .where('deployment_id', '=', deploymentId)
-    .orderBy('id', 'desc')
-    .limit(limit)
-    .execute();
-  return rows.reverse();
-}
-
-export async function insertDeploymentEvents(
-  db: Kysely<Database>,
-  deploymentId: string,
-  events: NewDeploymentEvent[],
-): Promise<void> {
-  if (events.length === 0) return;
-  await db
-    .insertInto('deployment_events')
-    .values(
-      events.map((event) => ({
-        deployment_id: deploymentId,
-        type: event.type,
-        from_status: event.from ?? null,
-        to_status: event.to ?? null,
-        step: event.step ?? null,
-        details: JSON.stringify(event.details ?? {}),
-      })),
-    )
-    .execute();
 }
 
 /** Column changes, values or SQL expressions (`now()`, a jsonb merge). */
@@ -185,54 +133,6 @@ export async function lastPromotedVersion(
     .executeTakeFirst();
 }
 
-export interface VersionKey {
-  organizationId: string;
-  service: string;
-  environment: string;
-  version: string;
-}
-
-export async function findBadVersion(
-  db: Kysely<Database>,
-  key: VersionKey,
-): Promise<BadVersionRow | undefined> {
-  return db
-    .selectFrom('bad_versions')
-    .selectAll()
-    .where('organization_id', '=', key.organizationId)
-    .where('service', '=', key.service)
-    .where('environment', '=', key.environment)
-    .where('version', '=', key.version)
-    .executeTakeFirst();
-}
-
-/** Marks a version bad; the first reason stays if it already was. Returns whether it is newly bad. */
-export async function markVersionBad(
-  db: Kysely<Database>,
-  key: VersionKey & { reason: string; deploymentId: string },
-): Promise<boolean> {
-  const inserted = await db
-    .insertInto('bad_versions')
-    .values({
-      organization_id: key.organizationId,
-      service: key.service,
-      environment: key.environment,
-      version: key.version,
-      reason: key.reason,
-      deployment_id: key.deploymentId,
-    })
-    .onConflict((oc) => oc.columns(['organization_id', 'service', 'environment', 'version']).doNothing())
-    .returning('version')
-    .executeTakeFirst();
-  return inserted !== undefined;
-}
-
-/** The database's clock, which every instance shares: leases and pauses are measured by it. */
-export async function databaseNow(db: Kysely<Database>): Promise<Date> {
-  const { rows } = await sql<{ now: Date }>`select now() as now`.execute(db);
-  return (rows[0] as { now: Date }).now;
-}
-
 /** Deployments of every organization by status, with when the latest of each status finished. */
 export async function deploymentStatusFigures(
   db: Kysely<Database>,
@@ -251,4 +151,34 @@ export async function deploymentStatusFigures(
     count: Number(row.count),
     lastFinishedAt: row.last_finished_at ? new Date(row.last_finished_at) : null,
   }));
+}
+
+/** The database's `now()` as a column value: a deployment's times are the database's. */
+export function databaseTime(): RawBuilder<Date> {
+  return sql<Date>`now()`;
+}
+
+/** `patch` merged into the row's step state in SQL, so what was appended meanwhile stays. */
+export function mergedStepState(patch: Record<string, unknown>): RawBuilder<string> {
+  return sql<string>`step_state || ${JSON.stringify(patch)}::jsonb`;
+}
+
+/** The deployment under way of a service in an environment (the one the partial unique index keeps alone). */
+export async function findActiveDeployment(
+  db: Kysely<Database>,
+  key: { organizationId: string; service: string; environment: string },
+): Promise<{ id: string; version: string } | undefined> {
+  return db
+    .selectFrom('deployments')
+    .select(['id', 'version'])
+    .where('organization_id', '=', key.organizationId)
+    .where('service', '=', key.service)
+    .where('environment', '=', key.environment)
+    .where(sql<boolean>`status in ('pending', 'progressing', 'paused') or requested_action is not null`)
+    .executeTakeFirst();
+}
+
+/** Reads one deployment id: whether the table answers (a self-test). */
+export async function probeDeployments(db: Kysely<Database>): Promise<void> {
+  await db.selectFrom('deployments').select('id').limit(1).execute();
 }

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
-import type { Database, DeploymentRow } from '../../../db/database';
-import type { DeploymentStatus } from '../../../shared/devops-deployments';
+import type { DeploymentStatus } from '../../shared/devops-deployments';
+import type { Database, DeploymentRow } from '../database';
 
 /**
  * Leases on deployments: the one engine instance that may drive a deployment, until when. Times
