@@ -1,5 +1,11 @@
 import type { Kysely } from 'kysely';
 import type { AuditEventRow, Database } from '../../../db/database';
+import {
+  type AuditEventPage,
+  insertAuditEvent,
+  listAuditEvents,
+  listPlatformAuditEvents,
+} from '../../../db/repositories/audit-events';
 import type { AuditEventType } from '../../../shared/auth';
 import type { Metrics } from '../monitoring/metrics';
 
@@ -42,57 +48,30 @@ export class AuditLog {
     const details = platform
       ? { ...event.details, actorOrganizationId: event.actor.organizationId ?? null }
       : (event.details ?? {});
-    await db
-      .insertInto('audit_events')
-      .values({
-        scope: platform ? 'platform' : 'organization',
-        organization_id: platform ? null : (event.actor.organizationId ?? null),
-        actor_user_id: event.actor.userId ?? null,
-        actor_api_key_id: event.actor.apiKeyId ?? null,
-        type: event.type,
-        result: event.result,
-        target_type: event.target?.type ?? null,
-        target_id: event.target?.id ?? null,
-        ip: event.actor.ip ?? null,
-        // Bounded: the header is the caller's to choose.
-        user_agent: event.actor.userAgent?.slice(0, 512) ?? null,
-        details: JSON.stringify(details),
-      })
-      .execute();
+    await insertAuditEvent(db, {
+      scope: platform ? 'platform' : 'organization',
+      organization_id: platform ? null : (event.actor.organizationId ?? null),
+      actor_user_id: event.actor.userId ?? null,
+      actor_api_key_id: event.actor.apiKeyId ?? null,
+      type: event.type,
+      result: event.result,
+      target_type: event.target?.type ?? null,
+      target_id: event.target?.id ?? null,
+      ip: event.actor.ip ?? null,
+      // Bounded: the header is the caller's to choose.
+      user_agent: event.actor.userAgent?.slice(0, 512) ?? null,
+      details: JSON.stringify(details),
+    });
     this.metrics.auth.events.inc({ type: event.type, result: event.result });
   }
 
   /** An organization's events, newest first, one page at a time (`before`: ids below it). */
-  async list(
-    db: Kysely<Database>,
-    organizationId: string,
-    { limit, before, type }: { limit: number; before?: string; type?: AuditEventType },
-  ): Promise<AuditEventRow[]> {
-    let query = db
-      .selectFrom('audit_events')
-      .selectAll()
-      .where('organization_id', '=', organizationId)
-      .where('scope', '=', 'organization')
-      .orderBy('id', 'desc')
-      .limit(limit);
-    if (before) query = query.where('id', '<', before);
-    if (type) query = query.where('type', '=', type);
-    return query.execute();
+  list(db: Kysely<Database>, organizationId: string, page: AuditEventPage): Promise<AuditEventRow[]> {
+    return listAuditEvents(db, organizationId, page);
   }
 
   /** The platform's own events (actions on the installation), newest first, one page at a time. */
-  async listPlatform(
-    db: Kysely<Database>,
-    { limit, before, type }: { limit: number; before?: string; type?: AuditEventType },
-  ): Promise<AuditEventRow[]> {
-    let query = db
-      .selectFrom('audit_events')
-      .selectAll()
-      .where('scope', '=', 'platform')
-      .orderBy('id', 'desc')
-      .limit(limit);
-    if (before) query = query.where('id', '<', before);
-    if (type) query = query.where('type', '=', type);
-    return query.execute();
+  listPlatform(db: Kysely<Database>, page: AuditEventPage): Promise<AuditEventRow[]> {
+    return listPlatformAuditEvents(db, page);
   }
 }

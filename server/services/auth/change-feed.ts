@@ -1,6 +1,7 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import pg from 'pg';
 import type { Database } from '../../../db/database';
+import { notify } from '../../../db/notify';
 
 /**
  * The channels instances tell each other about on. A closed list, because a channel name reaches
@@ -209,7 +210,7 @@ export async function publishChange(db: Kysely<Database>, channel: string, paylo
   const name = checkChannel(channel);
   if (Buffer.byteLength(payload, 'utf8') > MAX_PAYLOAD_BYTES)
     throw new RangeError(`a change payload is limited to ${MAX_PAYLOAD_BYTES} bytes`);
-  await sql`select pg_notify(${name}, ${payload})`.execute(db);
+  await notify(db, name, payload);
 }
 
 function checkChannel(channel: string): ChangeChannel {

@@ -1,5 +1,10 @@
-import { type RawBuilder, sql } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
+import {
+  deleteLoginFailures,
+  deleteStaleLoginFailures,
+  recordLoginFailure,
+  secondsUntilUnlocked,
+} from '../../../db/repositories/login-failures';
 
 /** What a throttle check decided: go ahead, or wait this many whole seconds. */
 export type ThrottleDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
@@ -60,16 +65,7 @@ export class LoginThrottle {
   /** Whether an attempt on these keys may proceed; if not, how long the longest lock still runs. */
   async check(keys: readonly string[], now?: Date): Promise<ThrottleDecision> {
     if (keys.length === 0) return { allowed: true };
-    const at = timeOf(now);
-    const row = await this.database.read((db) =>
-      db
-        .selectFrom('login_failures')
-        .select(sql<number | null>`ceil(extract(epoch from max(locked_until) - ${at}))::int`.as('seconds'))
-        .where('key', 'in', keys)
-        .where('locked_until', '>', at)
-        .executeTakeFirst(),
-    );
-    const seconds = row?.seconds;
+    const seconds = await this.database.read((db) => secondsUntilUnlocked(db, keys, now));
     if (seconds === null || seconds === undefined) return { allowed: true };
     return { allowed: false, retryAfterSeconds: Math.max(1, seconds) };
   }
@@ -82,30 +78,18 @@ export class LoginThrottle {
     // Sorted, so two transactions sharing keys lock them in the same order and cannot deadlock.
     const sorted = [...new Set(keys)].sort();
     await this.database.transaction(async (trx) => {
-      const at = timeOf(now);
       for (const key of sorted) {
         const free = key.startsWith(IP_PREFIX) ? this.ipFree : this.accountFree;
-        // In ON CONFLICT DO UPDATE every expression sees the row as it was, so `failures` below is
-        // the new count in both SET clauses.
-        const failures = sql<number>`(case
-          when login_failures.last_failure_at <= ${at} - make_interval(secs => ${this.forgetAfterSeconds}::float8)
-          then 1 else login_failures.failures + 1 end)`;
-        await trx
-          .insertInto('login_failures')
-          .values({
-            key,
-            failures: 1,
-            last_failure_at: at,
-            locked_until: this.lockedUntil(at, sql<number>`1`, free),
-          })
-          .onConflict((oc) =>
-            oc.column('key').doUpdateSet({
-              failures,
-              last_failure_at: at,
-              locked_until: this.lockedUntil(at, failures, free),
-            }),
-          )
-          .execute();
+        await recordLoginFailure(
+          trx,
+          key,
+          {
+            freeFailures: free,
+            maxDelaySeconds: this.maxDelaySeconds,
+            forgetAfterSeconds: this.forgetAfterSeconds,
+          },
+          now,
+        );
       }
     });
   }
@@ -115,33 +99,11 @@ export class LoginThrottle {
     if (!accountKeyToReset.startsWith(ACCOUNT_PREFIX)) {
       throw new Error('recordSuccess resets account keys only');
     }
-    await this.database.transaction((trx) =>
-      trx.deleteFrom('login_failures').where('key', '=', accountKeyToReset).execute(),
-    );
+    await this.database.transaction((trx) => deleteLoginFailures(trx, accountKeyToReset));
   }
 
   /** Deletes keys with no failure since `olderThan` and no lock still running; returns how many. */
   async sweep(olderThan: Date, now?: Date): Promise<number> {
-    const result = await this.database.transaction((trx) =>
-      trx
-        .deleteFrom('login_failures')
-        .where('last_failure_at', '<', olderThan)
-        .where('locked_until', '<=', timeOf(now))
-        .executeTakeFirst(),
-    );
-    return Number(result.numDeletedRows);
+    return this.database.transaction((trx) => deleteStaleLoginFailures(trx, olderThan, now));
   }
-
-  /** `at` plus 2^(failures − free − 1) seconds, capped; `at` itself while failures are free. */
-  private lockedUntil(at: RawBuilder<Date>, failures: RawBuilder<number>, free: number): RawBuilder<Date> {
-    // The exponent is capped before power() so a huge count cannot overflow a double.
-    return sql<Date>`${at} + make_interval(secs => case
-      when ${failures} > ${free}::int
-      then least(${this.maxDelaySeconds}::float8, power(2, least(${failures} - ${free}::int - 1, 40)))
-      else 0 end)`;
-  }
-}
-
-function timeOf(at: Date | undefined): RawBuilder<Date> {
-  return at ? sql<Date>`${at}::timestamptz` : sql<Date>`statement_timestamp()`;
 }
