@@ -1,6 +1,7 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
 import type { Database } from '../../../db/database';
+import { selectServerSettings } from '../../../db/server-settings';
 import type { Cache, EntryOptions } from './cache';
 import type { CacheWarmer } from './warmers';
 
@@ -36,10 +37,6 @@ export function databaseSettingsWarmer(database: PlatformDatabase): CacheWarmer 
 }
 
 async function selectDatabaseSettings(db: Kysely<Database>): Promise<DatabaseSettings> {
-  const { rows } = await sql<{ server_version: string; max_connections: number }>`
-    select current_setting('server_version') as server_version,
-           current_setting('max_connections')::int as max_connections
-  `.execute(db);
-  const row = rows[0]!;
+  const row = await selectServerSettings(db);
   return { serverVersion: row.server_version, maxConnections: row.max_connections };
 }

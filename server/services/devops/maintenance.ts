@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
 import type { Database } from '../../../db/database';
+import { findPlatformSetting, upsertPlatformSetting } from '../../../db/repositories/platform-settings';
 import type { AuditActor, AuditLog } from '../auth/audit';
 import type { ChangeFeed } from '../auth/change-feed';
 
@@ -79,9 +80,7 @@ export class MaintenanceMode {
   }
 
   async load(): Promise<MaintenanceState> {
-    const row = await this.options.database.read((db) =>
-      db.selectFrom('platform_settings').select('value').where('name', '=', SETTING).executeTakeFirst(),
-    );
+    const row = await this.options.database.read((db) => findPlatformSetting(db, SETTING));
     this.state = row ? (row.value as unknown as MaintenanceState) : MAINTENANCE_OFF;
     return this.state;
   }
@@ -102,13 +101,7 @@ export class MaintenanceMode {
       : MAINTENANCE_OFF;
     const value = JSON.stringify(state);
     await this.options.database.transaction(async (trx: Kysely<Database>) => {
-      await trx
-        .insertInto('platform_settings')
-        .values({ name: SETTING, value, updated_by: actor.userId })
-        .onConflict((oc) =>
-          oc.column('name').doUpdateSet({ value, updated_by: actor.userId, updated_at: new Date() }),
-        )
-        .execute();
+      await upsertPlatformSetting(trx, { name: SETTING, value, updatedBy: actor.userId });
       await this.options.changes.publish(trx, CHANNEL, state.enabled ? 'on' : 'off');
       await this.options.audit.record(trx, {
         scope: 'platform',
