@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlatformDatabase } from '../../db/connect';
+import { deleteExpiredRateLimits } from '../../db/repositories/rate-limits';
 import type { RateLimitPolicy } from '../../server/services/rate-limit/gcra';
 import { MemoryRateLimitStore } from '../../server/services/rate-limit/memory-store';
-import {
-  deleteExpiredRateLimits,
-  PostgresRateLimitStore,
-} from '../../server/services/rate-limit/postgres-store';
+import { PostgresRateLimitStore } from '../../server/services/rate-limit/postgres-store';
 import type { RateLimitStore } from '../../server/services/rate-limit/store';
 import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 import { hammer, offer } from '../helpers/rate-limit-load';
