@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
+import { selectProbe } from '../../../db/probe';
 import type { Component } from '../../runtime/initializer';
 import type { Logger } from '../../runtime/logger';
 import { readPgStatStatements } from './pg-stat-statements';
@@ -43,7 +43,7 @@ export function performanceComponent({
         async run() {
           const probe = Math.floor(Math.random() * 1e9);
           const before = queries.totals().count;
-          await database.read((db) => sql`select ${probe}::int as probe`.execute(db));
+          await database.read((db) => selectProbe(db, probe));
           if (queries.totals().count <= before) throw new Error('the query monitor did not see the query');
         },
       },

@@ -1,5 +1,10 @@
-import { sql } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
+import {
+  createPgStatStatements,
+  pgStatStatementsAvailable,
+  pgStatStatementsCreated,
+  selectTopStatements,
+} from '../../../db/repositories/pg-stat-statements';
 import { sqlState } from '../../../db/retry';
 
 /** One statement as PostgreSQL's pg_stat_statements counts it (this database, all users). */
@@ -45,24 +50,7 @@ export async function readPgStatStatements(
   const missing = await ensureExtension(database, createExtension);
   if (missing) return { available: false, reason: missing };
   try {
-    const { rows } = await database.read((db) =>
-      sql<{
-        queryid: string;
-        query: string;
-        calls: string;
-        total_exec_time: number;
-        mean_exec_time: number;
-        max_exec_time: number;
-        rows: string;
-        shared_blks_hit: string;
-        shared_blks_read: string;
-      }>`select queryid::text as queryid, query, calls, total_exec_time, mean_exec_time, max_exec_time,
-                rows, shared_blks_hit, shared_blks_read
-         from pg_stat_statements
-         where dbid = (select oid from pg_database where datname = current_database())
-         order by total_exec_time desc
-         limit ${limit}`.execute(db),
-    );
+    const rows = await database.read((db) => selectTopStatements(db, limit));
     return {
       available: true,
       statements: rows.map((row) => ({
@@ -91,16 +79,12 @@ export async function readPgStatStatements(
 /** Null once the extension exists in this database, else why it does not. */
 async function ensureExtension(database: PlatformDatabase, create: boolean): Promise<string | null> {
   if (await extensionCreated(database)) return null;
-  const { rows } = await database.read((db) =>
-    sql<{ available: boolean }>`select exists (
-      select 1 from pg_available_extensions where name = 'pg_stat_statements'
-    ) as available`.execute(db),
-  );
-  if (!rows[0]?.available) return 'the server does not have the pg_stat_statements extension installed';
+  const available = await database.read(pgStatStatementsAvailable);
+  if (!available) return 'the server does not have the pg_stat_statements extension installed';
   if (!create)
     return 'pg_stat_statements is not created in this database (create extension pg_stat_statements)';
   try {
-    await sql`create extension if not exists pg_stat_statements`.execute(database.db);
+    await createPgStatStatements(database.db);
     return null;
   } catch (error) {
     // Two callers creating it at once: the loser fails, yet the extension is there.
@@ -109,13 +93,8 @@ async function ensureExtension(database: PlatformDatabase, create: boolean): Pro
   }
 }
 
-async function extensionCreated(database: PlatformDatabase): Promise<boolean> {
-  const { rows } = await database.read((db) =>
-    sql<{ created: boolean }>`select exists (
-      select 1 from pg_extension where extname = 'pg_stat_statements'
-    ) as created`.execute(db),
-  );
-  return rows[0]?.created === true;
+function extensionCreated(database: PlatformDatabase): Promise<boolean> {
+  return database.read(pgStatStatementsCreated);
 }
 
 function round(ms: number): number {

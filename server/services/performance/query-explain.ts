@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
+import { explainGenericPlan, setLocalStatementTimeout } from '../../../db/explain';
 import { sqlState } from '../../../db/retry';
 import { PlatformError } from '../../errors';
 import type { QueryMonitor } from './query-monitor';
@@ -44,18 +44,14 @@ export async function explainShape(
       `only select, insert, update, delete and with statements can be explained, not ${shape.operation}`,
     );
   }
-  // sql-check: allow text captured from this process's own Kysely queries (values as $n), looked up by fingerprint, never from a caller; EXPLAIN without ANALYZE plans it in a read-only transaction without running it
-  const statement = sql.raw(captured);
   try {
     return await database.db
       .transaction()
       .setAccessMode('read only')
       .execute(async (trx) => {
-        await sql`select set_config('statement_timeout', ${String(timeoutMs)}, true)`.execute(trx);
-        const { rows } = await sql<{
-          'QUERY PLAN': unknown;
-        }>`explain (generic_plan, format json) ${statement}`.execute(trx);
-        return { fingerprint, text: shape.text, plan: rows[0]?.['QUERY PLAN'] ?? null };
+        await setLocalStatementTimeout(trx, timeoutMs);
+        const plan = await explainGenericPlan(trx, captured);
+        return { fingerprint, text: shape.text, plan };
       });
   } catch (error) {
     throw planningError(error) ?? error;
