@@ -30,6 +30,7 @@ import {
   type BaselineName,
   BUN,
   platformDatabaseUrl,
+  productionNodeFlags,
   type RunningTarget,
   type Runtime,
   startBaseline,
@@ -320,7 +321,7 @@ async function main(): Promise<void> {
     ).output.trim();
     const header = [
       `CPU: ${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} cores; Linux ${release()}; load average ${loadavg()[0]?.toFixed(2)} at start`,
-      `Runtimes: ${runtimes.map((r) => (r === 'bun' ? `Bun ${bunVersion}` : `Node ${process.versions.node} (node --import tsx)`)).join(', ')} (servers, pinned to core ${SERVER_CPU}); bench driver Node ${process.versions.node}`,
+      `Runtimes: ${runtimes.map((r) => (r === 'bun' ? `Bun ${bunVersion}` : `Node ${process.versions.node} (platform: node ${[...productionNodeFlags(), '--import tsx'].join(' ')}, as npm run start:node)`)).join(', ')} (servers, pinned to core ${SERVER_CPU}); bench driver Node ${process.versions.node}`,
       `Load generator: ${await loadGeneratorVersion(processes, generator)} (pinned to core ${LOAD_CPU}), ${connections} connections${generator === 'wrk' ? ', 1 thread' : ' (latencies in whole ms; may not saturate a server)'}, keep-alive GET`,
       `Method: ${rounds} rounds x ${seconds} s per target after ${warmupSeconds} s warm-up, baseline and platform interleaved; medians across rounds; ratio = median of per-round ratios; peak RSS = VmHWM of the server process at the end of its runtime's rounds (the platform's PostgreSQL not included)`,
       `Platform: commit ${commit}${dirty ? ' with uncommitted changes' : ''}, NODE_ENV=production, embedded PostgreSQL, ${

@@ -106,9 +106,9 @@ export async function startBaseline(
 }
 
 /**
- * The platform as production runs it: on Bun (`bun server/main.ts`) or Node (`node --import tsx
- * server/main.ts`), NODE_ENV=production, default log level, an embedded PostgreSQL in a fresh
- * data directory (`dataDir`). `overrides` (from BENCH_PLATFORM_ENV) exist to measure what a
+ * The platform as production runs it: on Bun (`bun server/main.ts`) or Node (package.json's
+ * `start:node`, with its V8 flags), NODE_ENV=production, default log level, an embedded
+ * PostgreSQL in a fresh data directory (`dataDir`). `overrides` (from BENCH_PLATFORM_ENV) exist to measure what a
  * setting costs, e.g. LOG_LEVEL=warn.
  */
 export async function startPlatform(
@@ -122,6 +122,7 @@ export async function startPlatform(
     name,
     logFile,
     args: [join(ROOT, 'server/main.ts')],
+    nodeFlags: productionNodeFlags(),
     env: {
       ...baseEnv(),
       NODE_ENV: 'production',
@@ -169,9 +170,25 @@ export async function platformDatabaseUrl(
   return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
 }
 
+/**
+ * The V8 flags production gives Node: those of package.json's `start:node` before `--import`
+ * (`node --max-semi-space-size=32 --import tsx server/main.ts`), read from there so that the
+ * bench measures what operators run and cannot drift from it. Why the flag: docs/operations.md,
+ * "Running on Node".
+ */
+export function productionNodeFlags(): string[] {
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  const words = manifest.scripts['start:node']!.trim().split(/\s+/);
+  const end = words.indexOf('--import');
+  if (words[0] !== 'node' || end === -1) throw new Error(`unexpected start:node: ${words.join(' ')}`);
+  return words.slice(1, end);
+}
+
 function startLogged(
   options: TargetOptions,
-  spec: { name: string; logFile: string; args: string[]; env: NodeJS.ProcessEnv },
+  spec: { name: string; logFile: string; args: string[]; env: NodeJS.ProcessEnv; nodeFlags?: string[] },
 ): { started: Started } {
   const fd = openSync(spec.logFile, 'a');
   try {
@@ -179,7 +196,8 @@ function startLogged(
     // runs in the same process (--import registers hooks; `npx tsx` would spawn a chain).
     // Under Bun, execPath is Bun's: the Node servers must still run on Node.
     const node = process.versions.bun ? 'node' : process.execPath;
-    const runtime = (options.runtime ?? 'bun') === 'bun' ? [BUN] : [node, '--import', 'tsx'];
+    const runtime =
+      (options.runtime ?? 'bun') === 'bun' ? [BUN] : [node, ...(spec.nodeFlags ?? []), '--import', 'tsx'];
     return options.processes.start({
       name: spec.name,
       command: 'taskset',
