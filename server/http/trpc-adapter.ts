@@ -30,15 +30,18 @@ export function trpcAdapter(deps: AppDeps, endpoint: string) {
       },
     });
     exchange.finish(response);
-    return beforeContext ? withRequestId(response, c.get('requestId')) : response;
+    if (beforeContext) return withRequestId(response, exchange, true);
+    // The context refused (the per-address limit): tRPC formatted the calls' errors without it.
+    return exchange.contextRefused ? withRequestId(response, exchange, false) : response;
   };
 }
 
 /**
- * An error tRPC formatted without a context carries `requestId: null` and, as tRPC builds it,
- * a text/plain content type: give it this request's id and say it is JSON.
+ * An error tRPC formatted without a context carries `requestId: null`: give it (each call's of a
+ * batch) this request's id, as the single-call path does (TrpcExchange.withRequestId). Before
+ * the context tRPC also builds it with a text/plain content type (`asJson`): say it is JSON.
  */
-async function withRequestId(response: Response, requestId: string): Promise<Response> {
+async function withRequestId(response: Response, exchange: TrpcExchange, asJson: boolean): Promise<Response> {
   const text = await response.text();
   let body: unknown;
   try {
@@ -46,9 +49,11 @@ async function withRequestId(response: Response, requestId: string): Promise<Res
   } catch {
     return new Response(text, response);
   }
-  const data = (body as { error?: { data?: { requestId?: unknown } } } | null)?.error?.data;
-  if (data && typeof data === 'object') data.requestId = requestId;
+  for (const item of Array.isArray(body) ? body : [body]) {
+    const error = (item as { error?: unknown } | null)?.error;
+    if (error) exchange.withRequestId(error);
+  }
   const headers = new Headers(response.headers);
-  headers.set('content-type', 'application/json');
+  if (asJson) headers.set('content-type', 'application/json');
   return new Response(JSON.stringify(body), { status: response.status, headers });
 }

@@ -17,7 +17,12 @@ import { limitAnonymous, rateLimitResponseHeaders } from './trpc-rate-limit';
  */
 export class TrpcExchange {
   /** What tRPC reports of the request's calls, recorded once the response is made. */
-  readonly calls = new ProcedureCalls();
+  readonly calls = new RequestCalls();
+  /**
+   * The context was refused (the per-address limit): tRPC formats the errors of such a request
+   * without a context, so with `requestId: null`; `withRequestId` gives them this request's id.
+   */
+  contextRefused = false;
   /** Rate-limit decisions taken while serving the request; the most constraining one becomes its headers. */
   readonly rateLimits: RateLimitNote[] = [];
   private address: string | undefined;
@@ -42,8 +47,23 @@ export class TrpcExchange {
    * credential (which throws when it refuses). `calls` is the number of calls the request holds.
    */
   async createContext(calls: number, out: { readonly resHeaders: Headers }): Promise<Context> {
-    await limitAnonymous(this.c, this.deps, calls, this.ip, this.rateLimits);
+    try {
+      await limitAnonymous(this.c, this.deps, calls, this.ip, this.rateLimits);
+    } catch (refusal) {
+      this.contextRefused = true;
+      throw refusal;
+    }
     return createContext(this.c, this.deps, out, this.rateLimits, this.ip);
+  }
+
+  /**
+   * An error shape tRPC's formatter made without a context (`data.requestId` null) with this
+   * request's id, as every other error of the platform carries it. Changes `shape` in place.
+   */
+  withRequestId<T>(shape: T): T {
+    const data = (shape as { data?: { requestId?: unknown } } | null)?.data;
+    if (data && typeof data === 'object' && data.requestId === null) data.requestId = this.c.get('requestId');
+    return shape;
   }
 
   /**
@@ -84,5 +104,36 @@ export class TrpcExchange {
     // named its own time (maintenance, the rate-limit store's fail-closed policy).
     if (this.unavailable && !headers.has('Retry-After')) headers.set('Retry-After', '1');
     return response;
+  }
+}
+
+type ReportedCalls = Parameters<ProcedureCalls['seen']>[0];
+
+/**
+ * The request's calls, where a failure of the whole request (tRPC's `onError` without a path:
+ * a result only a stream can carry, one that cannot be serialized) fails every call it reported
+ * that has no failure of its own, instead of leaving them counted as OK.
+ */
+class RequestCalls extends ProcedureCalls {
+  private reported: ReportedCalls;
+  private wholeRequest: TRPCError | undefined;
+
+  override seen(calls: ReportedCalls, type: string | undefined): void {
+    this.reported = calls;
+    super.seen(calls, type);
+  }
+
+  override failed(path: string | undefined, error: TRPCError): void {
+    if (path === undefined) this.wholeRequest = error;
+    super.failed(path, error);
+  }
+
+  override record(...args: Parameters<ProcedureCalls['record']>): void {
+    const failure = this.wholeRequest;
+    if (failure !== undefined && this.reported) {
+      // Each call takes its own failure first (record matches them in order), then this one.
+      for (const call of this.reported) super.failed(call.path, failure);
+    }
+    super.record(...args);
   }
 }

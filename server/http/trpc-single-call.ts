@@ -143,7 +143,9 @@ export function singleCallDispatcher(deps: AppDeps, endpoint: string) {
         return exchange.finish(new Response(body, { status: 200, headers: headers ?? JSON_HEADERS }));
       }
       const answer = {
-        error: getTRPCErrorShape({ config, ctx, error, input: input.result(), path, type }),
+        error: exchange.withRequestId(
+          getTRPCErrorShape({ config, ctx, error, input: input.result(), path, type }),
+        ),
       };
       const status = getHTTPStatusCode(answer as never, [error]);
       exchange.calls.seen(entry.reported, type);
@@ -157,7 +159,9 @@ export function singleCallDispatcher(deps: AppDeps, endpoint: string) {
       const error = getTRPCErrorFromUnknown(cause);
       exchange.failed(error, undefined);
       const answer = {
-        error: getTRPCErrorShape({ config, ctx, error, input: undefined, path: undefined, type }),
+        error: exchange.withRequestId(
+          getTRPCErrorShape({ config, ctx, error, input: undefined, path: undefined, type }),
+        ),
       };
       const body = JSON.stringify({ error: serialize(answer.error) });
       const status = getHTTPStatusCode(answer as never, [error]);

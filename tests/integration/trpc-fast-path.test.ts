@@ -491,6 +491,18 @@ describe('the single-call path', () => {
     const { wrong, statuses } = await compare(cases, sides);
     expect(wrong, wrong.join('\n\n')).toEqual([]);
     expect(statuses.get(429)).toBeGreaterThan(0);
+    // A refusal names its request like every other error (tRPC formats it without a context), a
+    // batch's in each call's error.
+    for (const [side, app] of Object.entries(sides)) {
+      for (const path of ['/api/trpc/system.info', '/api/trpc/system.info,system.info?batch=1']) {
+        const requestId = `refused-${side}-${++requestNumber}`;
+        const refused = await answer(app, { path, init: {} }, requestId);
+        expect(refused.status, `${side} ${path}`).toBe(429);
+        const body = JSON.parse(refused.text) as unknown;
+        for (const item of Array.isArray(body) ? body : [body])
+          expect(item.error.data.requestId, `${side} ${path}`).toBe(requestId);
+      }
+    }
   });
 
   it('runs a failed call once: a refused sign-in counts one failure, an invalid mutation writes nothing', async () => {
