@@ -11,9 +11,9 @@ import { createLogger } from '../../../server/runtime/logger';
 import { API_KEY_SCOPES } from '../../../shared/auth';
 
 /**
- * The in-process measurements (observe-cpu.ts, trpc-dispatch-cpu.ts): the platform's
- * dependencies built the way main.ts builds them, with production defaults, and the CPU a
- * sequence of `app.fetch` calls costs.
+ * The in-process measurements (observe-cpu.ts, trpc-dispatch-cpu.ts, api-key-cpu.ts): the
+ * platform's dependencies built the way main.ts builds them, with production defaults, and the
+ * CPU a sequence of `app.fetch` calls costs.
  */
 
 export type Fetch = (request: Request) => Response | Promise<Response>;
