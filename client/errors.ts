@@ -205,7 +205,7 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
-/** What the server's error formatter puts in `data` (server/trpc.ts). */
+/** What the server's error formatter puts in `data` (server/http/trpc.ts). */
 interface ServerErrorData {
   code?: string;
   httpStatus?: number;

@@ -1,6 +1,6 @@
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 // The client knows the server only by type: this import vanishes from any bundle.
-import type { AppRouter } from '../server/routers';
+import type { AppRouter } from '../server/http/routers/index';
 
 export type { AppRouter };
 /** The input of every procedure, e.g. `RouterInputs['auth']['apiKeys']['create']`. */

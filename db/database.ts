@@ -62,7 +62,7 @@ export interface SelfTestScratchTable {
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
-/** GCRA state, one row per rate-limited key; see server/services/rate-limit/postgres-store.ts. */
+/** GCRA state, one row per rate-limited key; see server/base/rate-limit/postgres-store.ts. */
 export interface RateLimitsTable {
   key: string;
   /** Theoretical arrival time, ms since the epoch; a row whose tat has passed is as good as absent. */
@@ -241,7 +241,7 @@ export interface AlertRulesTable {
   organization_id: string | null;
   /** The `alertname` label of its notifications. */
   name: string;
-  /** In the language of server/services/alerts/expression.ts, checked before it is stored. */
+  /** In the language of server/base/expressions/expression.ts, checked before it is stored. */
   expression: string;
   comparator: AlertComparator;
   threshold: number;
@@ -286,7 +286,7 @@ export interface AlertWebhooksTable {
   organization_id: string;
   name: string;
   url: string;
-  /** The HMAC secret sealed with AES-256-GCM; see server/services/alerts/sealed-secret.ts. */
+  /** The HMAC secret sealed with AES-256-GCM; see server/base/sealed-secret.ts. */
   secret_sealed: string;
   enabled: Generated<boolean>;
   created_at: CreatedAt;

@@ -1,10 +1,10 @@
 import { createInterface } from 'node:readline/promises';
 import { migrateToLatest } from '../db/migrate';
-import { ConfigError, loadConfig } from '../server/config';
-import { readBuildInfo } from '../server/runtime/build-info';
-import { AuditLog } from '../server/services/auth/audit';
+import { AuditLog } from '../server/base/audit';
+import { readBuildInfo } from '../server/base/build-info';
+import { ConfigError, loadConfig } from '../server/base/config';
+import { createMetrics } from '../server/base/metrics/metrics';
 import { UserService } from '../server/services/auth/users';
-import { createMetrics } from '../server/services/monitoring/metrics';
 import { openScriptDatabase } from './lib/script-database';
 
 /**

@@ -91,8 +91,10 @@ export function findingsOf(file: string, text: string): Finding[] {
     const toLayer = layerOf(target);
     if (isClient) {
       // The client is published alone: shared code, and the router's type only (erased).
-      const allowed = toLayer === 'shared' || target.startsWith('client/') || (typeOnly && toLayer === 'http');
-      if (!allowed) findings.push({ file, line, target, why: 'the client may import shared/ and type AppRouter only' });
+      const allowed =
+        toLayer === 'shared' || target.startsWith('client/') || (typeOnly && toLayer === 'http');
+      if (!allowed)
+        findings.push({ file, line, target, why: 'the client may import shared/ and type AppRouter only' });
       continue;
     }
     if (!fromLayer || !toLayer) continue;

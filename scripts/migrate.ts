@@ -1,5 +1,5 @@
 import { migrateDown, migrateToLatest } from '../db/migrate';
-import { ConfigError, loadConfig } from '../server/config';
+import { ConfigError, loadConfig } from '../server/base/config';
 import { openScriptDatabase } from './lib/script-database';
 
 /**

@@ -1,8 +1,8 @@
 import type { ExecutionContext } from 'hono';
-import { ConfigError } from './config';
-import { type EdgeEnv, readEdgeSettings } from './edge/env';
-import { createEdgeWorker, type EdgeWorker } from './edge/worker';
-import { errorBody } from './errors';
+import { ConfigError } from './base/config';
+import { errorBody } from './base/errors';
+import { type EdgeEnv, readEdgeSettings } from './composition/edge/env';
+import { createEdgeWorker, type EdgeWorker } from './composition/edge/worker';
 
 // One per isolate: the Worker's environment is fixed for the isolate's life, so the app and the
 // dependencies that outlive a request (metrics, analytics, rate limits, the origin's keys) are
@@ -10,8 +10,8 @@ import { errorBody } from './errors';
 let worker: EdgeWorker | undefined;
 
 /**
- * The Cloudflare Workers entry (deploy/wrangler.toml): the app of server/app.ts over edge
- * dependencies (server/edge/dependencies.ts). What the edge serves and what stays on the origin
+ * The Cloudflare Workers entry (deploy/wrangler.toml): the app of server/http/app.ts over edge
+ * dependencies (server/composition/edge/dependencies.ts). What the edge serves and what stays on the origin
  * is in docs/operations.md ("On the edge").
  */
 export default {

@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../db/embedded-postgres';
-import { createApp } from './app';
-import { ConfigError, loadConfig, redactConfig } from './config';
-import { readBuildInfo } from './runtime/build-info';
-import { buildDependencies } from './runtime/dependencies';
-import { resolveKeyEncryptionKey } from './runtime/key-encryption-key';
-import { createLogger } from './runtime/logger';
-import { serve } from './runtime/serve';
-import { installShutdown } from './runtime/shutdown';
+import { readBuildInfo } from './base/build-info';
+import { ConfigError, loadConfig, redactConfig } from './base/config';
+import { createLogger } from './base/logger';
+import { buildDependencies } from './composition/dependencies';
+import { resolveKeyEncryptionKey } from './composition/key-encryption-key';
+import { serve } from './composition/serve';
+import { installShutdown } from './composition/shutdown';
+import { createApp } from './http/app';
 
 /** Entry point on Bun and Node: wires configuration, dependencies, the app and signals. */
 async function main(): Promise<void> {

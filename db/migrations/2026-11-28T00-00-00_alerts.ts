@@ -74,7 +74,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
 
   // The HMAC secret must be usable to sign, so it cannot be hashed: it is sealed with AES-256-GCM
-  // under the key-encryption key (server/services/alerts/sealed-secret.ts).
+  // under the key-encryption key (server/base/sealed-secret.ts).
   await db.schema
     .createTable('alert_webhooks')
     .addColumn('id', 'uuid', (col) => col.primaryKey())

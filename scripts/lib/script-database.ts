@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { PlatformDatabase } from '../../db/connect';
 import { startEmbeddedPostgres } from '../../db/embedded-postgres';
-import type { Config } from '../../server/config';
+import type { Config } from '../../server/base/config';
 
 /**
  * The platform's database for a one-off script (migrations, the first admin): DATABASE_URL, or

@@ -5,7 +5,7 @@ import type { Context } from 'hono';
  * The client's address, for per-address rate limits and logs.
  *
  * Without a trusted proxy it is the TCP peer, read from what the runtime passes as Hono's `env`
- * (server/runtime/serve.ts hands the fetch handler straight to each): on Bun the server object,
+ * (server/composition/serve.ts hands the fetch handler straight to each): on Bun the server object,
  * whose `requestIP(request)` knows the peer (as hono/bun's getConnInfo reads it); on Node,
  * @hono/node-server's `{ incoming }`, whose socket does (as @hono/node-server/conninfo reads it).
  * Both are read here without those helpers, which throw when `env` is not theirs (`app.request()`

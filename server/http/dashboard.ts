@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import type { AppDeps } from '../deps';
+import type { AppDeps } from './deps';
 
 /**
  * The dashboard's policy: its scripts and styles are files under /assets (Vite emits no inline

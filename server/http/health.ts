@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
-import type { AppDeps } from '../deps';
-import { buildHealthReport } from '../services/monitoring/health';
+import { buildHealthReport } from '../operations/health';
+import type { AppDeps } from './deps';
 
 const NO_STORE = { 'Cache-Control': 'no-store' };
 

@@ -1,7 +1,7 @@
 import { type Context, Hono } from 'hono';
-import type { AppDeps } from '../deps';
-import { PlatformError } from '../errors';
-import { bearerToken, tokensMatch } from '../middleware/bearer-token';
+import { PlatformError } from '../base/errors';
+import type { AppDeps } from './deps';
+import { bearerToken, tokensMatch } from './middleware/bearer-token';
 
 /** Prometheus scrape endpoints, optionally behind a bearer token (METRICS_TOKEN). */
 export function metricsRoutes(deps: AppDeps) {

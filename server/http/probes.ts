@@ -1,8 +1,8 @@
 import type { Hono } from 'hono';
-import type { AppDeps } from '../deps';
-import { REQUEST_ID_HEADER } from '../middleware/request-id';
-import { httpSeriesKey } from '../services/monitoring/metrics';
+import { httpSeriesKey } from '../base/metrics/metrics';
 import { epochMsOf } from '../services/performance/analytics';
+import type { AppDeps } from './deps';
+import { REQUEST_ID_HEADER } from './middleware/request-id';
 
 const PASS_BODY = '{"status":"pass"}';
 

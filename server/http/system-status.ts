@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
-import type { AppDeps } from '../deps';
-import { requirePlatformRole } from '../middleware/require-platform-role';
-import { buildSystemStatus } from '../services/monitoring/status';
+import { buildSystemStatus } from '../operations/status';
+import type { AppDeps } from './deps';
+import { requirePlatformRole } from './middleware/require-platform-role';
 
 /** GET /api/system/status: the operator's one-page view, as system.status gives it. */
 export function systemStatusRoutes(deps: AppDeps) {

@@ -1,7 +1,7 @@
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import type { Context as HonoContext } from 'hono';
-import type { AppDeps } from '../deps';
-import { appRouter } from '../routers';
+import type { AppDeps } from './deps';
+import { appRouter } from './routers/index';
 import { TrpcExchange } from './trpc-exchange';
 
 /**

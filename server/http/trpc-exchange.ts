@@ -1,12 +1,12 @@
 import type { TRPCError } from '@trpc/server';
 import type { Context as HonoContext } from 'hono';
-import { type Context, createContext, type RateLimitNote } from '../context';
-import type { AppDeps } from '../deps';
-import { PlatformError } from '../errors';
-import { requestLogger } from '../middleware/request-id';
-import { ProcedureCalls } from '../services/monitoring/procedure-calls';
+import { PlatformError } from '../base/errors';
 import { epochMsOf } from '../services/performance/analytics';
 import { clientIp } from './client-ip';
+import { type Context, createContext, type RateLimitNote } from './context';
+import type { AppDeps } from './deps';
+import { requestLogger } from './middleware/request-id';
+import { ProcedureCalls } from './procedure-calls';
 import { limitAnonymous, rateLimitResponseHeaders } from './trpc-rate-limit';
 
 /**

@@ -1,9 +1,9 @@
 import { TRPCError } from '@trpc/server';
 import type { Context as HonoContext } from 'hono';
-import type { RateLimitNote } from '../context';
-import type { AppDeps } from '../deps';
-import { PlatformError } from '../errors';
-import { type RateLimiter, rateLimitHeaders } from '../services/rate-limit/limiter';
+import { PlatformError } from '../base/errors';
+import { type RateLimiter, rateLimitHeaders } from '../base/rate-limit/limiter';
+import type { RateLimitNote } from './context';
+import type { AppDeps } from './deps';
 
 /** The note of an API key's own limits (named per key, not a limiter policy). */
 export const API_KEY_POLICY = 'api_key';

@@ -7,10 +7,10 @@ import {
 import { getHTTPStatusCode } from '@trpc/server/http';
 import { middlewareMarker } from '@trpc/server/unstable-core-do-not-import';
 import type { Context as HonoContext } from 'hono';
-import type { Context } from '../context';
-import type { AppDeps } from '../deps';
-import { secureHeaders } from '../middleware/security-headers';
-import { appRouter } from '../routers';
+import type { Context } from './context';
+import type { AppDeps } from './deps';
+import { secureHeaders } from './middleware/security-headers';
+import { appRouter } from './routers/index';
 import { TrpcExchange } from './trpc-exchange';
 
 /**

@@ -17,7 +17,7 @@ import { adminHeaders, mustRun, PROCESS_ADMIN, startServer, stopAllServers } fro
  * The Redis rate-limit store goes away under load, twice: killed (connections refused) and frozen
  * with SIGSTOP (connections open, no answers). The written policy (README, "Rate limits": "When
  * the store fails, login and refresh are refused (they fail closed) and everything else is
- * admitted (fails open)"; server/services/rate-limit/limiter.ts) must hold throughout:
+ * admitted (fails open)"; server/base/rate-limit/limiter.ts) must hold throughout:
  * - calls without credentials (policy `ip`), signed-in users (`user`) and API keys with limits of
  *   their own are admitted, promptly, and carry no `RateLimit` field (no store decided);
  * - sign-in is refused with a JSON 503 SERVICE_UNAVAILABLE and a Retry-After;

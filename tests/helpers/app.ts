@@ -2,12 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { createApp } from '../../server/app';
-import { loadConfig } from '../../server/config';
-import type { AppDeps } from '../../server/deps';
-import { readBuildInfo } from '../../server/runtime/build-info';
-import { buildDependencies } from '../../server/runtime/dependencies';
-import { createLogger } from '../../server/runtime/logger';
+import { readBuildInfo } from '../../server/base/build-info';
+import { loadConfig } from '../../server/base/config';
+import { createLogger } from '../../server/base/logger';
+import { buildDependencies } from '../../server/composition/dependencies';
+import { createApp } from '../../server/http/app';
+import type { AppDeps } from '../../server/http/deps';
 import { API_KEY_SCOPES } from '../../shared/auth';
 import { createTestDatabase, type TestDatabase } from './database';
 

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../db/local-processes';
-import { verifyWebhookSignature } from '../../server/services/alerts/webhook-signature';
+import { verifyWebhookSignature } from '../../server/base/outbound/webhook-signature';
 import type { WebhookAction, WebhookCall } from '../../server/services/deployments/provider-webhook';
 
 /**

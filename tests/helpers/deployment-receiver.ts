@@ -4,7 +4,7 @@ import {
   SIGNATURE_HEADER,
   TIMESTAMP_HEADER,
   verifyWebhookSignature,
-} from '../../server/services/alerts/webhook-signature';
+} from '../../server/base/outbound/webhook-signature';
 import type { WebhookCall } from '../../server/services/deployments/provider-webhook';
 
 /**

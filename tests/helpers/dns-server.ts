@@ -1,6 +1,6 @@
 import { createSocket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
-import { parseAddress } from '../../server/services/outbound/addresses';
+import { parseAddress } from '../../server/base/outbound/addresses';
 
 /**
  * A tiny authoritative DNS server on 127.0.0.1 (UDP, RFC 1035 wire format written by hand):

@@ -1,5 +1,5 @@
-import type { RateLimitDecision, RateLimitPolicy } from '../../server/services/rate-limit/gcra';
-import type { RateLimitStore } from '../../server/services/rate-limit/store';
+import type { RateLimitDecision, RateLimitPolicy } from '../../server/base/rate-limit/gcra';
+import type { RateLimitStore } from '../../server/base/rate-limit/store';
 
 /** Every store runs `consumers` concurrent loops of `perConsumer` consumes on one key. */
 export async function hammer(

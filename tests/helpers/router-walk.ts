@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { appRouter } from '../../server/routers';
-import type { Meta, Policy, ProcedureScope } from '../../server/trpc';
+import { appRouter } from '../../server/http/routers/index';
+import type { Meta, Policy, ProcedureScope } from '../../server/http/trpc';
 
 /** A procedure as the router walk sees it. */
 export interface WalkedProcedure {

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { accessLogOf } from '../../server/runtime/access-log';
+import { accessLogOf } from '../../server/http/access-log';
 import { startTestApp, type TestApp } from '../helpers/app';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { mustRun, type Runtime, startServer, stopAllServers } from '../helpers/server-process';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SECURITY_HEADERS } from '../../server/middleware/security-headers';
+import { SECURITY_HEADERS } from '../../server/http/middleware/security-headers';
 import { hashSecret } from '../../server/services/auth/secrets';
 import { type PeerApp, startPeerApp, startTestApp, TEST_ADMIN, type TestApp } from '../helpers/app';
 import {

@@ -11,12 +11,9 @@ import {
   type JWK,
 } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPrivateKey } from '../../server/base/key-sealing';
 import type { InvalidTokenReason } from '../../server/services/auth/access-tokens';
-import {
-  importSigningKey,
-  openPrivateKey,
-  type SigningAlgorithm,
-} from '../../server/services/auth/signing-keys';
+import { importSigningKey, type SigningAlgorithm } from '../../server/services/auth/signing-keys';
 import { startTestApp, TEST_ADMIN, TEST_KEK, type TestApp } from '../helpers/app';
 import { createPlatformUser, createUser, login, type SignedIn, type TestUser } from '../helpers/auth';
 import { type Answer, send as sendTo } from '../helpers/http';

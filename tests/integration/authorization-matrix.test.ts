@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pageWithTable, TABLE_PAGE } from '../../scripts/procedure-table';
-import type { Policy } from '../../server/trpc';
+import type { Policy } from '../../server/http/trpc';
 import { API_KEY_SCOPES, type ApiKeyScope, ROLES, type Role } from '../../shared/auth';
 import { startTestApp, TEST_ADMIN, type TestApp } from '../helpers/app';
 import { createApiKey, createOrganization, createUser, login, type TestUser } from '../helpers/auth';

@@ -3,12 +3,13 @@ import { TRPCError } from '@trpc/server';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlatformDatabase } from '../../db/connect';
-import type { Context } from '../../server/context';
-import type { AppDeps } from '../../server/deps';
-import { cacheProcedures } from '../../server/routers/performance/cache';
-import { createLogger } from '../../server/runtime/logger';
-import { ChangeFeed } from '../../server/services/auth/change-feed';
-import type { UserPrincipal } from '../../server/services/auth/principal';
+import { ChangeFeed } from '../../server/base/change-feed';
+import { createLogger } from '../../server/base/logger';
+import type { UserPrincipal } from '../../server/base/principal';
+import type { Context } from '../../server/http/context';
+import type { AppDeps } from '../../server/http/deps';
+import { cacheProcedures } from '../../server/http/routers/performance/cache';
+import { createCallerFactory, router } from '../../server/http/trpc';
 import { Cache } from '../../server/services/cache/cache';
 import {
   DATABASE_SETTINGS_KEY,
@@ -17,7 +18,6 @@ import {
 } from '../../server/services/cache/database-settings';
 import { DistributedInvalidation } from '../../server/services/cache/distributed-invalidation';
 import { WarmerRegistry } from '../../server/services/cache/warmers';
-import { createCallerFactory, router } from '../../server/trpc';
 import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 
 /** One app instance's cache side: its own pool, change feed, cache, invalidation and warmers. */

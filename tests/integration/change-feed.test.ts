@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlatformDatabase } from '../../db/connect';
-import { ChangeFeed, publishChange } from '../../server/services/auth/change-feed';
+import { ChangeFeed, publishChange } from '../../server/base/change-feed';
 import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 
 let testDb: OpenedTestDatabase;

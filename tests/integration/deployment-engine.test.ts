@@ -1,13 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PlatformDatabase } from '../../db/connect';
 import { claimDeployments, releaseLeases } from '../../db/repositories/deployment-leases';
-import { readBuildInfo } from '../../server/runtime/build-info';
-import { createLogger } from '../../server/runtime/logger';
-import { AuditLog } from '../../server/services/auth/audit';
+import { AuditLog } from '../../server/base/audit';
+import { readBuildInfo } from '../../server/base/build-info';
+import { createLogger } from '../../server/base/logger';
+import { createMetrics } from '../../server/base/metrics/metrics';
 import { runAnalysis } from '../../server/services/deployments/analysis';
 import { DeploymentEngine } from '../../server/services/deployments/deployment-engine';
 import { type DeploymentActor, DeploymentService } from '../../server/services/deployments/deployments';
-import { createMetrics } from '../../server/services/monitoring/metrics';
 import { type DeploymentWithEvents, deploymentCreateInput } from '../../shared/devops-deployments';
 import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 import {

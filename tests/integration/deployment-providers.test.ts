@@ -1,7 +1,8 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { verifyWebhookSignature } from '../../server/services/alerts/webhook-signature';
+import { createOutboundPolicy } from '../../server/base/outbound/index';
+import { verifyWebhookSignature } from '../../server/base/outbound/webhook-signature';
 import type { DeploymentTarget } from '../../server/services/deployments/contracts';
 import {
   KubernetesApiError,
@@ -15,7 +16,6 @@ import {
   ProviderConfigError,
 } from '../../server/services/deployments/provider-registry';
 import { WebhookProvider } from '../../server/services/deployments/provider-webhook';
-import { createOutboundPolicy } from '../../server/services/outbound';
 import { type FakeKubernetes, type KubeObject, startFakeKubernetes } from '../helpers/fake-kubernetes';
 
 const target: DeploymentTarget = {

@@ -3,19 +3,19 @@ import { TRPCError } from '@trpc/server';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlatformDatabase } from '../../db/connect';
-import type { Context } from '../../server/context';
-import type { AppDeps } from '../../server/deps';
-import { PlatformError } from '../../server/errors';
-import { deploymentProcedures } from '../../server/routers/devops/deployments';
-import { readBuildInfo } from '../../server/runtime/build-info';
-import { createLogger } from '../../server/runtime/logger';
-import { AuditLog } from '../../server/services/auth/audit';
-import type { Principal } from '../../server/services/auth/principal';
+import { AuditLog } from '../../server/base/audit';
+import { readBuildInfo } from '../../server/base/build-info';
+import { PlatformError } from '../../server/base/errors';
+import { createLogger } from '../../server/base/logger';
+import { createMetrics } from '../../server/base/metrics/metrics';
+import type { Principal } from '../../server/base/principal';
+import type { Context } from '../../server/http/context';
+import type { AppDeps } from '../../server/http/deps';
+import { deploymentProcedures } from '../../server/http/routers/devops/deployments';
+import { createCallerFactory, router } from '../../server/http/trpc';
 import { runAnalysis } from '../../server/services/deployments/analysis';
 import { DeploymentEngine } from '../../server/services/deployments/deployment-engine';
 import { type DeploymentActor, DeploymentService } from '../../server/services/deployments/deployments';
-import { createMetrics } from '../../server/services/monitoring/metrics';
-import { createCallerFactory, router } from '../../server/trpc';
 import {
   type DeploymentStatus,
   type DeploymentWithEvents,

@@ -4,12 +4,12 @@ import { type AddressInfo, connect, createServer, type Server, type Socket } fro
 import { Writable } from 'node:stream';
 import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createApp } from '../../server/app';
-import { loadConfig } from '../../server/config';
-import type { AppDeps } from '../../server/deps';
-import { readBuildInfo } from '../../server/runtime/build-info';
-import { buildDependencies } from '../../server/runtime/dependencies';
-import { createLogger } from '../../server/runtime/logger';
+import { readBuildInfo } from '../../server/base/build-info';
+import { loadConfig } from '../../server/base/config';
+import { createLogger } from '../../server/base/logger';
+import { buildDependencies } from '../../server/composition/dependencies';
+import { createApp } from '../../server/http/app';
+import type { AppDeps } from '../../server/http/deps';
 import { startTestApp, TEST_KEK, type TestApp } from '../helpers/app';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { type Answer, send as sendTo } from '../helpers/http';

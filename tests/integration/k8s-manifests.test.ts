@@ -23,8 +23,8 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { configSchema, loadConfig } from '../../server/config';
-import { type RunningServer, serve } from '../../server/runtime/serve';
+import { configSchema, loadConfig } from '../../server/base/config';
+import { type RunningServer, serve } from '../../server/composition/serve';
 import { ERROR_LIMIT } from '../../server/services/deployments/analysis';
 import { compilePlan } from '../../server/services/deployments/plan';
 import { fillPlaceholders } from '../../server/services/deployments/prometheus-querier';
@@ -293,7 +293,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
       const preStop = platform.lifecycle?.preStop?.sleep?.seconds ?? 0;
       expect(preStop, `${v.name}: a preStop delay`).toBeGreaterThan(0);
       // After the timeout, shutdown still waits up to 1 s for the listener, then closes the pool
-      // and flushes logs (server/runtime/shutdown.ts): a few seconds more before SIGKILL.
+      // and flushes logs (server/composition/shutdown.ts): a few seconds more before SIGKILL.
       const needed = preStop + (config.SHUTDOWN_DRAIN_DELAY_MS + config.SHUTDOWN_TIMEOUT_MS) / 1000 + 5;
       expect(template.spec?.terminationGracePeriodSeconds ?? 30).toBeGreaterThanOrEqual(needed);
       // Readiness asks the database, bounded by HEALTH_DB_TIMEOUT_MS: the probe must wait longer.

@@ -4,8 +4,9 @@ import { decodeProtectedHeader } from 'jose';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PlatformDatabase } from '../../db/connect';
+import { openPrivateKey } from '../../server/base/key-sealing';
+import { createLogger } from '../../server/base/logger';
 import { jwksRoutes } from '../../server/http/jwks';
-import { createLogger } from '../../server/runtime/logger';
 import {
   type AccessTokenClaims,
   InvalidTokenError,
@@ -13,11 +14,7 @@ import {
 } from '../../server/services/auth/access-tokens';
 import { startKeyMaintenance } from '../../server/services/auth/key-maintenance';
 import { Keyring, type KeyringOptions } from '../../server/services/auth/keyring';
-import {
-  generateSigningKey,
-  importSigningKey,
-  openPrivateKey,
-} from '../../server/services/auth/signing-keys';
+import { generateSigningKey, importSigningKey } from '../../server/services/auth/signing-keys';
 import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 
 const ISSUER = 'beauty-crafter-test';

@@ -1,11 +1,11 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../server/app';
-import { loadConfig } from '../../server/config';
-import type { AppDeps } from '../../server/deps';
-import { readBuildInfo } from '../../server/runtime/build-info';
-import { buildDependencies } from '../../server/runtime/dependencies';
-import { createLogger } from '../../server/runtime/logger';
+import { readBuildInfo } from '../../server/base/build-info';
+import { loadConfig } from '../../server/base/config';
+import { createLogger } from '../../server/base/logger';
+import { buildDependencies } from '../../server/composition/dependencies';
+import { createApp } from '../../server/http/app';
+import type { AppDeps } from '../../server/http/deps';
 import { startTestApp, TEST_KEK, type TestApp } from '../helpers/app';
 import { createUser, login } from '../helpers/auth';
 

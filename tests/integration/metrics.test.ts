@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../../client';
-import { OTEL_DURATION_BUCKETS } from '../../server/services/monitoring/metrics';
+import { OTEL_DURATION_BUCKETS } from '../../server/base/metrics/metrics';
 import { startTestApp, type TestApp } from '../helpers/app';
 import { findOnPath } from '../helpers/components';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../../client';
-import { configSchema, loadConfig } from '../../server/config';
+import { configSchema, loadConfig } from '../../server/base/config';
 import { envPairs, execForm, type Instruction, readDockerfile, stageArgs } from '../helpers/dockerfile';
 import { type AssembledImage, assembleImage, stageNamed } from '../helpers/image-build';
 import { PROCESS_ADMIN, PROCESS_KEK, ROOT } from '../helpers/server-process';

@@ -2,12 +2,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOutboundPolicy } from '../../server/base/outbound/index';
 import { PrometheusQuerier } from '../../server/services/deployments/prometheus-querier';
 import {
   parsePrometheusText,
   TargetMetricsQuerier,
 } from '../../server/services/deployments/target-metrics-querier';
-import { createOutboundPolicy } from '../../server/services/outbound';
 import { prometheusSkipReason, startTestPrometheus, type TestPrometheus } from '../helpers/prometheus-server';
 
 /** A tiny HTTP service exposing prom-client metrics on /metrics, as the deployed services do. */

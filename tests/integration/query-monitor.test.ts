@@ -3,15 +3,15 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlatformDatabase } from '../../db/connect';
 import { insertAnnotation, listAnnotations } from '../../db/repositories/annotations';
-import type { Context } from '../../server/context';
-import type { AppDeps } from '../../server/deps';
-import { queryProcedures } from '../../server/routers/performance/queries';
-import { createLogger } from '../../server/runtime/logger';
-import type { Role } from '../../server/services/auth/principal';
+import { createLogger } from '../../server/base/logger';
+import type { Role } from '../../server/base/principal';
+import type { Context } from '../../server/http/context';
+import type { AppDeps } from '../../server/http/deps';
+import { queryProcedures } from '../../server/http/routers/performance/queries';
+import { createCallerFactory, router } from '../../server/http/trpc';
 import { readPgStatStatements } from '../../server/services/performance/pg-stat-statements';
 import { explainShape } from '../../server/services/performance/query-explain';
 import { QueryMonitor, type QueryShapeFigures } from '../../server/services/performance/query-monitor';
-import { createCallerFactory, router } from '../../server/trpc';
 import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 
 let testDb: OpenedTestDatabase;
@@ -52,7 +52,7 @@ function shapeStartingWith(prefix: string): QueryShapeFigures {
 }
 
 beforeAll(async () => {
-  // Hooked up as server/runtime/dependencies.ts does it.
+  // Hooked up as server/composition/dependencies.ts does it.
   testDb = await openTestDatabase({ onQuery: (event) => monitor.record(event.sql, event.durationMs, event) });
   database = testDb.database;
   // Annotations belong to an organization.

@@ -3,16 +3,13 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PlatformDatabase } from '../../db/connect';
-import { ConfigError } from '../../server/config';
-import { createRateLimitStore } from '../../server/services/rate-limit/create-store';
-import type { RateLimitDecision, RateLimitPolicy } from '../../server/services/rate-limit/gcra';
-import { MemoryRateLimitStore } from '../../server/services/rate-limit/memory-store';
-import { PostgresRateLimitStore } from '../../server/services/rate-limit/postgres-store';
-import {
-  createRateLimitRedisClient,
-  RedisRateLimitStore,
-} from '../../server/services/rate-limit/redis-store';
-import type { RateLimitStore } from '../../server/services/rate-limit/store';
+import { ConfigError } from '../../server/base/config';
+import { createRateLimitStore } from '../../server/base/rate-limit/create-store';
+import type { RateLimitDecision, RateLimitPolicy } from '../../server/base/rate-limit/gcra';
+import { MemoryRateLimitStore } from '../../server/base/rate-limit/memory-store';
+import { PostgresRateLimitStore } from '../../server/base/rate-limit/postgres-store';
+import { createRateLimitRedisClient, RedisRateLimitStore } from '../../server/base/rate-limit/redis-store';
+import type { RateLimitStore } from '../../server/base/rate-limit/store';
 import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 import { hammer, offer } from '../helpers/rate-limit-load';
 import { redisSkipReason, startTestRedis, type TestRedis } from '../helpers/redis';
@@ -211,7 +208,7 @@ describe('RedisRateLimitStore on Bun', () => {
     const policy = { limit: 7, periodMs: 1_000, burst: 3 };
     const times = Array.from({ length: 40 }, (_, i) => 1_800_000_000_000 + i * 37.5);
     const script = `
-      import { createRateLimitRedisClient, RedisRateLimitStore } from './server/services/rate-limit/redis-store.ts';
+      import { createRateLimitRedisClient, RedisRateLimitStore } from './server/base/rate-limit/redis-store.ts';
       const client = createRateLimitRedisClient(process.env.REDIS_URL);
       const store = new RedisRateLimitStore(client, { keyPrefix: 'bun:' });
       const decisions = [];

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlatformDatabase } from '../../db/connect';
 import { deleteExpiredRateLimits } from '../../db/repositories/rate-limits';
-import type { RateLimitPolicy } from '../../server/services/rate-limit/gcra';
-import { MemoryRateLimitStore } from '../../server/services/rate-limit/memory-store';
-import { PostgresRateLimitStore } from '../../server/services/rate-limit/postgres-store';
-import type { RateLimitStore } from '../../server/services/rate-limit/store';
+import type { RateLimitPolicy } from '../../server/base/rate-limit/gcra';
+import { MemoryRateLimitStore } from '../../server/base/rate-limit/memory-store';
+import { PostgresRateLimitStore } from '../../server/base/rate-limit/postgres-store';
+import type { RateLimitStore } from '../../server/base/rate-limit/store';
 import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 import { hammer, offer } from '../helpers/rate-limit-load';
 

@@ -3,13 +3,14 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlatformDatabase } from '../../db/connect';
 import type { Role } from '../../db/database';
-import { PlatformError } from '../../server/errors';
-import { readBuildInfo } from '../../server/runtime/build-info';
+import { AuditLog } from '../../server/base/audit';
+import { readBuildInfo } from '../../server/base/build-info';
+import { PlatformError } from '../../server/base/errors';
+import { createMetrics } from '../../server/base/metrics/metrics';
+import type { UserPrincipal } from '../../server/base/principal';
 import { signAccessToken, verifyAccessToken } from '../../server/services/auth/access-tokens';
-import { AuditLog } from '../../server/services/auth/audit';
 import { accountKey, ipKey, LoginThrottle } from '../../server/services/auth/login-throttle';
 import type { ScryptParams } from '../../server/services/auth/passwords';
-import type { UserPrincipal } from '../../server/services/auth/principal';
 import { deriveChildRefreshToken } from '../../server/services/auth/refresh-tokens';
 import { generateRefreshToken, hashSecret } from '../../server/services/auth/secrets';
 import type { AccessTokenSigner, IssuedSession } from '../../server/services/auth/session-types';
@@ -21,7 +22,6 @@ import {
   type VerificationKeys,
 } from '../../server/services/auth/signing-keys';
 import { UserService } from '../../server/services/auth/users';
-import { createMetrics } from '../../server/services/monitoring/metrics';
 import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 
 // AUTH_PASSWORD_COST=10 as in tests: the same code path as ln=17, a thousandth of the time.

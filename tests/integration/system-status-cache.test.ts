@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_STATUS_KEY } from '../../server/services/monitoring/status';
+import { SYSTEM_STATUS_KEY } from '../../server/operations/status';
 import { startTestApp, type TestApp } from '../helpers/app';
 
 let t: TestApp;

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type App, createApp } from '../../server/app';
-import type { AppDeps } from '../../server/deps';
-import { RateLimiter } from '../../server/services/rate-limit/limiter';
-import { MemoryRateLimitStore } from '../../server/services/rate-limit/memory-store';
-import { rateLimitPolicies } from '../../server/services/rate-limit/policies';
+import { RateLimiter } from '../../server/base/rate-limit/limiter';
+import { MemoryRateLimitStore } from '../../server/base/rate-limit/memory-store';
+import { rateLimitPolicies } from '../../server/base/rate-limit/policies';
+import { type App, createApp } from '../../server/http/app';
+import type { AppDeps } from '../../server/http/deps';
 import { startTestApp, type TestApp } from '../helpers/app';
 import { createApiKey, createOrganization, createUser, login, type TestUser } from '../helpers/auth';
 import { PROCEDURES } from '../helpers/router-walk';

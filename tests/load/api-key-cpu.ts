@@ -26,8 +26,8 @@
  * PostgreSQL in a throwaway folder).
  */
 
-import { createApp } from '../../server/app';
-import type { AppDeps } from '../../server/deps';
+import { createApp } from '../../server/http/app';
+import type { AppDeps } from '../../server/http/deps';
 import type { Authenticated, Authenticator } from '../../server/services/auth/authenticator';
 import { API_KEY_SCOPES } from '../../shared/auth';
 import { cpuPerRequest, type Fetch, runScript, startInProcessPlatform } from './lib/in-process';

@@ -7,11 +7,11 @@ import pg from 'pg';
 import type { Database } from '../../db/database';
 import { startEmbeddedPostgres } from '../../db/embedded-postgres';
 import { findApiKeyInOrganization } from '../../db/repositories/api-keys';
-import { createApp } from '../../server/app';
-import { loadConfig } from '../../server/config';
-import { readBuildInfo } from '../../server/runtime/build-info';
-import { buildDependencies } from '../../server/runtime/dependencies';
-import { createLogger } from '../../server/runtime/logger';
+import { readBuildInfo } from '../../server/base/build-info';
+import { loadConfig } from '../../server/base/config';
+import { createLogger } from '../../server/base/logger';
+import { buildDependencies } from '../../server/composition/dependencies';
+import { createApp } from '../../server/http/app';
 import type { Role } from '../../shared/auth';
 
 /**

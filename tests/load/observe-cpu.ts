@@ -25,15 +25,15 @@
 
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { Hono } from 'hono';
-import { createApp } from '../../server/app';
-import { createContext } from '../../server/context';
-import type { AppDeps } from '../../server/deps';
-import { resolveRequestId } from '../../server/middleware/request-id';
-import { applySecurityHeaders } from '../../server/middleware/security-headers';
-import { appRouter } from '../../server/routers';
-import { FastHistogram, type HistogramSeries } from '../../server/services/monitoring/fast-histogram';
+import { FastHistogram, type HistogramSeries } from '../../server/base/metrics/fast-histogram';
+import type { RateLimiter, RateLimitOutcome } from '../../server/base/rate-limit/limiter';
+import { createApp } from '../../server/http/app';
+import { createContext } from '../../server/http/context';
+import type { AppDeps } from '../../server/http/deps';
+import { resolveRequestId } from '../../server/http/middleware/request-id';
+import { applySecurityHeaders } from '../../server/http/middleware/security-headers';
+import { appRouter } from '../../server/http/routers/index';
 import { RequestAnalytics } from '../../server/services/performance/analytics';
-import type { RateLimiter, RateLimitOutcome } from '../../server/services/rate-limit/limiter';
 import { cpuPerRequest, type Fetch, runScript, startInProcessPlatform } from './lib/in-process';
 
 const REQUESTS = Number(process.env.OBSERVE_CPU_REQUESTS ?? 20_000);

@@ -15,8 +15,8 @@
  * DATABASE_URL (else an embedded PostgreSQL in a throwaway folder).
  */
 
-import { createApp } from '../../server/app';
-import type { AppDeps } from '../../server/deps';
+import { createApp } from '../../server/http/app';
+import type { AppDeps } from '../../server/http/deps';
 import { cpuPerRequest, type Fetch, runScript, startInProcessPlatform } from './lib/in-process';
 
 const REQUESTS = Number(process.env.TRPC_CPU_REQUESTS ?? 20_000);

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import type { AppDeps } from '../../deps';
+import type { AppDeps } from '../deps';
 import { REFERENCE_CSS } from './docs-page/reference.css';
 import { REFERENCE_JS } from './docs-page/reference.js.js';
 

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import type { AppDeps } from '../../deps';
+import type { AppDeps } from '../deps';
 import { openApiDocument } from './openapi';
 
 /**

@@ -1,7 +1,7 @@
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import { z } from 'zod';
-import { appRouter } from '../../routers';
-import type { Meta } from '../../trpc';
+import { appRouter } from '../routers/index';
+import type { Meta } from '../trpc';
 import { type JsonSchema, jsonSchemaOf, objectPropertiesOf } from './input-layout';
 import { policyText } from './policy-text';
 import type { Refusal } from './route';

@@ -1,4 +1,4 @@
-import type { Policy } from '../../trpc';
+import type { Policy } from '../trpc';
 
 /** Who may call a procedure, in words (docs/api.md's table and the OpenAPI document). */
 export function policyText(policy: Policy | undefined): string {

@@ -1,6 +1,6 @@
 import type { AnyProcedure, AnyRouter, inferRouterOutputs } from '@trpc/server';
 import type { z } from 'zod';
-import type { AppRouter } from '../../routers';
+import type { AppRouter } from '../routers/index';
 
 /**
  * A procedure's plain REST route under /api/v1 (docs/api.md, "REST"): the same procedure, run by

@@ -1,10 +1,10 @@
 import { getTRPCErrorFromUnknown, getTRPCErrorShape, type TRPCError } from '@trpc/server';
 import { Hono } from 'hono';
 import type { z } from 'zod';
-import type { Context } from '../../context';
-import type { AppDeps } from '../../deps';
-import { secureHeaders } from '../../middleware/security-headers';
-import { appRouter } from '../../routers';
+import type { Context } from '../context';
+import type { AppDeps } from '../deps';
+import { secureHeaders } from '../middleware/security-headers';
+import { appRouter } from '../routers/index';
 import { TrpcExchange } from '../trpc-exchange';
 import { type InputLayout, inputLayoutOf } from './input-layout';
 import type { RestRoute } from './route';

@@ -1,12 +1,12 @@
 import type { PlatformDatabase } from '../../../db/connect';
 import { listEnabledRules } from '../../../db/repositories/alert-rules';
 import { countPendingNotifications } from '../../../db/repositories/alert-webhooks';
-import type { Component } from '../../runtime/initializer';
-import type { Logger } from '../../runtime/logger';
+import { parseExpression } from '../../base/expressions/expression';
+import { evaluateExpression } from '../../base/expressions/expression-eval';
+import { SampleHistory } from '../../base/expressions/sample-history';
+import type { Component } from '../../base/initializer';
+import type { Logger } from '../../base/logger';
 import { DEFAULT_ALERT_RULES } from './default-rules';
-import { parseExpression } from './expression';
-import { evaluateExpression } from './expression-eval';
-import { SampleHistory } from './sample-history';
 import type { AlertServices } from './services';
 
 /** More undelivered notifications than this and the outbox is reported as backing up. */

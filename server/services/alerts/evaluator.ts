@@ -13,13 +13,13 @@ import {
   tryLockEvaluationRound,
   upsertAlertState,
 } from '../../../db/repositories/alert-states';
-import type { Logger } from '../../runtime/logger';
+import { type Expr, parseExpression, rateRequirements } from '../../base/expressions/expression';
+import { evaluateExpression } from '../../base/expressions/expression-eval';
+import type { MetricsSource } from '../../base/expressions/metrics-source';
+import { SampleHistory } from '../../base/expressions/sample-history';
+import type { Logger } from '../../base/logger';
 import { alertLabels, fingerprint } from './alertmanager-payload';
-import { type Expr, parseExpression, rateRequirements } from './expression';
-import { evaluateExpression } from './expression-eval';
-import type { MetricsSource } from './metrics-source';
 import { enqueueAlertEvent } from './outbox';
-import { SampleHistory } from './sample-history';
 import { type AlertTransition, conditionHolds, nextStatus, notifies } from './state-machine';
 
 export interface AlertEvaluatorOptions {

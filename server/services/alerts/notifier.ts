@@ -8,10 +8,15 @@ import {
   scheduleNotificationRetry,
 } from '../../../db/repositories/alert-webhooks';
 import { backoffDelay } from '../../../db/retry';
-import type { Logger } from '../../runtime/logger';
-import { type OutboundPolicy, OutboundRefusedError, outboundRequest } from '../outbound';
-import { openSecret, SealedSecretError } from './sealed-secret';
-import { DELIVERY_HEADER, SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from './webhook-signature';
+import type { Logger } from '../../base/logger';
+import { type OutboundPolicy, OutboundRefusedError, outboundRequest } from '../../base/outbound/index';
+import {
+  DELIVERY_HEADER,
+  SIGNATURE_HEADER,
+  signWebhook,
+  TIMESTAMP_HEADER,
+} from '../../base/outbound/webhook-signature';
+import { openSecret, SealedSecretError } from '../../base/sealed-secret';
 
 export interface AlertNotifierOptions {
   database: PlatformDatabase;

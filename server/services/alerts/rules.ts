@@ -25,8 +25,8 @@ import type {
   AlertRuleUpdateInput,
 } from '../../../shared/alerts';
 import { pageOf } from '../../../shared/pagination';
-import { PlatformError } from '../../errors';
-import { ExpressionError, parseExpression } from './expression';
+import { PlatformError } from '../../base/errors';
+import { ExpressionError, parseExpression } from '../../base/expressions/expression';
 import { enqueueAlertEvent } from './outbox';
 
 /** Who manages rules: every query is confined to their organization. */

@@ -1,11 +1,11 @@
 import type { Registry } from 'prom-client';
 import type { PlatformDatabase } from '../../../db/connect';
 import { syncPlatformRules } from '../../../db/repositories/alert-rules';
-import type { Logger } from '../../runtime/logger';
-import type { OutboundPolicy } from '../outbound';
+import { type MetricsSource, registryMetricsSource } from '../../base/expressions/metrics-source';
+import type { Logger } from '../../base/logger';
+import type { OutboundPolicy } from '../../base/outbound/index';
 import { DEFAULT_ALERT_RULES } from './default-rules';
 import { AlertEvaluator } from './evaluator';
-import { type MetricsSource, registryMetricsSource } from './metrics-source';
 import { AlertNotifier } from './notifier';
 import { AlertRuleService } from './rules';
 import { AlertWebhookService } from './webhooks';

@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { openSecret, SealedSecretError, sealSecret } from './sealed-secret';
-import { generateWebhookSecret, signWebhook, verifyWebhookSignature } from './webhook-signature';
+import {
+  generateWebhookSecret,
+  signWebhook,
+  verifyWebhookSignature,
+} from '../../base/outbound/webhook-signature';
+import { openSecret, SealedSecretError, sealSecret } from '../../base/sealed-secret';
 
 const kek = new Uint8Array(randomBytes(32));
 
@@ -56,4 +60,4 @@ describe('webhook signatures', () => {
   });
 });
 
-// The URL policy of webhooks is the outbound module's: server/services/outbound/*.test.ts.
+// The URL policy of webhooks is the outbound module's: server/base/outbound/*.test.ts.

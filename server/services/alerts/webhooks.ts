@@ -3,11 +3,11 @@ import type { PlatformDatabase } from '../../../db/connect';
 import type { AlertWebhookRow } from '../../../db/database';
 import { deleteWebhook, insertWebhook, listWebhooks } from '../../../db/repositories/alert-webhooks';
 import type { AlertWebhook, CreatedAlertWebhook } from '../../../shared/alerts';
-import { PlatformError } from '../../errors';
-import { type OutboundPolicy, OutboundRefusedError, parseOutboundUrl } from '../outbound';
+import { PlatformError } from '../../base/errors';
+import { type OutboundPolicy, OutboundRefusedError, parseOutboundUrl } from '../../base/outbound/index';
+import { generateWebhookSecret } from '../../base/outbound/webhook-signature';
+import { sealSecret } from '../../base/sealed-secret';
 import type { AlertActor } from './rules';
-import { sealSecret } from './sealed-secret';
-import { generateWebhookSecret } from './webhook-signature';
 
 /**
  * An organization's webhook endpoints. The signing secret is generated here, returned once at

@@ -1,9 +1,9 @@
 import type { PlatformDatabase } from '../../../db/connect';
 import { type ApiKeyWithOwner, findApiKeyByHash } from '../../../db/repositories/api-keys';
-import type { RateLimitPolicy } from '../rate-limit/gcra';
+import type { ChangeFeed } from '../../base/change-feed';
+import type { ApiKeyPrincipal } from '../../base/principal';
+import type { RateLimitPolicy } from '../../base/rate-limit/gcra';
 import type { VerifyResult } from './api-key-types';
-import type { ChangeFeed } from './change-feed';
-import type { ApiKeyPrincipal } from './principal';
 
 /** The channel on which instances tell each other to forget cached keys. */
 export const API_KEY_CHANGES = 'api_key_changes';

@@ -1,5 +1,5 @@
 import type { ApiKeyChanges } from '../../../db/repositories/api-keys';
-import { PlatformError } from '../../errors';
+import { PlatformError } from '../../base/errors';
 import type { UpdateApiKeyInput } from './api-key-types';
 
 /** Ids are uuids: anything else is answered as unknown before PostgreSQL's uuid cast can fail on it. */

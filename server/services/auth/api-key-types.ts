@@ -1,6 +1,6 @@
 import type { ApiKeyRateLimit, Role } from '../../../db/database';
-import type { RateLimitDecision } from '../rate-limit/gcra';
-import type { ApiKeyPrincipal } from './principal';
+import type { ApiKeyPrincipal } from '../../base/principal';
+import type { RateLimitDecision } from '../../base/rate-limit/gcra';
 import type { ApiKeyEnvironment } from './secrets';
 
 /** Unkey's verification codes. */

@@ -1,10 +1,10 @@
 import type { PlatformDatabase } from '../../../db/connect';
 import { consumeApiKeyUse } from '../../../db/repositories/api-keys';
 import { API_KEY_VERIFY_CODES } from '../../../shared/auth';
-import type { Metrics } from '../monitoring/metrics';
-import type { RateLimitDecision, RateLimitPolicy } from '../rate-limit/gcra';
-import { withTimeout } from '../rate-limit/limiter';
-import type { RateLimitStore } from '../rate-limit/store';
+import type { Metrics } from '../../base/metrics/metrics';
+import type { RateLimitDecision, RateLimitPolicy } from '../../base/rate-limit/gcra';
+import { withTimeout } from '../../base/rate-limit/limiter';
+import type { RateLimitStore } from '../../base/rate-limit/store';
 import type { ApiKeyCache, CachedKey } from './api-key-cache';
 import type { ApiKeyServiceLogger, VerifyCode, VerifyOptions, VerifyResult } from './api-key-types';
 import type { ApiKeyUsage } from './api-key-usage';

@@ -10,9 +10,11 @@ import {
   revokeApiKey,
   updateApiKey,
 } from '../../../db/repositories/api-keys';
-import { PlatformError } from '../../errors';
-import type { Metrics } from '../monitoring/metrics';
-import type { RateLimitStore } from '../rate-limit/store';
+import type { AuditActor, AuditLog } from '../../base/audit';
+import { type ChangeFeed, publishChange } from '../../base/change-feed';
+import { PlatformError } from '../../base/errors';
+import type { Metrics } from '../../base/metrics/metrics';
+import type { RateLimitStore } from '../../base/rate-limit/store';
 import { API_KEY_CHANGES, ApiKeyCache, keyChange, ownerChange } from './api-key-cache';
 import { checkSettings, decodeCursor, encodeCursor, UUID } from './api-key-settings';
 import type {
@@ -29,8 +31,6 @@ import type {
 } from './api-key-types';
 import { ApiKeyUsage } from './api-key-usage';
 import { ApiKeyVerifier } from './api-key-verifier';
-import type { AuditActor, AuditLog } from './audit';
-import { type ChangeFeed, publishChange } from './change-feed';
 import { type ApiKeyEnvironment, generateApiKey } from './secrets';
 
 export interface ApiKeyServiceOptions {

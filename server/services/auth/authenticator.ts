@@ -1,10 +1,10 @@
 import type { ApiKeyScope } from '../../../shared/auth';
-import { PlatformError } from '../../errors';
-import type { Metrics } from '../monitoring/metrics';
-import type { RateLimitDecision } from '../rate-limit/gcra';
+import { PlatformError } from '../../base/errors';
+import type { Metrics } from '../../base/metrics/metrics';
+import type { Principal, Role, UserPrincipal } from '../../base/principal';
+import type { RateLimitDecision } from '../../base/rate-limit/gcra';
 import { InvalidTokenError, type VerifiedAccessToken } from './access-tokens';
 import type { VerifyResult } from './api-key-types';
-import type { Principal, Role, UserPrincipal } from './principal';
 import type { RevokedSessions } from './revoked-sessions';
 
 /** What the authenticator needs from the keyring and the API-key service. */

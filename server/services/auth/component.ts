@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../../config';
-import type { Component } from '../../runtime/initializer';
-import type { Logger } from '../../runtime/logger';
-import type { RateLimiter } from '../rate-limit/limiter';
+import type { Config } from '../../base/config';
+import type { Component } from '../../base/initializer';
+import type { Logger } from '../../base/logger';
+import type { RateLimiter } from '../../base/rate-limit/limiter';
 import { startKeyMaintenance } from './key-maintenance';
 import { hashPassword, verifyPassword } from './passwords';
 import type { AuthServices } from './services';

@@ -18,10 +18,10 @@ import {
   INVITATION_MAX_HOURS,
   type InvitationStatus,
 } from '../../../shared/organizations';
-import { PlatformError } from '../../errors';
-import { type Actor, auditActor, type RequestOrigin } from './actor';
+import { type Actor, auditActor, type RequestOrigin } from '../../base/actor';
+import type { AuditActor, AuditLog } from '../../base/audit';
+import { PlatformError } from '../../base/errors';
 import { decodeCursor, encodeCursor, UUID } from './api-key-settings';
-import type { AuditActor, AuditLog } from './audit';
 import { hashPassword, PasswordPolicyError, type ScryptParams } from './passwords';
 import { hashSecret } from './secrets';
 import { checkName, MIN_PASSWORD_LENGTH, normaliseEmail } from './user-rules';

@@ -1,4 +1,4 @@
-import type { Logger } from '../../runtime/logger';
+import type { Logger } from '../../base/logger';
 import type { Keyring } from './keyring';
 
 /**

@@ -9,7 +9,8 @@ import {
   selectSigningKeys,
   supersedeSigningKeys,
 } from '../../../db/repositories/signing-keys';
-import type { Logger } from '../../runtime/logger';
+import { openPrivateKey, SealedKeyError, sealPrivateKey } from '../../base/key-sealing';
+import type { Logger } from '../../base/logger';
 import {
   type AccessTokenClaims,
   InvalidTokenError,
@@ -21,12 +22,9 @@ import {
   generateSigningKey,
   importSigningKey,
   importVerificationKeys,
-  openPrivateKey,
   publicJwks,
-  SealedKeyError,
   type SigningAlgorithm,
   type SigningKeyHandle,
-  sealPrivateKey,
   type VerificationKeys,
 } from './signing-keys';
 

@@ -16,12 +16,12 @@ import {
 } from '../../../db/repositories/organizations';
 import { revokeOrganizationSessions, revokeUserSessions } from '../../../db/repositories/sessions';
 import { findUserById, insertOrganization, lockPlatformBootstrap } from '../../../db/repositories/users';
-import { PlatformError } from '../../errors';
-import { type Actor, auditActor } from './actor';
+import { type Actor, auditActor } from '../../base/actor';
+import type { AuditEventType, AuditLog } from '../../base/audit';
+import type { ChangeFeed } from '../../base/change-feed';
+import { PlatformError } from '../../base/errors';
 import { API_KEY_CHANGES, organizationChange } from './api-key-cache';
 import { decodeCursor, encodeCursor, UUID } from './api-key-settings';
-import type { AuditEventType, AuditLog } from './audit';
-import type { ChangeFeed } from './change-feed';
 import type { InvitationService, IssuedInvitation } from './invitations';
 import { checkOrganizationName } from './user-rules';
 import { toUserView, type UserView } from './user-views';

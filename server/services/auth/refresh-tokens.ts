@@ -11,8 +11,8 @@ import {
   touchSession,
 } from '../../../db/repositories/sessions';
 import { findUserById } from '../../../db/repositories/users';
-import type { RequestOrigin } from './actor';
-import type { AuditLog } from './audit';
+import type { RequestOrigin } from '../../base/actor';
+import type { AuditLog } from '../../base/audit';
 import { hashSecret, secretsEqual } from './secrets';
 import { toUserView, type UserView } from './user-views';
 

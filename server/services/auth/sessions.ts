@@ -14,12 +14,12 @@ import {
   isOrganizationSuspended,
   replacePasswordHash,
 } from '../../../db/repositories/users';
-import { PlatformError } from '../../errors';
-import { auditActor, type RequestOrigin } from './actor';
-import type { AuditLog } from './audit';
+import { auditActor, type RequestOrigin } from '../../base/actor';
+import type { AuditLog } from '../../base/audit';
+import { PlatformError } from '../../base/errors';
+import type { Principal, UserPrincipal } from '../../base/principal';
 import { accountKey, ipKey, type LoginThrottle } from './login-throttle';
 import { dummyVerify, hashPassword, type ScryptParams, verifyPassword } from './passwords';
-import type { Principal, UserPrincipal } from './principal';
 import { decideRefresh } from './refresh-tokens';
 import { generateRefreshToken, parseRefreshToken } from './secrets';
 import type { AccessTokenSigner, IssuedSession, SessionView } from './session-types';

@@ -2,17 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { createLocalJWKSet, importJWK, jwtVerify, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import {
+  keyEncryptionKeyId,
+  openPrivateKey,
+  parseKeyEncryptionKey,
+  SealedKeyError,
+  sealedKeyEncryptionKeyId,
+  sealPrivateKey,
+} from '../../base/key-sealing';
+import {
   generateSigningKey,
   importSigningKey,
   importVerificationKeys,
   KID_PATTERN,
-  keyEncryptionKeyId,
-  openPrivateKey,
-  parseKeyEncryptionKey,
   publicJwks,
-  SealedKeyError,
-  sealedKeyEncryptionKeyId,
-  sealPrivateKey,
 } from './signing-keys';
 
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';

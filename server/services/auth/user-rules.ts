@@ -1,4 +1,4 @@
-import { PlatformError } from '../../errors';
+import { PlatformError } from '../../base/errors';
 
 /** ASVS 5.0 V6.2.1: at least 8 characters (15 strongly recommended; the procedure may ask more). */
 export const MIN_PASSWORD_LENGTH = 8;

@@ -20,12 +20,12 @@ import {
   updateUser,
 } from '../../../db/repositories/users';
 import { type Page, pageOf } from '../../../shared/pagination';
-import { PlatformError } from '../../errors';
-import { type Actor, auditActor, type RequestOrigin } from './actor';
-import type { AuditLog } from './audit';
+import { type Actor, auditActor, type RequestOrigin } from '../../base/actor';
+import type { AuditLog } from '../../base/audit';
+import { PlatformError } from '../../base/errors';
+import type { UserPrincipal } from '../../base/principal';
 import { accountKey, type LoginThrottle } from './login-throttle';
 import { hashPassword, PasswordPolicyError, type ScryptParams, verifyPassword } from './passwords';
-import type { UserPrincipal } from './principal';
 import {
   checkName,
   checkOrganizationName,

@@ -1,5 +1,5 @@
-import type { Component } from '../../runtime/initializer';
-import type { Logger } from '../../runtime/logger';
+import type { Component } from '../../base/initializer';
+import type { Logger } from '../../base/logger';
 import type { BackupScheduler } from './scheduler';
 import type { BackupService } from './service';
 

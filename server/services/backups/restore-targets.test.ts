@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseRestoreTargetEntry } from '../../../shared/devops-backups';
-import { ConfigError, loadConfig } from '../../config';
-import { createOutboundPolicy } from '../outbound';
+import { ConfigError, loadConfig } from '../../base/config';
+import { createOutboundPolicy } from '../../base/outbound/index';
 import {
   checkAllowed,
   connectionSettings,

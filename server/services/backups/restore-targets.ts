@@ -5,7 +5,7 @@ import {
   type RestoreTargetAddress,
   restoreTargetAllowed,
 } from '../../../shared/devops-backups';
-import { allowingHost, checkDestination, type OutboundPolicy } from '../outbound';
+import { allowingHost, checkDestination, type OutboundPolicy } from '../../base/outbound/index';
 
 /**
  * Where a restore may write. The platform's own database always; any other database only when

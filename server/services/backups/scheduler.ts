@@ -1,7 +1,7 @@
 import { advisoryUnlock, tryAdvisoryLock } from '../../../db/advisory-locks';
 import type { PlatformDatabase } from '../../../db/connect';
 import { claimScheduledRun, dueSchedules } from '../../../db/repositories/backup-schedules';
-import type { Logger } from '../../runtime/logger';
+import type { Logger } from '../../base/logger';
 import { nextRun, parseCron } from './cron';
 import type { BackupScheduleService } from './schedules';
 import type { BackupService } from './service';

@@ -14,10 +14,10 @@ import type {
   BackupScheduleCreateInput,
   BackupScheduleUpdateInput,
 } from '../../../shared/devops-backups';
-import { PlatformError } from '../../errors';
-import type { Logger } from '../../runtime/logger';
-import { type Actor, auditActor } from '../auth/actor';
-import type { AuditEvent, AuditLog } from '../auth/audit';
+import { type Actor, auditActor } from '../../base/actor';
+import type { AuditEvent, AuditLog } from '../../base/audit';
+import { PlatformError } from '../../base/errors';
+import type { Logger } from '../../base/logger';
 import { CronError, nextRun, parseCron } from './cron';
 import { expiredBackups } from './retention';
 import { toSchedule } from './views';

@@ -29,12 +29,12 @@ import type {
   RestoreTargetAddress,
 } from '../../../shared/devops-backups';
 import { pageOf } from '../../../shared/pagination';
-import { PlatformError } from '../../errors';
-import type { Logger } from '../../runtime/logger';
-import { type Actor, auditActor } from '../auth/actor';
-import type { AuditActor, AuditEvent, AuditLog } from '../auth/audit';
-import { ScrapeFigures } from '../monitoring/scrape-figures';
-import { createOutboundPolicy, type OutboundPolicy } from '../outbound';
+import { type Actor, auditActor } from '../../base/actor';
+import type { AuditActor, AuditEvent, AuditLog } from '../../base/audit';
+import { PlatformError } from '../../base/errors';
+import type { Logger } from '../../base/logger';
+import { ScrapeFigures } from '../../base/metrics/scrape-figures';
+import { createOutboundPolicy, type OutboundPolicy } from '../../base/outbound/index';
 import { BACKUP_LOCK, BackupInProgressError, BackupSession } from './backup';
 import { ManifestError, readManifest } from './manifest';
 import { detectPgDump, type PgDumpTool } from './pg-dump';

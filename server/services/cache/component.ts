@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { HealthCheckResult } from '../../../shared/system';
-import type { Component } from '../../runtime/initializer';
+import type { Component } from '../../base/initializer';
 import type { Cache } from './cache';
 import type { WarmerRegistry, WarmResult } from './warmers';
 

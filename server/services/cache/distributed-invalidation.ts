@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { PlatformDatabase } from '../../../db/connect';
-import { type ChangeFeed, publishChange } from '../auth/change-feed';
+import { type ChangeFeed, publishChange } from '../../base/change-feed';
 import type { Cache } from './cache';
 
 /** The change-feed channel on which instances tell each other what to forget. */

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { PlatformDatabase } from '../../../db/connect';
 import { migrateToLatest } from '../../../db/migrate';
 import { deleteScratch, readScratch, writeScratch } from '../../../db/repositories/self-test';
-import type { Config } from '../../config';
-import type { Component } from '../../runtime/initializer';
-import type { Logger } from '../../runtime/logger';
+import type { Config } from '../../base/config';
+import type { Component } from '../../base/initializer';
+import type { Logger } from '../../base/logger';
 import { databaseResponseTime } from './response-time';
 
 /**

@@ -1,6 +1,6 @@
 import type { PlatformDatabase } from '../../../db/connect';
 import { probeDeployments } from '../../../db/repositories/deployments';
-import type { Component } from '../../runtime/initializer';
+import type { Component } from '../../base/initializer';
 import type { DeploymentEngine } from './deployment-engine';
 
 /**

@@ -15,8 +15,8 @@ import {
 import { backoffDelay, sleep } from '../../../db/retry';
 import { databaseNow } from '../../../db/server-clock';
 import type { PlanStep, StepState } from '../../../shared/devops-deployments';
-import type { Logger } from '../../runtime/logger';
-import type { AuditLog } from '../auth/audit';
+import type { AuditLog } from '../../base/audit';
+import type { Logger } from '../../base/logger';
 import {
   type CallRetryPolicy,
   callWithRetry,

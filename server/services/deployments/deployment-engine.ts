@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { PlatformDatabase } from '../../../db/connect';
 import { claimDeployments, releaseLeases, renewLeases } from '../../../db/repositories/deployment-leases';
-import type { Logger } from '../../runtime/logger';
-import type { AuditLog } from '../auth/audit';
+import type { AuditLog } from '../../base/audit';
+import type { Logger } from '../../base/logger';
 import { type CallRetryPolicy, DEFAULT_CALL_RETRY } from './call-with-retry';
 import { DeploymentDriver } from './deployment-driver';
 import type { ProviderFor, QuerierFor, RunAnalysis } from './engine-seams';

@@ -30,8 +30,8 @@ import type {
   DeploymentWithEvents,
 } from '../../../shared/devops-deployments';
 import { pageOf } from '../../../shared/pagination';
-import { PlatformError } from '../../errors';
-import type { AuditEventType, AuditLog } from '../auth/audit';
+import type { AuditEventType, AuditLog } from '../../base/audit';
+import { PlatformError } from '../../base/errors';
 import type { ProviderFor } from './engine-seams';
 import { compilePlan, promotionTarget } from './plan';
 import { sealConfig } from './sealed-config';

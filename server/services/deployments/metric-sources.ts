@@ -1,4 +1,4 @@
-import { allowingHost, type OutboundPolicy } from '../outbound';
+import { allowingHost, type OutboundPolicy } from '../../base/outbound/index';
 import type { DeploymentTarget, MetricQuerier } from './contracts';
 import { PrometheusQuerier } from './prometheus-querier';
 import { TargetMetricsQuerier } from './target-metrics-querier';

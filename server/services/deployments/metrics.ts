@@ -1,6 +1,6 @@
 import client, { type Registry } from 'prom-client';
 import { DEPLOYMENT_STATUSES, type DeploymentStatus } from '../../../shared/devops-deployments';
-import { ScrapeFigures } from '../monitoring/scrape-figures';
+import { ScrapeFigures } from '../../base/metrics/scrape-figures';
 
 /** One status's figures, as `deploymentStatusFigures` (repository.ts) reads them. */
 export interface DeploymentStatusFigure {

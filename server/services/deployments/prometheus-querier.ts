@@ -1,4 +1,9 @@
-import { type OutboundPolicy, OutboundRefusedError, outboundRequest, parseOutboundUrl } from '../outbound';
+import {
+  type OutboundPolicy,
+  OutboundRefusedError,
+  outboundRequest,
+  parseOutboundUrl,
+} from '../../base/outbound/index';
 import type { MetricQuerier } from './contracts';
 
 export interface PrometheusQuerierOptions {

@@ -1,5 +1,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { type OutboundPolicy, OutboundRefusedError, outboundRequest, parseOutboundUrl } from '../outbound';
+import {
+  type OutboundPolicy,
+  OutboundRefusedError,
+  outboundRequest,
+  parseOutboundUrl,
+} from '../../base/outbound/index';
 import type { DeploymentProvider, DeploymentTarget } from './contracts';
 
 export interface KubernetesProviderOptions {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type OutboundPolicy, parseOutboundUrl } from '../outbound';
+import { type OutboundPolicy, parseOutboundUrl } from '../../base/outbound/index';
 import type { DeploymentProvider } from './contracts';
 import { KubernetesProvider } from './provider-kubernetes';
 import { WebhookProvider } from './provider-webhook';

@@ -1,7 +1,12 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { backoffDelay } from '../../../db/retry';
-import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from '../alerts/webhook-signature';
-import { type OutboundPolicy, OutboundRefusedError, outboundRequest, parseOutboundUrl } from '../outbound';
+import {
+  type OutboundPolicy,
+  OutboundRefusedError,
+  outboundRequest,
+  parseOutboundUrl,
+} from '../../base/outbound/index';
+import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from '../../base/outbound/webhook-signature';
 import type { DeploymentProvider, DeploymentTarget } from './contracts';
 
 /** The same on every attempt of one call (and on a repeat of a step after a restart): receivers deduplicate on it. */
@@ -46,7 +51,7 @@ export interface WebhookProviderOptions {
  * control API, a script, another platform): each provider call is one signed POST,
  * `{ action, deploymentId, service, environment, version, stableVersion, weight | updated/total }`.
  *
- * Signed like the alert webhooks (server/services/alerts/webhook-signature.ts): HMAC-SHA256 of
+ * Signed like the alert webhooks (server/base/outbound/webhook-signature.ts): HMAC-SHA256 of
  * `<unix seconds>.<raw body>` in X-Platform-Signature, the seconds in X-Platform-Timestamp, so a
  * receiver can refuse forgeries and replays (`verifyWebhookSignature`). Answers 2xx: done.
  * A network failure, timeout, 408, 429 or 5xx is retried after a capped, jittered, exponentially

@@ -1,4 +1,4 @@
-import { openSecret, sealSecret } from '../alerts/sealed-secret';
+import { openSecret, sealSecret } from '../../base/sealed-secret';
 
 /**
  * A deployment's provider configuration at rest. Providers need their credentials back (a webhook's

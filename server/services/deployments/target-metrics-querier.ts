@@ -1,9 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { parseExpression, rateRequirements } from '../alerts/expression';
-import { evaluateExpression } from '../alerts/expression-eval';
-import { seriesKey } from '../alerts/metrics-source';
-import { SampleHistory } from '../alerts/sample-history';
-import { type OutboundPolicy, OutboundRefusedError, outboundRequest } from '../outbound';
+import { parseExpression, rateRequirements } from '../../base/expressions/expression';
+import { evaluateExpression } from '../../base/expressions/expression-eval';
+import { seriesKey } from '../../base/expressions/metrics-source';
+import { SampleHistory } from '../../base/expressions/sample-history';
+import { type OutboundPolicy, OutboundRefusedError, outboundRequest } from '../../base/outbound/index';
 import type { MetricQuerier } from './contracts';
 import { fillPlaceholders } from './prometheus-querier';
 
@@ -32,7 +32,7 @@ const IDLE_MS = 15 * 60_000;
 /**
  * Analysis without Prometheus: scrapes the new version's instances' own Prometheus text
  * `/metrics` on every query and evaluates the alert rules' expression language
- * (server/services/alerts/expression.ts: selectors, rate(), histogram_quantile, arithmetic) over
+ * (server/base/expressions/expression.ts: selectors, rate(), histogram_quantile, arithmetic) over
  * the series of all instances added together, as `sum(...)` would in PromQL.
  *
  * Counters are summed after correcting each instance's resets, and a counter an instance stops

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { configKey, configValues, MAX_CONFIG_KEYS } from '../../../shared/devops-environments';
-import { PlatformError } from '../../errors';
+import { PlatformError } from '../../base/errors';
 
 /**
  * The rules a configuration must keep to before it becomes a revision. The shapes (key pattern,

@@ -1,10 +1,10 @@
 import { createHmac, hkdfSync } from 'node:crypto';
 import type { SealedConfigSecret } from '../../../db/database';
-import { openSecret, sealSecret } from '../alerts/sealed-secret';
+import { openSecret, sealSecret } from '../../base/sealed-secret';
 
 /**
  * Configuration secrets at rest. A process needs the value itself, so it cannot be hashed: it is
- * sealed with AES-256-GCM under the key-encryption key (server/services/alerts/sealed-secret.ts),
+ * sealed with AES-256-GCM under the key-encryption key (server/base/sealed-secret.ts),
  * bound to its environment and key, so a sealed value copied to another environment or key does
  * not open there. A rollback copies the sealed text of an older revision of the same environment
  * and key, which opens as before.

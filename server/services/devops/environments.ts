@@ -26,8 +26,8 @@ import {
   type EnvironmentSummary,
   type EnvironmentView,
 } from '../../../shared/devops-environments';
-import { PlatformError } from '../../errors';
-import type { AuditActor, AuditLog } from '../auth/audit';
+import type { AuditActor, AuditLog } from '../../base/audit';
+import { PlatformError } from '../../base/errors';
 import { compareConfigs, diffConfigs, EMPTY_CONFIG, isEmptyDiff, type StoredConfig } from './config-diff';
 import { ConfigInvalidError, validateConfiguration } from './config-schema';
 import { ConfigSecretSealer } from './config-secrets';

@@ -1,4 +1,4 @@
-import type { Component } from '../../runtime/initializer';
+import type { Component } from '../../base/initializer';
 import type { MaintenanceMode } from './maintenance';
 
 /**

@@ -2,8 +2,8 @@ import type { Kysely } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
 import type { Database } from '../../../db/database';
 import { findPlatformSetting, upsertPlatformSetting } from '../../../db/repositories/platform-settings';
-import type { AuditActor, AuditLog } from '../auth/audit';
-import type { ChangeFeed } from '../auth/change-feed';
+import type { AuditActor, AuditLog } from '../../base/audit';
+import type { ChangeFeed } from '../../base/change-feed';
 
 /** Maintenance mode as every instance applies it. */
 export interface MaintenanceState {

@@ -1,7 +1,7 @@
 import type { PlatformDatabase } from '../../../db/connect';
 import { selectProbe } from '../../../db/probe';
-import type { Component } from '../../runtime/initializer';
-import type { Logger } from '../../runtime/logger';
+import type { Component } from '../../base/initializer';
+import type { Logger } from '../../base/logger';
 import { readPgStatStatements } from './pg-stat-statements';
 import type { QueryMonitor } from './query-monitor';
 import type { ResourceSampler } from './resource-sampler';

@@ -1,7 +1,7 @@
 import type { PlatformDatabase } from '../../../db/connect';
 import { explainGenericPlan, setLocalStatementTimeout } from '../../../db/explain';
 import { sqlState } from '../../../db/retry';
-import { PlatformError } from '../../errors';
+import { PlatformError } from '../../base/errors';
 import type { QueryMonitor } from './query-monitor';
 
 /** Statements whose plan is worth reading; DDL, SET, BEGIN and the like have none. */

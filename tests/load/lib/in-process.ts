@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { startEmbeddedPostgres } from '../../../db/embedded-postgres';
-import { loadConfig } from '../../../server/config';
-import type { AppDeps } from '../../../server/deps';
-import { readBuildInfo } from '../../../server/runtime/build-info';
-import { buildDependencies } from '../../../server/runtime/dependencies';
-import { createLogger } from '../../../server/runtime/logger';
+import { readBuildInfo } from '../../../server/base/build-info';
+import { loadConfig } from '../../../server/base/config';
+import { createLogger } from '../../../server/base/logger';
+import { buildDependencies } from '../../../server/composition/dependencies';
+import type { AppDeps } from '../../../server/http/deps';
 import { API_KEY_SCOPES } from '../../../shared/auth';
 
 /**

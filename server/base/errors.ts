@@ -1,0 +1,23 @@
+import { type ErrorBody, type ErrorCode, statusOf } from '../../shared/errors';
+
+/**
+ * The one error class of plain HTTP routes: a code from the closed set in shared/errors.ts,
+ * a message safe to show a caller, and optional headers (Retry-After, WWW-Authenticate).
+ */
+export class PlatformError extends Error {
+  override name = 'PlatformError';
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.status = statusOf(code);
+  }
+}
+
+export function errorBody(code: ErrorCode, message: string, requestId: string): ErrorBody {
+  return { error: { code, message, requestId } };
+}

@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { ExpressionError, MAX_EXPRESSION_LENGTH, parseExpression, rateRequirements } from './expression';
+
+/** The error an expression is refused with. */
+function refusal(source: string): ExpressionError {
+  try {
+    parseExpression(source);
+  } catch (error) {
+    if (error instanceof ExpressionError) return error;
+    throw error;
+  }
+  throw new Error(`${source} was accepted`);
+}
+
+describe('parseExpression', () => {
+  it('parses a selector with every kind of matcher', () => {
+    const expr = parseExpression(
+      `http_server_request_duration_seconds_count{method="GET", status_code=~"5..", route!="/x", code!~'OK|NOT_FOUND',}`,
+    );
+    expect(expr).toMatchObject({
+      kind: 'selector',
+      selector: {
+        metric: 'http_server_request_duration_seconds_count',
+        matchers: [
+          { label: 'method', op: '=', value: 'GET', pattern: null },
+          { label: 'status_code', op: '=~', value: '5..' },
+          { label: 'route', op: '!=', value: '/x', pattern: null },
+          { label: 'code', op: '!~', value: 'OK|NOT_FOUND' },
+        ],
+      },
+    });
+  });
+
+  it('gives * and / precedence over + and -, left to right, and honours parentheses', () => {
+    expect(parseExpression('1 - 2 - 3 * 4 / a')).toEqual({
+      kind: 'binary',
+      op: '-',
+      left: {
+        kind: 'binary',
+        op: '-',
+        left: { kind: 'number', value: 1 },
+        right: { kind: 'number', value: 2 },
+      },
+      right: {
+        kind: 'binary',
+        op: '/',
+        left: {
+          kind: 'binary',
+          op: '*',
+          left: { kind: 'number', value: 3 },
+          right: { kind: 'number', value: 4 },
+        },
+        right: { kind: 'selector', selector: { metric: 'a', matchers: [] } },
+      },
+    });
+    expect(parseExpression('(1 + 2) * -x')).toMatchObject({
+      op: '*',
+      left: { op: '+' },
+      right: { kind: 'negate', operand: { kind: 'selector' } },
+    });
+  });
+
+  it('parses rate() windows and histogram_quantile() over buckets or their rate', () => {
+    expect(parseExpression('rate(jobs_total{queue="mail"}[90s])')).toMatchObject({
+      kind: 'rate',
+      windowSeconds: 90,
+      selector: { metric: 'jobs_total' },
+    });
+    expect(parseExpression('rate(x[1h])')).toMatchObject({ windowSeconds: 3600 });
+    expect(parseExpression('rate(x[1500ms])')).toMatchObject({ windowSeconds: 1.5 });
+    expect(parseExpression('histogram_quantile(0.99, rate(h_seconds_bucket[5m]))')).toMatchObject({
+      kind: 'histogram_quantile',
+      quantile: 0.99,
+      vector: { kind: 'rate', windowSeconds: 300, selector: { metric: 'h_seconds_bucket' } },
+    });
+    expect(parseExpression('histogram_quantile(.5, h_seconds_bucket{route="/"})')).toMatchObject({
+      quantile: 0.5,
+      vector: { kind: 'selector' },
+    });
+  });
+
+  it('accepts numbers in decimal and exponent notation, and metric names with colons', () => {
+    expect(parseExpression('1.5e3')).toEqual({ kind: 'number', value: 1500 });
+    expect(parseExpression('job:requests:rate5m')).toMatchObject({
+      selector: { metric: 'job:requests:rate5m' },
+    });
+  });
+
+  it('names the metrics rate() reads and its longest window', () => {
+    const needs = rateRequirements(
+      parseExpression(
+        'rate(a_total[5m]) / rate(b_total[1m]) + histogram_quantile(0.9, rate(c_bucket[10m])) + d',
+      ),
+    );
+    expect([...needs.metrics].sort()).toEqual(['a_total', 'b_total', 'c_bucket']);
+    expect(needs.maxWindowSeconds).toBe(600);
+  });
+});
+
+describe('parseExpression refuses mistakes with their position and what was expected', () => {
+  const cases: [string, number, string][] = [
+    ['', 0, 'a number, a metric'],
+    ['a +', 3, 'a number, a metric'],
+    ['a b', 2, 'an operator'],
+    ['(a + 1', 6, "')'"],
+    ['a{', 2, "a label name or '}'"],
+    ['a{b}', 3, 'a match operator'],
+    ['a{b=c}', 4, 'a quoted label value'],
+    ['a{b="c"', 7, "',' or '}'"],
+    ['a{b="c}', 4, 'a closing "'],
+    ['a{b="c" d="e"}', 8, "',' or '}'"],
+    ['{b="c"}', 0, 'a metric name before the label matchers'],
+    ['sum(a)', 0, 'a known function'],
+    ['rate(a)', 6, "'['"],
+    ['rate(a[5])', 7, 'a duration'],
+    ['rate(a[5d])', 7, 'a duration'],
+    ['rate(a[2h])', 7, 'a window from 1s to 1h'],
+    ['rate(a[5m]', 10, "')'"],
+    ['rate(1)', 5, 'a metric name'],
+    ['histogram_quantile(1.5, a_bucket)', 19, 'a quantile between 0 and 1'],
+    ['histogram_quantile(0.9, a_count)', 24, "a histogram's _bucket series"],
+    ['histogram_quantile(0.9, 3)', 24, 'a _bucket selector'],
+    ['a{b=~"(x)"}', 6, 'a supported pattern'],
+    ['a{b=~"x**"}', 8, 'a supported pattern'],
+    ['a{b="\\q"}', 6, 'an escape'],
+    ['a; drop table alert_rules', 1, 'an operator'],
+  ];
+  for (const [source, position, expected] of cases) {
+    it(`${JSON.stringify(source)}: position ${position}`, () => {
+      const error = refusal(source);
+      expect(error.position).toBe(position);
+      expect(error.expected).toContain(expected);
+      expect(error.message).toContain(`at position ${position}: expected`);
+    });
+  }
+
+  it('refuses over-long expressions and deep nesting before any work', () => {
+    expect(refusal('1+'.repeat(MAX_EXPRESSION_LENGTH)).expected).toContain('at most 1000 characters');
+    expect(refusal(`${'('.repeat(40)}1${')'.repeat(40)}`).expected).toContain('levels of nesting');
+    expect(refusal(`${'-'.repeat(40)}1`).expected).toContain('levels of nesting');
+  });
+});

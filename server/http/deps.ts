@@ -1,0 +1,58 @@
+import type { PlatformDatabase } from '../../db/connect';
+import type { BuildInfo } from '../base/build-info';
+import type { Config } from '../base/config';
+import type { Initializer } from '../base/initializer';
+import type { Lifecycle } from '../base/lifecycle';
+import type { Logger } from '../base/logger';
+import type { Metrics } from '../base/metrics/metrics';
+import type { RateLimiter } from '../base/rate-limit/limiter';
+import type { AlertServices } from '../services/alerts/services';
+import type { AuthServices } from '../services/auth/services';
+import type { BackupService } from '../services/backups/service';
+import type { Cache } from '../services/cache/cache';
+import type { DistributedInvalidation } from '../services/cache/distributed-invalidation';
+import type { WarmerRegistry } from '../services/cache/warmers';
+import type { DeploymentEngine } from '../services/deployments/deployment-engine';
+import type { DeploymentService } from '../services/deployments/deployments';
+import type { EnvironmentService } from '../services/devops/environments';
+import type { MaintenanceMode } from '../services/devops/maintenance';
+import type { PerformanceServices } from '../services/performance/services';
+
+/**
+ * Everything the app needs, built once at start (server/composition/dependencies.ts) or by a test,
+ * and handed to `createApp`. Handlers reach these through context, never through imports.
+ */
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  build: BuildInfo;
+  startedAt: Date;
+  metrics: Metrics;
+  database: PlatformDatabase;
+  cache: Cache;
+  /** Cache warmers services register; run in the cache phase and on demand. */
+  cacheWarmers: WarmerRegistry;
+  /** Cache invalidations that reach every instance. */
+  cacheInvalidation: DistributedInvalidation;
+  /** Environments and their configuration, deployments, backups. */
+  devops: {
+    environments: EnvironmentService;
+    deployments: DeploymentService;
+    engine: DeploymentEngine;
+    backups: BackupService;
+  };
+  /** Maintenance mode: mutations paused on every instance. */
+  maintenance: MaintenanceMode;
+  /** Alert rules, their evaluator and the webhook notifier. */
+  alerts: AlertServices;
+  /** Live analytics, query monitoring and resource samples behind the performance router. */
+  performance: PerformanceServices;
+  initializer: Initializer;
+  lifecycle: Lifecycle;
+  /** Users, sessions, tokens, API keys and the audit log. */
+  auth: AuthServices;
+  /** Named rate-limit policies over the configured store (RATE_LIMIT_STORE). */
+  rateLimiter: RateLimiter;
+  /** Event-loop lag most recently measured, in seconds. */
+  eventLoopLag: () => number;
+}

@@ -1,0 +1,37 @@
+import type { Context } from 'hono';
+import type { Logger } from '../../base/logger';
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** This request's id: the caller's X-Request-Id when it is sane, else a new UUID. */
+    requestId: string;
+    /** The request's logger, made on first use by `requestLogger`. */
+    logger: Logger;
+  }
+}
+
+export const REQUEST_ID_HEADER = 'X-Request-Id';
+
+/** What we accept from a caller's X-Request-Id: short and free of anything a log parser could trip on. */
+const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * The id of a request: the caller's X-Request-Id when it is safe to echo and log (so a trace
+ * started upstream continues here), else a new UUID.
+ */
+export function resolveRequestId(incoming: string | undefined): string {
+  return incoming !== undefined && SAFE_ID.test(incoming) ? incoming : crypto.randomUUID();
+}
+
+/**
+ * A logger whose every line carries the request id. Made on first use and kept for the request:
+ * most requests log nothing but their access line, and a pino child per request is not free.
+ */
+export function requestLogger(c: Context, root: Logger): Logger {
+  let logger = c.get('logger');
+  if (logger === undefined) {
+    logger = root.child({ requestId: c.get('requestId') });
+    c.set('logger', logger);
+  }
+  return logger;
+}

@@ -1,0 +1,86 @@
+import { TRPCError } from '@trpc/server';
+import {
+  configDiffInput,
+  configHistoryInput,
+  configRollbackInput,
+  configSetInput,
+  environmentCompareInput,
+  environmentCreateInput,
+  environmentNameInput,
+} from '../../../../shared/devops-environments';
+import { ConfigInvalidError } from '../../../services/devops/config-schema';
+import type { EnvironmentService } from '../../../services/devops/environments';
+import type { Context } from '../../context';
+import { roleProcedure, router } from '../../trpc';
+import { actorOf } from '../auth';
+
+/**
+ * `devops.environments.*`: everyone reads the current configurations (secrets redacted),
+ * operators read history, diffs and comparisons, admins create environments and change or roll
+ * back configuration. Every change is a revision with its author and an audit event; no
+ * procedure ever returns a secret's value.
+ *
+ * `get` finds the service in the context, so the devops router decides where it lives.
+ */
+export function environmentProcedures(get: (ctx: Context) => EnvironmentService) {
+  return {
+    environments: router({
+      list: roleProcedure('viewer', 'devops:read').query(({ ctx }) => get(ctx).list(ctx.principal)),
+
+      get: roleProcedure('viewer', 'devops:read')
+        .input(environmentNameInput)
+        .query(({ ctx, input }) => get(ctx).get(ctx.principal, input.name)),
+
+      create: roleProcedure('admin', 'devops:write')
+        .input(environmentCreateInput)
+        .mutation(({ ctx, input }) => get(ctx).create(actorOf(ctx, ctx.principal), input)),
+
+      setConfig: roleProcedure('admin', 'devops:write')
+        .input(configSetInput)
+        .mutation(({ ctx, input }) => {
+          const { name, ...change } = input;
+          return withConfigIssues(get(ctx).setConfig(actorOf(ctx, ctx.principal), name, change));
+        }),
+
+      history: roleProcedure('operator', 'devops:read')
+        .input(configHistoryInput)
+        .query(({ ctx, input }) =>
+          get(ctx).history(ctx.principal, input.name, { limit: input.limit, cursor: input.cursor }),
+        ),
+
+      diff: roleProcedure('operator', 'devops:read')
+        .input(configDiffInput)
+        .query(({ ctx, input }) => get(ctx).diff(ctx.principal, input.name, input.from, input.to)),
+
+      rollback: roleProcedure('admin', 'devops:write')
+        .input(configRollbackInput)
+        .mutation(({ ctx, input }) =>
+          withConfigIssues(
+            get(ctx).rollback(actorOf(ctx, ctx.principal), input.name, input.toRevision, {
+              message: input.message,
+              expectedRevision: input.expectedRevision,
+            }),
+          ),
+        ),
+
+      compare: roleProcedure('operator', 'devops:read')
+        .input(environmentCompareInput)
+        .query(({ ctx, input }) => get(ctx).compare(ctx.principal, input.a, input.b)),
+    }),
+  };
+}
+
+/**
+ * A configuration that breaks its environment's rules reaches the caller as an invalid input
+ * does: BAD_REQUEST, with zod's issues flattened into `data.validation` by the error formatter.
+ */
+async function withConfigIssues<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (error instanceof ConfigInvalidError) {
+      throw new TRPCError({ code: 'BAD_REQUEST', message: error.message, cause: error.issues });
+    }
+    throw error;
+  }
+}
