@@ -60,8 +60,8 @@ interface ImportOf {
 
 // `import … from '…'`, `export … from '…'`, `import('…')`; `import type` / `export type` are
 // type-only (a named `type` inside braces is not: the statement still loads the module).
-const STATIC = /^\s*(import|export)\s+(type\s+)?[^'"]*?from\s+['"]([^'"]+)['"]/gm;
-const BARE = /^\s*import\s+['"]([^'"]+)['"]/gm;
+const STATIC = /^[ \t]*(import|export)\s+(type\s+)?[^'"]*?from\s+['"]([^'"]+)['"]/gm;
+const BARE = /^[ \t]*import\s+['"]([^'"]+)['"]/gm;
 const DYNAMIC = /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
 
 function importsOf(text: string): ImportOf[] {

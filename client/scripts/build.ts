@@ -21,9 +21,9 @@ import { createProgram, describeDiagnostics, ts } from './typescript-program';
 
 const CLIENT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const REPO_ROOT = dirname(CLIENT_DIR);
-const ROUTER_FILE = join(REPO_ROOT, 'server', 'routers', 'index.ts');
+const ROUTER_FILE = join(REPO_ROOT, 'server', 'http', 'routers', 'index.ts');
 /** The module the client's types.ts imports AppRouter from, and what it becomes in the package. */
-const ROUTER_MODULE = join(REPO_ROOT, 'server', 'routers');
+const ROUTER_MODULE = join(REPO_ROOT, 'server', 'http', 'routers');
 const ROUTER_DECLARATION = 'app-router';
 /** Runtime dependencies left as imports: the package's peers. */
 const PEERS = ['@trpc/client', '@trpc/server'];
