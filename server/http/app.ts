@@ -6,6 +6,7 @@ import { errorBody, PlatformError } from '../base/errors';
 import { createAccessLog } from './access-log';
 import { dashboardRoutes } from './dashboard';
 import type { AppDeps } from './deps';
+import type { AppEnv } from './env';
 import { healthRoutes } from './health';
 import { jwksRoutes } from './jwks';
 import { metricsRoutes } from './metrics';
@@ -27,7 +28,7 @@ const TRPC_ENDPOINT = '/api/trpc';
  * builds it with its own deps and calls `app.request()`.
  */
 export function createApp(deps: AppDeps) {
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
 
   app.use(
     '*',

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { Context } from 'hono';
+import type { AppContext } from './env';
 
 /**
  * The client's address, for per-address rate limits and logs.
@@ -17,7 +17,7 @@ import type { Context } from 'hono';
  *
  * 'unknown' when neither is available.
  */
-export function clientIp(c: Context, trustProxy: boolean): string {
+export function clientIp(c: AppContext, trustProxy: boolean): string {
   if (trustProxy) {
     const forwarded = c.req.header('x-forwarded-for')?.split(',').at(-1)?.trim();
     if (forwarded && isIP(forwarded)) return normalize(forwarded);

@@ -1,9 +1,9 @@
-import type { Context as HonoContext } from 'hono';
 import type { Logger } from '../base/logger';
 import type { Principal, UserPrincipal } from '../base/principal';
 import type { RateLimitDecision } from '../base/rate-limit/gcra';
 import { type Credential, readCredential } from '../services/auth/authenticator';
 import type { AppDeps } from './deps';
+import type { AppContext } from './env';
 import { requestLogger } from './middleware/request-id';
 
 /** A rate-limit decision taken during the request, for the RateLimit response headers. */
@@ -51,7 +51,7 @@ export interface Context {
  * response gains (tRPC's fetch adapter hands its own; the single-call path makes them).
  */
 export function createContext(
-  c: HonoContext,
+  c: AppContext,
   deps: AppDeps,
   opts: { readonly resHeaders: Headers },
   rateLimits: RateLimitNote[],
@@ -104,7 +104,7 @@ class LazyHttpFacts implements HttpInfo {
   readonly header: HttpInfo['header'];
   readonly rateLimits: RateLimitNote[];
   constructor(
-    private readonly c: HonoContext,
+    private readonly c: AppContext,
     private readonly opts: { readonly resHeaders: Headers },
     rest: Omit<HttpInfo, 'host' | 'resHeaders'>,
   ) {

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { AppDeps } from './deps';
+import type { AppEnv } from './env';
 
 /**
  * The dashboard's policy: its scripts and styles are files under /assets (Vite emits no inline
@@ -34,7 +35,7 @@ export interface DashboardOptions {
  * runtimes without a file system (the edge) never load node:fs; there they answer 404.
  */
 export function dashboardRoutes(_deps: AppDeps, options: DashboardOptions = {}) {
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
   const dir = options.dir ?? defaultDir();
 
   async function read(name: string): Promise<ArrayBuffer | null> {

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { buildHealthReport } from '../operations/health';
 import type { AppDeps } from './deps';
+import type { AppEnv } from './env';
 
 const NO_STORE = { 'Cache-Control': 'no-store' };
 
@@ -12,7 +13,7 @@ const READY_DB_MAX_AGE_MS = 1_000;
  * the full report for people and dashboards. Liveness and the lightweight check are in probes.ts.
  */
 export function healthRoutes(deps: AppDeps) {
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
 
   app.get('/api/health', async (c) => {
     const report = await buildHealthReport(deps);

@@ -1,6 +1,6 @@
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
-import type { Context as HonoContext } from 'hono';
 import type { AppDeps } from './deps';
+import type { AppContext } from './env';
 import { appRouter } from './routers/index';
 import { TrpcExchange } from './trpc-exchange';
 
@@ -10,7 +10,7 @@ import { TrpcExchange } from './trpc-exchange';
  * unknown or encoded paths), and every request when that path is switched off.
  */
 export function trpcAdapter(deps: AppDeps, endpoint: string) {
-  return async function serveThroughAdapter(c: HonoContext): Promise<Response> {
+  return async function serveThroughAdapter(c: AppContext): Promise<Response> {
     const exchange = new TrpcExchange(c, deps, performance.now());
     let beforeContext = false;
     const response = await fetchRequestHandler({

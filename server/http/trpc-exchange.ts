@@ -1,10 +1,10 @@
 import type { TRPCError } from '@trpc/server';
-import type { Context as HonoContext } from 'hono';
 import { PlatformError } from '../base/errors';
 import { epochMsOf } from '../services/performance/analytics';
 import { clientIp } from './client-ip';
 import { type Context, createContext, type RateLimitNote } from './context';
 import type { AppDeps } from './deps';
+import type { AppContext } from './env';
 import { requestLogger } from './middleware/request-id';
 import { ProcedureCalls } from './procedure-calls';
 import { limitAnonymous, rateLimitResponseHeaders } from './trpc-rate-limit';
@@ -31,7 +31,7 @@ export class TrpcExchange {
   private unavailable = false;
 
   constructor(
-    private readonly c: HonoContext,
+    private readonly c: AppContext,
     private readonly deps: AppDeps,
     private readonly started: number,
   ) {}

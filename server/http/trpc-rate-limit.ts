@@ -1,9 +1,9 @@
 import { TRPCError } from '@trpc/server';
-import type { Context as HonoContext } from 'hono';
 import { PlatformError } from '../base/errors';
 import { type RateLimiter, rateLimitHeaders } from '../base/rate-limit/limiter';
 import type { RateLimitNote } from './context';
 import type { AppDeps } from './deps';
+import type { AppContext } from './env';
 
 /** The note of an API key's own limits (named per key, not a limiter policy). */
 export const API_KEY_POLICY = 'api_key';
@@ -20,7 +20,7 @@ const ADMITTED: Promise<void> = Promise.resolve();
  * settled promise back without a frame of its own. Rejects (never throws) with TOO_MANY_REQUESTS.
  */
 export function limitAnonymous(
-  c: HonoContext,
+  c: AppContext,
   deps: AppDeps,
   calls: number,
   ip: () => string,

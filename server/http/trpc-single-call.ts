@@ -6,9 +6,9 @@ import {
 } from '@trpc/server';
 import { getHTTPStatusCode } from '@trpc/server/http';
 import { middlewareMarker } from '@trpc/server/unstable-core-do-not-import';
-import type { Context as HonoContext } from 'hono';
 import type { Context } from './context';
 import type { AppDeps } from './deps';
+import type { AppContext } from './env';
 import { secureHeaders } from './middleware/security-headers';
 import { appRouter } from './routers/index';
 import { TrpcExchange } from './trpc-exchange';
@@ -62,7 +62,7 @@ export function singleCallDispatcher(deps: AppDeps, endpoint: string) {
    * The response of a single call, or null when the request is not one this path serves (then
    * nothing of it has run: hand it to tRPC's adapter).
    */
-  return function dispatchSingleCall(c: HonoContext): Promise<Response> | null {
+  return function dispatchSingleCall(c: AppContext): Promise<Response> | null {
     const req = c.req.raw;
     const method = req.method;
     if (method !== 'GET' && method !== 'POST') return null;

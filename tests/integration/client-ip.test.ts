@@ -4,10 +4,11 @@ import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { serve } from '../../server/composition/serve';
 import { clientIp } from '../../server/http/client-ip';
+import type { AppEnv } from '../../server/http/env';
 import { mustRun, ROOT } from '../helpers/server-process';
 
 function appTrustingProxy(trustProxy: boolean) {
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
   app.get('/ip', (c) => c.text(clientIp(c, trustProxy)));
   return app;
 }

@@ -30,6 +30,7 @@ import type { RateLimiter, RateLimitOutcome } from '../../server/base/rate-limit
 import { createApp } from '../../server/http/app';
 import { createContext } from '../../server/http/context';
 import type { AppDeps } from '../../server/http/deps';
+import type { AppEnv } from '../../server/http/env';
 import { resolveRequestId } from '../../server/http/middleware/request-id';
 import { applySecurityHeaders } from '../../server/http/middleware/security-headers';
 import { appRouter } from '../../server/http/routers/index';
@@ -154,7 +155,7 @@ function buildVariants(deps: AppDeps): Variant[] {
 
 /** Hono and tRPC's fetch adapter with the platform's router and context, and nothing else. */
 function bareApp(deps: AppDeps): Fetch {
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
   app.all('/api/trpc/*', (c) =>
     fetchRequestHandler({
       endpoint: '/api/trpc',

@@ -1,5 +1,5 @@
-import type { MiddlewareHandler } from 'hono';
 import { errorBody } from '../../base/errors';
+import type { AppMiddleware } from '../env';
 
 export interface CorsOptions {
   /** Origins whose pages may call the API with credentials (config CORS_ORIGINS). */
@@ -38,7 +38,7 @@ export function normalizeOrigin(url: string): string | undefined {
  * headers, so the browser withholds the response, and its preflight a 403 in the platform's
  * error body.
  */
-export function cors(options: CorsOptions): MiddlewareHandler {
+export function cors(options: CorsOptions): AppMiddleware {
   const allowed = new Set<string>();
   for (const origin of options.origins) {
     const normalized = normalizeOrigin(origin);

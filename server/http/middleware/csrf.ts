@@ -1,6 +1,6 @@
-import type { Context, MiddlewareHandler } from 'hono';
 import { statusOf } from '../../../shared/errors';
 import { errorBody } from '../../base/errors';
+import type { AppContext, AppMiddleware } from '../env';
 import { normalizeOrigin } from './cors';
 
 /** What checkCsrf needs of a request: its method and four headers, as the caller read them. */
@@ -93,7 +93,7 @@ export interface CsrfOptions {
    * Whether this request needs the check: true when it would be authenticated by a cookie.
    * Called for state-changing methods only.
    */
-  appliesTo: (c: Context) => boolean;
+  appliesTo: (c: AppContext) => boolean;
 }
 
 /**
@@ -101,7 +101,7 @@ export interface CsrfOptions {
  * in the platform's error body before it reaches a handler. Safe methods and requests that
  * `appliesTo` waves through cost no header read.
  */
-export function csrf(options: CsrfOptions): MiddlewareHandler {
+export function csrf(options: CsrfOptions): AppMiddleware {
   const allowedOrigins = new Set<string>();
   for (const origin of options.allowedOrigins) {
     const normalized = normalizeOrigin(origin);

@@ -1,4 +1,3 @@
-import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import type { Lifecycle } from '../../base/lifecycle';
 import type { Logger } from '../../base/logger';
@@ -6,15 +5,9 @@ import type { HistogramSeries } from '../../base/metrics/fast-histogram';
 import { httpSeriesKey, type Metrics } from '../../base/metrics/metrics';
 import { type AnalyticsSeries, epochMsOf, type RequestAnalytics } from '../../services/performance/analytics';
 import type { AccessLog } from '../access-log';
+import type { AppMiddleware } from '../env';
 import { REQUEST_ID_HEADER, requestLogger, resolveRequestId } from './request-id';
 import { applySecurityHeaders } from './security-headers';
-
-declare module 'hono' {
-  interface ContextVariableMap {
-    /** Set by the not-found handler: the request matched no route. */
-    unmatched: boolean;
-  }
-}
 
 /**
  * Methods with a label value of their own, with a small index for series keys; the others share
@@ -58,13 +51,7 @@ interface RouteRecord {
  * request path only records: figures go into series kept per route template and into the access
  * log's preallocated slot; the line is formatted and written by a timer (runtime/access-log.ts).
  */
-export function observe({
-  metrics,
-  lifecycle,
-  logger,
-  accessLog,
-  analytics,
-}: ObserveOptions): MiddlewareHandler {
+export function observe({ metrics, lifecycle, logger, accessLog, analytics }: ObserveOptions): AppMiddleware {
   const duration = metrics.http.duration;
   const routes = new Map<string, RouteRecord>();
   const recordOf = (route: string): RouteRecord => {

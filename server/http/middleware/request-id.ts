@@ -1,14 +1,5 @@
-import type { Context } from 'hono';
 import type { Logger } from '../../base/logger';
-
-declare module 'hono' {
-  interface ContextVariableMap {
-    /** This request's id: the caller's X-Request-Id when it is sane, else a new UUID. */
-    requestId: string;
-    /** The request's logger, made on first use by `requestLogger`. */
-    logger: Logger;
-  }
-}
+import type { AppContext } from '../env';
 
 export const REQUEST_ID_HEADER = 'X-Request-Id';
 
@@ -27,7 +18,7 @@ export function resolveRequestId(incoming: string | undefined): string {
  * A logger whose every line carries the request id. Made on first use and kept for the request:
  * most requests log nothing but their access line, and a pino child per request is not free.
  */
-export function requestLogger(c: Context, root: Logger): Logger {
+export function requestLogger(c: AppContext, root: Logger): Logger {
   let logger = c.get('logger');
   if (logger === undefined) {
     logger = root.child({ requestId: c.get('requestId') });

@@ -1,20 +1,16 @@
-import type { MiddlewareHandler } from 'hono';
 import type { ApiKeyScope, PlatformRole } from '../../../shared/auth';
 import { PlatformError } from '../../base/errors';
 import { platformRoleAtLeast } from '../../base/principal';
 import { readCredential } from '../../services/auth/authenticator';
 import type { AppDeps } from '../deps';
+import type { AppMiddleware } from '../env';
 
 /**
  * The `platform` policy of tRPC procedures (server/http/trpc.ts) for a plain HTTP route: a user
  * holding at least the platform role `role`, or an API key with `scope` whose owner holds it.
  * A tenant's admin is refused whatever his organization role.
  */
-export function requirePlatformRole(
-  deps: AppDeps,
-  role: PlatformRole,
-  scope: ApiKeyScope,
-): MiddlewareHandler {
+export function requirePlatformRole(deps: AppDeps, role: PlatformRole, scope: ApiKeyScope): AppMiddleware {
   return async function checkPlatformRole(c, next) {
     const credential = readCredential(
       c.req.header('authorization') ?? null,

@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { AppMiddleware } from '../env';
 
 /**
  * Response headers every API answer carries, after OWASP's REST Security and HTTP Headers cheat
@@ -75,7 +75,7 @@ export function applySecurityHeaders(headers: Headers): void {
  * the final response after the handler, because a handler may return a Response of its own
  * (the tRPC adapter does), which drops headers set on the context beforehand.
  */
-export function securityHeaders(): MiddlewareHandler {
+export function securityHeaders(): AppMiddleware {
   return async function addSecurityHeaders(c, next) {
     await next();
     applySecurityHeaders(c.res.headers);

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { AppDeps } from '../deps';
+import type { AppEnv } from '../env';
 import { REFERENCE_CSS } from './docs-page/reference.css';
 import { REFERENCE_JS } from './docs-page/reference.js.js';
 
@@ -81,7 +82,7 @@ function assetCache(asked: string | undefined, current: string): string {
  * `/api/docs/reference.js` and `/api/docs/reference.css`, on every runtime including the edge.
  */
 export function docsPageRoutes(_deps: AppDeps) {
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
   app.get(DOCS_PATH, (c) =>
     c.body(PAGE, 200, {
       'Content-Type': 'text/html; charset=utf-8',

@@ -1,6 +1,6 @@
 import { TRPCError } from '@trpc/server';
-import type { Context as HonoContext } from 'hono';
 import { z } from 'zod';
+import type { AppContext } from '../env';
 import type { RestRoute } from './route';
 
 /** A JSON Schema (draft 2020-12) as zod writes it; only the keywords read here are typed. */
@@ -29,7 +29,7 @@ export interface InputLayout {
   /** Where the other fields come from. */
   rest: 'query' | 'body';
   /** The input of one request, as the procedure's parser expects it (undefined: none given). */
-  read(c: HonoContext): Promise<unknown>;
+  read(c: AppContext): Promise<unknown>;
 }
 
 export function inputLayoutOf(route: RestRoute, input: z.ZodType | undefined): InputLayout {
@@ -43,7 +43,7 @@ export function inputLayoutOf(route: RestRoute, input: z.ZodType | undefined): I
   }
   const rest = route.method === 'GET' || route.method === 'DELETE' ? 'query' : 'body';
 
-  async function read(c: HonoContext): Promise<unknown> {
+  async function read(c: AppContext): Promise<unknown> {
     const fromPath: Record<string, unknown> = {};
     for (const name of pathParameters) fromPath[name] = scalar(c.req.param(name) ?? '', fields[name] ?? {});
     const given = rest === 'query' ? fromQuery(c.req.queries(), fields) : await fromBody(c);
@@ -125,7 +125,7 @@ function typesOf(field: JsonSchema): Set<string> {
 }
 
 /** A JSON object body; an empty body is no fields. Anything else is the caller's mistake. */
-async function fromBody(c: HonoContext): Promise<Record<string, unknown>> {
+async function fromBody(c: AppContext): Promise<Record<string, unknown>> {
   const text = await c.req.text();
   if (text.trim() === '') return {};
   const type = c.req.header('content-type')?.toLowerCase().split(';', 1)[0]?.trim();

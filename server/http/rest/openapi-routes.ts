@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { AppDeps } from '../deps';
+import type { AppEnv } from '../env';
 import { openApiDocument } from './openapi';
 
 /**
@@ -7,7 +8,7 @@ import { openApiDocument } from './openapi';
  * (it depends only on the router and the build) and served as the same bytes afterwards.
  */
 export function openApiRoutes(deps: AppDeps) {
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
   let document: string | undefined;
   app.get('/api/openapi.json', (c) => {
     document ??= JSON.stringify(openApiDocument({ version: deps.build.version }));

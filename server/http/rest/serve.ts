@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import type { z } from 'zod';
 import type { Context } from '../context';
 import type { AppDeps } from '../deps';
+import type { AppEnv } from '../env';
 import { secureHeaders } from '../middleware/security-headers';
 import { appRouter } from '../routers/index';
 import { TrpcExchange } from '../trpc-exchange';
@@ -51,8 +52,8 @@ export function servedRoutes(): ServedRoute[] {
  * through TrpcExchange), and answers plain JSON: the output itself on success, and the platform's
  * error body `{ error: { code, message, requestId, validation } }` on failure.
  */
-export function restApi(deps: AppDeps): Hono {
-  const app = new Hono();
+export function restApi(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
   const config = appRouter._def._config;
   for (const served of servedRoutes()) {
     const { route, procedure, procedurePath: path } = served;
