@@ -19,7 +19,6 @@ import {
 import { invitationAcceptInput } from '../../../shared/organizations';
 import { pageOf } from '../../../shared/pagination';
 import { PlatformError } from '../../base/errors';
-import type { Principal } from '../../base/principal';
 import type { Context } from '../context';
 import { checkCsrf } from '../middleware/csrf';
 import { clearedRefreshCookie, isBrowser, readRefreshCookie, refreshCookie } from '../refresh-cookie';
@@ -32,17 +31,8 @@ import {
   sessionProcedure,
 } from '../trpc';
 import { rateLimited } from '../trpc-rate-limit';
+import { actorOf } from './actor';
 import { invitationProcedures, organizationsRouter, platformRolesRouter } from './organizations';
-
-/** Who is acting, for the services' organization scoping and the audit log. */
-export function actorOf<P extends Principal>(ctx: Context, principal: P) {
-  return {
-    ...principal,
-    apiKeyId: principal.kind === 'apiKey' ? principal.keyId : null,
-    ip: ctx.http?.ip() ?? null,
-    userAgent: ctx.http?.userAgent() ?? null,
-  };
-}
 
 /** Spends one unit of a strict, fail-closed policy (login, refresh) for the caller's address. */
 async function limitByIp(ctx: Context, policy: 'login' | 'refresh'): Promise<void> {

@@ -9,20 +9,13 @@ import {
   organizationSuspendInput,
   platformRoleSetInput,
 } from '../../../shared/organizations';
-import type { Actor } from '../../base/actor';
-import type { Principal } from '../../base/principal';
-import type { Context } from '../context';
 import { platformProcedure, roleProcedure, router } from '../trpc';
+import { actorOf } from './actor';
 
 // Organization management (docs/organizations.md): the platform's admins create, suspend and
 // delete organizations and grant platform roles (platform scope); an organization's admins
 // invite its members (organization scope). `auth.invitations.accept`, public and rate limited
 // like sign-in, sits beside login in ./auth.ts.
-
-/** The principal with where the request came from, as the services record it. */
-function actorOf(ctx: Context, principal: Principal): Actor {
-  return { ...principal, ip: ctx.http?.ip() ?? null, userAgent: ctx.http?.userAgent() ?? null };
-}
 
 /** Platform scope: the installation's tenants. */
 export const organizationsRouter = router({

@@ -10,7 +10,7 @@ import {
 import type { BackupService } from '../../../services/backups/service';
 import type { Context } from '../../context';
 import { platformProcedure, router } from '../../trpc';
-import { actorOf } from '../auth';
+import { actorOf } from '../actor';
 
 /**
  * `devops.backups.*`, platform scope: an archive holds every organization, so only platform roles

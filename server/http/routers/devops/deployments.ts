@@ -9,7 +9,7 @@ import {
 import type { DeploymentService } from '../../../services/deployments/deployments';
 import type { Context } from '../../context';
 import { roleProcedure, router } from '../../trpc';
-import { actorOf } from '../auth';
+import { actorOf } from '../actor';
 
 /**
  * `devops.deployments.*`: everyone in the organization reads deployments and their history;

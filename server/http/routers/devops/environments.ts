@@ -12,7 +12,7 @@ import { ConfigInvalidError } from '../../../services/devops/config-schema';
 import type { EnvironmentService } from '../../../services/devops/environments';
 import type { Context } from '../../context';
 import { roleProcedure, router } from '../../trpc';
-import { actorOf } from '../auth';
+import { actorOf } from '../actor';
 
 /**
  * `devops.environments.*`: everyone reads the current configurations (secrets redacted),

@@ -1,6 +1,6 @@
 import { drainInput, maintenanceSetInput } from '../../../../shared/devops-instance';
 import { authenticatedProcedure, platformProcedure, router } from '../../trpc';
-import { actorOf } from '../auth';
+import { actorOf } from '../actor';
 
 /** How often a drain checks whether the requests in flight have finished. */
 const DRAIN_POLL_MS = 50;
