@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pageSchema } from './pagination';
 
 /** How an alert's expression is compared with its threshold. */
 export const ALERT_COMPARATORS = ['>', '>=', '<', '<=', '==', '!='] as const;
@@ -136,10 +137,7 @@ export const alertHistoryEntry = z.object({
 });
 export type AlertHistoryEntry = z.infer<typeof alertHistoryEntry>;
 
-export const alertHistoryPage = z.object({
-  items: z.array(alertHistoryEntry),
-  nextCursor: z.string().nullable(),
-});
+export const alertHistoryPage = pageSchema(alertHistoryEntry);
 export type AlertHistoryPage = z.infer<typeof alertHistoryPage>;
 
 export const alertWebhookCreateInput = z.object({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pageSchema } from './pagination';
 
 /** Roles, weakest first: each can do what the ones before it can. */
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
@@ -242,10 +243,6 @@ export const apiKeyView = z.object({
   replacedBy: z.string().nullable(),
 });
 
-/** A page of a list: `nextCursor` is the next page's `cursor`, null on the last page. */
-const pageOf = <T extends z.ZodType>(item: T) =>
-  z.object({ items: z.array(item), nextCursor: z.string().nullable() });
-
 /** A user as the API shows it: never the password hash. */
 export const userView = z.object({
   id: z.string(),
@@ -276,7 +273,7 @@ export const issuedTokens = z.object({
 export const loginResult = issuedTokens.extend({ user: userView });
 
 /** `auth.users.list`. */
-export const userPage = pageOf(userView);
+export const userPage = pageSchema(userView);
 
 /** `auth.users.remove`: the removed user, and how many of their sessions ended. */
 export const userRemoved = z.object({ id: z.string(), revokedSessions: z.number().int() });
@@ -288,7 +285,7 @@ export const issuedApiKey = z.object({ key: z.string(), apiKey: apiKeyView });
 export const rotatedApiKey = issuedApiKey.extend({ previous: apiKeyView });
 
 /** `auth.apiKeys.list`. */
-export const apiKeyPage = pageOf(apiKeyView);
+export const apiKeyPage = pageSchema(apiKeyView);
 
 /** A rate limit's decision (GCRA) for one call. */
 const rateLimitDecision = z.object({
@@ -340,7 +337,7 @@ export const auditEventView = z.object({
 });
 
 /** `auth.audit.list` and `auth.audit.platform`, newest first. */
-export const auditEventPage = pageOf(auditEventView);
+export const auditEventPage = pageSchema(auditEventView);
 
 /** `auth.keys.rotate`: the new signing key's id, and the one it replaces. */
 export const signingKeyRotation = z.object({ kid: z.string(), previousKid: z.string().nullable() });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Page } from './pagination';
+import { type Page, pageSchema } from './pagination';
 
 /** `devops.backups.*`: inputs (zod) and what the procedures answer. */
 
@@ -254,7 +254,7 @@ export const backupView = z.object({
   verifiedAt: dateTime.nullable(),
 });
 
-export const backupPage = z.object({ items: z.array(backupView), nextCursor: z.string().nullable() });
+export const backupPage = pageSchema(backupView);
 
 export const backupVerification = z.object({
   id: z.string(),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Page } from './pagination';
+import { type Page, pageSchema } from './pagination';
 
 /**
  * Deployments as the client sees them: the spec an operator submits (Argo Rollouts' canary,
@@ -380,4 +380,4 @@ export const deploymentEventView = z.object({
 
 export const deploymentWithEvents = deploymentView.extend({ events: z.array(deploymentEventView) });
 
-export const deploymentPage = z.object({ items: z.array(deploymentView), nextCursor: z.string().nullable() });
+export const deploymentPage = pageSchema(deploymentView);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { platformRole, role } from './auth';
+import { platformRole, role, userView } from './auth';
+import { pageSchema } from './pagination';
 
 // Inputs of organization management: the platform's (organizations, platform roles) and an
 // organization admin's (invitations, removing members). See docs/organizations.md.
@@ -82,11 +83,7 @@ export const organizationSummary = z.object({
 });
 
 /** `auth.organizations.list`: one page, oldest first. */
-export const organizationPage = z.object({
-  items: z.array(organizationSummary),
-  /** Pass as `cursor` for the next page; null on the last one. */
-  nextCursor: z.string().nullable(),
-});
+export const organizationPage = pageSchema(organizationSummary);
 
 /** An invitation as the API shows it: never its token, nor the token's hash. */
 export const invitationView = z.object({
@@ -108,11 +105,7 @@ export const invitationView = z.object({
 export const issuedInvitation = z.object({ invitation: invitationView, token: z.string() });
 
 /** `auth.invitations.list`: one page, newest first. */
-export const invitationPage = z.object({
-  items: z.array(invitationView),
-  /** Pass as `cursor` for the next page; null on the last one. */
-  nextCursor: z.string().nullable(),
-});
+export const invitationPage = pageSchema(invitationView);
 
 /** `auth.organizations.create`: the organization and its first admin's invitation. */
 export const organizationCreated = issuedInvitation.extend({ organization: organizationSummary });
@@ -136,19 +129,5 @@ export const platformMember = z.object({
   disabled: z.boolean(),
 });
 
-/** A user as the API shows it: never the password hash. */
-export const organizationUser = z.object({
-  id: z.string(),
-  organizationId: z.string(),
-  email: z.string(),
-  name: z.string(),
-  role,
-  platformRole: platformRole.nullable(),
-  disabled: z.boolean(),
-  createdAt: dateTime,
-  updatedAt: dateTime,
-  passwordChangedAt: dateTime,
-});
-
 /** `auth.invitations.accept`: the new user and the organization they joined. */
-export const invitationAccepted = z.object({ user: organizationUser, organizationId: z.string() });
+export const invitationAccepted = z.object({ user: userView, organizationId: z.string() });

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * The one shape of every list procedure: ask with `limit` and, for the next page, the
  * `nextCursor` of the previous page as `cursor`; get `{ items, nextCursor }`, where a null
@@ -25,4 +27,13 @@ export function pageOf<R, T>(
     items: page.map(item),
     nextCursor: rows.length > limit && last !== undefined ? cursorOf(last) : null,
   };
+}
+
+/** The zod schema of a page of `item`s (the REST reference's response schemas). */
+export function pageSchema<T extends z.ZodType>(item: T) {
+  return z.object({
+    items: z.array(item),
+    /** Pass as `cursor` for the next page; null on the last one. */
+    nextCursor: z.string().nullable(),
+  });
 }

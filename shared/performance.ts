@@ -109,19 +109,23 @@ export type PerformanceRoutes = z.infer<typeof performanceRoutes>;
 /** Input of `performance.procedure`: a tRPC procedure path such as `system.info`. */
 export const performanceProcedureInput = z.object({ path: z.string().min(1).max(200) }).strict();
 
+/** The bottleneck rules, and how bad a finding is. */
+export const bottleneckRule = z.enum([
+  'event_loop_lag',
+  'pool_waiting',
+  'pool_saturated',
+  'slow_query',
+  'cache_hit_rate',
+  'latency_regression',
+  'error_rate_spike',
+  'memory_growth',
+]);
+export const bottleneckSeverity = z.enum(['info', 'warning', 'critical']);
+
 /** One detected bottleneck: what, how bad, the numbers behind it, and what to do. */
 export const bottleneckFinding = z.object({
-  rule: z.enum([
-    'event_loop_lag',
-    'pool_waiting',
-    'pool_saturated',
-    'slow_query',
-    'cache_hit_rate',
-    'latency_regression',
-    'error_rate_spike',
-    'memory_growth',
-  ]),
-  severity: z.enum(['info', 'warning', 'critical']),
+  rule: bottleneckRule,
+  severity: bottleneckSeverity,
   /** What it is about: a route, a query shape, the pool… */
   subject: z.string(),
   summary: z.string(),

@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { performanceOverview } from './performance';
+import { pageSchema } from './pagination';
+import { bottleneckFinding, performanceOverview } from './performance';
+import { cacheStats } from './performance-cache';
 
 /** Lifecycle states of a platform component, in the order a healthy one passes through them. */
 export const componentStatus = z.enum(['pending', 'initializing', 'ready', 'degraded', 'failed']);
@@ -125,11 +127,7 @@ export type Annotation = z.infer<typeof annotation>;
 // schemas, server/http/rest/). Dates travel as ISO 8601 strings.
 
 /** `system.annotations.list`: one page, newest first. */
-export const annotationPage = z.object({
-  items: z.array(annotation),
-  /** Pass as `cursor` for the next page; null on the last one. */
-  nextCursor: z.string().nullable(),
-});
+export const annotationPage = pageSchema(annotation);
 
 /** The process's share of the database pool, and the server behind it. */
 const databaseStatus = z.object({
@@ -156,24 +154,8 @@ const databaseStatus = z.object({
   server: z.object({ serverVersion: z.string(), maxConnections: z.number() }).nullable(),
 });
 
-/** The process cache's figures. */
-const cacheStatus = z.object({
-  entries: z.number(),
-  /** Estimated bytes held. */
-  bytes: z.number(),
-  maxEntries: z.number(),
-  maxBytes: z.number(),
-  hits: z.number(),
-  misses: z.number(),
-  staleHits: z.number(),
-  /** (hits + staleHits) / all lookups; 0 before the first lookup. */
-  hitRatio: z.number(),
-  loads: z.number(),
-  loadErrors: z.number(),
-  loadTimeMs: z.object({ total: z.number(), mean: z.number(), max: z.number() }),
-  evictions: z.number(),
-  evictionsByReason: z.object({ size: z.number(), entries: z.number(), expired: z.number() }),
-});
+/** The process cache's figures (those of `performance.cache.stats` without its sources, warmers and invalidations). */
+const cacheStatus = cacheStats.omit({ sources: true, warmers: true, invalidation: true });
 
 /** `system.status`: what an operator wants on one page; at most two seconds old. */
 export const systemStatus = z.object({
@@ -215,22 +197,7 @@ export const systemStatus = z.object({
     live: performanceOverview,
     slowestQuery: z.object({ fingerprint: z.string(), p95Ms: z.number(), count: z.number() }).nullable(),
     slowQueries: z.number(),
-    bottlenecks: z.array(
-      z.object({
-        rule: z.enum([
-          'event_loop_lag',
-          'pool_waiting',
-          'pool_saturated',
-          'slow_query',
-          'cache_hit_rate',
-          'latency_regression',
-          'error_rate_spike',
-          'memory_growth',
-        ]),
-        severity: z.enum(['info', 'warning', 'critical']),
-        summary: z.string(),
-      }),
-    ),
+    bottlenecks: z.array(bottleneckFinding.pick({ rule: true, severity: true, summary: true })),
   }),
   /** The configuration in force, secrets and passwords in URLs redacted. */
   configuration: z.record(z.string(), z.unknown()),

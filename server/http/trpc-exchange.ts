@@ -137,3 +137,13 @@ class RequestCalls extends ProcedureCalls {
     super.record(...args);
   }
 }
+
+/** A procedure of the router as tRPC's adapter calls it (`proc(opts)` in resolveResponse). */
+export type CallableProcedure = (opts: {
+  path: string;
+  getRawInput: () => Promise<unknown>;
+  ctx: Context;
+  type: 'query' | 'mutation';
+  signal: AbortSignal | undefined;
+  batchIndex: number;
+}) => Promise<unknown>;

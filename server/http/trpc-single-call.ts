@@ -11,7 +11,7 @@ import type { AppDeps } from './deps';
 import type { AppContext } from './env';
 import { secureHeaders } from './middleware/security-headers';
 import { appRouter } from './routers/index';
-import { TrpcExchange } from './trpc-exchange';
+import { type CallableProcedure, TrpcExchange } from './trpc-exchange';
 
 /**
  * The hot path of the API: one tRPC call, not batched (a query by GET with `?input=` or none, a
@@ -186,15 +186,7 @@ interface Entry {
 }
 
 /** A procedure of the router as tRPC's adapter calls it (`proc(opts)` in resolveResponse). */
-interface Procedure {
-  (opts: {
-    path: string;
-    getRawInput: () => Promise<unknown>;
-    ctx: Context;
-    type: 'query' | 'mutation';
-    signal: AbortSignal | undefined;
-    batchIndex: number;
-  }): Promise<unknown>;
+interface Procedure extends CallableProcedure {
   _def: {
     type: 'query' | 'mutation' | 'subscription';
     meta?: unknown;

@@ -6,7 +6,7 @@ import type { AppDeps } from '../deps';
 import type { AppEnv } from '../env';
 import { secureHeaders } from '../middleware/security-headers';
 import { appRouter } from '../routers/index';
-import { TrpcExchange } from '../trpc-exchange';
+import { type CallableProcedure, TrpcExchange } from '../trpc-exchange';
 import { type InputLayout, inputLayoutOf } from './input-layout';
 import type { RestRoute } from './route';
 import { REST_ROUTES } from './routes';
@@ -15,15 +15,7 @@ import { REST_ROUTES } from './routes';
 export const REST_PREFIX = '/api/v1';
 
 /** A procedure as tRPC's adapter calls it (`proc(opts)` in resolveResponse). */
-interface Procedure {
-  (opts: {
-    path: string;
-    getRawInput: () => Promise<unknown>;
-    ctx: Context;
-    type: 'query' | 'mutation';
-    signal: AbortSignal | undefined;
-    batchIndex: number;
-  }): Promise<unknown>;
+interface Procedure extends CallableProcedure {
   _def: { type: 'query' | 'mutation'; inputs: z.ZodType[] };
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { userView } from '../../../../shared/auth';
 import {
   invitationAccepted,
   invitationPage,
@@ -8,7 +9,6 @@ import {
   organizationDeleted,
   organizationPage,
   organizationSummary,
-  organizationUser,
   platformMember,
 } from '../../../../shared/organizations';
 import { restRoutes } from '../route';
@@ -84,7 +84,7 @@ export const organizationsRoutes = restRoutes({
     summary: 'Give a user a platform role, change it, or take it away (null)',
     description:
       'Ends the user’s sessions. Taking the role from the last enabled platform admin is refused (409).',
-    output: organizationUser,
+    output: userView,
   },
   'auth.invitations.create': {
     method: 'POST',
