@@ -58,7 +58,7 @@ export interface PoolStats {
   /** Connections open now, idle or in use. */
   total: number;
   idle: number;
-  /** Callers queued for a connection. */
+  /** Callers waiting for a connection while none is idle and the pool may open no more. */
   waiting: number;
   max: number;
   /** Connections handed out since start. */
@@ -279,10 +279,15 @@ export class PlatformDatabase {
   }
 
   stats(): PoolStats {
+    const { totalCount, idleCount, waitingCount } = this.pool;
     return {
-      total: this.pool.totalCount,
-      idle: this.pool.idleCount,
-      waiting: this.pool.waitingCount,
+      total: totalCount,
+      idle: idleCount,
+      // pg-pool queues every caller of connect() while it has an idle client and hands it one on
+      // the next tick, so `waitingCount` also counts callers about to be served: a scrape whose
+      // own collectors read the database (deployment and backup figures) saw 1-2 of them with
+      // every connection idle. Waiting means none is free and none may be opened.
+      waiting: Math.max(0, waitingCount - idleCount - Math.max(0, this.options.poolMax - totalCount)),
       max: this.options.poolMax,
       ...this.counters,
       lastError: this.lastError,
