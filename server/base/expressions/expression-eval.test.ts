@@ -1,7 +1,7 @@
 import client from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { parseExpression, rateRequirements } from './expression';
-import { bucketQuantile, evaluateExpression } from './expression-eval';
+import { bucketQuantile, evaluateExpression, evaluateVector } from './expression-eval';
 import { parseSeriesKey, registryMetricsSource, seriesKey } from './metrics-source';
 import { SampleHistory } from './sample-history';
 
@@ -188,6 +188,106 @@ describe('histogram_quantile', () => {
     expect(value('histogram_quantile(0.5, work_seconds_bucket)', history)).toBeCloseTo(0.31, 12);
     expect(value('work_seconds_count', history)).toBe(41);
     expect(value('work_seconds_sum{kind="x"}', history)).toBeCloseTo(7.5, 9);
+  });
+});
+
+describe('aggregation', () => {
+  const history = historyOf({
+    0: {
+      'calls_total{code="OK",procedure="a"}': 10,
+      'calls_total{code="OK",procedure="b"}': 20,
+      'calls_total{code="ERR",procedure="b"}': 4,
+      'calls_total{procedure="c"}': 6,
+    },
+    10: {
+      'calls_total{code="OK",procedure="a"}': 20,
+      'calls_total{code="OK",procedure="b"}': 40,
+      'calls_total{code="ERR",procedure="b"}': 5,
+      'calls_total{procedure="c"}': 6,
+    },
+  });
+  const vector = (source: string) => evaluateVector(parseExpression(source), history);
+
+  it('groups by or without labels, keeping only the grouping labels, a missing one left out', () => {
+    expect(vector('sum by (code) (calls_total)')).toEqual([
+      { labels: { code: 'OK' }, value: 60 },
+      { labels: { code: 'ERR' }, value: 5 },
+      { labels: {}, value: 6 },
+    ]);
+    expect(vector('max without (code) (calls_total)')).toEqual([
+      { labels: { procedure: 'a' }, value: 20 },
+      { labels: { procedure: 'b' }, value: 40 },
+      { labels: { procedure: 'c' }, value: 6 },
+    ]);
+    expect(vector('count(calls_total) by (procedure)')).toEqual([
+      { labels: { procedure: 'a' }, value: 1 },
+      { labels: { procedure: 'b' }, value: 2 },
+      { labels: { procedure: 'c' }, value: 1 },
+    ]);
+    expect(vector('min(calls_total)')).toEqual([{ labels: {}, value: 5 }]);
+    expect(vector('avg(calls_total)')).toEqual([{ labels: {}, value: 71 / 4 }]);
+    expect(vector('sum(nothing)')).toEqual([]);
+  });
+
+  it('aggregates rates, and in arithmetic counts as the sum of its series', () => {
+    expect(vector('sum by (procedure) (rate(calls_total[10s]))')).toEqual([
+      { labels: { procedure: 'a' }, value: 1 },
+      { labels: { procedure: 'b' }, value: 2.1 },
+      { labels: { procedure: 'c' }, value: 0 },
+    ]);
+    expect(value('sum by (procedure) (rate(calls_total[10s])) * 10', history)).toBeCloseTo(31, 12);
+    expect(value('count(calls_total)', history)).toBe(4);
+    expect(value('sum(nothing)', history)).toBeNaN();
+  });
+
+  it('matches series with identical labels in vector arithmetic, as PromQL does', () => {
+    expect(vector('sum by (procedure) (calls_total{code="ERR"}) / sum by (procedure) (calls_total)')).toEqual(
+      [{ labels: { procedure: 'b' }, value: 5 / 45 }],
+    );
+    expect(vector('sum(calls_total) / 2')).toEqual([{ labels: {}, value: 35.5 }]);
+    expect(vector('-max(calls_total)')).toEqual([{ labels: {}, value: -40 }]);
+    expect(vector('1 + 2')).toBe(3);
+  });
+});
+
+describe('histogram_quantile over aggregated buckets', () => {
+  const bucketKeys = (route: string, counts: number[]) =>
+    Object.fromEntries(
+      ['0.1', '0.5', '1', '+Inf'].map((le, i) => [
+        `h_bucket{le="${le}",route="${route}"}`,
+        counts[i] as number,
+      ]),
+    );
+  const history = historyOf({
+    0: { ...bucketKeys('/a', [0, 0, 0, 0]), ...bucketKeys('/b', [0, 0, 0, 0]) },
+    60: { ...bucketKeys('/a', [60, 60, 60, 60]), ...bucketKeys('/b', [0, 60, 120, 120]) },
+  });
+
+  it('computes one quantile per label set but le, interpolating as Prometheus does', () => {
+    expect(
+      evaluateVector(
+        parseExpression('histogram_quantile(0.5, sum by (route, le) (rate(h_bucket[1m])))'),
+        history,
+      ),
+    ).toEqual([
+      { labels: { route: '/a' }, value: 0.05 },
+      { labels: { route: '/b' }, value: 0.5 },
+    ]);
+    // All routes: 3 observations/s, rank 1.5 in (0.1, 0.5] holding 1 of them past 1: 0.1 + 0.4 × 0.5/1.
+    const overall = 'histogram_quantile(0.5, sum by (le) (rate(h_bucket[1m])))';
+    const [only] = evaluateVector(parseExpression(overall), history) as { labels: object; value: number }[];
+    expect(only?.labels).toEqual({});
+    expect(only?.value).toBeCloseTo(0.3, 12);
+    expect(value(overall, history)).toBeCloseTo(0.3, 12);
+  });
+
+  it('answers the highest finite bound past it, and fixes buckets that are not monotonic', () => {
+    const odd = historyOf({
+      0: { 'h_bucket{le="0.1"}': 10, 'h_bucket{le="1"}': 8, 'h_bucket{le="+Inf"}': 20 },
+    });
+    // The 1 s bucket is raised to 10: 0.99 × 20 = 19.8 falls in +Inf, which answers 1.
+    expect(value('histogram_quantile(0.99, sum by (le) (h_bucket))', odd)).toBe(1);
+    expect(value('histogram_quantile(0.5, sum by (le) (h_bucket))', odd)).toBeCloseTo(0.1, 12);
   });
 });
 

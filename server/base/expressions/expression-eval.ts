@@ -1,5 +1,8 @@
-import type { Expr, Matcher, Selector, VectorExpr } from './expression';
+import type { BinaryOperator, Expr, Matcher, Selector, VectorExpr } from './expression';
 import type { SampleHistory, Series, Snapshot } from './sample-history';
+import { aggregate, bucketQuantile, histogramQuantiles, labelsKey } from './vector-ops';
+
+export { bucketQuantile } from './vector-ops';
 
 /**
  * Evaluates a parsed expression over the latest sample (and, for `rate()`, the ones before it).
@@ -10,7 +13,13 @@ import type { SampleHistory, Series, Snapshot } from './sample-history';
  *   window and the latest, counter resets included, over the time actually covered (no
  *   extrapolation). A series absent from earlier samples counts from 0: this process's counters
  *   only appear once incremented.
- * - `histogram_quantile(q, v)` adds v's series per `le` bucket and interpolates as Prometheus does.
+ * - `histogram_quantile(q, v)` adds v's series per `le` bucket and interpolates as Prometheus does
+ *   (one number however many label sets v holds: the quantile over all of them).
+ * - `sum`/`avg`/`max`/`min`/`count` by or without labels group as PromQL does; in arithmetic their
+ *   result, like any vector, is the sum of its series.
+ *
+ * `evaluateVector` keeps the labels instead: PromQL's own semantics, series by series, which is
+ * what a test compares with a real Prometheus.
  *
  * Returns undefined while the history does not reach back far enough for a `rate()` (the first
  * round after start): the rule is then left as it is rather than judged on no data.
@@ -26,7 +35,8 @@ function scalar(expr: Expr, history: SampleHistory, latest: Snapshot): number | 
     case 'number':
       return expr.value;
     case 'selector':
-    case 'rate': {
+    case 'rate':
+    case 'aggregate': {
       const series = vector(expr, history, latest);
       return series === undefined ? undefined : sum(series);
     }
@@ -51,8 +61,74 @@ function scalar(expr: Expr, history: SampleHistory, latest: Snapshot): number | 
 }
 
 function vector(expr: VectorExpr, history: SampleHistory, latest: Snapshot): Series[] | undefined {
-  if (expr.kind === 'selector') return select(latest, expr.selector);
-  return rate(expr.selector, expr.windowSeconds, history, latest);
+  switch (expr.kind) {
+    case 'selector':
+      return select(latest, expr.selector);
+    case 'rate':
+      return rate(expr.selector, expr.windowSeconds, history, latest);
+    case 'aggregate': {
+      const series = vector(expr.vector, history, latest);
+      return series === undefined ? undefined : aggregate(expr.op, expr.grouping, series);
+    }
+    case 'histogram_quantile': {
+      const series = vector(expr.vector, history, latest);
+      return series === undefined ? undefined : histogramQuantiles(expr.quantile, series);
+    }
+  }
+}
+
+/** A scalar, or an instant vector whose series keep their labels (never their metric name). */
+export type Value = number | Series[];
+
+/**
+ * PromQL's semantics, series by series: a vector stays a vector; arithmetic between two vectors
+ * pairs the series with identical labels (one-to-one matching) and drops the others; between a
+ * vector and a number it applies to each series. Undefined as for evaluateExpression.
+ */
+export function evaluateVector(expr: Expr, history: SampleHistory): Value | undefined {
+  const latest = history.latest();
+  if (!latest) return undefined;
+  return evaluate(expr, history, latest);
+}
+
+function evaluate(expr: Expr, history: SampleHistory, latest: Snapshot): Value | undefined {
+  switch (expr.kind) {
+    case 'number':
+      return expr.value;
+    case 'negate': {
+      const value = evaluate(expr.operand, history, latest);
+      return value === undefined ? undefined : apply(value, -1, (a) => -a);
+    }
+    case 'binary': {
+      const left = evaluate(expr.left, history, latest);
+      const right = evaluate(expr.right, history, latest);
+      if (left === undefined || right === undefined) return undefined;
+      return apply(left, right, ARITHMETIC[expr.op]);
+    }
+    default:
+      return vector(expr, history, latest);
+  }
+}
+
+const ARITHMETIC: Record<BinaryOperator, (a: number, b: number) => number> = {
+  '+': (a, b) => a + b,
+  '-': (a, b) => a - b,
+  '*': (a, b) => a * b,
+  '/': (a, b) => a / b,
+};
+
+function apply(left: Value, right: Value, op: (a: number, b: number) => number): Value {
+  if (typeof left === 'number' && typeof right === 'number') return op(left, right);
+  if (typeof left === 'number')
+    return (right as Series[]).map((s) => ({ labels: s.labels, value: op(left, s.value) }));
+  if (typeof right === 'number') return left.map((s) => ({ labels: s.labels, value: op(s.value, right) }));
+  const byLabels = new Map(right.map((s) => [labelsKey(s.labels), s]));
+  const result: Series[] = [];
+  for (const s of left) {
+    const other = byLabels.get(labelsKey(s.labels));
+    if (other) result.push({ labels: s.labels, value: op(s.value, other.value) });
+  }
+  return result;
 }
 
 /** Series of the snapshot that the selector matches. */
@@ -118,38 +194,4 @@ function sum(series: Series[]): number {
   let total = 0;
   for (const s of series) total += s.value;
   return total;
-}
-
-/**
- * Prometheus's bucketQuantile: the buckets' counts added per upper bound, then linear
- * interpolation inside the bucket the rank falls in. NaN without a +Inf bucket or observations;
- * the second-highest bound when the rank falls in the +Inf bucket.
- */
-export function bucketQuantile(q: number, series: Series[]): number {
-  const byBound = new Map<number, number>();
-  for (const s of series) {
-    const le = s.labels.le;
-    if (le === undefined) continue;
-    const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
-    if (Number.isNaN(bound)) continue;
-    byBound.set(bound, (byBound.get(bound) ?? 0) + s.value);
-  }
-  const buckets = [...byBound].sort((a, b) => a[0] - b[0]);
-  const last = buckets[buckets.length - 1];
-  if (buckets.length < 2 || !last || last[0] !== Number.POSITIVE_INFINITY) return Number.NaN;
-  // Counts read from several series at slightly different moments may dip; cumulative counts never do.
-  for (let i = 1; i < buckets.length; i++) {
-    const bucket = buckets[i] as [number, number];
-    bucket[1] = Math.max(bucket[1], (buckets[i - 1] as [number, number])[1]);
-  }
-  const observations = last[1];
-  if (observations === 0) return Number.NaN;
-  let rank = q * observations;
-  const index = buckets.findIndex(([, count]) => count >= rank);
-  if (index === buckets.length - 1) return (buckets[buckets.length - 2] as [number, number])[0];
-  const [upper, count] = buckets[index] as [number, number];
-  if (index === 0 && upper <= 0) return upper;
-  const [lower, below] = index === 0 ? [0, 0] : (buckets[index - 1] as [number, number]);
-  rank -= below;
-  return lower + (upper - lower) * (rank / (count - below));
 }

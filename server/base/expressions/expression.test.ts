@@ -79,6 +79,59 @@ describe('parseExpression', () => {
     });
   });
 
+  it('parses aggregations with by or without, before or after the operand', () => {
+    const inner = { kind: 'rate', windowSeconds: 300, selector: { metric: 'h_bucket' } };
+    expect(parseExpression('sum by (le) (rate(h_bucket[5m]))')).toMatchObject({
+      kind: 'aggregate',
+      op: 'sum',
+      grouping: { mode: 'by', labels: ['le'] },
+      vector: inner,
+    });
+    expect(parseExpression('sum(rate(h_bucket[5m])) by (le, route,)')).toMatchObject({
+      op: 'sum',
+      grouping: { mode: 'by', labels: ['le', 'route'] },
+      vector: inner,
+    });
+    expect(parseExpression('max without(instance)(up)')).toMatchObject({
+      op: 'max',
+      grouping: { mode: 'without', labels: ['instance'] },
+      vector: { kind: 'selector', selector: { metric: 'up' } },
+    });
+    for (const op of ['avg', 'min', 'count']) {
+      expect(parseExpression(`${op}(x{a="b"})`)).toMatchObject({ kind: 'aggregate', op, grouping: null });
+    }
+    expect(parseExpression('sum(max by (status) (deployments))')).toMatchObject({
+      vector: { kind: 'aggregate', op: 'max' },
+    });
+    // Without parentheses after it, an operator's name is still a metric.
+    expect(parseExpression('sum + 1')).toMatchObject({
+      left: { kind: 'selector', selector: { metric: 'sum' } },
+    });
+  });
+
+  it('parses histogram_quantile() over aggregated buckets, as the dashboards write it', () => {
+    expect(
+      parseExpression(
+        'histogram_quantile(0.99, sum by (le) (rate(http_server_request_duration_seconds_bucket{job=~".*"}[5m])))',
+      ),
+    ).toMatchObject({
+      kind: 'histogram_quantile',
+      quantile: 0.99,
+      vector: { kind: 'aggregate', grouping: { labels: ['le'] }, vector: { kind: 'rate' } },
+    });
+    expect(parseExpression('histogram_quantile(0.5, sum without (instance) (h_bucket))')).toMatchObject({
+      vector: { grouping: { mode: 'without' } },
+    });
+    expect(parseExpression('histogram_quantile(0.5, job_route_le:h_bucket:rate5m)')).toMatchObject({
+      vector: { kind: 'selector' },
+    });
+    const needs = rateRequirements(
+      parseExpression('histogram_quantile(0.9, sum by (le) (rate(c_bucket[10m])))'),
+    );
+    expect([...needs.metrics]).toEqual(['c_bucket']);
+    expect(needs.maxWindowSeconds).toBe(600);
+  });
+
   it('accepts numbers in decimal and exponent notation, and metric names with colons', () => {
     expect(parseExpression('1.5e3')).toEqual({ kind: 'number', value: 1500 });
     expect(parseExpression('job:requests:rate5m')).toMatchObject({
@@ -110,7 +163,7 @@ describe('parseExpression refuses mistakes with their position and what was expe
     ['a{b="c}', 4, 'a closing "'],
     ['a{b="c" d="e"}', 8, "',' or '}'"],
     ['{b="c"}', 0, 'a metric name before the label matchers'],
-    ['sum(a)', 0, 'a known function'],
+    ['avg_over_time(a[5m])', 0, 'a known function'],
     ['rate(a)', 6, "'['"],
     ['rate(a[5])', 7, 'a duration'],
     ['rate(a[5d])', 7, 'a duration'],
@@ -124,6 +177,15 @@ describe('parseExpression refuses mistakes with their position and what was expe
     ['a{b=~"x**"}', 8, 'a supported pattern'],
     ['a{b="\\q"}', 6, 'an escape'],
     ['a; drop table alert_rules', 1, 'an operator'],
+    ['sum by (le (x)', 11, "',' or ')'"],
+    ['sum by (1) (x)', 8, "a label name or ')'"],
+    ['sum by (le) x', 12, "'('"],
+    ['sum(1)', 4, 'a vector to sum'],
+    ['sum(a + b)', 4, 'a vector to sum'],
+    ['sum by (a) (x) by (b)', 15, 'one grouping'],
+    ['histogram_quantile(0.9, sum(rate(a_bucket[5m])))', 24, "keeps the 'le' label"],
+    ['histogram_quantile(0.9, sum by (route) (a_bucket))', 24, "keeps the 'le' label"],
+    ['histogram_quantile(0.9, sum without (le) (a_bucket))', 24, "keeps the 'le' label"],
   ];
   for (const [source, position, expected] of cases) {
     it(`${JSON.stringify(source)}: position ${position}`, () => {

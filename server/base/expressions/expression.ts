@@ -8,14 +8,21 @@ import { compileLabelPattern, type LabelPattern, LabelPatternError } from './lab
  *   expr      = term (('+' | '-') term)*
  *   term      = unary (('*' | '/') unary)*
  *   unary     = '-' unary | primary
- *   primary   = number | '(' expr ')' | selector | rate | quantile
+ *   primary   = number | '(' expr ')' | selector | rate | quantile | aggregate
  *   selector  = metric ('{' matcher (',' matcher)* ','? '}')?
  *   matcher   = label ('=' | '!=' | '=~' | '!~') string
  *   rate      = 'rate' '(' selector '[' duration ']' ')'
- *   quantile  = 'histogram_quantile' '(' number ',' (selector | rate) ')'
+ *   quantile  = 'histogram_quantile' '(' number ',' vector ')'
+ *   aggregate = aggrop grouping? '(' vector ')' grouping?     (one grouping at most)
+ *   aggrop    = 'sum' | 'avg' | 'max' | 'min' | 'count'
+ *   grouping  = ('by' | 'without') '(' (label (',' label)* ','?)? ')'
+ *   vector    = selector | rate | aggregate | quantile          (possibly in parentheses)
  *   duration  = digits ('ms' | 's' | 'm' | 'h')
  *
- * A selector in arithmetic is the sum of the series it matches (a histogram's series are named as
+ * histogram_quantile's vector is a `_bucket` selector, a rate() of one, or an aggregation that keeps
+ * the `le` label (`sum by (le) (rate(x_bucket[5m]))`), as in PromQL.
+ *
+ * A vector in arithmetic is the sum of the series it holds (a histogram's series are named as
  * Prometheus exposes them: `_bucket`, `_sum`, `_count`); see expression-eval.ts for the semantics.
  */
 
@@ -41,8 +48,17 @@ export interface Selector {
 
 export type BinaryOperator = '+' | '-' | '*' | '/';
 
+export type AggregateOperator = 'sum' | 'avg' | 'max' | 'min' | 'count';
+
+/** `by (labels)` keeps only those labels, `without (labels)` all others; null: one group of all. */
+export interface Grouping {
+  mode: 'by' | 'without';
+  labels: string[];
+}
+
 export type Expr =
   | { kind: 'number'; value: number }
+  | { kind: 'aggregate'; op: AggregateOperator; grouping: Grouping | null; vector: VectorExpr }
   | { kind: 'selector'; selector: Selector }
   | { kind: 'rate'; selector: Selector; windowSeconds: number }
   | { kind: 'histogram_quantile'; quantile: number; vector: VectorExpr }
@@ -50,7 +66,18 @@ export type Expr =
   | { kind: 'negate'; operand: Expr };
 
 /** The expressions that stand for a set of series rather than one number. */
-export type VectorExpr = Extract<Expr, { kind: 'selector' | 'rate' }>;
+export type VectorExpr = Extract<Expr, { kind: 'selector' | 'rate' | 'aggregate' | 'histogram_quantile' }>;
+
+const VECTOR_KINDS: ReadonlySet<Expr['kind']> = new Set([
+  'selector',
+  'rate',
+  'aggregate',
+  'histogram_quantile',
+]);
+
+function isVector(expr: Expr): expr is VectorExpr {
+  return VECTOR_KINDS.has(expr.kind);
+}
 
 /** A mistake in an expression: where it is (0-based offset) and what was expected there. */
 export class ExpressionError extends Error {
@@ -70,7 +97,8 @@ const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*/;
 const NUMBER = /^(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/;
 const DURATION = /^(\d+)(ms|s|m|h)/;
 const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3_600 };
-const FUNCTIONS = ['rate', 'histogram_quantile'];
+const AGGREGATE_OPERATORS: readonly string[] = ['sum', 'avg', 'max', 'min', 'count'];
+const FUNCTIONS = ['rate', 'histogram_quantile', ...AGGREGATE_OPERATORS];
 
 /** Parses an expression, or throws ExpressionError. */
 export function parseExpression(source: string): Expr {
@@ -91,7 +119,7 @@ export function rateRequirements(expr: Expr): { metrics: Set<string>; maxWindowS
     if (e.kind === 'rate') {
       metrics.add(e.selector.metric);
       maxWindowSeconds = Math.max(maxWindowSeconds, e.windowSeconds);
-    } else if (e.kind === 'histogram_quantile') visit(e.vector);
+    } else if (e.kind === 'histogram_quantile' || e.kind === 'aggregate') visit(e.vector);
     else if (e.kind === 'binary') {
       visit(e.left);
       visit(e.right);
@@ -99,6 +127,11 @@ export function rateRequirements(expr: Expr): { metrics: Set<string>; maxWindowS
   };
   visit(expr);
   return { metrics, maxWindowSeconds };
+}
+
+/** `x_bucket`, or a recording rule's name for buckets (`level:x_bucket:rate5m`). */
+function isBucketMetric(metric: string): boolean {
+  return metric.endsWith('_bucket') || metric.includes('_bucket:');
 }
 
 class Parser {
@@ -155,6 +188,9 @@ class Parser {
       const start = this.pos;
       const name = this.metricName();
       this.skipSpace();
+      if (AGGREGATE_OPERATORS.includes(name) && this.groupingNext()) {
+        return this.aggregate(name as AggregateOperator);
+      }
       if (this.src[this.pos] === '(') {
         if (name === 'rate') return this.rate();
         if (name === 'histogram_quantile') return this.quantile();
@@ -164,7 +200,59 @@ class Parser {
       return { kind: 'selector', selector: this.selector(name) };
     }
     if (c === '{') this.fail('a metric name before the label matchers');
-    return this.fail("a number, a metric, rate(…), histogram_quantile(…) or '('");
+    return this.fail("a number, a metric, rate(…), histogram_quantile(…), an aggregation or '('");
+  }
+
+  /** Whether an aggregation operator's name is followed by its operand or grouping. */
+  private groupingNext(): boolean {
+    return this.src[this.pos] === '(' || /^(?:by|without)\s*\(/.test(this.src.slice(this.pos));
+  }
+
+  private aggregate(op: AggregateOperator): Expr {
+    let grouping = this.grouping();
+    this.expect('(');
+    this.skipSpace();
+    const vectorAt = this.pos;
+    const vector = this.expression();
+    if (!isVector(vector)) {
+      this.pos = vectorAt;
+      this.fail(`a vector to ${op} (a selector, rate(…), histogram_quantile(…) or an aggregation)`);
+    }
+    this.expect(')');
+    this.skipSpace();
+    const suffixAt = this.pos;
+    const suffix = this.grouping();
+    if (suffix) {
+      if (grouping) {
+        this.pos = suffixAt;
+        this.fail('one grouping (by or without) per aggregation', 'a second one');
+      }
+      grouping = suffix;
+    }
+    return { kind: 'aggregate', op, grouping, vector };
+  }
+
+  /** `by (a, b)` or `without (a)` if it comes next. */
+  private grouping(): Grouping | null {
+    this.skipSpace();
+    const mode = /^(by|without)\s*\(/.exec(this.src.slice(this.pos))?.[1] as Grouping['mode'] | undefined;
+    if (!mode) return null;
+    this.pos += mode.length;
+    this.expect('(');
+    const labels: string[] = [];
+    for (;;) {
+      this.skipSpace();
+      if (this.src[this.pos] === ')') break;
+      const label = LABEL_NAME.exec(this.src.slice(this.pos))?.[0];
+      if (!label) this.fail("a label name or ')'");
+      labels.push(label);
+      this.pos += label.length;
+      this.skipSpace();
+      if (this.src[this.pos] === ',') this.pos++;
+      else if (this.src[this.pos] !== ')') this.fail("',' or ')'");
+    }
+    this.pos++;
+    return { mode, labels };
   }
 
   private rate(): Expr {
@@ -192,11 +280,20 @@ class Parser {
     this.skipSpace();
     const vectorAt = this.pos;
     const vector = this.primary();
-    if (vector.kind !== 'selector' && vector.kind !== 'rate') {
+    if (vector.kind === 'aggregate') {
+      const { grouping } = vector;
+      const keepsLe =
+        grouping?.mode === 'by'
+          ? grouping.labels.includes('le')
+          : grouping?.mode === 'without' && !grouping.labels.includes('le');
+      if (!keepsLe) {
+        this.pos = vectorAt;
+        this.fail("an aggregation that keeps the 'le' label, such as sum by (le) (…)");
+      }
+    } else if (vector.kind !== 'selector' && vector.kind !== 'rate') {
       this.pos = vectorAt;
-      this.fail('a _bucket selector or rate() of one');
-    }
-    if (!vector.selector.metric.endsWith('_bucket')) {
+      this.fail('a _bucket selector, rate() of one or an aggregation by (le)');
+    } else if (!isBucketMetric(vector.selector.metric)) {
       this.pos = vectorAt;
       this.fail("a histogram's _bucket series", `'${vector.selector.metric}'`);
     }
