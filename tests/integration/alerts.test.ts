@@ -23,6 +23,7 @@ import { createCallerFactory, router } from '../../server/http/trpc';
 import type { AlertmanagerMessage } from '../../server/services/alerts/alertmanager-payload';
 import { alertsComponent } from '../../server/services/alerts/component';
 import { DEFAULT_ALERT_RULES } from '../../server/services/alerts/default-rules';
+import { AlertEvaluator, type EvaluationRound } from '../../server/services/alerts/evaluator';
 import { AlertNotifier } from '../../server/services/alerts/notifier';
 import { type AlertServices, buildAlertServices } from '../../server/services/alerts/services';
 import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
@@ -437,6 +438,68 @@ describe('alert rules', () => {
     expect(takeover.transitions.find((t) => t.rule === 'TestTwoEvaluators')).toBeUndefined();
     expect(await outboxOf(webhook.id)).toHaveLength(1);
     await other.evaluator.stop();
+  });
+
+  it('counts `for` from its own failing evaluations: a pending state from before a restart does not fire at once', async () => {
+    const actor = await newOrganization();
+    queueDepth.set({ queue: 'restart' }, 40);
+    const rule = await alerts.rules.create(actor, {
+      name: 'TestPendingAcrossRestart',
+      expression: 'test_queue_depth{queue="restart"}',
+      comparator: '>',
+      threshold: 5,
+      forSeconds: 60,
+      severity: 'warning',
+      labels: {},
+      annotations: {},
+      enabled: true,
+    });
+    const transitionsOf = (round: EvaluationRound) =>
+      round.transitions
+        .filter((t) => t.rule === rule.name)
+        .map((t) => `${t.transition.from}→${t.transition.to}`);
+    // The instance before the restart made the rule pending, then was down for seven minutes.
+    expect(transitionsOf(await alerts.evaluator.evaluateOnce())).toEqual(['inactive→pending']);
+    await alerts.evaluator.stop();
+    const downSince = new Date(Date.now() - 7 * 60_000);
+    await testDb.database.db
+      .updateTable('alert_states')
+      .set({ since: downSince, last_evaluated_at: downSince })
+      .where('rule_id', '=', rule.id)
+      .execute();
+
+    // The instance after the restart: a new evaluator, on a clock the test moves.
+    let clock = Date.now();
+    const restarted = new AlertEvaluator({
+      database: testDb.database,
+      source: registryMetricsSource(registry),
+      logger,
+      intervalMs: 60_000,
+      now: () => new Date(clock),
+    });
+    try {
+      const first = await restarted.evaluateOnce();
+      expect(first.outcome).toBe('evaluated');
+      expect(transitionsOf(first)).toEqual([]);
+      const stateOf = () =>
+        testDb.database.db
+          .selectFrom('alert_states')
+          .select(['state', 'since'])
+          .where('rule_id', '=', rule.id)
+          .executeTakeFirstOrThrow();
+      // Pending from this evaluator's first failing evaluation, not from before the restart.
+      expect(await stateOf()).toEqual({ state: 'pending', since: new Date(clock) });
+      clock += 30_000;
+      expect(transitionsOf(await restarted.evaluateOnce())).toEqual([]);
+      clock += 29_000;
+      expect(transitionsOf(await restarted.evaluateOnce())).toEqual([]);
+      clock += 1_000;
+      expect(transitionsOf(await restarted.evaluateOnce())).toEqual(['pending→firing']);
+      expect((await stateOf()).state).toBe('firing');
+    } finally {
+      await restarted.stop();
+      await alerts.rules.update(actor, { id: rule.id, enabled: false });
+    }
   });
 
   it('resolves, and tells receivers, when a firing rule is disabled', async () => {

@@ -20,7 +20,7 @@ import { SampleHistory } from '../../base/expressions/sample-history';
 import type { Logger } from '../../base/logger';
 import { alertLabels, fingerprint } from './alertmanager-payload';
 import { enqueueAlertEvent } from './outbox';
-import { type AlertTransition, conditionHolds, nextStatus, notifies } from './state-machine';
+import { type AlertTransition, conditionHolds, countedStatus, nextStatus, notifies } from './state-machine';
 
 export interface AlertEvaluatorOptions {
   database: PlatformDatabase;
@@ -34,6 +34,8 @@ export interface AlertEvaluatorOptions {
   onNotificationsQueued?: () => void;
   /** How long history is kept (default 90 days). */
   historyRetentionMs?: number;
+  /** The clock rounds step alerts by; default the database's (`now()` of the round's transaction), so instances agree. */
+  now?: () => Date;
 }
 
 /** What one round did. */
@@ -70,6 +72,11 @@ export class AlertEvaluator {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private inFlight: Promise<unknown> | null = null;
   private lastPurgeAt = 0;
+  /**
+   * Since when each rule has been pending by this evaluator's own rounds (see countedStatus):
+   * written after the round's transaction commits, emptied whenever another instance leads.
+   */
+  private ownPending = new Map<string, Date>();
   private readonly state: EvaluatorStatus = {
     running: false,
     leading: false,
@@ -122,7 +129,11 @@ export class AlertEvaluator {
     // Two intervals beyond the longest window: a window always finds a sample at its start.
     this.history.push(Date.now(), sample, keep, longestWindowSeconds * 1100 + 2 * this.options.intervalMs);
 
-    const round = await database.transaction((trx) => this.evaluateIn(trx), { idempotent: true });
+    const { round, pending } = await database.transaction((trx) => this.evaluateIn(trx), {
+      idempotent: true,
+    });
+    // Rounds another instance leads are not this evaluator's: counting starts afresh when it leads again.
+    this.ownPending = round.outcome === 'follower' ? new Map() : pending;
     this.state.leading = round.outcome === 'evaluated' || (round.outcome === 'busy' && this.state.leading);
     if (round.notifications > 0) this.options.onNotificationsQueued?.();
     if (round.outcome === 'evaluated') await this.purgeHistory();
@@ -131,49 +142,54 @@ export class AlertEvaluator {
 
   // Re-running this after a commit whose answer was lost is harmless: it reads the states the
   // first run wrote and finds nothing more to change, hence `idempotent: true` above.
-  private async evaluateIn(trx: Kysely<Database>): Promise<EvaluationRound> {
+  private async evaluateIn(
+    trx: Kysely<Database>,
+  ): Promise<{ round: EvaluationRound; pending: Map<string, Date> }> {
     const round: EvaluationRound = { outcome: 'follower', rules: 0, transitions: [], notifications: 0 };
+    const pending = new Map<string, Date>();
     // The lease first, without a lock: a follower that took the round's lock only to find it does
     // not lead would make the leader skip the round.
-    if (await leaseHeldByAnother(trx, this.instanceId)) return round;
-    if (!(await tryLockEvaluationRound(trx))) return { ...round, outcome: 'busy' };
-    if (!(await takeEvaluatorLease(trx, this.instanceId, this.leaseMs())))
-      return { ...round, outcome: 'follower' };
+    if (await leaseHeldByAnother(trx, this.instanceId)) return { round, pending };
+    if (!(await tryLockEvaluationRound(trx)))
+      return { round: { ...round, outcome: 'busy' }, pending: this.ownPending };
+    if (!(await takeEvaluatorLease(trx, this.instanceId, this.leaseMs()))) return { round, pending };
     round.outcome = 'evaluated';
-    const now = await transactionNow(trx);
+    const now = this.options.now?.() ?? (await transactionNow(trx));
     for (const rule of await listEnabledRules(trx)) {
       const expr = this.parse(rule.expression);
       if (expr instanceof Error) continue;
       const value = evaluateExpression(expr, this.history);
       if (value === undefined) continue; // rate() has no earlier sample yet
       round.rules++;
-      const current = rule.state && rule.state_since ? { state: rule.state, since: rule.state_since } : null;
+      const stored = rule.state && rule.state_since ? { state: rule.state, since: rule.state_since } : null;
+      const current = countedStatus(stored, this.ownPending.get(rule.id), now);
       const holds = conditionHolds(value, rule.comparator, rule.threshold);
       const { status, transition } = nextStatus(current, holds, rule.for_seconds, now);
-      const stored = Number.isFinite(value) ? value : null;
+      if (status.state === 'pending') pending.set(rule.id, status.since);
+      const shown = Number.isFinite(value) ? value : null;
       await upsertAlertState(trx, {
         rule_id: rule.id,
         state: status.state,
         since: status.since,
-        last_value: stored,
+        last_value: shown,
         last_evaluated_at: now,
         fingerprint: fingerprint(alertLabels(rule)),
       });
       if (!transition) continue;
-      round.transitions.push({ rule: rule.name, transition, value: stored });
+      round.transitions.push({ rule: rule.name, transition, value: shown });
       await insertAlertHistory(trx, {
         rule_id: rule.id,
         organization_id: rule.organization_id,
         rule_name: rule.name,
         from_state: transition.from,
         to_state: transition.to,
-        value: stored,
+        value: shown,
         at: now,
       });
       if (notifies(transition))
         round.notifications += await this.enqueue(trx, rule, transition, current, now);
     }
-    return round;
+    return { round, pending };
   }
 
   private enqueue(

@@ -41,6 +41,23 @@ export function nextStatus(
   return stay;
 }
 
+/**
+ * A stored state as this evaluator counts it. `for` runs from the first failing evaluation of a
+ * running evaluator (Prometheus semantics): a pending state this evaluator did not write itself,
+ * one loaded after a restart or taken over with another instance's lease, starts counting `now`
+ * rather than at its stored `since`, which would count the downtime as time the condition held.
+ * `ownSince` is the `since` of the pending state this evaluator last wrote for the rule, if any.
+ */
+export function countedStatus(
+  stored: AlertStatus | null,
+  ownSince: Date | undefined,
+  now: Date,
+): AlertStatus | null {
+  if (stored?.state !== 'pending') return stored;
+  if (ownSince?.getTime() === stored.since.getTime()) return stored;
+  return { state: 'pending', since: now };
+}
+
 /** Whether a transition is one receivers are told of. */
 export function notifies(transition: AlertTransition): boolean {
   return transition.to === 'firing' || transition.to === 'resolved';
