@@ -10,6 +10,7 @@ import { startTestApp, TEST_ADMIN, type TestApp } from '../helpers/app';
 import { type DeploymentReceiver, startDeploymentReceiver } from '../helpers/deployment-receiver';
 import { eventually } from '../helpers/deployments';
 import { prometheusSkipReason, startTestPrometheus, type TestPrometheus } from '../helpers/prometheus-server';
+import { unguardedRateDivisors } from '../helpers/promql-ratios';
 
 /**
  * The Grafana dashboards and the Prometheus rules, proven against the real thing: the platform
@@ -389,6 +390,15 @@ describe.skipIf(skip !== null)('Grafana dashboards (deploy/grafana) against a re
     }
     expect(unknown).toEqual([]);
     expect(unscoped).toEqual([]);
+  });
+
+  it('divide by a rate only where it is above 0, so a quiet window shows no data rather than NaN', () => {
+    const unguarded = dashboards.flatMap(({ file, dashboard }) =>
+      targetsOf(dashboard).flatMap(({ panel, target }) =>
+        unguardedRateDivisors(target.expr).map((d) => `${file}: ${panel.title}: ${d}`),
+      ),
+    );
+    expect(unguarded).toEqual([]);
   });
 
   it('answer every panel query with at least one series, variables resolved as Grafana does', async () => {

@@ -7,6 +7,7 @@ import { describe, expect, it, type TestContext } from 'vitest';
 import { parse } from 'yaml';
 import { DEFAULT_ALERT_RULES } from '../../server/services/alerts/default-rules';
 import { findOnPath, isCI } from '../helpers/components';
+import { unguardedRateDivisors } from '../helpers/promql-ratios';
 
 const DIRECTORY = fileURLToPath(new URL('../../deploy/prometheus/', import.meta.url));
 const RULES = join(DIRECTORY, 'platform-alerts.rules.yml');
@@ -141,6 +142,27 @@ describe('every rule file in deploy/prometheus', () => {
       expect(result.status).toBe(0);
     });
   }
+});
+
+describe('ratios in deploy/prometheus', () => {
+  it('find an unguarded rate divisor, and accept one guarded by `> 0`', () => {
+    expect(unguardedRateDivisors('sum(rate(a[5m])) / sum by (job) (rate(b{route="/x"}[5m])) > 0.05')).toEqual(
+      ['sum by (job) (rate(b{route=""}[5m]))'],
+    );
+    expect(unguardedRateDivisors('sum(rate(a[5m])) / (sum by (job) (rate(b[5m])) > 0) > 0.05')).toEqual([]);
+    expect(unguardedRateDivisors('sum(a) / sum(b)')).toEqual([]);
+  });
+
+  it('divide by a rate only where it is above 0, so a quiet window is no data rather than NaN', () => {
+    const unguarded = RULE_FILES.flatMap((file) =>
+      rulesOf(join(DIRECTORY, file))
+        .groups.flatMap((g) => g.rules)
+        .flatMap((rule) =>
+          unguardedRateDivisors(rule.expr).map((d) => `${file}: ${rule.record ?? rule.alert}: ${d}`),
+        ),
+    );
+    expect(unguarded).toEqual([]);
+  });
 });
 
 describe('deploy/prometheus/platform-recording.rules.yml', () => {
