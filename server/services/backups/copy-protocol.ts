@@ -84,6 +84,10 @@ class CopyOutQuery extends Readable implements pg.Submittable {
   }
 
   private pushBuffer(buffer: Buffer): void {
+    // A destroyed stream refuses every push: pausing the socket for it would never be undone (no
+    // consumer is left to call _read), and the replies to the statements after the COPY (the
+    // rollback of a backup whose archive write failed) would never arrive.
+    if (this.destroyed) return;
     if (!this.push(buffer) && !this.paused) {
       this.paused = true;
       this.connection?.stream.pause();
@@ -106,8 +110,11 @@ class CopyOutQuery extends Readable implements pg.Submittable {
   }
 
   handleReadyForQuery(): void {
-    this.pushBlock();
-    this.push(null);
+    if (!this.destroyed) {
+      this.pushBlock();
+      this.push(null);
+    }
+    this.resumeSocket();
     this.resolve(this.rows);
   }
 
