@@ -55,10 +55,34 @@ export class DedicatedConnection {
     return tryAdvisoryLock(this.db, key);
   }
 
-  /** Ends the session (which releases its advisory locks and rolls back an open transaction). */
-  async close(): Promise<void> {
+  /**
+   * Ends the session (which releases its advisory locks and rolls back an open transaction).
+   * A server that does not answer the goodbye within `timeoutMs` gets its socket cut instead:
+   * closing must not hang, whatever state the session is in.
+   */
+  async close(timeoutMs = 5_000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.client.end().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([
+      this.client.end().then(
+        () => true,
+        () => true,
+      ),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!ended) this.destroy();
+  }
+
+  /**
+   * Cuts the session's socket at once: the query under way fails ("Connection terminated"), and
+   * the server, seeing the connection gone, rolls back and releases the session's locks.
+   */
+  destroy(): void {
+    this.closed = true;
+    (this.client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
   }
 }

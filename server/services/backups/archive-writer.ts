@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { type Readable, Transform } from 'node:stream';
+import { type Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { countLines } from './verify';
@@ -17,46 +17,104 @@ export interface WrittenFile {
 }
 
 /**
- * Streams `source` through gzip into a new file at `path` (readable by the owner only: an
- * archive holds password hashes and sealed keys), hashing the compressed bytes on their way to
- * disk, and makes the file durable before returning.
+ * Opens the new file a data file is written to. The default creates it readable by the owner
+ * only (an archive holds password hashes and sealed keys); tests inject one whose writes fail
+ * part-way, as a full disk's do.
  */
-export async function writeCompressed(source: Readable, path: string): Promise<WrittenFile> {
+export type ArchiveFileOpener = (path: string) => Writable;
+
+export const openArchiveFile: ArchiveFileOpener = (path) =>
+  createWriteStream(path, { flags: 'wx', mode: 0o600 });
+
+/** Writing the archive to disk failed (ENOSPC, EIO…): the reason, with the system's error as cause. */
+export class ArchiveWriteError extends Error {
+  override name = 'ArchiveWriteError';
+  readonly code: string | undefined;
+  constructor(cause: unknown) {
+    super(`archive write failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.code = (cause as NodeJS.ErrnoException | null)?.code;
+  }
+}
+
+export interface WriteCompressedOptions {
+  open?: ArchiveFileOpener;
+  /** Aborts the write (the backup was cancelled): every stream of it is destroyed. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Streams `source` through gzip into a new file at `path`, hashing the compressed bytes on their
+ * way to disk, and makes the file durable before returning. A failure of the file itself rejects
+ * with ArchiveWriteError; `source` is destroyed whatever fails.
+ */
+export async function writeCompressed(
+  source: Readable,
+  path: string,
+  { open: openFile = openArchiveFile, signal }: WriteCompressedOptions = {},
+): Promise<WrittenFile> {
   const hash = createHash('sha256');
   let rows = 0;
   let bytes = 0;
-  await pipeline(
-    source,
-    new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        rows += countLines(chunk);
-        done(null, chunk);
-      },
-    }),
-    createGzip({ level: 6 }),
-    new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        hash.update(chunk);
-        bytes += chunk.length;
-        done(null, chunk);
-      },
-    }),
-    createWriteStream(path, { flags: 'wx', mode: 0o600 }),
-  );
-  // The stream closed its descriptor; fsync through another (on Linux any descriptor of the file will do).
-  await syncFile(path);
+  let file: Writable;
+  try {
+    file = openFile(path);
+  } catch (error) {
+    source.destroy();
+    throw new ArchiveWriteError(error);
+  }
+  let fileError: unknown = null;
+  file.once('error', (error) => {
+    fileError = error;
+  });
+  try {
+    await pipeline(
+      source,
+      new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          rows += countLines(chunk);
+          done(null, chunk);
+        },
+      }),
+      createGzip({ level: 6 }),
+      new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          hash.update(chunk);
+          bytes += chunk.length;
+          done(null, chunk);
+        },
+      }),
+      file,
+      { signal },
+    );
+    // The stream closed its descriptor; fsync through another (on Linux any descriptor of the file will do).
+    await syncFile(path);
+  } catch (error) {
+    if (fileError !== null && error === fileError) throw new ArchiveWriteError(error);
+    if (isDiskError(error)) throw new ArchiveWriteError(error);
+    throw error;
+  }
   return { rows, bytes, sha256: hash.digest('hex') };
 }
 
 /** Writes a small file durably (the manifest). */
 export async function writeDurably(path: string, content: string): Promise<void> {
-  const handle = await open(path, 'wx', 0o600);
   try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    const handle = await open(path, 'wx', 0o600);
+    try {
+      await handle.writeFile(content);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    throw isDiskError(error) ? new ArchiveWriteError(error) : error;
   }
+}
+
+/** The errors of a disk that cannot take more (or of one failing), as opposed to a mistake of ours. */
+function isDiskError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'EIO' || code === 'EFBIG' || code === 'EROFS';
 }
 
 /** fsync of a file or a directory (so a rename or a new file in it survives a crash). */

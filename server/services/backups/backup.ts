@@ -10,7 +10,13 @@ import {
   rollback,
 } from '../../../db/backup/session';
 import { copyToStatement, lockForBackup } from '../../../db/backup/statements';
-import { syncFile, type WrittenFile, writeCompressed, writeDurably } from './archive-writer';
+import {
+  type ArchiveFileOpener,
+  syncFile,
+  type WrittenFile,
+  writeCompressed,
+  writeDurably,
+} from './archive-writer';
 import { loadOrder, UNARCHIVED_TABLES } from './catalogue';
 import { copyOut } from './copy-protocol';
 import { dataFileName, MANIFEST_FILE, MANIFEST_FORMAT, type Manifest, type ManifestTable } from './manifest';
@@ -35,6 +41,13 @@ export interface BackupRunOptions {
   directory: string;
   /** A pg_dump to use when it can dump this server; otherwise (or null) the COPY export. */
   pgDump: PgDumpTool | null;
+  /** Opens each data file (the default: a new file, owner-only); tests inject a failing disk. */
+  openFile?: ArchiveFileOpener;
+}
+
+/** A backup stopped from outside (shutdown's deadline): recorded with its reason. */
+export class BackupCancelledError extends Error {
+  override name = 'BackupCancelledError';
 }
 
 /**
@@ -46,6 +59,8 @@ export interface BackupRunOptions {
  * ACCESS SHARE mode, which blocks no write, only DDL that would drop or rewrite them under us.
  */
 export class BackupSession {
+  private readonly cancelled = new AbortController();
+
   private constructor(
     private readonly connection: DedicatedConnection,
     private readonly url: string,
@@ -64,7 +79,9 @@ export class BackupSession {
   }
 
   /** Writes the archive; on failure nothing is left in the backup directory. */
-  async run({ id, directory, pgDump }: BackupRunOptions): Promise<Manifest> {
+  async run({ id, directory, pgDump, openFile }: BackupRunOptions): Promise<Manifest> {
+    const { signal } = this.cancelled;
+    const write = { open: openFile, signal };
     const started = performance.now();
     const createdAt = new Date().toISOString();
     const { db, client } = this.connection;
@@ -97,15 +114,16 @@ export class BackupSession {
             snapshot,
             table: name,
             workDirectory: partial,
+            signal,
           });
           try {
-            written = await writeCompressed(dump.stream, join(partial, file));
+            written = await writeCompressed(dump.stream, join(partial, file), write);
           } finally {
             await dump.cleanUp();
           }
         } else {
           const copy = copyOut(client, copyToStatement(db, table));
-          written = await writeCompressed(copy.stream, join(partial, file));
+          written = await writeCompressed(copy.stream, join(partial, file), write);
           const reported = await copy.rows;
           if (reported !== written.rows) {
             throw new Error(
@@ -147,10 +165,22 @@ export class BackupSession {
       await syncFile(dirname(directory));
       return manifest;
     } catch (error) {
-      await rollback(db).catch(() => undefined);
+      // Cancelled, the session is already cut: nothing to roll back (the server did).
+      if (!signal.aborted) await rollback(db).catch(() => undefined);
       await rm(partial, { recursive: true, force: true });
-      throw error;
+      throw signal.aborted ? signal.reason : error;
     }
+  }
+
+  /**
+   * Stops a running backup at once, whatever it waits for (a COPY, a lock, pg_dump, the disk):
+   * the session's socket is cut, pg_dump killed, the write aborted. `run` then removes the
+   * partial archive and rejects with BackupCancelledError(reason).
+   */
+  cancel(reason: string): void {
+    if (this.cancelled.signal.aborted) return;
+    this.cancelled.abort(new BackupCancelledError(reason));
+    this.connection.destroy();
   }
 
   /** Ends the session, releasing the lock. */

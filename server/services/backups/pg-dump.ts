@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { ArchiveWriteError } from './archive-writer';
 
 const run = promisify(execFile);
 
@@ -50,7 +51,15 @@ export async function dumpTable(
     snapshot,
     table,
     workDirectory,
-  }: { url: string; snapshot: string; table: string; workDirectory: string },
+    signal,
+  }: {
+    url: string;
+    snapshot: string;
+    table: string;
+    workDirectory: string;
+    /** Kills pg_dump (the backup was cancelled). */
+    signal?: AbortSignal;
+  },
 ): Promise<{ stream: Readable; cleanUp: () => Promise<void> }> {
   const target = await mkdtemp(join(workDirectory, '.pg_dump-'));
   const output = join(target, 'dump');
@@ -70,8 +79,16 @@ export async function dumpTable(
         `--table=${pattern}`,
         `--file=${output}`,
       ],
-      { env: { ...process.env, ...env }, timeout: 0, maxBuffer: 1 << 20 },
-    );
+      { env: { ...process.env, ...env }, timeout: 0, maxBuffer: 1 << 20, signal },
+    ).catch((error: Error & { stderr?: string }) => {
+      // pg_dump writes its output into the archive's directory: a full disk there is the archive's.
+      if (/No space left on device/i.test(error.stderr ?? '')) {
+        throw new ArchiveWriteError(
+          Object.assign(new Error(`ENOSPC: ${error.stderr!.trim().split('\n').at(-1)}`), { code: 'ENOSPC' }),
+        );
+      }
+      throw error;
+    });
     const dataFiles = (await readdir(output)).filter((name) => /^\d+\.dat$/.test(name));
     if (dataFiles.length !== 1) throw new Error(`pg_dump wrote ${dataFiles.length} data files for ${table}`);
     const stream = createReadStream(join(output, dataFiles[0]!)).pipe(withoutEndMarker());

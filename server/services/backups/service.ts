@@ -35,6 +35,7 @@ import { PlatformError } from '../../base/errors';
 import type { Logger } from '../../base/logger';
 import { ScrapeFigures } from '../../base/metrics/scrape-figures';
 import { createOutboundPolicy, type OutboundPolicy } from '../../base/outbound/index';
+import type { ArchiveFileOpener } from './archive-writer';
 import { BACKUP_LOCK, BackupInProgressError, BackupSession } from './backup';
 import { ManifestError, readManifest } from './manifest';
 import { detectPgDump, type PgDumpTool } from './pg-dump';
@@ -74,6 +75,8 @@ export interface BackupServiceOptions {
   restoreTargets?: readonly RestoreTargetAddress[];
   /** The outbound policy restore targets are resolved through (purpose `restore_target`). */
   outboundPolicy?: OutboundPolicy;
+  /** Opens each data file of an archive (the default: a new owner-only file); tests inject a full disk. */
+  openArchiveFile?: ArchiveFileOpener;
 }
 
 /** Where a restore goes: the platform's own database, or an allow-listed one. */
@@ -109,7 +112,8 @@ interface Requester {
 export class BackupService {
   /** The platform's backup schedules, and retention. */
   readonly schedules: BackupScheduleService;
-  private readonly running = new Set<Promise<unknown>>();
+  /** The backups this instance runs, by their session (which `interrupt` cancels). */
+  private readonly running = new Map<BackupSession, Promise<unknown>>();
   private readonly migrations: Record<string, Migration>;
   private pgDump: Promise<PgDumpTool | null> | null = null;
   /** The latest successful backup, read at most every 10 s (the metrics call it at every scrape). */
@@ -194,8 +198,11 @@ export class BackupService {
       throw error;
     }
     const work = this.runBackup(session, row, requester).finally(() => session.close());
-    this.running.add(work);
-    void work.finally(() => this.running.delete(work));
+    this.running.set(session, work);
+    void work.then(
+      () => this.running.delete(session),
+      () => this.running.delete(session),
+    );
     if (wait) return work;
     work.catch(() => undefined);
     return toBackup(row);
@@ -206,7 +213,12 @@ export class BackupService {
     const pgDump = await this.findPgDump();
     let finished: BackupRow;
     try {
-      const manifest = await session.run({ id: row.id, directory: row.path, pgDump });
+      const manifest = await session.run({
+        id: row.id,
+        directory: row.path,
+        pgDump,
+        openFile: this.options.openArchiveFile,
+      });
       finished = await this.options.database.transaction((trx) => finishBackup(trx, row.id, { manifest }));
       this.figures.invalidate();
       this.options.logger.info(
@@ -463,7 +475,18 @@ export class BackupService {
 
   /** Waits for the backups this instance is running. */
   async stop(): Promise<void> {
-    await Promise.allSettled([...this.running]);
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  /**
+   * Cancels the backups this instance is running (shutdown's deadline): each ends `failed` with
+   * `reason`, its partial archive removed and its lock released. Resolves once they are recorded.
+   */
+  async interrupt(reason: string): Promise<void> {
+    if (this.running.size === 0) return;
+    this.options.logger.warn({ backups: this.running.size, reason }, 'cancelling running backups');
+    for (const session of this.running.keys()) session.cancel(reason);
+    await Promise.allSettled([...this.running.values()]);
   }
 
   private async find(id: string): Promise<BackupRow> {
