@@ -4,11 +4,15 @@ import { accessLogOf } from '../http/access-log';
 import type { AppDeps } from '../http/deps';
 import type { RunningServer } from './serve';
 
+/** Why a backup still running at the shutdown deadline failed (its row's `error`). */
+export const BACKUP_INTERRUPTED = 'interrupted: the instance shut down before the backup finished';
+
 /**
  * Graceful shutdown on SIGTERM or SIGINT, in the order load balancers need (lightship,
  * terminus): readiness 503 at once; the drain delay, so they notice and stop sending; stop
- * listening; let in-flight requests finish (bounded); then close the pool and the embedded
- * server. A second SIGINT exits at once.
+ * listening; let in-flight requests finish; stop the components; then close the pool and the
+ * embedded server. Every wait after the drain delay shares one deadline, SHUTDOWN_TIMEOUT_MS
+ * (running backups are cancelled just before it). A second SIGINT exits at once.
  */
 export function installShutdown({
   deps,
@@ -44,19 +48,45 @@ export function installShutdown({
     lifecycle.beginDrain();
     logger.info({ signal, drainDelayMs: config.SHUTDOWN_DRAIN_DELAY_MS }, 'draining: readiness now 503');
     await new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_DRAIN_DELAY_MS));
+    // One deadline for everything after the drain delay (what the pod's grace period is sized
+    // for). Backups under way are cancelled a little before it, so their failure is recorded
+    // and the pool still closes in time.
+    const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
+    const remaining = () => Math.max(0, deadline - Date.now());
+    const reserveMs = Math.min(1_000, Math.floor(config.SHUTDOWN_TIMEOUT_MS / 4));
+    const backupsDeadline = setTimeout(() => {
+      void deps.devops.backups.interrupt(BACKUP_INTERRUPTED).catch((error) => {
+        logger.error({ err: error }, 'running backups not cancelled');
+      });
+    }, remaining() - reserveMs);
     const closed = server.close();
-    const idle = await lifecycle.waitForIdle(config.SHUTDOWN_TIMEOUT_MS);
+    const idle = await lifecycle.waitForIdle(remaining());
     if (!idle)
       logger.warn({ inFlight: lifecycle.activeRequests() }, 'shutdown timeout: requests still in flight');
     accessLogOf(deps.logger)?.flush();
     await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1_000))]);
-    await initializer.stop();
-    await database.close();
+    // A component stop that hangs (a backup, a deployment) must not keep the process alive:
+    // past the deadline the rest of the shutdown goes on without it.
+    await within(initializer.stop(), Math.max(remaining(), reserveMs), 'components');
+    clearTimeout(backupsDeadline);
+    await within(database.close(), Math.max(remaining(), reserveMs), 'database pool');
     if (embedded) await embedded.stop();
     // Access lines wait in a buffer for their timer: the last requests' lines go out now.
     await accessLogOf(deps.logger)?.close();
     logger.info('shutdown complete');
     await flushLogs(logger);
+  }
+
+  /** Waits for `work` at most `timeoutMs`; a step that takes longer is logged and left behind. */
+  async function within(work: Promise<unknown>, timeoutMs: number, step: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([
+      work.then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (!done) logger.warn({ step, timeoutMs }, 'shutdown step timed out: going on without it');
   }
 
   process.on('SIGTERM', onSignal);
