@@ -250,6 +250,48 @@ describe('aggregation', () => {
   });
 });
 
+describe('or, comparisons, vector(), time() and the range functions', () => {
+  const history = historyOf({
+    0: { 'e_total{r="fail"}': 0, 'e_total{r="ok"}': 0, 'g{s="a"}': 1, 'g{s="b"}': 0, ts_seconds: 0 },
+    5: { 'e_total{r="fail"}': 0, 'e_total{r="ok"}': 5, 'g{s="a"}': 7, 'g{s="b"}': 0, ts_seconds: 1_700 },
+    10: { 'e_total{r="fail"}': 0, 'e_total{r="ok"}': 10, 'g{s="a"}': 2, 'g{s="b"}': 0, ts_seconds: 1_800 },
+  });
+  const vector = (source: string) => evaluateVector(parseExpression(source), history);
+
+  it('falls back to vector(0) with or, and keeps no data without it', () => {
+    const ratio = (fallback: string) =>
+      `(sum(rate(e_total{r="fail"}[10s]) > 0)${fallback}) / sum(rate(e_total[10s]))`;
+    expect(value(ratio(' or vector(0)'), history)).toBe(0);
+    expect(value(ratio(''), history)).toBeNaN();
+    expect(vector(ratio(' or vector(0)'))).toEqual([{ labels: {}, value: 0 }]);
+    expect(vector('g{s="a"} or g')).toEqual([
+      { labels: { s: 'a' }, value: 2 },
+      { labels: { s: 'b' }, value: 0 },
+    ]);
+  });
+
+  it('filters series with a comparison, and answers time() as the latest sample in seconds', () => {
+    expect(vector('g > 0')).toEqual([{ labels: { s: 'a' }, value: 2 }]);
+    expect(vector('0 == g')).toEqual([{ labels: { s: 'b' }, value: 0 }]);
+    expect(vector('g{s="a"} != g')).toEqual([]);
+    expect(value('time() - max(ts_seconds > 0)', history)).toBe(T0 / 1000 + 10 - 1_800);
+    expect(value('g > 100', history)).toBeNaN();
+  });
+
+  it('computes increase() as rate × window and *_over_time() over the window', () => {
+    expect(vector('increase(e_total{r="ok"}[10s])')).toEqual([{ labels: { r: 'ok' }, value: 10 }]);
+    expect(vector('max_over_time(g{s="a"}[10s])')).toEqual([{ labels: { s: 'a' }, value: 7 }]);
+    expect(vector('max_over_time(g{s="a"}[5s])')).toEqual([{ labels: { s: 'a' }, value: 7 }]);
+    expect(vector('min_over_time(g{s="a"}[5s])')).toEqual([{ labels: { s: 'a' }, value: 2 }]);
+    expect(vector('avg_over_time(g{s="a"}[10s])')).toEqual([{ labels: { s: 'a' }, value: 10 / 3 }]);
+    expect(vector('count_over_time(g[10s])')).toEqual([
+      { labels: { s: 'a' }, value: 3 },
+      { labels: { s: 'b' }, value: 3 },
+    ]);
+    expect(value('sum_over_time(g[2s])', history)).toBe(2);
+  });
+});
+
 describe('histogram_quantile over aggregated buckets', () => {
   const bucketKeys = (route: string, counts: number[]) =>
     Object.fromEntries(

@@ -1,5 +1,6 @@
-import type { BinaryOperator, Expr, Matcher, Selector, VectorExpr } from './expression';
+import type { BinaryOperator, CompareOperator, Expr } from './expression';
 import type { SampleHistory, Series, Snapshot } from './sample-history';
+import { rangeFunction, rate, select } from './series-select';
 import { aggregate, bucketQuantile, histogramQuantiles, labelsKey } from './vector-ops';
 
 export { bucketQuantile } from './vector-ops';
@@ -15,8 +16,14 @@ export { bucketQuantile } from './vector-ops';
  *   only appear once incremented.
  * - `histogram_quantile(q, v)` adds v's series per `le` bucket and interpolates as Prometheus does
  *   (one number however many label sets v holds: the quantile over all of them).
+ * - `increase(s[w])` is `rate(s[w])` × w, as in PromQL (so without its extrapolation either);
+ *   `max_over_time` and the other `*_over_time` read each series' samples within the window.
  * - `sum`/`avg`/`max`/`min`/`count` by or without labels group as PromQL does; in arithmetic their
  *   result, like any vector, is the sum of its series.
+ * - Comparisons with a vector filter its series, `a or b` adds b's series whose labels a lacks,
+ *   `vector(n)` is one series of value n and `time()` the latest sample's time in seconds: PromQL's
+ *   semantics, which aggregations and histogram_quantile apply to their operand; the result, in
+ *   arithmetic, is again the sum of its series.
  *
  * `evaluateVector` keeps the labels instead: PromQL's own semantics, series by series, which is
  * what a test compares with a real Prometheus.
@@ -34,15 +41,10 @@ function scalar(expr: Expr, history: SampleHistory, latest: Snapshot): number | 
   switch (expr.kind) {
     case 'number':
       return expr.value;
-    case 'selector':
-    case 'rate':
-    case 'aggregate': {
-      const series = vector(expr, history, latest);
-      return series === undefined ? undefined : sum(series);
-    }
     case 'histogram_quantile': {
-      const series = vector(expr.vector, history, latest);
-      return series === undefined ? undefined : bucketQuantile(expr.quantile, series);
+      const series = evaluate(expr.vector, history, latest);
+      if (series === undefined) return undefined;
+      return bucketQuantile(expr.quantile, typeof series === 'number' ? [] : series);
     }
     case 'negate': {
       const value = scalar(expr.operand, history, latest);
@@ -52,27 +54,11 @@ function scalar(expr: Expr, history: SampleHistory, latest: Snapshot): number | 
       const left = scalar(expr.left, history, latest);
       const right = scalar(expr.right, history, latest);
       if (left === undefined || right === undefined) return undefined;
-      if (expr.op === '+') return left + right;
-      if (expr.op === '-') return left - right;
-      if (expr.op === '*') return left * right;
-      return left / right;
+      return ARITHMETIC[expr.op](left, right);
     }
-  }
-}
-
-function vector(expr: VectorExpr, history: SampleHistory, latest: Snapshot): Series[] | undefined {
-  switch (expr.kind) {
-    case 'selector':
-      return select(latest, expr.selector);
-    case 'rate':
-      return rate(expr.selector, expr.windowSeconds, history, latest);
-    case 'aggregate': {
-      const series = vector(expr.vector, history, latest);
-      return series === undefined ? undefined : aggregate(expr.op, expr.grouping, series);
-    }
-    case 'histogram_quantile': {
-      const series = vector(expr.vector, history, latest);
-      return series === undefined ? undefined : histogramQuantiles(expr.quantile, series);
+    default: {
+      const value = evaluate(expr, history, latest);
+      return value === undefined || typeof value === 'number' ? value : sum(value);
     }
   }
 }
@@ -81,9 +67,9 @@ function vector(expr: VectorExpr, history: SampleHistory, latest: Snapshot): Ser
 export type Value = number | Series[];
 
 /**
- * PromQL's semantics, series by series: a vector stays a vector; arithmetic between two vectors
- * pairs the series with identical labels (one-to-one matching) and drops the others; between a
- * vector and a number it applies to each series. Undefined as for evaluateExpression.
+ * PromQL's semantics, series by series: a vector stays a vector; arithmetic and comparisons between
+ * two vectors pair the series with identical labels (one-to-one matching) and drop the others;
+ * between a vector and a number they apply to each series. Undefined as for evaluateExpression.
  */
 export function evaluateVector(expr: Expr, history: SampleHistory): Value | undefined {
   const latest = history.latest();
@@ -95,19 +81,44 @@ function evaluate(expr: Expr, history: SampleHistory, latest: Snapshot): Value |
   switch (expr.kind) {
     case 'number':
       return expr.value;
+    case 'time':
+      return latest.at / 1000;
+    case 'vector':
+      return [{ labels: {}, value: expr.value }];
+    case 'selector':
+      return select(latest, expr.selector);
+    case 'rate':
+      return rate(expr.selector, expr.windowSeconds, history, latest);
+    case 'range':
+      return rangeFunction(expr.fn, expr.selector, expr.windowSeconds, history, latest);
+    case 'aggregate': {
+      const value = evaluate(expr.vector, history, latest);
+      return value === undefined ? undefined : aggregate(expr.op, expr.grouping, seriesOf(value));
+    }
+    case 'histogram_quantile': {
+      const value = evaluate(expr.vector, history, latest);
+      return value === undefined ? undefined : histogramQuantiles(expr.quantile, seriesOf(value));
+    }
     case 'negate': {
       const value = evaluate(expr.operand, history, latest);
-      return value === undefined ? undefined : apply(value, -1, (a) => -a);
+      return value === undefined ? undefined : arithmetic(value, -1, (a) => -a);
     }
-    case 'binary': {
+    case 'binary':
+    case 'compare':
+    case 'or': {
       const left = evaluate(expr.left, history, latest);
       const right = evaluate(expr.right, history, latest);
       if (left === undefined || right === undefined) return undefined;
-      return apply(left, right, ARITHMETIC[expr.op]);
+      if (expr.kind === 'binary') return arithmetic(left, right, ARITHMETIC[expr.op]);
+      if (expr.kind === 'compare') return compare(left, right, COMPARE[expr.op]);
+      return union(seriesOf(left), seriesOf(right));
     }
-    default:
-      return vector(expr, history, latest);
   }
+}
+
+/** The parser lets only vectors reach aggregations and `or`; a number is an empty vector there. */
+function seriesOf(value: Value): Series[] {
+  return typeof value === 'number' ? [] : value;
 }
 
 const ARITHMETIC: Record<BinaryOperator, (a: number, b: number) => number> = {
@@ -117,76 +128,47 @@ const ARITHMETIC: Record<BinaryOperator, (a: number, b: number) => number> = {
   '/': (a, b) => a / b,
 };
 
-function apply(left: Value, right: Value, op: (a: number, b: number) => number): Value {
-  if (typeof left === 'number' && typeof right === 'number') return op(left, right);
-  if (typeof left === 'number')
-    return (right as Series[]).map((s) => ({ labels: s.labels, value: op(left, s.value) }));
-  if (typeof right === 'number') return left.map((s) => ({ labels: s.labels, value: op(s.value, right) }));
+const COMPARE: Record<CompareOperator, (a: number, b: number) => boolean> = {
+  '==': (a, b) => a === b,
+  '!=': (a, b) => a !== b,
+  '>': (a, b) => a > b,
+  '<': (a, b) => a < b,
+  '>=': (a, b) => a >= b,
+  '<=': (a, b) => a <= b,
+};
+
+/** The pairs of series with identical labels, one-to-one: [left, right]. */
+function matched(left: Series[], right: Series[]): [Series, Series][] {
   const byLabels = new Map(right.map((s) => [labelsKey(s.labels), s]));
-  const result: Series[] = [];
+  const pairs: [Series, Series][] = [];
   for (const s of left) {
     const other = byLabels.get(labelsKey(s.labels));
-    if (other) result.push({ labels: s.labels, value: op(s.value, other.value) });
+    if (other) pairs.push([s, other]);
   }
-  return result;
+  return pairs;
 }
 
-/** Series of the snapshot that the selector matches. */
-function select(snapshot: Snapshot, selector: Selector): Series[] {
-  const series = snapshot.metrics.get(selector.metric);
-  if (!series) return [];
-  const matched: Series[] = [];
-  for (const s of series.values()) if (selector.matchers.every((m) => matches(m, s.labels))) matched.push(s);
-  return matched;
+function arithmetic(left: Value, right: Value, op: (a: number, b: number) => number): Value {
+  if (typeof left === 'number' && typeof right === 'number') return op(left, right);
+  if (typeof left === 'number')
+    return seriesOf(right).map((s) => ({ labels: s.labels, value: op(left, s.value) }));
+  if (typeof right === 'number') return left.map((s) => ({ labels: s.labels, value: op(s.value, right) }));
+  return matched(left, right).map(([l, r]) => ({ labels: l.labels, value: op(l.value, r.value) }));
 }
 
-function matches(matcher: Matcher, labels: Record<string, string>): boolean {
-  // As in PromQL, a label a series lacks matches as the empty string.
-  const value = labels[matcher.label] ?? '';
-  switch (matcher.op) {
-    case '=':
-      return value === matcher.value;
-    case '!=':
-      return value !== matcher.value;
-    case '=~':
-      return matcher.pattern?.matches(value) === true;
-    case '!~':
-      return matcher.pattern?.matches(value) === false;
-  }
+/** A comparison filters: it keeps the vector's series (the left one's, between two) for which it holds. */
+function compare(left: Value, right: Value, op: (a: number, b: number) => boolean): Value {
+  if (typeof left === 'number' && typeof right === 'number') return op(left, right) ? 1 : 0;
+  if (typeof left === 'number') return seriesOf(right).filter((s) => op(left, s.value));
+  if (typeof right === 'number') return left.filter((s) => op(s.value, right));
+  return matched(left, right)
+    .filter(([l, r]) => op(l.value, r.value))
+    .map(([l]) => l);
 }
 
-// A window of 5m sampled every 15 s may find its oldest sample a few ms past the 5 minutes; a
-// tenth of the window of slack lets it use that sample rather than the next one.
-const WINDOW_SLACK = 0.1;
-
-function rate(
-  selector: Selector,
-  windowSeconds: number,
-  history: SampleHistory,
-  latest: Snapshot,
-): Series[] | undefined {
-  const from = latest.at - windowSeconds * 1000 * (1 + WINDOW_SLACK);
-  const snapshots = history.holding(selector.metric, from);
-  const first = snapshots[0];
-  if (!first || first === latest) return undefined;
-  const elapsedSeconds = (latest.at - first.at) / 1000;
-  const rates: Series[] = [];
-  const current = latest.metrics.get(selector.metric) ?? new Map<string, Series>();
-  for (const [key, series] of current) {
-    if (!selector.matchers.every((m) => matches(m, series.labels))) continue;
-    // The first snapshot is the baseline; a series it lacks was born since, at 0.
-    let previous = first.metrics.get(selector.metric)?.get(key)?.value ?? 0;
-    let increase = 0;
-    for (const snapshot of snapshots.slice(1)) {
-      const value = snapshot.metrics.get(selector.metric)?.get(key)?.value;
-      if (value === undefined) continue;
-      // A counter that went down was reset: it counted `value` since.
-      increase += value >= previous ? value - previous : value;
-      previous = value;
-    }
-    rates.push({ labels: series.labels, value: increase / elapsedSeconds });
-  }
-  return rates;
+function union(left: Series[], right: Series[]): Series[] {
+  const present = new Set(left.map((s) => labelsKey(s.labels)));
+  return [...left, ...right.filter((s) => !present.has(labelsKey(s.labels)))];
 }
 
 function sum(series: Series[]): number {

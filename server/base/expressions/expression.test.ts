@@ -132,6 +132,33 @@ describe('parseExpression', () => {
     expect(needs.maxWindowSeconds).toBe(600);
   });
 
+  it('parses or, comparisons, vector(), time(), increase() and *_over_time(), as the dashboards use them', () => {
+    expect(parseExpression('(sum(rate(a_total[5m])) or vector(0)) / sum(rate(b_total[5m]))')).toMatchObject({
+      kind: 'binary',
+      left: { kind: 'or', left: { kind: 'aggregate' }, right: { kind: 'vector', value: 0 } },
+    });
+    expect(parseExpression('time() - max(ts_seconds > 0)')).toMatchObject({
+      left: { kind: 'time' },
+      right: { kind: 'aggregate', vector: { kind: 'compare', op: '>', right: { kind: 'number', value: 0 } } },
+    });
+    // Comparisons bind more loosely than arithmetic, `or` more loosely still.
+    expect(parseExpression('a / b > 0.05 or c == 1')).toMatchObject({
+      kind: 'or',
+      left: { kind: 'compare', op: '>', left: { kind: 'binary', op: '/' } },
+      right: { kind: 'compare', op: '==' },
+    });
+    expect(parseExpression('sum by (job) (increase(e_total[1h]))')).toMatchObject({
+      vector: { kind: 'range', fn: 'increase', windowSeconds: 3600 },
+    });
+    const needs = rateRequirements(
+      parseExpression('max(max_over_time(w{s="x"}[5m])) > 0 or increase(e_total[1m])'),
+    );
+    expect([...needs.metrics].sort()).toEqual(['e_total', 'w']);
+    expect(needs.maxWindowSeconds).toBe(300);
+    // A metric may still be called `order` or `time`.
+    expect(parseExpression('order + time')).toMatchObject({ left: { selector: { metric: 'order' } } });
+  });
+
   it('accepts numbers in decimal and exponent notation, and metric names with colons', () => {
     expect(parseExpression('1.5e3')).toEqual({ kind: 'number', value: 1500 });
     expect(parseExpression('job:requests:rate5m')).toMatchObject({
@@ -163,7 +190,7 @@ describe('parseExpression refuses mistakes with their position and what was expe
     ['a{b="c}', 4, 'a closing "'],
     ['a{b="c" d="e"}', 8, "',' or '}'"],
     ['{b="c"}', 0, 'a metric name before the label matchers'],
-    ['avg_over_time(a[5m])', 0, 'a known function'],
+    ['label_replace(a)', 0, 'a known function'],
     ['rate(a)', 6, "'['"],
     ['rate(a[5])', 7, 'a duration'],
     ['rate(a[5d])', 7, 'a duration'],
@@ -181,7 +208,12 @@ describe('parseExpression refuses mistakes with their position and what was expe
     ['sum by (1) (x)', 8, "a label name or ')'"],
     ['sum by (le) x', 12, "'('"],
     ['sum(1)', 4, 'a vector to sum'],
-    ['sum(a + b)', 4, 'a vector to sum'],
+    ['sum(1 + 2)', 4, 'a vector to sum'],
+    ['1 > 2', 2, 'a vector on one side of a comparison'],
+    ['a or 1', 2, "a vector on both sides of 'or'"],
+    ['vector(a)', 7, 'a number'],
+    ['time(1)', 5, "')'"],
+    ['increase(a)', 10, "'['"],
     ['sum by (a) (x) by (b)', 15, 'one grouping'],
     ['histogram_quantile(0.9, sum(rate(a_bucket[5m])))', 24, "keeps the 'le' label"],
     ['histogram_quantile(0.9, sum by (route) (a_bucket))', 24, "keeps the 'le' label"],

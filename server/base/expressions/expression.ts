@@ -5,18 +5,22 @@ import { compileLabelPattern, type LabelPattern, LabelPatternError } from './lab
  * metrics, parsed here (never evaluated by `eval` or `Function`) and refused with the position of
  * the first mistake. Grammar:
  *
- *   expr      = term (('+' | '-') term)*
+ *   expr      = compare ('or' compare)*                          (vectors on both sides)
+ *   compare   = sum (('==' | '!=' | '>' | '<' | '>=' | '<=') sum)*  (a vector on one side: a filter)
+ *   sum       = term (('+' | '-') term)*
  *   term      = unary (('*' | '/') unary)*
  *   unary     = '-' unary | primary
- *   primary   = number | '(' expr ')' | selector | rate | quantile | aggregate
+ *   primary   = number | '(' expr ')' | selector | rate | range | quantile | aggregate
+ *             | 'vector' '(' number ')' | 'time' '(' ')'
  *   selector  = metric ('{' matcher (',' matcher)* ','? '}')?
  *   matcher   = label ('=' | '!=' | '=~' | '!~') string
  *   rate      = 'rate' '(' selector '[' duration ']' ')'
+ *   range     = ('increase' | 'max_over_time' | 'min_over_time' | 'avg_over_time'
+ *               | 'sum_over_time' | 'count_over_time') '(' selector '[' duration ']' ')'
  *   quantile  = 'histogram_quantile' '(' number ',' vector ')'
- *   aggregate = aggrop grouping? '(' vector ')' grouping?     (one grouping at most)
+ *   aggregate = aggrop grouping? '(' expr ')' grouping?     (a vector expression; one grouping)
  *   aggrop    = 'sum' | 'avg' | 'max' | 'min' | 'count'
  *   grouping  = ('by' | 'without') '(' (label (',' label)* ','?)? ')'
- *   vector    = selector | rate | aggregate | quantile          (possibly in parentheses)
  *   duration  = digits ('ms' | 's' | 'm' | 'h')
  *
  * histogram_quantile's vector is a `_bucket` selector, a rate() of one, or an aggregation that keeps
@@ -48,6 +52,17 @@ export interface Selector {
 
 export type BinaryOperator = '+' | '-' | '*' | '/';
 
+export type CompareOperator = '==' | '!=' | '>' | '<' | '>=' | '<=';
+
+/** Functions of a selector's samples over a window but rate(). */
+export type RangeFunction =
+  | 'increase'
+  | 'max_over_time'
+  | 'min_over_time'
+  | 'avg_over_time'
+  | 'sum_over_time'
+  | 'count_over_time';
+
 export type AggregateOperator = 'sum' | 'avg' | 'max' | 'min' | 'count';
 
 /** `by (labels)` keeps only those labels, `without (labels)` all others; null: one group of all. */
@@ -58,24 +73,35 @@ export interface Grouping {
 
 export type Expr =
   | { kind: 'number'; value: number }
-  | { kind: 'aggregate'; op: AggregateOperator; grouping: Grouping | null; vector: VectorExpr }
+  | { kind: 'aggregate'; op: AggregateOperator; grouping: Grouping | null; vector: Expr }
   | { kind: 'selector'; selector: Selector }
   | { kind: 'rate'; selector: Selector; windowSeconds: number }
-  | { kind: 'histogram_quantile'; quantile: number; vector: VectorExpr }
+  | { kind: 'range'; fn: RangeFunction; selector: Selector; windowSeconds: number }
+  | { kind: 'vector'; value: number }
+  | { kind: 'time' }
+  | { kind: 'compare'; op: CompareOperator; left: Expr; right: Expr }
+  | { kind: 'or'; left: Expr; right: Expr }
+  | { kind: 'histogram_quantile'; quantile: number; vector: BucketsExpr }
   | { kind: 'binary'; op: BinaryOperator; left: Expr; right: Expr }
   | { kind: 'negate'; operand: Expr };
 
-/** The expressions that stand for a set of series rather than one number. */
-export type VectorExpr = Extract<Expr, { kind: 'selector' | 'rate' | 'aggregate' | 'histogram_quantile' }>;
+/** What histogram_quantile() reads buckets from. */
+export type BucketsExpr = Extract<Expr, { kind: 'selector' | 'rate' | 'aggregate' }>;
 
 const VECTOR_KINDS: ReadonlySet<Expr['kind']> = new Set([
   'selector',
   'rate',
+  'range',
   'aggregate',
   'histogram_quantile',
+  'vector',
+  'or',
 ]);
 
-function isVector(expr: Expr): expr is VectorExpr {
+/** Whether the expression stands for a set of series rather than one number. */
+export function isVector(expr: Expr): boolean {
+  if (expr.kind === 'binary' || expr.kind === 'compare') return isVector(expr.left) || isVector(expr.right);
+  if (expr.kind === 'negate') return isVector(expr.operand);
   return VECTOR_KINDS.has(expr.kind);
 }
 
@@ -98,7 +124,23 @@ const NUMBER = /^(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/;
 const DURATION = /^(\d+)(ms|s|m|h)/;
 const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3_600 };
 const AGGREGATE_OPERATORS: readonly string[] = ['sum', 'avg', 'max', 'min', 'count'];
-const FUNCTIONS = ['rate', 'histogram_quantile', ...AGGREGATE_OPERATORS];
+const RANGE_FUNCTIONS: readonly string[] = [
+  'increase',
+  'max_over_time',
+  'min_over_time',
+  'avg_over_time',
+  'sum_over_time',
+  'count_over_time',
+];
+const FUNCTIONS = [
+  'rate',
+  'histogram_quantile',
+  'vector',
+  'time',
+  ...RANGE_FUNCTIONS,
+  ...AGGREGATE_OPERATORS,
+];
+const COMPARE_OPERATORS: readonly CompareOperator[] = ['==', '!=', '>=', '<=', '>', '<'];
 
 /** Parses an expression, or throws ExpressionError. */
 export function parseExpression(source: string): Expr {
@@ -111,16 +153,19 @@ export function parseExpression(source: string): Expr {
   return expr;
 }
 
-/** The metrics `rate()` reads and its longest window: what the evaluator must keep samples of. */
+/**
+ * The metrics `rate()` and the other range functions read and their longest window: what the
+ * evaluator must keep samples of.
+ */
 export function rateRequirements(expr: Expr): { metrics: Set<string>; maxWindowSeconds: number } {
   const metrics = new Set<string>();
   let maxWindowSeconds = 0;
   const visit = (e: Expr): void => {
-    if (e.kind === 'rate') {
+    if (e.kind === 'rate' || e.kind === 'range') {
       metrics.add(e.selector.metric);
       maxWindowSeconds = Math.max(maxWindowSeconds, e.windowSeconds);
     } else if (e.kind === 'histogram_quantile' || e.kind === 'aggregate') visit(e.vector);
-    else if (e.kind === 'binary') {
+    else if (e.kind === 'binary' || e.kind === 'compare' || e.kind === 'or') {
       visit(e.left);
       visit(e.right);
     } else if (e.kind === 'negate') visit(e.operand);
@@ -142,9 +187,18 @@ class Parser {
 
   expression(): Expr {
     if (++this.depth > MAX_DEPTH) this.fail(`at most ${MAX_DEPTH} levels of nesting`);
-    let left = this.term();
-    for (let op = this.operator('+-'); op; op = this.operator('+-')) {
-      left = { kind: 'binary', op, left, right: this.term() };
+    let left = this.comparison();
+    for (;;) {
+      this.skipSpace();
+      const at = this.pos;
+      if (!/^or\b/.test(this.src.slice(this.pos))) break;
+      this.pos += 2;
+      const right = this.comparison();
+      if (!isVector(left) || !isVector(right)) {
+        this.pos = at;
+        this.fail("a vector on both sides of 'or'", "'or'");
+      }
+      left = { kind: 'or', left, right };
     }
     this.depth--;
     return left;
@@ -152,7 +206,35 @@ class Parser {
 
   end(): void {
     this.skipSpace();
-    if (this.pos < this.src.length) this.fail('an operator (+, -, *, /) or the end of the expression');
+    if (this.pos < this.src.length) {
+      this.fail('an operator (+, -, *, /, a comparison, or) or the end of the expression');
+    }
+  }
+
+  private comparison(): Expr {
+    let left = this.sum();
+    for (;;) {
+      this.skipSpace();
+      const at = this.pos;
+      const op = COMPARE_OPERATORS.find((o) => this.src.startsWith(o, this.pos));
+      if (!op) return left;
+      this.pos += op.length;
+      const right = this.sum();
+      if (!isVector(left) && !isVector(right)) {
+        // PromQL wants `bool` here; a rule compares with its own comparator and threshold.
+        this.pos = at;
+        this.fail('a vector on one side of a comparison', `'${op}'`);
+      }
+      left = { kind: 'compare', op, left, right };
+    }
+  }
+
+  private sum(): Expr {
+    let left = this.term();
+    for (let op = this.operator('+-'); op; op = this.operator('+-')) {
+      left = { kind: 'binary', op, left, right: this.term() };
+    }
+    return left;
   }
 
   private term(): Expr {
@@ -192,8 +274,23 @@ class Parser {
         return this.aggregate(name as AggregateOperator);
       }
       if (this.src[this.pos] === '(') {
-        if (name === 'rate') return this.rate();
+        if (name === 'rate') return { kind: 'rate', ...this.rangeArgument() };
+        if (RANGE_FUNCTIONS.includes(name)) {
+          return { kind: 'range', fn: name as RangeFunction, ...this.rangeArgument() };
+        }
         if (name === 'histogram_quantile') return this.quantile();
+        if (name === 'vector') {
+          this.expect('(');
+          this.skipSpace();
+          const value = this.number();
+          this.expect(')');
+          return { kind: 'vector', value };
+        }
+        if (name === 'time') {
+          this.expect('(');
+          this.expect(')');
+          return { kind: 'time' };
+        }
         this.pos = start;
         this.fail(`a known function (${FUNCTIONS.join(', ')})`, `'${name}'`);
       }
@@ -255,7 +352,8 @@ class Parser {
     return { mode, labels };
   }
 
-  private rate(): Expr {
+  /** `(selector[duration])`, the argument of rate() and the other range functions. */
+  private rangeArgument(): { selector: Selector; windowSeconds: number } {
     this.expect('(');
     this.skipSpace();
     const selector = this.selector(this.metricName());
@@ -264,7 +362,7 @@ class Parser {
     const windowSeconds = this.duration();
     this.expect(']');
     this.expect(')');
-    return { kind: 'rate', selector, windowSeconds };
+    return { selector, windowSeconds };
   }
 
   private quantile(): Expr {
