@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { tryAdvisoryLock } from '../advisory-locks';
@@ -75,6 +76,40 @@ export class DedicatedConnection {
     ]);
     clearTimeout(timer);
     if (!ended) this.destroy();
+  }
+
+  /**
+   * Asks the server to cancel the statement under way, as psql's Ctrl-C does (a CancelRequest on
+   * a connection of its own): for a COPY TO STDOUT whose output nobody reads any more, which would
+   * otherwise run to the end of the table. Best effort, bounded; the statement then fails with
+   * "canceling statement due to user request" (or has already ended: nothing happens).
+   */
+  async cancelStatement(timeoutMs = 2_000): Promise<void> {
+    const { host, port, processID, secretKey } = this.client as unknown as {
+      host: string;
+      port: number;
+      processID: number | null;
+      secretKey: number | null;
+    };
+    if (this.closed || processID === null || secretKey === null) return;
+    const request = Buffer.alloc(16);
+    request.writeInt32BE(16, 0);
+    request.writeInt32BE(80877102, 4);
+    request.writeInt32BE(processID, 8);
+    request.writeInt32BE(secretKey, 12);
+    await new Promise<void>((resolve) => {
+      const socket = host.startsWith('/') ? connect(`${host}/.s.PGSQL.${port}`) : connect({ host, port });
+      const done = () => {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      socket.once('connect', () => socket.end(request));
+      // The server closes the connection once it has read the request.
+      socket.once('close', done);
+      socket.once('error', done);
+    });
   }
 
   /**

@@ -123,7 +123,18 @@ export class BackupSession {
           }
         } else {
           const copy = copyOut(client, copyToStatement(db, table));
-          written = await writeCompressed(copy.stream, join(partial, file), write);
+          let copied = false;
+          copy.rows.then(
+            () => (copied = true),
+            () => (copied = true),
+          );
+          try {
+            written = await writeCompressed(copy.stream, join(partial, file), write);
+          } catch (error) {
+            // The rest of the table would still be read and dropped: stop the server sending it.
+            if (!copied && !signal.aborted) await this.connection.cancelStatement();
+            throw error;
+          }
           const reported = await copy.rows;
           if (reported !== written.rows) {
             throw new Error(
