@@ -23,7 +23,7 @@ import { detectPgDump } from '../../server/services/backups/pg-dump';
 import { BackupService } from '../../server/services/backups/service';
 import { createTestDatabase, openTestDatabase, testPoolDefaults } from '../helpers/database';
 import { startServerMatching } from '../helpers/legacy-postgres';
-import { adminHeaders, startServer, stopAllServers } from '../helpers/server-process';
+import { adminHeaders, mustRun, RUNTIMES, startServer, stopAllServers } from '../helpers/server-process';
 
 /**
  * A disk that fills up part-way through a large table, for both export methods: the backup must
@@ -194,7 +194,7 @@ describe('a disk that fills up part-way through a large table', () => {
   }, 120_000);
 });
 
-describe('SIGTERM with a backup stuck', () => {
+describe.each(RUNTIMES.filter(mustRun))('SIGTERM with a backup stuck, on %s', (runtime) => {
   const SHUTDOWN_TIMEOUT_MS = 3_000;
 
   it('cancels the backup at the deadline, records it interrupted, and exits within SHUTDOWN_TIMEOUT_MS', async () => {
@@ -203,7 +203,7 @@ describe('SIGTERM with a backup stuck', () => {
     const directory = await mkdtemp(join(tmpdir(), 'bc-disk-full-sigterm-'));
     cleanUps.push(() => rm(directory, { recursive: true, force: true }));
     const server = await startServer({
-      runtime: 'node',
+      runtime,
       env: {
         DATABASE_URL: target.url,
         BACKUP_DIR: directory,
@@ -254,7 +254,7 @@ describe('SIGTERM with a backup stuck', () => {
     );
     expect(locks[0]!.free).toBe(true);
     console.info(
-      `[SIGTERM, backup stuck] exit ${exit.code} after ${exitMs} ms (SHUTDOWN_TIMEOUT_MS ${SHUTDOWN_TIMEOUT_MS}); ` +
+      `[SIGTERM, backup stuck, ${runtime}] exit ${exit.code} after ${exitMs} ms (SHUTDOWN_TIMEOUT_MS ${SHUTDOWN_TIMEOUT_MS}); ` +
         `row: ${rows[0]!.status} "${rows[0]!.error}"; files left: ${left.length}`,
     );
   }, 60_000);

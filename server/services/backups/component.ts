@@ -5,7 +5,8 @@ import type { BackupService } from './service';
 
 /**
  * Backups at start and stop: clean up after an instance that stopped mid-backup, run the
- * scheduler, and at stop let backups under way finish. Not critical: an instance that cannot
+ * scheduler, and at stop let backups under way finish (shutdown cancels those still running at
+ * its deadline: BackupService.interrupt). Not critical: an instance that cannot
  * back up still serves requests (the staleness of backup_last_success_timestamp_seconds tells).
  */
 export function backupsComponent(
