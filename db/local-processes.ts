@@ -30,3 +30,13 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** Waits (polling) until process `pid` is gone; false if it still exists after `timeoutMs`. */
+export async function waitForExit(pid: number | undefined, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (pid && isAlive(pid)) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return true;
+}

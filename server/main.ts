@@ -31,6 +31,8 @@ async function main(): Promise<void> {
     embedded = await startEmbeddedPostgres({
       dataDir: join(config.DATA_DIR, 'postgres'),
       port: config.EMBEDDED_PG_PORT,
+      // Stopped last, after the pool: let its sessions finish closing rather than end them.
+      smartStopMs: 2_000,
       onLog: (line) => logger.debug({ postgres: line }, 'embedded postgres'),
     });
     logger.info({ port: embedded.port, dataDir: embedded.dataDir }, 'embedded PostgreSQL started');
