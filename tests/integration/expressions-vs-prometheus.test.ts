@@ -10,6 +10,7 @@ import { evaluateExpression, evaluateVector } from '../../server/base/expression
 import { seriesKey } from '../../server/base/expressions/metrics-source';
 import { SampleHistory, type Series } from '../../server/base/expressions/sample-history';
 import { labelsKey } from '../../server/base/expressions/vector-ops';
+import { DEFAULT_ALERT_RULES } from '../../server/services/alerts/default-rules';
 import { prometheusSkipReason, startTestPrometheus, type TestPrometheus } from '../helpers/prometheus-server';
 
 /**
@@ -333,9 +334,12 @@ describe('shipped dashboard and rule expressions: the platform against a real Pr
 
   beforeAll(async () => {
     if (skip) return;
-    const families = familiesOf([...parsed.values()]);
+    const defaults = DEFAULT_ALERT_RULES.map((rule) => parseExpression(prepared(rule.expression, recorded)));
+    const families = familiesOf([...parsed.values(), ...defaults]);
     const keep = new Set<string>();
-    for (const expr of parsed.values()) for (const metric of rateRequirements(expr).metrics) keep.add(metric);
+    for (const expr of [...parsed.values(), ...defaults]) {
+      for (const metric of rateRequirements(expr).metrics) keep.add(metric);
+    }
     let step = 0;
     let frozen = false;
     let instance = '';
@@ -415,4 +419,39 @@ describe('shipped dashboard and rule expressions: the platform against a real Pr
     },
     60_000,
   );
+
+  // default-rules.ts says each rule "sees the metrics of the instance that evaluates, summed over
+  // their series"; platform-alerts.rules.yml computes the same alert per (job, instance). With one
+  // instance scraped, the platform's number must be the sum of what Prometheus's alert expression
+  // (its threshold comparison taken off) answers.
+  it.skipIf(skip)('gives for each default alert rule the value of the shipped Prometheus alert', async () => {
+    const url = prometheus?.url as string;
+    const unequal: string[] = [];
+    for (const rule of DEFAULT_ALERT_RULES) {
+      const shipped = all.find((s) => s.where.endsWith(`: ${rule.name}`));
+      if (!shipped) {
+        unequal.push(`${rule.name}: not in deploy/prometheus`);
+        continue;
+      }
+      const withoutThreshold =
+        /^(.*?)\s*(?:==|!=|>=|<=|>|<)\s*-?[\d.]+$/s.exec(shipped.query)?.[1] ?? shipped.query;
+      const theirs = await prometheusAnswer(url, withoutThreshold, lastScrapeAt);
+      const expected =
+        typeof theirs === 'number'
+          ? theirs
+          : theirs.length === 0
+            ? Number.NaN
+            : theirs.reduce((a, s) => a + s.value, 0);
+      const ours = evaluateExpression(
+        parseExpression(prepared(rule.expression, recorded)),
+        history,
+      ) as number;
+      if (!close(ours, expected))
+        unequal.push(`${rule.name}: platform ${ours}, Prometheus ${expected} (${withoutThreshold})`);
+    }
+    console.log(
+      `${DEFAULT_ALERT_RULES.length - unequal.length} of ${DEFAULT_ALERT_RULES.length} default alert rules equal`,
+    );
+    expect(unequal).toEqual([]);
+  });
 });
