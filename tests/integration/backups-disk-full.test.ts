@@ -242,6 +242,14 @@ describe.each(RUNTIMES.filter(mustRun))('SIGTERM with a backup stuck, on %s', (r
     expect(exitMs).toBeLessThan(SHUTDOWN_TIMEOUT_MS);
     expect(server.logs.some((l) => l.msg === 'shutdown complete')).toBe(true);
 
+    // Released by the cancelled session itself, while the table it waited for is still locked.
+    const lockFree = async () => {
+      const { rows: locks } = await blocker.query<{ free: boolean }>(
+        `select pg_try_advisory_lock(${BACKUP_LOCK.toString()}) as free`,
+      );
+      return locks[0]!.free;
+    };
+    expect(await until(lockFree, 2_000)).toBe(true);
     await blocker.query('rollback');
     const { rows } = await blocker.query<{ status: string; error: string | null }>(
       'select status, error from backups',
@@ -249,10 +257,6 @@ describe.each(RUNTIMES.filter(mustRun))('SIGTERM with a backup stuck, on %s', (r
     expect(rows).toEqual([{ status: 'failed', error: BACKUP_INTERRUPTED }]);
     const left = await readdir(directory);
     expect(left).toEqual([]);
-    const { rows: locks } = await blocker.query<{ free: boolean }>(
-      `select pg_try_advisory_lock(${BACKUP_LOCK.toString()}) as free`,
-    );
-    expect(locks[0]!.free).toBe(true);
     console.info(
       `[SIGTERM, backup stuck, ${runtime}] exit ${exit.code} after ${exitMs} ms (SHUTDOWN_TIMEOUT_MS ${SHUTDOWN_TIMEOUT_MS}); ` +
         `row: ${rows[0]!.status} "${rows[0]!.error}"; files left: ${left.length}`,

@@ -185,12 +185,16 @@ export class BackupSession {
 
   /**
    * Stops a running backup at once, whatever it waits for (a COPY, a lock, pg_dump, the disk):
-   * the session's socket is cut, pg_dump killed, the write aborted. `run` then removes the
+   * the statement under way is cancelled and the session's socket cut, pg_dump killed, the write
+   * aborted. `run` then removes the
    * partial archive and rejects with BackupCancelledError(reason).
    */
-  cancel(reason: string): void {
+  async cancel(reason: string): Promise<void> {
     if (this.cancelled.signal.aborted) return;
     this.cancelled.abort(new BackupCancelledError(reason));
+    // A backend waiting for a lock (or busy in a statement) notices a closed socket only once it
+    // next talks to us, holding BACKUP_LOCK until then: it is told to stop first.
+    await this.connection.cancelStatement();
     this.connection.destroy();
   }
 

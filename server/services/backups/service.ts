@@ -485,8 +485,10 @@ export class BackupService {
   async interrupt(reason: string): Promise<void> {
     if (this.running.size === 0) return;
     this.options.logger.warn({ backups: this.running.size, reason }, 'cancelling running backups');
-    for (const session of this.running.keys()) session.cancel(reason);
-    await Promise.allSettled([...this.running.values()]);
+    await Promise.allSettled([
+      ...[...this.running.keys()].map((session) => session.cancel(reason)),
+      ...this.running.values(),
+    ]);
   }
 
   private async find(id: string): Promise<BackupRow> {
