@@ -17,8 +17,8 @@ export interface LegacyServer {
 
 /**
  * initdb + pg_ctl of `tool`'s major version (Debian package postgresql-<major>: the binaries under
- * /usr/lib/postgresql/<major>/bin), as the postgres user when we are root. The same server as
- * tests/integration/backups-pg-dump.test.ts starts.
+ * /usr/lib/postgresql/<major>/bin), as the postgres user when we are root: the pg_dump backup
+ * method's source in the backup tests.
  */
 export async function startServerMatching(tool: PgDumpTool): Promise<LegacyServer> {
   const bin = `/usr/lib/postgresql/${tool.major}/bin`;

@@ -1,16 +1,12 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PlatformDatabase } from '../../db/connect';
 import type { Database } from '../../db/database';
-import { freePort } from '../../db/local-processes';
 import { migrateToLatest } from '../../db/migrate';
 import type { Actor } from '../../server/base/actor';
 import { AuditLog } from '../../server/base/audit';
@@ -22,6 +18,7 @@ import { canDump, detectPgDump, type PgDumpTool } from '../../server/services/ba
 import { BackupService } from '../../server/services/backups/service';
 import { parseRestoreTargetEntry } from '../../shared/devops-backups';
 import { createTestDatabase, type TestDatabase, testPoolDefaults } from '../helpers/database';
+import { type LegacyServer, startServerMatching } from '../helpers/legacy-postgres';
 
 /**
  * The pg_dump method, end to end. pg_dump refuses servers newer than itself, so the platform's
@@ -31,53 +28,7 @@ import { createTestDatabase, type TestDatabase, testPoolDefaults } from '../help
  * The archive is then restored into the run's PostgreSQL 18: the format is the same either way.
  */
 
-const run = promisify(execFile);
 const logger = createLogger({ level: 'silent' });
-
-interface LegacyServer {
-  url: string;
-  stop(): Promise<void>;
-}
-
-/** initdb + pg_ctl of pg_dump's own major version, as the postgres user when we are root. */
-async function startServerMatching(tool: PgDumpTool): Promise<LegacyServer> {
-  const bin = `/usr/lib/postgresql/${tool.major}/bin`;
-  if (!existsSync(join(bin, 'postgres'))) {
-    throw new Error(
-      `no PostgreSQL ${tool.major} server in ${bin}: install the Debian package postgresql-${tool.major}`,
-    );
-  }
-  const root = await mkdtemp(join(tmpdir(), 'bc-pg-dump-source-'));
-  const asRoot = process.getuid?.() === 0;
-  const as = (command: string, args: string[]) =>
-    asRoot ? run('runuser', ['-u', 'postgres', '--', command, ...args]) : run(command, args);
-  if (asRoot) {
-    const { stdout } = await run('id', ['-u', 'postgres']);
-    const { stdout: group } = await run('id', ['-g', 'postgres']);
-    await chmod(root, 0o755);
-    await chown(root, Number(stdout.trim()), Number(group.trim()));
-  }
-  const data = join(root, 'data');
-  const port = await freePort();
-  await as(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
-  await as(join(bin, 'pg_ctl'), [
-    '-D',
-    data,
-    '-w',
-    '-l',
-    join(root, 'log'),
-    '-o',
-    `-p ${port} -k ${root} -c listen_addresses=127.0.0.1 -c fsync=off`,
-    'start',
-  ]);
-  return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    async stop() {
-      await as(join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']).catch(() => undefined);
-      await rm(root, { recursive: true, force: true });
-    },
-  };
-}
 
 let tool: PgDumpTool;
 let server: LegacyServer;
