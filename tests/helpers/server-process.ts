@@ -139,6 +139,9 @@ export function spawnServer({ runtime, env = {} }: SpawnOptions): Promise<Spawne
     // scrypt at 2^10 rather than OWASP's 2^17: tests sign in often.
     AUTH_PASSWORD_COST: '10',
     SHUTDOWN_DRAIN_DELAY_MS: '0',
+    // Below stop()'s 15 s before SIGKILL: a shutdown step that hangs is given up at the server's
+    // own deadline (logged) and the process still exits 0, rather than being killed by the test.
+    SHUTDOWN_TIMEOUT_MS: '10000',
     ...env,
   };
   for (const [key, value] of Object.entries(merged)) if (value !== undefined) childEnv[key] = value;
