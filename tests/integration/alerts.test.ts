@@ -16,10 +16,8 @@ import { createMetrics, httpSeriesKey } from '../../server/base/metrics/metrics'
 import { createOutboundPolicy } from '../../server/base/outbound/index';
 import { verifyWebhookSignature } from '../../server/base/outbound/webhook-signature';
 import type { Principal } from '../../server/base/principal';
-import type { Context } from '../../server/http/context';
-import type { AppDeps } from '../../server/http/deps';
-import { alertProcedures } from '../../server/http/routers/performance/alerts';
-import { createCallerFactory, router } from '../../server/http/trpc';
+import { appRouter } from '../../server/http/routers/index';
+import { createCallerFactory } from '../../server/http/trpc';
 import type { AlertmanagerMessage } from '../../server/services/alerts/alertmanager-payload';
 import { alertsComponent } from '../../server/services/alerts/component';
 import { DEFAULT_ALERT_RULES } from '../../server/services/alerts/default-rules';
@@ -27,6 +25,7 @@ import { AlertEvaluator, type EvaluationRound } from '../../server/services/aler
 import { AlertNotifier } from '../../server/services/alerts/notifier';
 import { type AlertServices, buildAlertServices } from '../../server/services/alerts/services';
 import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
+import { closeRouterDeps, routerContext, routerDeps } from '../helpers/router-context';
 
 const logger = createLogger({ level: 'silent' });
 // The receivers listen on 127.0.0.1: allowed as an operator allows a receiver next door.
@@ -532,14 +531,10 @@ describe('alert rules', () => {
 });
 
 describe('performance.alerts procedures', () => {
+  afterAll(closeRouterDeps);
+  // The app's router over its own dependencies, with this file's alert services in their place.
   const callerFor = (principal: Principal) =>
-    createCallerFactory(router(alertProcedures(() => alerts)))({
-      deps: {} as AppDeps,
-      requestId: 'test',
-      log: () => logger,
-      http: null,
-      principal,
-    } satisfies Context);
+    createCallerFactory(appRouter)(routerContext(principal, routerDeps({ alerts }))).performance;
   const user = (organizationId: string, role: Principal['role']): Principal => ({
     kind: 'user',
     userId: randomBytes(4).toString('hex'),

@@ -22,10 +22,8 @@ import { PlatformError } from '../../server/base/errors';
 import { createLogger } from '../../server/base/logger';
 import { createMetrics } from '../../server/base/metrics/metrics';
 import type { Principal } from '../../server/base/principal';
-import type { Context } from '../../server/http/context';
-import type { AppDeps } from '../../server/http/deps';
-import { backupProcedures } from '../../server/http/routers/devops/backups';
-import { createCallerFactory, router } from '../../server/http/trpc';
+import { appRouter } from '../../server/http/routers/index';
+import { createCallerFactory } from '../../server/http/trpc';
 import { BACKUP_LOCK } from '../../server/services/backups/backup';
 import { type Manifest, parseManifest } from '../../server/services/backups/manifest';
 import { bindBackupMetrics } from '../../server/services/backups/metrics';
@@ -41,6 +39,7 @@ import {
   type TestDatabase,
 } from '../helpers/database';
 import { callProcedure } from '../helpers/http';
+import { closeRouterDeps, routerContext, routerDeps } from '../helpers/router-context';
 import { PROCEDURES, procedureAt } from '../helpers/router-walk';
 
 const logger = createLogger({ level: 'silent' });
@@ -678,15 +677,15 @@ describe('backup and restore', () => {
 });
 
 describe('devops.backups procedures', () => {
+  afterAll(closeRouterDeps);
+  // The app's router over its own dependencies (maintenance off), with this file's backup service in place.
   const callerFor = (principal: Principal) =>
-    createCallerFactory(router(backupProcedures(() => service)))({
-      // Maintenance off: the policy middleware asks it about every mutation.
-      deps: { maintenance: { refuses: () => false } } as unknown as AppDeps,
-      requestId: 'test',
-      log: () => logger,
-      http: null,
-      principal,
-    } satisfies Context);
+    createCallerFactory(appRouter)(
+      routerContext(
+        principal,
+        routerDeps((deps) => ({ devops: { ...deps.devops, backups: service } })),
+      ),
+    ).devops;
   async function codeOf(call: Promise<unknown>): Promise<string> {
     try {
       await call;

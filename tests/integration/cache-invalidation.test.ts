@@ -4,12 +4,9 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlatformDatabase } from '../../db/connect';
 import { ChangeFeed } from '../../server/base/change-feed';
-import { createLogger } from '../../server/base/logger';
 import type { UserPrincipal } from '../../server/base/principal';
-import type { Context } from '../../server/http/context';
-import type { AppDeps } from '../../server/http/deps';
-import { cacheProcedures } from '../../server/http/routers/performance/cache';
-import { createCallerFactory, router } from '../../server/http/trpc';
+import { appRouter } from '../../server/http/routers/index';
+import { createCallerFactory } from '../../server/http/trpc';
 import { Cache } from '../../server/services/cache/cache';
 import {
   DATABASE_SETTINGS_KEY,
@@ -19,6 +16,7 @@ import {
 import { DistributedInvalidation } from '../../server/services/cache/distributed-invalidation';
 import { WarmerRegistry } from '../../server/services/cache/warmers';
 import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
+import { closeRouterDeps, routerContext, routerDeps } from '../helpers/router-context';
 
 /** One app instance's cache side: its own pool, change feed, cache, invalidation and warmers. */
 interface Instance {
@@ -149,8 +147,7 @@ describe('database settings warmer', () => {
 });
 
 describe('performance.cache procedures', () => {
-  const testRouter = router(cacheProcedures(() => a));
-  const logger = createLogger({ level: 'silent' });
+  afterAll(closeRouterDeps);
 
   function callerAs(role: UserPrincipal['role']) {
     const principal: UserPrincipal = {
@@ -162,15 +159,9 @@ describe('performance.cache procedures', () => {
       platformRole: role === 'viewer' ? null : role,
       sessionId: randomUUID(),
     };
-    const ctx: Context = {
-      // The procedures reach the cache through cacheProcedures' getter only.
-      deps: {} as AppDeps,
-      requestId: 'cache-test',
-      log: () => logger,
-      http: null,
-      principal,
-    };
-    return createCallerFactory(testRouter)(ctx);
+    // The app's router over its own dependencies, with instance a's cache, warmers and invalidation in place.
+    const deps = routerDeps({ cache: a.cache, cacheWarmers: a.warmers, cacheInvalidation: a.invalidation });
+    return createCallerFactory(appRouter)(routerContext(principal, deps, 'cache-test')).performance;
   }
 
   it('invalidate reaches the other instance; stats show it and the registered sources', async () => {

@@ -9,10 +9,8 @@ import { PlatformError } from '../../server/base/errors';
 import { createLogger } from '../../server/base/logger';
 import { createMetrics } from '../../server/base/metrics/metrics';
 import type { Principal } from '../../server/base/principal';
-import type { Context } from '../../server/http/context';
-import type { AppDeps } from '../../server/http/deps';
-import { deploymentProcedures } from '../../server/http/routers/devops/deployments';
-import { createCallerFactory, router } from '../../server/http/trpc';
+import { appRouter } from '../../server/http/routers/index';
+import { createCallerFactory } from '../../server/http/trpc';
 import { runAnalysis } from '../../server/services/deployments/analysis';
 import { DeploymentEngine } from '../../server/services/deployments/deployment-engine';
 import { type DeploymentActor, DeploymentService } from '../../server/services/deployments/deployments';
@@ -30,6 +28,7 @@ import {
   scriptedQuerier,
   TEST_DEPLOYMENT_KEK,
 } from '../helpers/deployments';
+import { closeRouterDeps, routerContext, routerDeps } from '../helpers/router-context';
 
 const logger = createLogger({ level: 'silent' });
 let testDb: OpenedTestDatabase;
@@ -758,16 +757,15 @@ describe('blue-green and rolling deployments', () => {
 });
 
 describe('devops.deployments procedures', () => {
+  afterAll(closeRouterDeps);
+  // The app's router over its own dependencies (maintenance off), with this file's deployment service in place.
   const callerFor = (principal: Principal) =>
-    createCallerFactory(router(deploymentProcedures(() => service)))({
-      // No service of the app is reached through the context but maintenance mode, which the
-      // policy middleware asks before every call.
-      deps: { maintenance: { refuses: () => false } } as unknown as AppDeps,
-      requestId: 'test',
-      log: () => logger,
-      http: null,
-      principal,
-    } satisfies Context);
+    createCallerFactory(appRouter)(
+      routerContext(
+        principal,
+        routerDeps((deps) => ({ devops: { ...deps.devops, deployments: service } })),
+      ),
+    ).devops;
   const user = (actor: { organizationId: string; userId: string }, role: Principal['role']): Principal => ({
     kind: 'user',
     userId: actor.userId,

@@ -11,14 +11,13 @@ import { readBuildInfo } from '../../server/base/build-info';
 import { createMetrics } from '../../server/base/metrics/metrics';
 import type { Principal } from '../../server/base/principal';
 import { SealedSecretError } from '../../server/base/sealed-secret';
-import type { Context } from '../../server/http/context';
-import type { AppDeps } from '../../server/http/deps';
-import { environmentProcedures } from '../../server/http/routers/devops/environments';
-import { createCallerFactory, router } from '../../server/http/trpc';
+import { appRouter } from '../../server/http/routers/index';
+import { createCallerFactory } from '../../server/http/trpc';
 import { ConfigSecretSealer } from '../../server/services/devops/config-secrets';
 import { EnvironmentService } from '../../server/services/devops/environments';
 import { REDACTED } from '../../shared/devops-environments';
 import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
+import { closeRouterDeps, routerContext, routerDeps } from '../helpers/router-context';
 
 const KEK = new Uint8Array(randomBytes(32));
 const OTHER_KEK = new Uint8Array(randomBytes(32));
@@ -36,29 +35,22 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await closeRouterDeps();
   await testDb?.close();
 });
 
-const environmentsRouter = router(environmentProcedures(() => service));
-
-/** A context of an in-process call by `principal` (the policy trusts the given principal). */
-function contextOf(principal: Principal): Context {
-  return {
-    // The procedures reach only the service the getter returns; the policy also asks whether
-    // maintenance mode refuses the call, and here it never does.
-    deps: { maintenance: { refuses: () => false } } as unknown as AppDeps,
-    requestId: 'environments-test',
-    log: () => {
-      throw new Error('not expected to log');
-    },
-    http: null,
-    principal,
-  };
+/**
+ * A context of an in-process call by `principal` (the policy trusts the given principal): the
+ * app's dependencies (maintenance off), with this file's environment service in place.
+ */
+function contextOf(principal: Principal) {
+  const deps = routerDeps((deps) => ({ devops: { ...deps.devops, environments: service } }));
+  return routerContext(principal, deps, 'environments-test');
 }
 
-/** The procedures as `principal` calls them, in process. */
+/** The procedures as `principal` calls them, in process, through the app's router. */
 function callerAs(principal: Principal) {
-  return createCallerFactory(environmentsRouter)(contextOf(principal)).environments;
+  return createCallerFactory(appRouter)(contextOf(principal)).devops.environments;
 }
 
 interface Member {
@@ -559,9 +551,9 @@ describe('environments', () => {
     // Over the wire, through the error formatter: a readable message and the issues flattened.
     const response = await fetchRequestHandler({
       endpoint: '/trpc',
-      router: environmentsRouter,
+      router: appRouter,
       createContext: () => contextOf(org.admin.principal),
-      req: new Request('http://platform.test/trpc/environments.setConfig', {
+      req: new Request('http://platform.test/trpc/devops.environments.setConfig', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({

@@ -3,45 +3,38 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlatformDatabase } from '../../db/connect';
 import { insertAnnotation, listAnnotations } from '../../db/repositories/annotations';
-import { createLogger } from '../../server/base/logger';
-import type { Role } from '../../server/base/principal';
-import type { Context } from '../../server/http/context';
-import type { AppDeps } from '../../server/http/deps';
-import { queryProcedures } from '../../server/http/routers/performance/queries';
-import { createCallerFactory, router } from '../../server/http/trpc';
+import type { Role, UserPrincipal } from '../../server/base/principal';
+import { appRouter } from '../../server/http/routers/index';
+import { createCallerFactory } from '../../server/http/trpc';
 import { readPgStatStatements } from '../../server/services/performance/pg-stat-statements';
 import { explainShape } from '../../server/services/performance/query-explain';
 import { QueryMonitor, type QueryShapeFigures } from '../../server/services/performance/query-monitor';
 import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
+import { closeRouterDeps, routerContext, routerDeps } from '../helpers/router-context';
 
 let testDb: OpenedTestDatabase;
 let database: PlatformDatabase;
 let organizationId: string;
 const monitor = new QueryMonitor({ slowQueryMs: 200 });
 
-const performanceRouter = router({
-  performance: router(queryProcedures(() => ({ monitor, database }))),
-});
-const createCaller = createCallerFactory(performanceRouter);
+const createCaller = createCallerFactory(appRouter);
 
-/** An in-process caller signed in with `role`; these procedures reach nothing through `deps`. */
+/**
+ * An in-process caller signed in with `role`: the app's router over its own dependencies, with
+ * this file's monitor and database in place.
+ */
 function callerAs(role: Role) {
-  const ctx: Context = {
-    deps: undefined as unknown as AppDeps,
-    requestId: 'query-monitor-test',
-    log: () => createLogger({ level: 'silent' }),
-    http: null,
-    principal: {
-      kind: 'user',
-      userId: 'u',
-      organizationId: 'o',
-      role,
-      // The performance router acts on the platform: its callers are platform operators and admins.
-      platformRole: role === 'viewer' ? null : role,
-      sessionId: 's',
-    },
+  const deps = routerDeps((deps) => ({ database, performance: { ...deps.performance, queries: monitor } }));
+  const principal: UserPrincipal = {
+    kind: 'user',
+    userId: 'u',
+    organizationId: 'o',
+    role,
+    // The performance router acts on the platform: its callers are platform operators and admins.
+    platformRole: role === 'viewer' ? null : role,
+    sessionId: 's',
   };
-  return createCaller(ctx).performance;
+  return createCaller(routerContext(principal, deps, 'query-monitor-test')).performance;
 }
 
 /** The one shape whose normalised text starts with `prefix`. */
@@ -64,6 +57,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await closeRouterDeps();
   await testDb?.close();
 });
 

@@ -1,37 +1,32 @@
 import { TRPCError } from '@trpc/server';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { closeRouterDeps, routerContext, routerDeps } from '../../../../tests/helpers/router-context';
 import type { Role } from '../../../base/principal';
 import { RequestAnalytics } from '../../../services/performance/analytics';
-import type { Context } from '../../context';
-import type { AppDeps } from '../../deps';
-import { createCallerFactory, router } from '../../trpc';
-import { analyticsProcedures } from './analytics';
+import { createCallerFactory } from '../../trpc';
+import { appRouter } from '../index';
+
+afterAll(closeRouterDeps);
 
 function build() {
   const analytics = new RequestAnalytics();
-  const performanceRouter = router(analyticsProcedures(() => analytics));
-  const callerAs = (role: Role) => {
-    const ctx: Context = {
-      // The policy trusts an in-process principal and these procedures read only the analytics,
-      // so nothing else of the app is reached.
-      deps: { maintenance: { refuses: () => false } } as unknown as AppDeps,
-      requestId: 'test-request',
-      log: () => {
-        throw new Error('not expected to log');
-      },
-      http: null,
-      principal: {
-        kind: 'user',
-        userId: 'u',
-        organizationId: 'o',
-        role,
-        // The performance router acts on the platform: its callers are platform operators and admins.
-        platformRole: role === 'viewer' ? null : role,
-        sessionId: 's',
-      },
-    };
-    return createCallerFactory(performanceRouter)(ctx);
-  };
+  // The app's dependencies with this analytics in place: the procedures read nothing else.
+  const deps = routerDeps((deps) => ({ performance: { ...deps.performance, analytics } }));
+  const callerAs = (role: Role) =>
+    createCallerFactory(appRouter)(
+      routerContext(
+        {
+          kind: 'user',
+          userId: 'u',
+          organizationId: 'o',
+          role,
+          // The performance router acts on the platform: its callers are platform operators and admins.
+          platformRole: role === 'viewer' ? null : role,
+          sessionId: 's',
+        },
+        deps,
+      ),
+    ).performance;
   return { analytics, callerAs };
 }
 
