@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Migration } from 'kysely';
 import type pg from 'pg';
@@ -522,7 +522,13 @@ export class BackupService {
     }
   }
 
+  /**
+   * The backup directory is private (0700); the folders above it keep the usual mode. A recursive
+   * mkdir would give them 0700 too, and DATA_DIR made private that way is one the embedded
+   * PostgreSQL, run as the `postgres` user when we are root, can no longer reach.
+   */
   private async ensureDirectory(): Promise<void> {
+    await mkdir(dirname(this.directory), { recursive: true });
     await mkdir(this.directory, { recursive: true, mode: 0o700 });
   }
 
