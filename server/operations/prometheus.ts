@@ -1,6 +1,7 @@
 import client, { type Registry } from 'prom-client';
+import { bottleneckRule, bottleneckSeverity } from '../../shared/performance';
 import type { AlertServices } from '../services/alerts/services';
-import { type BottleneckRule, detectBottlenecks, type Severity } from '../services/performance/bottlenecks';
+import { detectBottlenecks } from '../services/performance/bottlenecks';
 import { estimateCapacity } from '../services/performance/capacity';
 import { bottleneckInput, capacityInput, type FigureSources } from './live-figures';
 
@@ -8,17 +9,6 @@ import { bottleneckInput, capacityInput, type FigureSources } from './live-figur
 export interface ScrapeSources extends FigureSources {
   alerts: { notifier: Pick<AlertServices['notifier'], 'status'> };
 }
-
-const RULES: BottleneckRule[] = [
-  'event_loop_lag',
-  'pool_waiting',
-  'pool_saturated',
-  'slow_query',
-  'cache_hit_rate',
-  'latency_regression',
-  'error_rate_spike',
-  'memory_growth',
-];
 
 /**
  * The performance router's figures as Prometheus metrics, read at scrape time from the same
@@ -107,8 +97,9 @@ export function bindPerformanceMetrics(registry: Registry, deps: ScrapeSources):
         const key = `${f.rule} ${f.severity}`;
         counts.set(key, (counts.get(key) ?? 0) + 1);
       }
-      for (const rule of RULES) {
-        for (const severity of ['info', 'warning', 'critical'] as Severity[]) {
+      // Every rule and severity, zero included, so a finding that clears drops to 0.
+      for (const rule of bottleneckRule.options) {
+        for (const severity of bottleneckSeverity.options) {
           set({ rule, severity }, counts.get(`${rule} ${severity}`) ?? 0);
         }
       }
