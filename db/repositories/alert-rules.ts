@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
-import type { AlertComparator, AlertRuleRow, AlertSeverity, AlertState, Database } from '../database';
+import type { Database } from '../database';
+import type { AlertComparator, AlertRuleRow, AlertSeverity, AlertState } from './alert-rules.table';
 
 /** A rule and its current state (null before its first evaluation). */
 export interface AlertRuleWithState extends AlertRuleRow {

@@ -1,5 +1,7 @@
 import { type Kysely, sql } from 'kysely';
-import type { AlertHistoryRow, AlertState, AlertTransitionTo, Database } from '../database';
+import type { Database } from '../database';
+import type { AlertState, AlertTransitionTo } from './alert-rules.table';
+import type { AlertHistoryRow } from './alert-states.table';
 
 // The per-round lock of alert evaluation: "alrt" in ASCII, a number no other code locks on.
 const EVALUATION_LOCK = 0x616c7274;

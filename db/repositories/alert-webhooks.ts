@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
-import type { AlertWebhookRow, Database } from '../database';
+import type { Database } from '../database';
+import type { AlertWebhookRow } from './alert-webhooks.table';
 
 export interface NewWebhookValues {
   id: string;

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
-import type { AnnotationRow, Database, NewAnnotation } from '../database';
+import type { Database } from '../database';
+import type { AnnotationRow, NewAnnotation } from './annotations.table';
 
 /**
  * Inserts an annotation. With an idempotency key, a second call with the same key in the same

@@ -1,6 +1,8 @@
 import { type Kysely, sql } from 'kysely';
+import type { PlatformRole, Role } from '../../shared/auth';
 import { prepareQuery } from '../compiled-query';
-import type { ApiKeyRateLimit, ApiKeyRow, Database, PlatformRole, Role } from '../database';
+import type { Database } from '../database';
+import type { ApiKeyRateLimit, ApiKeyRow } from './api-keys.table';
 
 /** A key's owner as verification and creation need it. */
 export interface ApiKeyOwner {

@@ -1,6 +1,7 @@
 import type { Insertable, Kysely } from 'kysely';
 import type { AuditEventType } from '../../shared/auth';
-import type { AuditEventRow, AuditEventsTable, Database } from '../database';
+import type { Database } from '../database';
+import type { AuditEventRow, AuditEventsTable } from './audit-events.table';
 
 /** A page of the audit log: newest first, `before` an id to continue below, `type` to filter on. */
 export interface AuditEventPage {

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { BackupScheduleRow, Database } from '../database';
+import type { Database } from '../database';
+import type { BackupScheduleRow } from './backup-schedules.table';
 
 export interface ScheduleFields {
   cron: string;

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { BackupMethod, BackupRow, BackupStatus, Database } from '../database';
+import type { Database } from '../database';
+import type { BackupMethod, BackupRow, BackupStatus } from './backups.table';
 
 /** What a finished backup's row records of its manifest; the whole manifest is stored as JSON. */
 export interface BackupManifestFigures {

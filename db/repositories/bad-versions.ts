@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { BadVersionRow, Database } from '../database';
+import type { Database } from '../database';
+import type { BadVersionRow } from './bad-versions.table';
 
 export interface VersionKey {
   organizationId: string;

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { DeploymentEventType, DeploymentStatus } from '../../shared/devops-deployments';
-import type { Database, DeploymentEventRow } from '../database';
+import type { Database } from '../database';
+import type { DeploymentEventRow } from './deployment-events.table';
 
 export interface NewDeploymentEvent {
   type: DeploymentEventType;

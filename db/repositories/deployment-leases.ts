@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { DeploymentStatus } from '../../shared/devops-deployments';
-import type { Database, DeploymentRow } from '../database';
+import type { Database } from '../database';
+import type { DeploymentRow } from './deployments.table';
 
 /**
  * Leases on deployments: the one engine instance that may drive a deployment, until when. Times

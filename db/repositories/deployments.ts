@@ -1,6 +1,7 @@
 import { type Insertable, type Kysely, type RawBuilder, sql, type UpdateObject } from 'kysely';
 import type { DeploymentStatus } from '../../shared/devops-deployments';
-import type { Database, DeploymentRow, DeploymentsTable } from '../database';
+import type { Database } from '../database';
+import type { DeploymentRow, DeploymentsTable } from './deployments.table';
 
 /** SQL of the deployments table; every function takes the connection or transaction to run on. */
 

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
-import type { ConfigRevisionRow, Database, EnvironmentRow, SealedConfigSecret } from '../database';
+import type { Database } from '../database';
+import type { ConfigRevisionRow, EnvironmentRow, SealedConfigSecret } from './environments.table';
 
 /** A revision with its author's email (null once the user is gone, or for the platform itself). */
 export interface ConfigRevisionWithAuthor extends ConfigRevisionRow {

@@ -1,5 +1,7 @@
 import { type Kysely, sql } from 'kysely';
-import type { Database, InvitationRow, Role } from '../database';
+import type { Role } from '../../shared/auth';
+import type { Database } from '../database';
+import type { InvitationRow } from './invitations.table';
 
 /** An invitation as listings show it: its creation time exact to the microsecond, and its state. */
 export interface ListedInvitation extends InvitationRow {

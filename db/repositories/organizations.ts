@@ -1,5 +1,7 @@
 import { type Kysely, sql } from 'kysely';
-import type { Database, OrganizationRow, PlatformRole, Role } from '../database';
+import type { PlatformRole, Role } from '../../shared/auth';
+import type { Database } from '../database';
+import type { OrganizationRow } from './organizations.table';
 
 /** An organization with how many users it has, and its creation time exact to the microsecond. */
 export interface ListedOrganization extends OrganizationRow {

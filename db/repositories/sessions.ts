@@ -1,5 +1,6 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
-import type { Database, RefreshTokenRow, SessionRow } from '../database';
+import type { Database } from '../database';
+import type { RefreshTokenRow, SessionRow } from './sessions.table';
 
 /**
  * The time a statement works with: the one given (tests travel in time with it), else the

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
-import type { Database, SigningKeyRow } from '../database';
+import type { Database } from '../database';
+import type { SigningKeyRow } from './signing-keys.table';
 
 // Serialises key creation and rotation across instances: any fixed number other code does not
 // lock on will do; this one is "jwks" in ASCII.

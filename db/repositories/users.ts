@@ -1,5 +1,8 @@
 import { type Kysely, sql } from 'kysely';
-import type { Database, OrganizationRow, PlatformRole, Role, UserRow } from '../database';
+import type { PlatformRole, Role } from '../../shared/auth';
+import type { Database } from '../database';
+import type { OrganizationRow } from './organizations.table';
+import type { UserRow } from './users.table';
 
 export type { OrganizationRow };
 

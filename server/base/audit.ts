@@ -1,11 +1,12 @@
 import type { Kysely } from 'kysely';
-import type { AuditEventRow, Database } from '../../db/database';
+import type { Database } from '../../db/database';
 import {
   type AuditEventPage,
   insertAuditEvent,
   listAuditEvents,
   listPlatformAuditEvents,
 } from '../../db/repositories/audit-events';
+import type { AuditEventRow } from '../../db/repositories/audit-events.table';
 import type { AuditEventType } from '../../shared/auth';
 import type { Metrics } from './metrics/metrics';
 

@@ -1,6 +1,6 @@
-import type { PlatformRole, Role } from '../../db/database';
+import type { PlatformRole, Role } from '../../shared/auth';
 
-export type { PlatformRole, Role } from '../../db/database';
+export type { PlatformRole, Role } from '../../shared/auth';
 
 /** A user signed in with an access token (a session). */
 export interface UserPrincipal {

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { Database, Role } from '../../db/database';
+import type { Database } from '../../db/database';
 import type {
   DeploymentProvider,
   DeploymentTarget,
   MetricQuerier,
 } from '../../server/services/deployments/contracts';
+import type { Role } from '../../shared/auth';
 import type { AnalysisSpec } from '../../shared/devops-deployments';
 
 /** The key-encryption key of the tests: provider secrets are sealed under it. */

@@ -2,7 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlatformDatabase } from '../../db/connect';
-import type { Role } from '../../db/database';
 import { AuditLog } from '../../server/base/audit';
 import { readBuildInfo } from '../../server/base/build-info';
 import { ChangeFeed } from '../../server/base/change-feed';
@@ -12,6 +11,7 @@ import { PostgresRateLimitStore } from '../../server/base/rate-limit/postgres-st
 import type { ApiKeyActor, VerifyResult } from '../../server/services/auth/api-key-types';
 import { ApiKeyService } from '../../server/services/auth/api-keys';
 import { generateApiKey } from '../../server/services/auth/secrets';
+import type { Role } from '../../shared/auth';
 import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 
 let testDb: OpenedTestDatabase;

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlatformDatabase } from '../../db/connect';
-import type { Role } from '../../db/database';
 import { AuditLog } from '../../server/base/audit';
 import { readBuildInfo } from '../../server/base/build-info';
 import { PlatformError } from '../../server/base/errors';
@@ -22,6 +21,7 @@ import {
   type VerificationKeys,
 } from '../../server/services/auth/signing-keys';
 import { UserService } from '../../server/services/auth/users';
+import type { Role } from '../../shared/auth';
 import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 
 // AUTH_PASSWORD_COST=10 as in tests: the same code path as ln=17, a thousandth of the time.

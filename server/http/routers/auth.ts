@@ -1,4 +1,4 @@
-import type { AuditEventRow } from '../../../db/database';
+import type { AuditEventRow } from '../../../db/repositories/audit-events.table';
 import {
   apiKeyCreateInput,
   apiKeyIdInput,

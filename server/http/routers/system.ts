@@ -1,5 +1,5 @@
-import type { AnnotationRow } from '../../../db/database';
 import { insertAnnotation, listAnnotations } from '../../../db/repositories/annotations';
+import type { AnnotationRow } from '../../../db/repositories/annotations.table';
 import { pageOf } from '../../../shared/pagination';
 import {
   type Annotation,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AlertSeverity } from '../../../db/database';
+import type { AlertSeverity } from '../../../db/repositories/alert-rules.table';
 
 /** One alert in an Alertmanager webhook body. */
 export interface AlertmanagerAlert {

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { AlertRuleRow, Database } from '../../../db/database';
+import type { Database } from '../../../db/database';
+import type { AlertRuleRow } from '../../../db/repositories/alert-rules.table';
 import { enqueueNotifications, webhooksForRule } from '../../../db/repositories/alert-webhooks';
 import { alertmanagerMessage } from './alertmanager-payload';
 

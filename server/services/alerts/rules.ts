@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
-import type { AlertHistoryRow, Database } from '../../../db/database';
+import type { Database } from '../../../db/database';
 import {
   type AlertRuleDefinition,
   type AlertRuleWithState,
@@ -16,6 +16,7 @@ import {
   transactionNow,
   upsertAlertState,
 } from '../../../db/repositories/alert-states';
+import type { AlertHistoryRow } from '../../../db/repositories/alert-states.table';
 import { sqlState } from '../../../db/retry';
 import type {
   AlertHistoryInput,

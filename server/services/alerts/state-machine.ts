@@ -1,4 +1,8 @@
-import type { AlertComparator, AlertState, AlertTransitionTo } from '../../../db/database';
+import type {
+  AlertComparator,
+  AlertState,
+  AlertTransitionTo,
+} from '../../../db/repositories/alert-rules.table';
 
 /** Where an alert stands: its state and since when. */
 export interface AlertStatus {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PlatformDatabase } from '../../../db/connect';
-import type { AlertWebhookRow } from '../../../db/database';
 import { deleteWebhook, insertWebhook, listWebhooks } from '../../../db/repositories/alert-webhooks';
+import type { AlertWebhookRow } from '../../../db/repositories/alert-webhooks.table';
 import type { AlertWebhook, CreatedAlertWebhook } from '../../../shared/alerts';
 import { PlatformError } from '../../base/errors';
 import { type OutboundPolicy, OutboundRefusedError, parseOutboundUrl } from '../../base/outbound/index';

@@ -1,4 +1,5 @@
-import type { ApiKeyRateLimit, Role } from '../../../db/database';
+import type { ApiKeyRateLimit } from '../../../db/repositories/api-keys.table';
+import type { Role } from '../../../shared/auth';
 import type { ApiKeyPrincipal } from '../../base/principal';
 import type { RateLimitDecision } from '../../base/rate-limit/gcra';
 import type { ApiKeyEnvironment } from './secrets';

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
-import type { ApiKeyRow, Database } from '../../../db/database';
+import type { Database } from '../../../db/database';
 import {
   findApiKeyInOrganization,
   findOwnerInOrganization,
@@ -10,6 +10,7 @@ import {
   revokeApiKey,
   updateApiKey,
 } from '../../../db/repositories/api-keys';
+import type { ApiKeyRow } from '../../../db/repositories/api-keys.table';
 import type { AuditActor, AuditLog } from '../../base/audit';
 import { type ChangeFeed, publishChange } from '../../base/change-feed';
 import { PlatformError } from '../../base/errors';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
-import type { Database, InvitationRow, Role } from '../../../db/database';
+import type { Database } from '../../../db/database';
 import {
   findInvitation,
   findInvitationByTokenHash,
@@ -12,7 +12,9 @@ import {
   markInvitationAccepted,
   revokeInvitation,
 } from '../../../db/repositories/invitations';
+import type { InvitationRow } from '../../../db/repositories/invitations.table';
 import { findUserByEmail, insertUser } from '../../../db/repositories/users';
+import type { Role } from '../../../shared/auth';
 import {
   INVITATION_DEFAULT_HOURS,
   INVITATION_MAX_HOURS,

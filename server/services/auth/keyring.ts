@@ -1,7 +1,7 @@
 import type { JWK } from 'jose';
 import type { Kysely } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
-import type { Database, SigningKeyRow } from '../../../db/database';
+import type { Database } from '../../../db/database';
 import {
   deleteRetiredSigningKeys,
   insertSigningKey,
@@ -9,6 +9,7 @@ import {
   selectSigningKeys,
   supersedeSigningKeys,
 } from '../../../db/repositories/signing-keys';
+import type { SigningKeyRow } from '../../../db/repositories/signing-keys.table';
 import { openPrivateKey, SealedKeyError, sealPrivateKey } from '../../base/key-sealing';
 import type { Logger } from '../../base/logger';
 import {

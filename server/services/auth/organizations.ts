@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
-import type { Database, PlatformRole } from '../../../db/database';
+import type { Database } from '../../../db/database';
 import {
   countEnabledPlatformAdmins,
   countPlatformMembers,
@@ -16,6 +16,7 @@ import {
 } from '../../../db/repositories/organizations';
 import { revokeOrganizationSessions, revokeUserSessions } from '../../../db/repositories/sessions';
 import { findUserById, insertOrganization, lockPlatformBootstrap } from '../../../db/repositories/users';
+import type { PlatformRole } from '../../../shared/auth';
 import { type Actor, auditActor } from '../../base/actor';
 import type { AuditEventType, AuditLog } from '../../base/audit';
 import type { ChangeFeed } from '../../base/change-feed';

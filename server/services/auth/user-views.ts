@@ -1,4 +1,6 @@
-import type { OrganizationRow, PlatformRole, Role, UserRow } from '../../../db/database';
+import type { OrganizationRow } from '../../../db/repositories/organizations.table';
+import type { UserRow } from '../../../db/repositories/users.table';
+import type { PlatformRole, Role } from '../../../shared/auth';
 
 /** A user as the API shows it: never the password hash. */
 export interface UserView {

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
-import type { Database, Role, UserRow } from '../../../db/database';
+import type { Database } from '../../../db/database';
 import { countEnabledPlatformAdmins } from '../../../db/repositories/organizations';
 import { revokeUserSessions } from '../../../db/repositories/sessions';
 import {
@@ -19,6 +19,8 @@ import {
   replacePasswordHash,
   updateUser,
 } from '../../../db/repositories/users';
+import type { UserRow } from '../../../db/repositories/users.table';
+import type { Role } from '../../../shared/auth';
 import { type Page, pageOf } from '../../../shared/pagination';
 import { type Actor, auditActor, type RequestOrigin } from '../../base/actor';
 import type { AuditLog } from '../../base/audit';

@@ -1,4 +1,4 @@
-import type { BackupStatus } from '../../../db/database';
+import type { BackupStatus } from '../../../db/repositories/backups.table';
 
 export interface RetentionPolicy {
   /** Keep the newest N successful backups; null: no count rule. */

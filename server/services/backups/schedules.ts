@@ -1,5 +1,4 @@
 import type { PlatformDatabase } from '../../../db/connect';
-import type { BackupScheduleRow } from '../../../db/database';
 import {
   deleteSchedule,
   findSchedule,
@@ -8,6 +7,7 @@ import {
   type ScheduleFields,
   updateSchedule,
 } from '../../../db/repositories/backup-schedules';
+import type { BackupScheduleRow } from '../../../db/repositories/backup-schedules.table';
 import { listScheduleBackups } from '../../../db/repositories/backups';
 import type {
   BackupSchedule,

@@ -6,8 +6,8 @@ import type { Migration } from 'kysely';
 import type pg from 'pg';
 import { DedicatedConnection } from '../../../db/backup/dedicated-connection';
 import type { PlatformDatabase } from '../../../db/connect';
-import type { BackupRow, BackupScheduleRow } from '../../../db/database';
 import { migrations as platformMigrations } from '../../../db/migrations';
+import type { BackupScheduleRow } from '../../../db/repositories/backup-schedules.table';
 import {
   deleteBackupRow,
   failInterruptedBackups,
@@ -18,6 +18,7 @@ import {
   listBackups,
   markVerified,
 } from '../../../db/repositories/backups';
+import type { BackupRow } from '../../../db/repositories/backups.table';
 import type {
   Backup,
   BackupCreateInput,

@@ -1,4 +1,5 @@
-import type { BackupRow, BackupScheduleRow } from '../../../db/database';
+import type { BackupScheduleRow } from '../../../db/repositories/backup-schedules.table';
+import type { BackupRow } from '../../../db/repositories/backups.table';
 import type { Backup, BackupSchedule } from '../../../shared/devops-backups';
 import { type Manifest, parseManifest } from './manifest';
 

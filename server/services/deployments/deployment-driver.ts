@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
-import type { Database, DeploymentRow } from '../../../db/database';
+import type { Database } from '../../../db/database';
 import { markVersionBad } from '../../../db/repositories/bad-versions';
 import { insertDeploymentEvents, type NewDeploymentEvent } from '../../../db/repositories/deployment-events';
 import { type LeasedState, releaseLeases } from '../../../db/repositories/deployment-leases';
@@ -12,6 +12,7 @@ import {
   mergedStepState,
   updateDeploymentIfUnchanged,
 } from '../../../db/repositories/deployments';
+import type { DeploymentRow } from '../../../db/repositories/deployments.table';
 import { backoffDelay, sleep } from '../../../db/retry';
 import { databaseNow } from '../../../db/server-clock';
 import type { PlanStep, StepState } from '../../../shared/devops-deployments';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
-import type { Database, DeploymentRow } from '../../../db/database';
+import type { Database } from '../../../db/database';
 import { findBadVersion, markVersionBad } from '../../../db/repositories/bad-versions';
 import {
   insertDeploymentEvents,
@@ -18,6 +18,7 @@ import {
   listDeployments,
   updateDeploymentIfUnchanged,
 } from '../../../db/repositories/deployments';
+import type { DeploymentRow } from '../../../db/repositories/deployments.table';
 import { sqlState } from '../../../db/retry';
 import type {
   Deployment,

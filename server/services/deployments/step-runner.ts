@@ -1,5 +1,5 @@
-import type { DeploymentRow } from '../../../db/database';
 import type { NewDeploymentEvent } from '../../../db/repositories/deployment-events';
+import type { DeploymentRow } from '../../../db/repositories/deployments.table';
 import { sleep } from '../../../db/retry';
 import type { AwaitingOperator, PlanStep } from '../../../shared/devops-deployments';
 import { Interrupted, ProviderCallFailed } from './call-with-retry';

@@ -1,4 +1,5 @@
-import type { DeploymentEventRow, DeploymentRow } from '../../../db/database';
+import type { DeploymentEventRow } from '../../../db/repositories/deployment-events.table';
+import type { DeploymentRow } from '../../../db/repositories/deployments.table';
 import type { Deployment, DeploymentEvent } from '../../../shared/devops-deployments';
 import { compilePlan } from './plan';
 import { redactConfig } from './sealed-config';

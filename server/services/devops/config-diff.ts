@@ -1,4 +1,4 @@
-import type { SealedConfigSecret } from '../../../db/database';
+import type { SealedConfigSecret } from '../../../db/repositories/environments.table';
 import type { ConfigDiff, ConfigValue, EnvironmentComparison } from '../../../shared/devops-environments';
 
 /** A configuration as a revision stores it; secrets are compared by fingerprint, never opened. */

@@ -1,5 +1,5 @@
 import { createHmac, hkdfSync } from 'node:crypto';
-import type { SealedConfigSecret } from '../../../db/database';
+import type { SealedConfigSecret } from '../../../db/repositories/environments.table';
 import { openSecret, sealSecret } from '../../base/sealed-secret';
 
 /**

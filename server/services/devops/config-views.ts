@@ -1,5 +1,5 @@
-import type { EnvironmentRow, SealedConfigSecret } from '../../../db/database';
 import type { ConfigRevisionWithAuthor } from '../../../db/repositories/environments';
+import type { EnvironmentRow, SealedConfigSecret } from '../../../db/repositories/environments.table';
 import {
   type ConfigAuthor,
   type ConfigRevisionView,

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { z } from 'zod';
 import type { PlatformDatabase } from '../../../db/connect';
-import type { Database, EnvironmentRow } from '../../../db/database';
+import type { Database } from '../../../db/database';
 import {
   type ConfigRevisionWithAuthor,
   findEnvironment,
@@ -13,6 +13,7 @@ import {
   listEnvironments,
   listRevisions,
 } from '../../../db/repositories/environments';
+import type { EnvironmentRow } from '../../../db/repositories/environments.table';
 import { sqlState } from '../../../db/retry';
 import {
   type ConfigChange,
