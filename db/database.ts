@@ -19,6 +19,11 @@ import type { LoginFailuresTable } from './repositories/login-failures.table';
 import type { OrganizationsTable } from './repositories/organizations.table';
 import type { PlatformSettingsTable } from './repositories/platform-settings.table';
 import type { RateLimitsTable } from './repositories/rate-limits.table';
+import type {
+  RecoveryCodesTable,
+  SecondFactorChallengesTable,
+  TotpFactorsTable,
+} from './repositories/second-factors.table';
 import type { SelfTestScratchTable } from './repositories/self-test.table';
 import type {
   RefreshTokensTable,
@@ -60,4 +65,7 @@ export interface Database {
   config_revisions: ConfigRevisionsTable;
   invitations: InvitationsTable;
   session_tombstones: SessionTombstonesTable;
+  totp_factors: TotpFactorsTable;
+  recovery_codes: RecoveryCodesTable;
+  second_factor_challenges: SecondFactorChallengesTable;
 }

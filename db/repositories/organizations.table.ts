@@ -8,6 +8,8 @@ export interface OrganizationsTable {
   /** Set while suspended: its sessions and keys are refused, its users cannot sign in. */
   suspended_at: NullableTimestamp;
   suspended_reason: string | null;
+  /** Its members must sign in with a second factor (and enrol one at their next sign-in). */
+  require_second_factor: Generated<boolean>;
 }
 
 export type OrganizationRow = Selectable<OrganizationsTable>;

@@ -96,6 +96,20 @@ export async function setOrganizationSuspension(
     .executeTakeFirstOrThrow();
 }
 
+/** Whether the organization's members must sign in with a second factor. */
+export async function setSecondFactorRequirement(
+  db: Kysely<Database>,
+  organizationId: string,
+  required: boolean,
+): Promise<OrganizationRow | undefined> {
+  return db
+    .updateTable('organizations')
+    .set({ require_second_factor: required })
+    .where('id', '=', organizationId)
+    .returningAll()
+    .executeTakeFirst();
+}
+
 /**
  * Deletes the organization; its users, sessions, keys, invitations, audit events, annotations,
  * alerts, environments and deployments go with it (the foreign keys cascade). Returns whether

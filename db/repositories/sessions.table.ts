@@ -1,4 +1,4 @@
-import type { Generated, Selectable } from 'kysely';
+import type { ColumnType, Generated, Selectable } from 'kysely';
 import type { CreatedAt, NullableTimestamp, Timestamp } from '../column-types';
 
 /** One login on one device: a refresh-token family. */
@@ -14,6 +14,8 @@ export interface SessionsTable {
   revoked_reason: string | null;
   ip: string | null;
   user_agent: string | null;
+  /** RFC 8176 methods the session was opened with (`pwd`, `otp`), copied into its access tokens. */
+  amr: ColumnType<string[], string[] | undefined, string[]>;
 }
 
 export type SessionRow = Selectable<SessionsTable>;

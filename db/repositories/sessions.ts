@@ -20,6 +20,8 @@ export interface NewSession {
   ip: string | null;
   userAgent: string | null;
   lifetimeHours: number;
+  /** RFC 8176 methods the user signed in with; `['pwd']` when not given. */
+  amr?: string[];
   at?: Date;
 }
 
@@ -35,6 +37,7 @@ export async function insertSession(db: Kysely<Database>, session: NewSession): 
       expires_at: sql<Date>`${at} + make_interval(hours => ${session.lifetimeHours}::int)`,
       ip: session.ip,
       user_agent: session.userAgent,
+      ...(session.amr ? { amr: session.amr } : {}),
     })
     .returningAll()
     .executeTakeFirstOrThrow();
@@ -65,6 +68,8 @@ export interface LockedRefreshToken {
   sessionExpiresAt: Date;
   sessionLastUsedAt: Date;
   sessionRevokedAt: Date | null;
+  /** The methods the session was opened with, for its next access token. */
+  sessionAmr: string[];
   userId: string;
   userDisabled: boolean;
   organizationSuspendedAt: Date | null;
@@ -95,6 +100,7 @@ export async function lockRefreshToken(
       's.expires_at as sessionExpiresAt',
       's.last_used_at as sessionLastUsedAt',
       's.revoked_at as sessionRevokedAt',
+      's.amr as sessionAmr',
       'u.id as userId',
       'u.disabled as userDisabled',
       'o.suspended_at as organizationSuspendedAt',
@@ -254,4 +260,22 @@ export async function sessionsRevokedSince(
     .orderBy('revoked_at')
     .execute();
   return rows.flatMap((row) => (row.revoked_at ? [{ id: row.id, revokedAt: new Date(row.revoked_at) }] : []));
+}
+
+/**
+ * Revokes the organization's sessions opened without a second factor (its admins just required
+ * one); returns how many. The revocation trigger announces each one to every instance.
+ */
+export async function revokeSessionsWithoutSecondFactor(
+  db: Kysely<Database>,
+  { organizationId, reason }: { organizationId: string; reason: string },
+): Promise<number> {
+  const result = await db
+    .updateTable('sessions')
+    .set({ revoked_at: sql<Date>`now()`, revoked_reason: reason })
+    .where('organization_id', '=', organizationId)
+    .where('revoked_at', 'is', null)
+    .where(sql<boolean>`not ('otp' = any(amr))`)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }
