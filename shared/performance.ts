@@ -27,6 +27,8 @@ export const analyticsSeries = z.object({
   requests: z.number(),
   /** Requests the server failed: a 5xx status, or for procedures a code answered with one. */
   errors: z.number(),
+  /** Requests refused or invalid: a 4xx status (401, 404, 429…), or for procedures a code answered with one. */
+  clientErrors: z.number(),
   /** errors / requests since the start; 0 without requests. */
   errorRate: z.number(),
   /** errors / requests over the last five minutes; 0 without requests then. */

@@ -1,7 +1,7 @@
 import type { Hono } from 'hono';
 import { httpSeriesKey } from '../base/metrics/metrics';
 import { epochMsOf } from '../services/performance/analytics';
-import type { AppDeps } from './deps';
+import type { RequestDeps } from './deps';
 import type { AppEnv } from './env';
 import { REQUEST_ID_HEADER } from './middleware/request-id';
 
@@ -27,7 +27,7 @@ export const PROBE_PATHS = new Set(['/api/health/lightweight', '/api/health/live
  * Bun build the whole header map, 7% of this route (wrk), and probe callers (kubelet, load
  * balancers) send no trace ids to continue.
  */
-export function withProbes<A extends Hono<AppEnv>>(app: A, deps: AppDeps): A {
+export function withProbes<A extends Hono<AppEnv>>(app: A, deps: RequestDeps): A {
   const duration = deps.metrics.http.duration;
   const routed = app.fetch;
   // Series keys made once per probe and method, not per request.
@@ -58,7 +58,7 @@ export function withProbes<A extends Hono<AppEnv>>(app: A, deps: AppDeps): A {
     const ended = performance.now();
     const seconds = (ended - started) / 1000;
     duration.observe(probe[method], () => [method, path, 200], seconds);
-    probe.series.record(seconds, false, epochMsOf(ended));
+    probe.series.record(seconds, 200, epochMsOf(ended));
     return response;
   }
 

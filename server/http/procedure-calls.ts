@@ -1,6 +1,6 @@
 import type { TRPCError } from '@trpc/server';
 import type { Metrics } from '../base/metrics/metrics';
-import { isServerErrorCode, type RequestAnalytics } from '../services/performance/analytics';
+import { type RequestAnalytics, statusOfCode } from '../services/performance/analytics';
 
 /** A call the tRPC adapter reports for a request: its path and whether the path is a procedure. */
 interface ReportedCall {
@@ -49,7 +49,7 @@ export class ProcedureCalls {
         if (i !== -1) code = this.failures.splice(i, 1)[0]!.code;
       }
       metrics.trpc.duration.observe(`${path} ${type} ${code}`, () => [path, type, code], seconds);
-      analytics.series('procedure', path).record(seconds, isServerErrorCode(code), endedAt);
+      analytics.series('procedure', path).record(seconds, statusOfCode(code), endedAt);
     }
   }
 }

@@ -98,7 +98,7 @@ export function observe({ metrics, lifecycle, logger, accessLog, analytics }: Ob
       const status = response.status;
       seriesOf(record, methodIndex, method, status).observe(seconds);
       // Route templates only ('unmatched' is one series): a path an attacker picks adds nothing.
-      record.analytics.record(seconds, status >= 500, epochMsOf(ended));
+      record.analytics.record(seconds, status, epochMsOf(ended));
       if (status >= 500) {
         const durationMs = Math.round(seconds * 1e5) / 100;
         const route = record.route;

@@ -6,6 +6,7 @@ import {
   isServerErrorCode,
   OVERFLOW_SERIES_NAME,
   RequestAnalytics,
+  statusOfCode,
 } from './analytics';
 import { LATENCY_RELATIVE_ERROR } from './latency-histogram';
 
@@ -37,8 +38,8 @@ describe('RequestAnalytics', () => {
     const analytics = new RequestAnalytics({ clock: clock.now });
     const route = analytics.series('route', '/api/items/:id');
     clock.at(500);
-    for (let i = 0; i < 99; i++) route.record(0.01, false);
-    route.record(0.25, true);
+    for (let i = 0; i < 99; i++) route.record(0.01, 200);
+    route.record(0.25, 500);
 
     clock.at(MINUTE);
     expect(analytics.snapshot()).toEqual([
@@ -47,6 +48,7 @@ describe('RequestAnalytics', () => {
         name: '/api/items/:id',
         requests: 100,
         errors: 1,
+        clientErrors: 0,
         errorRate: 0.01,
         errorRate5m: 0.01,
         rate1m: 100 / 60,
@@ -70,7 +72,7 @@ describe('RequestAnalytics', () => {
     const route = analytics.series('route', '/api/health');
     for (let second = 0; second < 60; second++) {
       clock.at(second * 1000);
-      route.record(0.002, false);
+      route.record(0.002, 200);
     }
 
     clock.at(7 * MINUTE);
@@ -96,7 +98,7 @@ describe('RequestAnalytics', () => {
     const first = analytics.series('procedure', 'system.info');
     expect(analytics.series('procedure', 'system.info')).toBe(first);
     expect(analytics.series('route', 'system.info')).not.toBe(first);
-    first.record(0.001, false);
+    first.record(0.001, 200);
     expect(analytics.procedure('system.info')?.requests).toBe(1);
     expect(analytics.procedure('system.status')).toBeNull();
   });
@@ -104,7 +106,7 @@ describe('RequestAnalytics', () => {
   it('takes the end time from a caller that has one, on the same scale as its own clock', () => {
     const clock = manualClock();
     const analytics = new RequestAnalytics({ clock: clock.now });
-    analytics.series('procedure', 'system.info').record(0.001, false, START + 5000);
+    analytics.series('procedure', 'system.info').record(0.001, 200, START + 5000);
     expect(analytics.procedure('system.info')?.lastSeenAt).toBe(new Date(START + 5000).toISOString());
     // The default clock and a caller's performance.now() reading agree with the wall clock.
     const performanceNow = performance.now();
@@ -117,9 +119,9 @@ describe('RequestAnalytics', () => {
     const analytics = new RequestAnalytics({ clock: clock.now });
     const fast = analytics.series('route', '/api/fast');
     const slow = analytics.series('route', '/api/slow');
-    for (let i = 0; i < 10; i++) fast.record(0.005, false);
-    for (let i = 0; i < 5; i++) slow.record(0.05, i < 2);
-    analytics.series('procedure', 'system.info').record(0.001, false);
+    for (let i = 0; i < 10; i++) fast.record(0.005, 200);
+    for (let i = 0; i < 5; i++) slow.record(0.05, i < 2 ? 500 : 200);
+    analytics.series('procedure', 'system.info').record(0.001, 200);
     clock.at(30_000);
 
     const overview = analytics.overview();
@@ -150,11 +152,11 @@ describe('RequestAnalytics', () => {
 
   it('sorts, filters and limits series as performance.routes asks', () => {
     const analytics = new RequestAnalytics();
-    analytics.series('route', '/api/trpc/*').record(0.004, false);
-    analytics.series('route', '/api/trpc/*').record(0.004, false);
-    analytics.series('route', '/api/health').record(0.001, false);
-    analytics.series('route', '/metrics').record(0.02, false);
-    analytics.series('procedure', 'auth.apiKeys.list').record(0.009, false);
+    analytics.series('route', '/api/trpc/*').record(0.004, 200);
+    analytics.series('route', '/api/trpc/*').record(0.004, 200);
+    analytics.series('route', '/api/health').record(0.001, 200);
+    analytics.series('route', '/metrics').record(0.02, 200);
+    analytics.series('procedure', 'auth.apiKeys.list').record(0.009, 200);
     // Asked for but never recorded: no percentiles to sort by.
     analytics.series('route', '/api/idle');
     const names = (input: object) =>
@@ -189,8 +191,8 @@ describe('RequestAnalytics', () => {
 
   it('never keeps more series of a kind than its bound: later names share one overflow series', () => {
     const analytics = new RequestAnalytics({ maxSeriesPerKind: 2 });
-    for (const name of ['/a', '/b', '/c', '/d', '/e']) analytics.series('route', name).record(0.001, false);
-    analytics.series('procedure', 'system.info').record(0.001, false);
+    for (const name of ['/a', '/b', '/c', '/d', '/e']) analytics.series('route', name).record(0.001, 200);
+    analytics.series('procedure', 'system.info').record(0.001, 200);
 
     expect(analytics.snapshot('route').map((s) => [s.name, s.requests])).toEqual([
       ['/a', 1],
@@ -212,10 +214,21 @@ describe('RequestAnalytics', () => {
     ).toEqual([false, false, false, false, false]);
   });
 
+  it('counts 4xx answers apart from errors, and procedures by the status class of their code', () => {
+    const analytics = new RequestAnalytics();
+    const route = analytics.series('route', '/api/trpc/*');
+    for (const status of [200, 401, 404, 429, 500, 503]) route.record(0.001, status);
+    expect(analytics.snapshot('route')[0]).toMatchObject({ requests: 6, clientErrors: 3, errors: 2 });
+    expect(['OK', 'UNAUTHORIZED', 'NOT_FOUND', 'INTERNAL_SERVER_ERROR'].map(statusOfCode)).toEqual([
+      200, 400, 400, 500,
+    ]);
+    expect(analytics.overview().routes).toMatchObject({ clientErrors: 3, errors: 2 });
+  });
+
   it('records nothing when disabled', () => {
     const analytics = new RequestAnalytics({ enabled: false });
     const series = analytics.series('route', '/api/health');
-    series.record(0.001, true);
+    series.record(0.001, 500);
     expect(analytics.snapshot()).toEqual([]);
     expect(analytics.procedure('system.info')).toBeNull();
     const overview = analytics.overview();

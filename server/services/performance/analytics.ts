@@ -52,6 +52,15 @@ export function isServerErrorCode(code: string): boolean {
   return code !== 'OK' && SERVER_ERROR_CODES.has(code);
 }
 
+/**
+ * The HTTP status class the analytics count a call that ended with tRPC code `code` in: 200 for
+ * `OK`, 500 for a server failure, 400 for every refusal (its exact 4xx does not matter here).
+ */
+export function statusOfCode(code: string): number {
+  if (code === 'OK') return 200;
+  return SERVER_ERROR_CODES.has(code) ? 500 : 400;
+}
+
 /** The series that takes the requests of names beyond `maxSeriesPerKind`. */
 export const OVERFLOW_SERIES_NAME = '(other)';
 
@@ -219,6 +228,7 @@ export class RequestAnalytics {
       series: series.length,
       requests,
       errors,
+      clientErrors: sum((s) => s.clientErrors),
       errorRate: ratio(errors, requests),
       errorRate5m: ratio(errors5m, requests5m),
       // Every series divides by the same span (the analytics' age), so rates add up.

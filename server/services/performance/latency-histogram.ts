@@ -29,6 +29,15 @@ function midpointOf(bucket: number): number {
   return (lower + 2 ** shift / 2) / UNITS_PER_SECOND;
 }
 
+/** A histogram's non-empty buckets (index and count, in step) and its exact sum, min and max. */
+export interface SparseLatency {
+  indexes: number[];
+  counts: number[];
+  sumSeconds: number;
+  minSeconds: number;
+  maxSeconds: number;
+}
+
 /**
  * A latency histogram with a fixed set of log-linear buckets (858 of them, 6.9 KB), so two
  * histograms merge by adding their arrays: per-interval histograms roll up into a window, and
@@ -101,6 +110,48 @@ export class LatencyHistogram {
   /** The sum of the durations recorded, in seconds. */
   get sum(): number {
     return this.sumSeconds;
+  }
+
+  /**
+   * The histogram as plain data, only its non-empty buckets: what a stored minute keeps (a
+   * minute's few hundred requests fill a few dozen of the 858 buckets).
+   */
+  toSparse(): SparseLatency {
+    const indexes: number[] = [];
+    const counts: number[] = [];
+    const all = this.counts;
+    if (this.total > 0) {
+      for (let i = 0; i < BUCKETS; i++) {
+        const count = all[i] as number;
+        if (count > 0) {
+          indexes.push(i);
+          counts.push(count);
+        }
+      }
+    }
+    return { indexes, counts, sumSeconds: this.sumSeconds, minSeconds: this.min, maxSeconds: this.maxSeconds };
+  }
+
+  /**
+   * Adds a histogram given as `toSparse` made it, as if its durations had been recorded here:
+   * histograms written by different instances merge into the same percentiles as one would have.
+   * Bucket indexes outside the layout (a newer layout's rows) are ignored.
+   */
+  mergeSparse(sparse: SparseLatency): void {
+    let added = 0;
+    const all = this.counts;
+    for (let i = 0; i < sparse.indexes.length; i++) {
+      const bucket = sparse.indexes[i] as number;
+      const count = sparse.counts[i] as number;
+      if (!(bucket >= 0 && bucket < BUCKETS && count > 0)) continue;
+      all[bucket] = (all[bucket] as number) + count;
+      added += count;
+    }
+    if (added === 0) return;
+    this.total += added;
+    this.sumSeconds += sparse.sumSeconds;
+    if (sparse.minSeconds < this.minSeconds) this.minSeconds = sparse.minSeconds;
+    if (sparse.maxSeconds > this.maxSeconds) this.maxSeconds = sparse.maxSeconds;
   }
 
   reset(): void {

@@ -43,7 +43,7 @@ describe('performance analytics procedures', () => {
   it('answer an operator with the figures recorded', async () => {
     const { analytics, callerAs } = build();
     const calls = analytics.series('procedure', 'system.info');
-    for (let i = 0; i < 200; i++) calls.record(0.003, false);
+    for (let i = 0; i < 200; i++) calls.record(0.003, 200);
     const operator = callerAs('operator');
 
     const overview = await operator.overview();
