@@ -139,6 +139,8 @@ export const userUpdateInput = z.object({
 });
 export const userIdInput = z.object({ id });
 
+const auditTime = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' });
+
 export const auditListInput = z
   .object({
     limit,
@@ -148,6 +150,18 @@ export const auditListInput = z
       .regex(/^\d{1,18}$/, 'must be the nextCursor of a previous page')
       .optional(),
     type: auditEventType.optional(),
+    /** Events done by this user only. */
+    actorUserId: id.optional(),
+    /** Events done with this API key only. */
+    actorApiKeyId: id.optional(),
+    /** Events at or after this time. */
+    since: auditTime.optional(),
+    /** Events before this time. */
+    until: auditTime.optional(),
+  })
+  .refine((input) => !input.since || !input.until || Date.parse(input.since) < Date.parse(input.until), {
+    message: 'must be after since',
+    path: ['until'],
   })
   .default({ limit: 50 });
 
@@ -328,8 +342,18 @@ export const auditEventView = z.object({
   result: z.enum(['success', 'failure']),
   actorUserId: z.string().nullable(),
   actorApiKeyId: z.string().nullable(),
+  /** The acting user's name and email as they are now; null when the user is gone. */
+  actorName: z.string().nullable(),
+  actorEmail: z.string().nullable(),
+  /** The API key's name as it is now; null when the key is gone or none acted. */
+  actorApiKeyName: z.string().nullable(),
   targetType: z.string().nullable(),
   targetId: z.string().nullable(),
+  /**
+   * What the target is called now (a user's name or email, a key's or environment's name, a
+   * deployment's service and version); null when it is gone or has no name.
+   */
+  targetName: z.string().nullable(),
   ip: z.string().nullable(),
   userAgent: z.string().nullable(),
   details: z.record(z.string(), z.unknown()),

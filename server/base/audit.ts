@@ -5,8 +5,8 @@ import {
   insertAuditEvent,
   listAuditEvents,
   listPlatformAuditEvents,
+  type NamedAuditEventRow,
 } from '../../db/repositories/audit-events';
-import type { AuditEventRow } from '../../db/repositories/audit-events.table';
 import type { AuditEventType } from '../../shared/auth';
 import type { Metrics } from './metrics/metrics';
 
@@ -66,13 +66,16 @@ export class AuditLog {
     this.metrics.auth.events.inc({ type: event.type, result: event.result });
   }
 
-  /** An organization's events, newest first, one page at a time (`before`: ids below it). */
-  list(db: Kysely<Database>, organizationId: string, page: AuditEventPage): Promise<AuditEventRow[]> {
+  /**
+   * An organization's events with the names of their actors and targets, newest first, one page
+   * at a time (`before`: ids below it).
+   */
+  list(db: Kysely<Database>, organizationId: string, page: AuditEventPage): Promise<NamedAuditEventRow[]> {
     return listAuditEvents(db, organizationId, page);
   }
 
   /** The platform's own events (actions on the installation), newest first, one page at a time. */
-  listPlatform(db: Kysely<Database>, page: AuditEventPage): Promise<AuditEventRow[]> {
+  listPlatform(db: Kysely<Database>, page: AuditEventPage): Promise<NamedAuditEventRow[]> {
     return listPlatformAuditEvents(db, page);
   }
 }

@@ -1,4 +1,5 @@
-import type { AuditEventRow } from '../../../db/repositories/audit-events.table';
+import type { z } from 'zod';
+import type { AuditEventPage, NamedAuditEventRow } from '../../../db/repositories/audit-events';
 import {
   apiKeyCreateInput,
   apiKeyIdInput,
@@ -16,6 +17,7 @@ import {
   userListInput,
   userUpdateInput,
 } from '../../../shared/auth';
+import { apiKeyUsageInput } from '../../../shared/api-key-usage';
 import { invitationAcceptInput } from '../../../shared/organizations';
 import { pageOf } from '../../../shared/pagination';
 import { PlatformError } from '../../base/errors';
@@ -23,7 +25,7 @@ import type { Context } from '../context';
 import { checkCsrf } from '../middleware/csrf';
 import { clearedRefreshCookie, isBrowser, readRefreshCookie, refreshCookie } from '../refresh-cookie';
 import {
-  authenticatedProcedure,
+  edgeAuthenticatedProcedure,
   guardedPublicProcedure,
   platformProcedure,
   roleProcedure,
@@ -162,6 +164,14 @@ const apiKeysRouter = router({
       ownKey(actor, await ctx.deps.auth.apiKeys.get(actor, input.id));
       return ctx.deps.auth.apiKeys.rotate(actor, input.id, { gracePeriodSeconds: input.gracePeriodSeconds });
     }),
+  /** Verifications of a key over time by outcome (Unkey's usage), with the same authority as `get`. */
+  usage: roleProcedure('operator', 'auth:read')
+    .input(apiKeyUsageInput)
+    .query(async ({ ctx, input }) => {
+      const actor = actorOf(ctx, ctx.principal);
+      ownKey(actor, await ctx.deps.auth.apiKeys.get(actor, input.id));
+      return ctx.deps.auth.apiKeys.usage(actor, input.id, input.range);
+    }),
   /** Unkey's verify: the code a key would get, spending its rate limits and uses as a call would. */
   verify: roleProcedure('operator', 'auth:read')
     .input(apiKeyVerifyInput)
@@ -185,20 +195,44 @@ const apiKeysRouter = router({
     }),
 });
 
-/** An audit event as the API shows it. */
-function toAuditEventView(row: AuditEventRow) {
+/** An audit event as the API shows it, named by who did it and what it was done to. */
+function toAuditEventView(row: NamedAuditEventRow) {
   return {
     id: String(row.id),
     type: row.type,
     result: row.result,
     actorUserId: row.actor_user_id,
     actorApiKeyId: row.actor_api_key_id,
+    actorName: row.actor_name || null,
+    actorEmail: row.actor_email,
+    actorApiKeyName: row.actor_api_key_name,
     targetType: row.target_type,
     targetId: row.target_id,
+    targetName: targetNameOf(row),
     ip: row.ip,
     userAgent: row.user_agent,
     details: row.details,
     createdAt: row.created_at.toISOString(),
+  };
+}
+
+function targetNameOf(row: NamedAuditEventRow): string | null {
+  if (row.target_user_email) return row.target_user_name || row.target_user_email;
+  if (row.target_deployment_service)
+    return `${row.target_deployment_service} ${row.target_deployment_version}`;
+  return row.target_api_key_name ?? row.target_environment_name ?? row.target_organization_name ?? null;
+}
+
+/** The audit list's filters as the repository takes them. */
+function auditQuery(input: z.infer<typeof auditListInput>): AuditEventPage {
+  return {
+    limit: input.limit + 1,
+    before: input.cursor,
+    type: input.type,
+    actorUserId: input.actorUserId,
+    actorApiKeyId: input.actorApiKeyId,
+    since: input.since === undefined ? undefined : new Date(input.since),
+    until: input.until === undefined ? undefined : new Date(input.until),
   };
 }
 
@@ -252,7 +286,7 @@ export const authRouter = router({
   }),
 
   /** Who the caller is: the user, and for an API key the key's id and scopes. */
-  me: authenticatedProcedure.query(({ ctx }) => {
+  me: edgeAuthenticatedProcedure.query(({ ctx }) => {
     const p = ctx.principal;
     return {
       kind: p.kind,
@@ -302,7 +336,7 @@ export const authRouter = router({
     list: roleProcedure('admin', 'auth:read')
       .input(auditListInput)
       .query(async ({ ctx, input }) => {
-        const query = { limit: input.limit + 1, before: input.cursor, type: input.type };
+        const query = auditQuery(input);
         const rows = await ctx.deps.database.read((db) =>
           ctx.deps.auth.audit.list(db, ctx.principal.organizationId, query),
         );
@@ -312,7 +346,7 @@ export const authRouter = router({
     platform: platformProcedure('operator', 'auth:read')
       .input(auditListInput)
       .query(async ({ ctx, input }) => {
-        const query = { limit: input.limit + 1, before: input.cursor, type: input.type };
+        const query = auditQuery(input);
         const rows = await ctx.deps.database.read((db) => ctx.deps.auth.audit.listPlatform(db, query));
         return pageOf(rows, input.limit, toAuditEventView, (row) => String(row.id));
       }),
