@@ -218,6 +218,7 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
   metrics.bindEventLoopLag(() => eventLoop.lagSeconds());
 
   const deps: AppDeps = {
+    site: 'origin',
     config,
     logger,
     build,

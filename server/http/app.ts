@@ -1,155 +1,33 @@
-import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
-import { HTTPException } from 'hono/http-exception';
-import type { ErrorCode } from '../../shared/errors';
-import { errorBody, PlatformError } from '../base/errors';
-import { createAccessLog } from './access-log';
+import type { Hono } from 'hono';
+import { errorBody } from '../base/errors';
+import { baseApp, finishApp } from './app-base';
 import { dashboardRoutes } from './dashboard';
 import type { AppDeps } from './deps';
 import type { AppEnv } from './env';
-import { healthRoutes } from './health';
 import { jwksRoutes } from './jwks';
-import { metricsRoutes } from './metrics';
-import { cors } from './middleware/cors';
-import { observe } from './middleware/observe';
-import { requestLogger } from './middleware/request-id';
-import { PROBE_PATHS, withProbes } from './probes';
 import { docsPageRoutes } from './rest/docs-page';
 import { openApiRoutes } from './rest/openapi-routes';
 import { REST_PREFIX, restApi } from './rest/serve';
 import { systemStatusRoutes } from './system-status';
-import { trpcAdapter } from './trpc-adapter';
-import { singleCallDispatcher } from './trpc-single-call';
-
-const TRPC_ENDPOINT = '/api/trpc';
 
 /**
- * Builds the whole HTTP application from its dependencies. No ports, no globals: a test
- * builds it with its own deps and calls `app.request()`.
+ * Builds the origin's whole HTTP application from its dependencies. No ports, no globals: a
+ * test builds it with its own deps and calls `app.request()`.
  */
-export function createApp(deps: AppDeps) {
-  const app = new Hono<AppEnv>();
-
-  app.use(
-    '*',
-    observe({
-      metrics: deps.metrics,
-      lifecycle: deps.lifecycle,
-      logger: deps.logger,
-      accessLog: createAccessLog(deps.logger),
-      analytics: deps.performance.analytics,
-    }),
-  );
-
-  app.route('/', healthRoutes(deps));
-  app.route('/', metricsRoutes(deps));
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = baseApp(deps);
   app.route('/', systemStatusRoutes(deps));
   app.route('/', jwksRoutes(deps.auth.keyring));
   app.route('/', dashboardRoutes(deps));
-
-  // Only with an allow-list: a middleware layer costs ~15% of a small request's throughput, and
-  // without allowed origins there are no CORS headers to give (a preflight then gets no grant).
-  if (deps.config.CORS_ORIGINS.length > 0) {
-    app.use(`${TRPC_ENDPOINT}/*`, cors({ origins: deps.config.CORS_ORIGINS }));
-    app.use(`${REST_PREFIX}/*`, cors({ origins: deps.config.CORS_ORIGINS }));
-  }
-
-  // Only methods with a body go through the limit: queries (GET) skip a layer.
-  const limitBody = bodyLimit({
-    maxSize: deps.config.BODY_LIMIT_BYTES,
-    onError: () => {
-      throw new PlatformError(
-        'PAYLOAD_TOO_LARGE',
-        `request bodies are limited to ${deps.config.BODY_LIMIT_BYTES} bytes`,
-      );
-    },
-  });
-  app.post(`${TRPC_ENDPOINT}/*`, limitBody);
-  app.on(['POST', 'PATCH', 'PUT'], `${REST_PREFIX}/*`, limitBody);
-  // A single call takes the hot path, decided from the request before anything runs; the rest
-  // (batches, streaming, anything unusual) goes through tRPC's fetch adapter.
-  const singleCall = deps.config.TRPC_FAST_PATH ? singleCallDispatcher(deps, TRPC_ENDPOINT) : null;
-  const throughAdapter = trpcAdapter(deps, TRPC_ENDPOINT);
-  app.all(`${TRPC_ENDPOINT}/*`, (c) => singleCall?.(c) ?? throughAdapter(c));
 
   // The same procedures as plain REST routes, their OpenAPI document and its reference page.
   app.route(REST_PREFIX, restApi(deps));
   app.route('/', openApiRoutes(deps));
   app.route('/', docsPageRoutes(deps));
 
-  // Paths we serve, with the methods each accepts, so that a known path called with another
-  // method answers 405 with an Allow header (as tRPC does for its procedures), not 404.
-  const methodsByPath = new Map<string, Set<string>>();
-  // The probes are answered in front of Hono (see http/probes.ts), for GET and HEAD only.
-  for (const path of PROBE_PATHS) methodsByPath.set(path, new Set(['GET', 'HEAD']));
-  for (const route of app.routes) {
-    if (route.method === 'ALL') continue;
-    const methods = methodsByPath.get(route.path) ?? new Set<string>();
-    methods.add(route.method);
-    // Hono answers HEAD with the GET handler.
-    if (route.method === 'GET') methods.add('HEAD');
-    methodsByPath.set(route.path, methods);
-  }
-
-  app.notFound((c) => {
-    c.set('unmatched', true);
-    const allowed = methodsByPath.get(c.req.path);
-    if (allowed) {
-      return c.json(
-        errorBody(
-          'METHOD_NOT_SUPPORTED',
-          `${c.req.path} does not accept ${c.req.method}; it accepts ${[...allowed].join(', ')}`,
-          c.get('requestId'),
-        ),
-        405,
-        { Allow: [...allowed].join(', ') },
-      );
-    }
-    return c.json(
-      errorBody('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId')),
-      404,
-    );
-  });
-
-  app.onError((error, c) => {
-    const id = c.get('requestId') ?? 'unknown';
-    if (error instanceof PlatformError) {
-      return c.json(errorBody(error.code, error.message, id), error.status as 400, error.headers);
-    }
-    if (error instanceof HTTPException && error.status < 500) {
-      const code = httpExceptionCode(error.status);
-      return c.json(errorBody(code, error.message || code, id), error.status);
-    }
-    // Anything else is our bug: log it whole, tell the caller only the request id.
-    (c.get('requestId') ? requestLogger(c, deps.logger) : deps.logger).error(
-      { err: error },
-      'unhandled error',
-    );
-    return c.json(errorBody('INTERNAL_SERVER_ERROR', 'Internal server error', id), 500);
-  });
-
-  return withProbes(app, deps);
-}
-
-function httpExceptionCode(status: number): ErrorCode {
-  switch (status) {
-    case 401:
-      return 'UNAUTHORIZED';
-    case 403:
-      return 'FORBIDDEN';
-    case 404:
-      return 'NOT_FOUND';
-    case 405:
-      return 'METHOD_NOT_SUPPORTED';
-    case 413:
-      return 'PAYLOAD_TOO_LARGE';
-    case 415:
-      return 'UNSUPPORTED_MEDIA_TYPE';
-    case 429:
-      return 'TOO_MANY_REQUESTS';
-    default:
-      return 'BAD_REQUEST';
-  }
+  return finishApp(app, deps, (c) =>
+    c.json(errorBody('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId')), 404),
+  );
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -2,7 +2,7 @@ import type { Logger } from '../base/logger';
 import type { Principal, UserPrincipal } from '../base/principal';
 import type { RateLimitDecision } from '../base/rate-limit/gcra';
 import { type Credential, readCredential } from '../services/auth/authenticator';
-import type { AppDeps } from './deps';
+import type { RequestDeps } from './deps';
 import type { AppContext } from './env';
 import { requestLogger } from './middleware/request-id';
 
@@ -36,7 +36,7 @@ export interface HttpInfo {
 }
 
 export interface Context {
-  deps: AppDeps;
+  deps: RequestDeps;
   requestId: string;
   /** The request's logger (its lines carry the request id), made on first call. */
   log: () => Logger;
@@ -52,7 +52,7 @@ export interface Context {
  */
 export function createContext(
   c: AppContext,
-  deps: AppDeps,
+  deps: RequestDeps,
   opts: { readonly resHeaders: Headers },
   rateLimits: RateLimitNote[],
   ip: () => string,

@@ -19,16 +19,41 @@ import type { MaintenanceMode } from '../services/devops/maintenance';
 import type { PerformanceServices } from '../services/performance/services';
 
 /**
- * Everything the app needs, built once at start (server/composition/dependencies.ts) or by a test,
- * and handed to `createApp`. Handlers reach these through context, never through imports.
+ * Where an app runs: the origin serves everything; the edge (a Workers isolate) serves the
+ * probes, /metrics and the procedures built to run anywhere (server/http/trpc.ts).
  */
-export interface AppDeps {
+export type Site = 'origin' | 'edge';
+
+/**
+ * What every request needs wherever it runs: the request path (metrics, logs, rate limits,
+ * authentication), health, and the procedures built to run at the edge as well. The edge builds
+ * exactly this (server/composition/edge/dependencies.ts); the origin builds `AppDeps`.
+ */
+export interface RequestDeps {
+  site: Site;
   config: Config;
   logger: Logger;
   build: BuildInfo;
   startedAt: Date;
   metrics: Metrics;
   database: PlatformDatabase;
+  initializer: Initializer;
+  lifecycle: Lifecycle;
+  rateLimiter: RateLimiter;
+  /** Verifies access tokens and API keys. */
+  auth: Pick<AuthServices, 'authenticator'>;
+  /** Records each request's route, procedure, status and latency. */
+  performance: Pick<PerformanceServices, 'analytics'>;
+  /** Pauses mutations on every instance; null where nothing is written (the edge). */
+  maintenance: Pick<MaintenanceMode, 'refuses' | 'current'> | null;
+}
+
+/**
+ * Everything the origin's app needs, built once at start (server/composition/dependencies.ts) or
+ * by a test, and handed to `createApp`. Handlers reach these through context, never through imports.
+ */
+export interface AppDeps extends RequestDeps {
+  site: 'origin';
   cache: Cache;
   /** Cache warmers services register; run in the cache phase and on demand. */
   cacheWarmers: WarmerRegistry;
@@ -47,12 +72,8 @@ export interface AppDeps {
   alerts: AlertServices;
   /** Live analytics, query monitoring and resource samples behind the performance router. */
   performance: PerformanceServices;
-  initializer: Initializer;
-  lifecycle: Lifecycle;
   /** Users, sessions, tokens, API keys and the audit log. */
   auth: AuthServices;
-  /** Named rate-limit policies over the configured store (RATE_LIMIT_STORE). */
-  rateLimiter: RateLimiter;
   /** Event-loop lag most recently measured, in seconds. */
   eventLoopLag: () => number;
 }

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { buildHealthReport } from '../operations/health';
-import type { AppDeps } from './deps';
+import type { RequestDeps } from './deps';
 import type { AppEnv } from './env';
 
 const NO_STORE = { 'Cache-Control': 'no-store' };
@@ -12,7 +12,7 @@ const READY_DB_MAX_AGE_MS = 1_000;
  * Health routes that look at dependencies: readiness (may Kubernetes route traffic here?) and
  * the full report for people and dashboards. Liveness and the lightweight check are in probes.ts.
  */
-export function healthRoutes(deps: AppDeps) {
+export function healthRoutes(deps: RequestDeps) {
   const app = new Hono<AppEnv>();
 
   app.get('/api/health', async (c) => {

@@ -1,11 +1,11 @@
 import { Hono } from 'hono';
 import { PlatformError } from '../base/errors';
-import type { AppDeps } from './deps';
+import type { RequestDeps } from './deps';
 import type { AppContext, AppEnv } from './env';
 import { bearerToken, tokensMatch } from './middleware/bearer-token';
 
 /** Prometheus scrape endpoints, optionally behind a bearer token (METRICS_TOKEN). */
-export function metricsRoutes(deps: AppDeps) {
+export function metricsRoutes(deps: RequestDeps) {
   const app = new Hono<AppEnv>();
   const { registry } = deps.metrics;
   const token = deps.config.METRICS_TOKEN;

@@ -1,5 +1,5 @@
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
-import type { AppDeps } from './deps';
+import type { RequestDeps } from './deps';
 import type { AppContext } from './env';
 import { appRouter } from './routers/index';
 import { TrpcExchange } from './trpc-exchange';
@@ -9,7 +9,7 @@ import { TrpcExchange } from './trpc-exchange';
  * (trpc-single-call.ts) leaves to it (batches, streaming, other content types and methods,
  * unknown or encoded paths), and every request when that path is switched off.
  */
-export function trpcAdapter(deps: AppDeps, endpoint: string) {
+export function trpcAdapter(deps: RequestDeps, endpoint: string) {
   return async function serveThroughAdapter(c: AppContext): Promise<Response> {
     const exchange = new TrpcExchange(c, deps, performance.now());
     let beforeContext = false;

@@ -3,7 +3,7 @@ import { PlatformError } from '../base/errors';
 import { epochMsOf } from '../services/performance/analytics';
 import { clientIp } from './client-ip';
 import { type Context, createContext, type RateLimitNote } from './context';
-import type { AppDeps } from './deps';
+import type { RequestDeps } from './deps';
 import type { AppContext } from './env';
 import { requestLogger } from './middleware/request-id';
 import { ProcedureCalls } from './procedure-calls';
@@ -32,7 +32,7 @@ export class TrpcExchange {
 
   constructor(
     private readonly c: AppContext,
-    private readonly deps: AppDeps,
+    private readonly deps: RequestDeps,
     private readonly started: number,
   ) {}
 

@@ -2,7 +2,7 @@ import { TRPCError } from '@trpc/server';
 import { PlatformError } from '../base/errors';
 import { type RateLimiter, rateLimitHeaders } from '../base/rate-limit/limiter';
 import type { RateLimitNote } from './context';
-import type { AppDeps } from './deps';
+import type { RequestDeps } from './deps';
 import type { AppContext } from './env';
 
 /** The note of an API key's own limits (named per key, not a limiter policy). */
@@ -21,7 +21,7 @@ const ADMITTED: Promise<void> = Promise.resolve();
  */
 export function limitAnonymous(
   c: AppContext,
-  deps: AppDeps,
+  deps: RequestDeps,
   calls: number,
   ip: () => string,
   notes: RateLimitNote[],
@@ -32,7 +32,7 @@ export function limitAnonymous(
 }
 
 async function limitAddress(
-  deps: AppDeps,
+  deps: RequestDeps,
   cost: number,
   ip: () => string,
   notes: RateLimitNote[],

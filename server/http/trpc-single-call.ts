@@ -7,7 +7,7 @@ import {
 import { getHTTPStatusCode } from '@trpc/server/http';
 import { middlewareMarker } from '@trpc/server/unstable-core-do-not-import';
 import type { Context } from './context';
-import type { AppDeps } from './deps';
+import type { RequestDeps } from './deps';
 import type { AppContext } from './env';
 import { secureHeaders } from './middleware/security-headers';
 import { appRouter } from './routers/index';
@@ -32,7 +32,7 @@ import { type CallableProcedure, TrpcExchange } from './trpc-exchange';
  * anything else (batches, streaming, HEAD and other methods, other content types, encoded or
  * unknown paths, subscriptions) goes to tRPC's adapter, and a call that ran is never run again.
  */
-export function singleCallDispatcher(deps: AppDeps, endpoint: string) {
+export function singleCallDispatcher(deps: RequestDeps, endpoint: string) {
   const config = appRouter._def._config;
   const procedures = new Map<string, Entry>();
   for (const [path, procedure] of Object.entries(

@@ -12,6 +12,7 @@ import {
   type UserPrincipal,
 } from '../base/principal';
 import type { Context } from './context';
+import { isOrigin, servedByOrigin } from './site';
 import { API_KEY_POLICY, rateLimited } from './trpc-rate-limit';
 
 /**
@@ -114,9 +115,10 @@ export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
 /**
- * Anyone may call it. No middleware: a tRPC middleware level costs ~8 µs a request even when
- * empty, and the procedures built on it (health, info) neither reach the database nor fail
- * transiently. Public procedures that do reach the database use `guardedPublicProcedure`.
+ * Anyone may call it, at the origin and at the edge. No middleware: a tRPC middleware level costs
+ * ~8 µs a request even when empty, and the procedures built on it (health, info) neither reach
+ * the database nor fail transiently. Public procedures that do reach the database use
+ * `guardedPublicProcedure`.
  */
 export const publicProcedure = t.procedure.meta({ scope: 'public', policy: { kind: 'public' } });
 
@@ -146,27 +148,66 @@ export function platformProcedure(role: PlatformRole, scope: ApiKeyScope) {
 }
 
 /**
- * A procedure that enforces `policy` and recodes failures, in one middleware level (each level
- * costs a few microseconds, and API-key calls are the hot path the benchmark measures).
- * `P` is the principal type the policy guarantees to the procedure.
+ * `authenticatedProcedure` for a procedure served at the edge as well as the origin: it reads
+ * only `RequestDeps` (the edge builds no other service).
+ */
+export const edgeAuthenticatedProcedure = withEdgePolicy<Principal>('organization', {
+  kind: 'authenticated',
+});
+
+/** `roleProcedure` for a procedure served at the edge as well as the origin (reads `RequestDeps`). */
+export function edgeRoleProcedure(role: Role, scope: ApiKeyScope) {
+  return withEdgePolicy<Principal>('organization', { kind: 'role', role, scope });
+}
+
+/**
+ * A procedure of the origin that enforces `policy` and recodes failures, in one middleware level
+ * (each level costs a few microseconds, and API-key calls are the hot path the benchmark
+ * measures). Elsewhere (the edge) it is refused before anything runs. `P` is the principal type
+ * the policy guarantees to the procedure, which reads the origin's services from `ctx.deps`.
  */
 function withPolicy<P extends Principal | null>(scope: ProcedureScope, policy: Policy) {
   return t.procedure.meta({ scope, policy }).use(async function enforcePolicy({ ctx, next, type, path }) {
-    let principal: P;
-    try {
-      // Optional: in-process callers (tests of one router) may build deps without it.
-      if (ctx.deps?.maintenance?.refuses(type, path)) throw inMaintenance(ctx);
-      principal = (policy.kind === 'public' ? null : await authorize(ctx, policy)) as P;
-    } catch (error) {
-      // authorize() throws PlatformErrors; give them tRPC's code of the same name.
-      throw recode(error instanceof TRPCError ? error : asTrpcError(error)) ?? error;
+    const { deps } = ctx;
+    if (!isOrigin(deps)) {
+      const refusal = servedByOrigin(path);
+      throw new TRPCError({ code: refusal.code, message: refusal.message, cause: refusal });
     }
+    const principal = await admit<P>(ctx, policy, type, path);
     // tRPC merges this into the context: no copy of the whole object per call.
-    const result = await next({ ctx: { principal } });
-    const replacement = result.ok ? null : recode(result.error);
-    if (replacement) throw replacement;
-    return result;
+    return settled(await next({ ctx: { principal, deps } }));
   });
+}
+
+/** `withPolicy` for a procedure that runs wherever the request does, on `RequestDeps` alone. */
+function withEdgePolicy<P extends Principal | null>(scope: ProcedureScope, policy: Policy) {
+  return t.procedure.meta({ scope, policy }).use(async function enforcePolicy({ ctx, next, type, path }) {
+    const principal = await admit<P>(ctx, policy, type, path);
+    return settled(await next({ ctx: { principal } }));
+  });
+}
+
+/** The caller, admitted by maintenance and the policy; refusals as tRPC errors of their own code. */
+async function admit<P extends Principal | null>(
+  ctx: Context,
+  policy: Policy,
+  type: string,
+  path: string,
+): Promise<P> {
+  try {
+    if (ctx.deps.maintenance?.refuses(type, path)) throw inMaintenance(ctx.deps.maintenance);
+    return (policy.kind === 'public' ? null : await authorize(ctx, policy)) as P;
+  } catch (error) {
+    // authorize() throws PlatformErrors; give them tRPC's code of the same name.
+    throw recode(error instanceof TRPCError ? error : asTrpcError(error)) ?? error;
+  }
+}
+
+/** A call's result, its failure recoded as the caller should see it (see `recode`). */
+function settled<R extends { ok: true } | { ok: false; error: TRPCError }>(result: R): R {
+  const replacement = result.ok ? null : recode(result.error);
+  if (replacement) throw replacement;
+  return result;
 }
 
 /**
@@ -217,8 +258,8 @@ async function authorize(ctx: Context, policy: Exclude<Policy, { kind: 'public' 
 }
 
 /** The refusal of a mutation in maintenance: 503 with the operator's message and Retry-After. */
-function inMaintenance(ctx: Context): PlatformError {
-  const { message, retryAfterSeconds } = ctx.deps.maintenance.current();
+function inMaintenance(maintenance: NonNullable<Context['deps']['maintenance']>): PlatformError {
+  const { message, retryAfterSeconds } = maintenance.current();
   return new PlatformError('SERVICE_UNAVAILABLE', `in maintenance: ${message}`, {
     'Retry-After': String(retryAfterSeconds),
   });

@@ -6,17 +6,15 @@ import { createMetrics, type Metrics } from '../../base/metrics/metrics';
 import { RateLimiter } from '../../base/rate-limit/limiter';
 import { MemoryRateLimitStore } from '../../base/rate-limit/memory-store';
 import { rateLimitPolicies } from '../../base/rate-limit/policies';
-import type { AppDeps } from '../../http/deps';
+import type { RequestDeps } from '../../http/deps';
+import { servedByOrigin } from '../../http/site';
 import { Authenticator } from '../../services/auth/authenticator';
 import { RevokedSessions } from '../../services/auth/revoked-sessions';
-import type { AuthServices } from '../../services/auth/services';
 import { RequestAnalytics } from '../../services/performance/analytics';
 import { edgeBuildInfo } from './build-info';
-import { edgeCallGate } from './call-gate';
 import { edgeDatabaseComponent, originKeysComponent } from './components';
 import type { EdgeSettings } from './env';
 import { OriginKeys } from './origin-keys';
-import { originOnly, originOnlyError } from './origin-only';
 import { currentScope, RequestScope } from './request-scope';
 
 /**
@@ -38,19 +36,29 @@ const CONSOLE_LINES = {
   },
 };
 
+/**
+ * API keys are the origin's to verify (their hashes, uses and limits live in its database and
+ * its cache, kept current by a change feed an isolate cannot follow): a key is refused here,
+ * naming the origin.
+ */
+const API_KEYS_AT_THE_ORIGIN = {
+  check(): never {
+    throw servedByOrigin('API-key verification');
+  },
+};
+
 export interface EdgeDependencies {
-  /** The app's dependencies, built once per isolate; `database` is the current request's. */
-  deps: AppDeps;
+  /** The request path's dependencies, built once per isolate; `database` is the current request's. */
+  deps: RequestDeps;
   /** The scope of one request (see request-scope.ts). */
   openScope(): RequestScope;
 }
 
 /**
- * The app's dependencies at the edge. Real where an isolate can hold the thing and the edge
- * serves what reads it: the database (connections per request), token verification against the
- * origin's key set, per-isolate metrics (GET /metrics) and rate limits, health. The rest stands
- * in as `originOnly`, answering 405 with "served by the origin" when reached; the call gate
- * refuses the calls the edge does not serve before they reach anything.
+ * What the edge serves, and nothing else: the database (connections per request), token
+ * verification against the origin's key set, per-isolate metrics (GET /metrics) and rate limits,
+ * health. No other service is built; the origin's procedures refuse themselves here (`site` is
+ * 'edge'), and the edge's app mounts none of the origin's routes (server/http/edge-app.ts).
  */
 export function buildEdgeDependencies(settings: EdgeSettings): EdgeDependencies {
   const { config } = settings;
@@ -81,7 +89,7 @@ export function buildEdgeDependencies(settings: EdgeSettings): EdgeDependencies 
   );
   const authenticator = new Authenticator({
     keyring: keys,
-    apiKeys: originOnly('API-key verification'),
+    apiKeys: API_KEYS_AT_THE_ORIGIN,
     revokedSessions,
     metrics,
   });
@@ -97,7 +105,8 @@ export function buildEdgeDependencies(settings: EdgeSettings): EdgeDependencies 
   metrics.bindInFlight(() => lifecycle.activeRequests());
   metrics.bindComponents(() => initializer.states());
 
-  const deps: AppDeps = {
+  const deps: RequestDeps = {
+    site: 'edge',
     config,
     logger,
     build,
@@ -106,31 +115,15 @@ export function buildEdgeDependencies(settings: EdgeSettings): EdgeDependencies 
     get database() {
       return database();
     },
-    cache: originOnly('the cache'),
-    cacheWarmers: originOnly('cache warming'),
-    cacheInvalidation: originOnly('cache invalidation across instances'),
-    devops: originOnly('environments, deployments and backups'),
-    maintenance: edgeCallGate(),
-    alerts: originOnly('alerting'),
-    performance: {
-      // Recorded by the request path, read only by the performance router, which is the origin's:
-      // disabled, it records nothing.
-      analytics: new RequestAnalytics({ enabled: false }),
-      queries: originOnly('query monitoring'),
-      sampler: originOnly('resource sampling'),
-    },
     initializer,
     lifecycle,
-    auth: originOnly<AuthServices>('sign-in, sessions, users, API keys and signing keys', {
-      authenticator,
-      revokedSessions,
-      // Handed to the JWKS route when the app is built; answers only when the route is called.
-      keyring: originOnly('the signing keys and their key set'),
-    }),
     rateLimiter,
-    eventLoopLag: () => {
-      throw originOnlyError('event-loop lag');
-    },
+    auth: { authenticator },
+    // Recorded by the request path, read only by the performance router, which is the origin's:
+    // disabled, it records nothing.
+    performance: { analytics: new RequestAnalytics({ enabled: false }) },
+    // The edge writes nothing (every mutation is the origin's), so there is nothing to pause.
+    maintenance: null,
   };
   return {
     deps,

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { AuditEventPage, NamedAuditEventRow } from '../../../db/repositories/audit-events';
+import { apiKeyUsageInput } from '../../../shared/api-key-usage';
 import {
   apiKeyCreateInput,
   apiKeyIdInput,
@@ -17,7 +18,6 @@ import {
   userListInput,
   userUpdateInput,
 } from '../../../shared/auth';
-import { apiKeyUsageInput } from '../../../shared/api-key-usage';
 import { invitationAcceptInput } from '../../../shared/organizations';
 import { pageOf } from '../../../shared/pagination';
 import { PlatformError } from '../../base/errors';

@@ -11,7 +11,7 @@ import {
 import { buildHealthReport } from '../../operations/health';
 import { runSelfTest } from '../../operations/self-test';
 import { buildSystemStatus } from '../../operations/status';
-import { platformProcedure, publicProcedure, roleProcedure, router } from '../trpc';
+import { edgeRoleProcedure, platformProcedure, publicProcedure, roleProcedure, router } from '../trpc';
 
 function toAnnotation(row: AnnotationRow): Annotation {
   return { id: Number(row.id), text: row.text, tags: row.tags, createdAt: row.created_at.toISOString() };
@@ -63,7 +63,8 @@ export const systemRouter = router({
         return toAnnotation(row);
       }),
 
-    list: roleProcedure('viewer', 'system:read')
+    /** Served at the edge as well: it reads the database alone. */
+    list: edgeRoleProcedure('viewer', 'system:read')
       .input(annotationListInput)
       .query(async ({ ctx, input }) => {
         const query = {
