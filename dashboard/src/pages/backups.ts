@@ -1,11 +1,14 @@
 import { client, describeError, holdsPlatformRole, type Me } from '../api';
-import { button, field, formatDate, formatNumber, h, openDialog, table } from '../dom';
+import { button, confirmAction, field, formatDate, formatNumber, h, openDialog, table } from '../dom';
+import { renderBackupSchedules } from './backup-schedules';
 import { openFormDialog } from './form-dialog';
 import { refresher, status } from './refresher';
 
 export function renderBackups(main: HTMLElement, me: Me): () => void {
-  // Restoring replaces data: a platform admin's, not an operator's (the server says the same).
+  // Restoring and deleting destroy data, and schedules decide what is kept: a platform admin's,
+  // not an operator's (the server says the same).
   const mayRestore = holdsPlatformRole(me, 'admin');
+  const schedules = renderBackupSchedules(mayRestore);
   const list = h('div');
   const message = h('p', { class: 'error', role: 'alert' });
   const create = button(
@@ -21,7 +24,13 @@ export function renderBackups(main: HTMLElement, me: Me): () => void {
     },
     { class: 'primary' },
   );
-  main.replaceChildren(h('h1', {}, 'Backups'), h('div', { class: 'toolbar' }, create), message, list);
+  main.replaceChildren(
+    h('h1', {}, 'Backups'),
+    h('div', { class: 'toolbar' }, create),
+    message,
+    list,
+    schedules.element,
+  );
 
   const backups = refresher(
     list,
@@ -40,26 +49,48 @@ export function renderBackups(main: HTMLElement, me: Me): () => void {
           {
             header: 'Actions',
             cell: (b) =>
-              b.status === 'succeeded'
-                ? h(
-                    'div',
-                    { class: 'row-actions' },
-                    button('Verify', () => void verify(b.id), {
-                      'aria-label': `Verify backup of ${formatDate(b.createdAt)}`,
-                    }),
-                    mayRestore &&
-                      button('Restore', () => restore(b.id, formatDate(b.createdAt)), {
-                        class: 'danger',
-                        'aria-label': `Restore backup of ${formatDate(b.createdAt)}`,
-                      }),
-                  )
-                : '',
+              h(
+                'div',
+                { class: 'row-actions' },
+                b.status === 'succeeded' &&
+                  button('Verify', () => void verify(b.id), {
+                    'aria-label': `Verify backup of ${formatDate(b.createdAt)}`,
+                  }),
+                b.status === 'succeeded' &&
+                  mayRestore &&
+                  button('Restore', () => restore(b.id, formatDate(b.createdAt)), {
+                    class: 'danger',
+                    'aria-label': `Restore backup of ${formatDate(b.createdAt)}`,
+                  }),
+                b.status !== 'running' &&
+                  mayRestore &&
+                  button('Delete', () => void remove(b.id, formatDate(b.createdAt)), {
+                    class: 'danger',
+                    'aria-label': `Delete backup of ${formatDate(b.createdAt)}`,
+                  }),
+              ),
           },
         ],
         page.items,
       ),
     3_000,
   );
+
+  /** Deletes a backup's archive and its row, once confirmed: there is no undo. */
+  async function remove(id: string, label: string) {
+    const sure = await confirmAction(
+      `Delete the backup of ${label}? Its archive is removed and cannot be restored afterwards.`,
+      'Delete backup',
+    );
+    if (!sure) return;
+    message.textContent = '';
+    try {
+      await client.devops.backups.delete.mutate({ id });
+      await backups.reload();
+    } catch (error) {
+      message.textContent = describeError(error);
+    }
+  }
 
   async function verify(id: string) {
     try {
@@ -153,5 +184,8 @@ export function renderBackups(main: HTMLElement, me: Me): () => void {
     });
   }
 
-  return backups.stop;
+  return () => {
+    backups.stop();
+    schedules.stop();
+  };
 }
