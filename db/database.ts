@@ -6,6 +6,7 @@ import type {
 } from './repositories/alert-states.table';
 import type { AlertNotificationsTable, AlertWebhooksTable } from './repositories/alert-webhooks.table';
 import type { AnnotationsTable } from './repositories/annotations.table';
+import type { ApiKeyVerificationsTable } from './repositories/api-key-verifications.table';
 import type { ApiKeysTable } from './repositories/api-keys.table';
 import type { AuditEventsTable } from './repositories/audit-events.table';
 import type { BackupSchedulesTable } from './repositories/backup-schedules.table';
@@ -46,6 +47,7 @@ export interface Database {
   sessions: SessionsTable;
   refresh_tokens: RefreshTokensTable;
   api_keys: ApiKeysTable;
+  api_key_verifications: ApiKeyVerificationsTable;
   signing_keys: SigningKeysTable;
   audit_events: AuditEventsTable;
   login_failures: LoginFailuresTable;

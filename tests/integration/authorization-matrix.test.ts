@@ -179,6 +179,7 @@ function inputs(): Record<string, unknown> {
     'auth.apiKeys.revoke': { id: a.key.id },
     'auth.apiKeys.rotate': { id: a.key.id },
     'auth.apiKeys.verify': { key: a.key.key },
+    'auth.apiKeys.usage': { id: a.key.id, range: '7d' },
     'auth.audit.list': { limit: 10 },
     'auth.audit.platform': { limit: 10 },
     'auth.keys.rotate': undefined,

@@ -7,7 +7,7 @@ import { withTimeout } from '../../base/rate-limit/limiter';
 import type { RateLimitStore } from '../../base/rate-limit/store';
 import type { ApiKeyCache, CachedKey } from './api-key-cache';
 import type { ApiKeyServiceLogger, VerifyCode, VerifyOptions, VerifyResult } from './api-key-types';
-import type { ApiKeyUsage } from './api-key-usage';
+import { type ApiKeyUsage, OUTCOME } from './api-key-usage';
 import { parseApiKey } from './secrets';
 
 export interface ApiKeyVerifierOptions {
@@ -43,7 +43,8 @@ export class ApiKeyVerifier {
   /**
    * Unkey's verification, in Unkey's order: unknown, malformed or revoked keys are NOT_FOUND;
    * then DISABLED (the key or its owner), EXPIRED, INSUFFICIENT_SCOPE, RATE_LIMITED (each named
-   * limit in turn), USAGE_EXCEEDED. Every outcome is counted by code.
+   * limit in turn), USAGE_EXCEEDED. Every outcome is counted by code, and, for a key of the
+   * caller's organization, against the key per minute (auth.apiKeys.usage).
    */
   async verify(key: string, options?: VerifyOptions): Promise<VerifyResult> {
     return this.check(key, options);
@@ -69,23 +70,21 @@ export class ApiKeyVerifier {
     entry: CachedKey | null,
     options: VerifyOptions | undefined,
   ): VerifyResult | Promise<VerifyResult> {
-    if (entry === null || entry.revoked) return this.count(NOT_FOUND);
+    if (entry === null) return this.count(NOT_FOUND);
+    // Another organization's key does not exist for this caller: nothing of it is spent or counted.
     if (options?.organizationId !== undefined && entry.organizationId !== options.organizationId)
       return this.count(NOT_FOUND);
-    if (!entry.usable) return this.count(refusal('DISABLED', entry));
     const clock = Date.now();
+    if (entry.revoked) return this.tally(NOT_FOUND, entry, OUTCOME.revoked, clock);
+    if (!entry.usable) return this.tally(refusal('DISABLED', entry), entry, OUTCOME.disabled, clock);
     const now = options?.now === undefined ? clock : options.now.getTime();
-    if (now >= entry.expiresAtMs) return this.count(refusal('EXPIRED', entry));
+    if (now >= entry.expiresAtMs) return this.tally(refusal('EXPIRED', entry), entry, OUTCOME.expired, clock);
     const scope = options?.scope;
     if (scope !== undefined && !entry.scopes.has(scope))
-      return this.count(refusal('INSUFFICIENT_SCOPE', entry));
-    if (entry.limits.length === 0 && !entry.limitedUses) {
-      this.usage.record(entry.id, clock);
-      return this.count(entry.valid);
-    }
-    return this.spend(entry, options?.now === undefined ? undefined : now).then((result) =>
-      this.count(result),
-    );
+      return this.tally(refusal('INSUFFICIENT_SCOPE', entry), entry, OUTCOME.insufficient_scope, clock);
+    if (entry.limits.length === 0 && !entry.limitedUses)
+      return this.tally(entry.valid, entry, OUTCOME.valid, clock);
+    return this.spend(entry, options?.now === undefined ? undefined : now);
   }
 
   private async spend(entry: CachedKey, now: number | undefined): Promise<VerifyResult> {
@@ -96,7 +95,13 @@ export class ApiKeyVerifier {
       // The store failed: a key's own limits fail open, like every policy but sign-in and refresh
       // (docs/security.md, "Rate limits"), so an outage of the store is not an outage of every keyed client.
       if (decision === null) continue;
-      if (!decision.allowed) return { ...refusal('RATE_LIMITED', entry), rateLimit: decision };
+      if (!decision.allowed)
+        return this.tally(
+          { ...refusal('RATE_LIMITED', entry), rateLimit: decision },
+          entry,
+          OUTCOME.rate_limited,
+          Date.now(),
+        );
       if (!tightest || decision.remaining < tightest.remaining) tightest = decision;
     }
     let remaining: number | null = null;
@@ -104,10 +109,14 @@ export class ApiKeyVerifier {
       // Always the database, never the cache: the count must hold across instances.
       remaining = await consumeApiKeyUse(this.options.database.db, entry.id);
       if (remaining === null)
-        return { ...refusal('USAGE_EXCEEDED', entry), remaining: 0, rateLimit: tightest };
+        return this.tally(
+          { ...refusal('USAGE_EXCEEDED', entry), remaining: 0, rateLimit: tightest },
+          entry,
+          OUTCOME.usage_exceeded,
+          Date.now(),
+        );
     }
-    this.usage.record(entry.id, Date.now());
-    return { ...entry.valid, remaining, rateLimit: tightest };
+    return this.tally({ ...entry.valid, remaining, rateLimit: tightest }, entry, OUTCOME.valid, Date.now());
   }
 
   /** One limit's decision, or null when the store failed or answered later than its timeout. */
@@ -132,6 +141,12 @@ export class ApiKeyVerifier {
       }
       return null;
     }
+  }
+
+  /** Counts the outcome against the key (per minute, in memory) and by code in the metric. */
+  private tally(result: VerifyResult, entry: CachedKey, outcome: number, at: number): VerifyResult {
+    this.usage.record(entry.id, outcome, at);
+    return this.count(result);
   }
 
   private count(result: VerifyResult): VerifyResult {

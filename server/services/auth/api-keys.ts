@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
 import type { Database } from '../../../db/database';
+import { sumApiKeyVerifications } from '../../../db/repositories/api-key-verifications';
 import {
   findApiKeyInOrganization,
   findOwnerInOrganization,
@@ -11,6 +12,14 @@ import {
   updateApiKey,
 } from '../../../db/repositories/api-keys';
 import type { ApiKeyRow } from '../../../db/repositories/api-keys.table';
+import {
+  API_KEY_USAGE_RANGES,
+  type ApiKeyOutcome,
+  type ApiKeyOutcomeCounts,
+  type ApiKeyUsageRange,
+  type ApiKeyUsage as ApiKeyUsageReport,
+  noOutcomes,
+} from '../../../shared/api-key-usage';
 import type { AuditActor, AuditLog } from '../../base/audit';
 import { type ChangeFeed, publishChange } from '../../base/change-feed';
 import { PlatformError } from '../../base/errors';
@@ -47,8 +56,10 @@ export interface ApiKeyServiceOptions {
   negativeCacheTtlMs?: number;
   /** Most keys of each cache (known and unknown). */
   maxCachedKeys?: number;
-  /** How often last_used_at is written. */
+  /** How often last_used_at and the per-minute verification counts are written. */
   usageFlushIntervalMs?: number;
+  /** How long per-minute verification counts are kept (auth.apiKeys.usage); 30 days by default. */
+  usageRetentionDays?: number;
   environment: ApiKeyEnvironment;
   logger?: ApiKeyServiceLogger;
 }
@@ -65,11 +76,15 @@ const MAX_GRACE_SECONDS = 30 * 86_400;
  */
 export class ApiKeyService {
   private readonly options: Required<
-    Pick<ApiKeyServiceOptions, 'cacheTtlMs' | 'negativeCacheTtlMs' | 'maxCachedKeys' | 'usageFlushIntervalMs'>
+    Pick<
+      ApiKeyServiceOptions,
+      'cacheTtlMs' | 'negativeCacheTtlMs' | 'maxCachedKeys' | 'usageFlushIntervalMs' | 'usageRetentionDays'
+    >
   > &
     ApiKeyServiceOptions;
   private readonly cache: ApiKeyCache;
-  private readonly usage: ApiKeyUsage;
+  /** Verification counts and last uses, written in batches. */
+  private readonly recorder: ApiKeyUsage;
   private readonly verifier: ApiKeyVerifier;
 
   constructor(options: ApiKeyServiceOptions) {
@@ -79,20 +94,21 @@ export class ApiKeyService {
       negativeCacheTtlMs: options.negativeCacheTtlMs ?? 5_000,
       maxCachedKeys: options.maxCachedKeys ?? 10_000,
       usageFlushIntervalMs: options.usageFlushIntervalMs ?? 5_000,
+      usageRetentionDays: options.usageRetentionDays ?? 30,
     };
     this.cache = new ApiKeyCache(this.options);
-    this.usage = new ApiKeyUsage(this.options);
-    this.verifier = new ApiKeyVerifier(this.options, this.cache, this.usage);
+    this.recorder = new ApiKeyUsage(this.options);
+    this.verifier = new ApiKeyVerifier(this.options, this.cache, this.recorder);
   }
 
-  /** Starts writing last_used_at every `usageFlushIntervalMs`. */
+  /** Starts writing last_used_at and verification counts every `usageFlushIntervalMs`. */
   start(): void {
-    this.usage.start();
+    this.recorder.start();
   }
 
   /** Stops the timer and writes the usage collected so far. */
   async stop(): Promise<void> {
-    await this.usage.stop();
+    await this.recorder.stop();
   }
 
   async create(actor: ApiKeyActor, input: CreateApiKeyInput): Promise<IssuedApiKey> {
@@ -271,6 +287,49 @@ export class ApiKeyService {
   }
 
   /**
+   * Verifications of one key of the actor's organization over `range`, bucket by bucket and by
+   * outcome, with its last use and uses left. This instance's counts are written first, so they
+   * are all in; other instances' are in up to their last flush (`usageFlushIntervalMs`).
+   */
+  async usage(actor: ApiKeyActor, id: string, range: ApiKeyUsageRange): Promise<ApiKeyUsageReport> {
+    await this.recorder
+      .flush()
+      .catch((error) =>
+        this.options.logger?.warn(
+          { err: { message: (error as Error).message } },
+          'could not record API key usage',
+        ),
+      );
+    const key = await this.get(actor, id);
+    const { spanSeconds, bucketSeconds } = API_KEY_USAGE_RANGES[range];
+    const bucketMs = bucketSeconds * 1000;
+    const last = Math.floor(Date.now() / bucketMs) * bucketMs;
+    const first = last - (spanSeconds / bucketSeconds - 1) * bucketMs;
+    const rows = await this.options.database.read((db) =>
+      sumApiKeyVerifications(db, key.id, { from: new Date(first), bucketSeconds }),
+    );
+    const buckets = new Map<number, ApiKeyOutcomeCounts>();
+    for (let start = first; start <= last; start += bucketMs) buckets.set(start, noOutcomes());
+    const totals = noOutcomes();
+    for (const row of rows) {
+      const outcome = row.outcome as ApiKeyOutcome;
+      const counts = buckets.get(row.bucket * 1000);
+      if (counts === undefined || !(outcome in totals)) continue;
+      counts[outcome] += row.count;
+      totals[outcome] += row.count;
+    }
+    return {
+      keyId: key.id,
+      range,
+      bucketSeconds,
+      buckets: [...buckets].map(([start, counts]) => ({ start: new Date(start).toISOString(), counts })),
+      totals,
+      lastUsedAt: key.lastUsedAt?.toISOString() ?? null,
+      remaining: key.remaining,
+    };
+  }
+
+  /**
    * Unkey's verification, in Unkey's order: unknown, malformed or revoked keys are NOT_FOUND;
    * then DISABLED (the key or its owner), EXPIRED, INSUFFICIENT_SCOPE, RATE_LIMITED (each named
    * limit in turn), USAGE_EXCEEDED. Every outcome is counted by code.
@@ -310,12 +369,12 @@ export class ApiKeyService {
 
   /** Writes the collected last uses in one statement. Called by the timer `start()` sets. */
   async flushUsage(): Promise<void> {
-    await this.usage.flush();
+    await this.recorder.flush();
   }
 
   private view(row: ApiKeyRow): ApiKeyView {
     // This instance's uses not yet flushed are newer than the row's.
-    const pending = this.usage.unflushed(row.id);
+    const pending = this.recorder.unflushed(row.id);
     const lastUsedAt =
       pending !== undefined && (row.last_used_at === null || pending > row.last_used_at.getTime())
         ? new Date(pending)

@@ -88,6 +88,14 @@ def api_keys(api, ctx):
     api.call("POST", f"{V1}/api-keys/verify", body={"key": "bc_live_nothing"}, expect=200)
     api.call("POST", f"{V1}/api-keys/verify", body={"key": created["key"], "scope": "no:such"}, expect=400)
 
+    # The verifications above, counted by outcome; an unknown range is refused.
+    _, usage = api.call("GET", f"{V1}/api-keys/{{id}}/usage", path=key_id, query={"range": "7d"}, expect=200)
+    if usage and (usage["totals"]["valid"] < 1 or usage["totals"]["insufficient_scope"] < 1):
+        api.fail(("GET", f"{V1}/api-keys/{{id}}/usage"),
+                 f"usage does not count the verifications above: {usage['totals']}")
+    api.call("GET", f"{V1}/api-keys/{{id}}/usage", path=key_id, query={"range": "1y"}, expect=400)
+    api.call("GET", f"{V1}/api-keys/{{id}}/usage", path={"id": UNKNOWN}, expect=404)
+
     _, rotated = api.call("POST", f"{V1}/api-keys/{{id}}/rotate", path=key_id,
                           body={"gracePeriodSeconds": 60}, expect=200)
     api.call("POST", f"{V1}/api-keys/{{id}}/rotate", path={"id": UNKNOWN}, expect=404)

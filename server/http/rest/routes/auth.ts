@@ -1,3 +1,4 @@
+import { apiKeyUsage } from '../../../../shared/api-key-usage';
 import {
   apiKeyPage,
   apiKeyVerification,
@@ -128,6 +129,17 @@ export const authRoutes = restRoutes({
     summary: 'Replace an API key by a new one with its settings; the old one works for a grace period',
     description: 'The new key is in this answer only. A revoked key, or one already rotated, answers 409.',
     output: rotatedApiKey,
+  },
+  'auth.apiKeys.usage': {
+    method: 'GET',
+    path: '/api-keys/{id}/usage',
+    summary: 'Verifications of an API key over time by outcome, its last use and uses left',
+    description:
+      '`range` is `24h` (hourly buckets, the default), `7d` (6-hour buckets) or `30d` (daily buckets). ' +
+      'Outcomes: `valid`, `rate_limited`, `usage_exceeded`, `insufficient_scope`, `expired`, ' +
+      '`disabled` (the key, its owner or its organization) and `revoked`. Counts reach the database ' +
+      'every few seconds from each instance. Operators: their own keys.',
+    output: apiKeyUsage,
   },
   'auth.apiKeys.verify': {
     method: 'POST',
