@@ -58,6 +58,13 @@ export function holdsPlatformRole(who: Me, minimum: 'operator' | 'admin'): boole
   return who.platformRole === 'admin' || (minimum === 'operator' && who.platformRole === 'operator');
 }
 
+const ROLE_RANK: Record<Me['role'], number> = { viewer: 0, operator: 1, admin: 2 };
+
+/** Whether the user's organization role is at least `minimum` (what the server's role policies ask). */
+export function holdsRole(who: Me, minimum: Me['role']): boolean {
+  return ROLE_RANK[who.role] >= ROLE_RANK[minimum];
+}
+
 /**
  * Whether the refresh cookie of an earlier visit still holds a session: the first call renews
  * the access token from it, or ends the session (and the page asks to sign in).

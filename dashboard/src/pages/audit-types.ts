@@ -54,6 +54,12 @@ export const AUDIT_EVENT_LABELS = {
   invitation_revoked: 'Invitation revoked',
   invitation_accepted: 'Invitation accepted',
   user_removed: 'User removed',
+  second_factor_enrolled: 'Second factor enrolled',
+  second_factor_verified: 'Second factor verified',
+  second_factor_removed: 'Second factor removed',
+  recovery_code_used: 'Recovery code used',
+  recovery_codes_regenerated: 'Recovery codes regenerated',
+  second_factor_requirement_changed: 'Second factor requirement changed',
 } satisfies Record<AuditEventType, string>;
 
 export function auditEventLabel(type: string): string {

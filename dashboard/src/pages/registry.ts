@@ -4,6 +4,7 @@ import { renderApiKeys } from './api-keys';
 import { renderAudit } from './audit';
 import { renderBackups } from './backups';
 import { renderDeployments } from './deployments';
+import { renderEnvironments } from './environments';
 import { renderOrganizations } from './organizations';
 import { renderOverview } from './overview';
 import { renderPerformance } from './performance';
@@ -38,6 +39,7 @@ export const pages: Page[] = [
   { id: 'overview', title: 'Overview', render: renderOverview },
   { id: 'api-keys', title: 'API keys', role: 'operator', render: renderApiKeys },
   { id: 'deployments', title: 'Deployments', render: renderDeployments },
+  { id: 'environments', title: 'Environments', render: renderEnvironments },
   { id: 'backups', title: 'Backups', platformRole: 'operator', render: renderBackups },
   { id: 'users', title: 'Users and sessions', render: renderUsers },
   { id: 'audit', title: 'Audit log', role: 'admin', render: renderAudit },
