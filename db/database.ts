@@ -17,6 +17,7 @@ import type { DeploymentsTable } from './repositories/deployments.table';
 import type { ConfigRevisionsTable, EnvironmentsTable } from './repositories/environments.table';
 import type { InvitationsTable } from './repositories/invitations.table';
 import type { LoginFailuresTable } from './repositories/login-failures.table';
+import type { MetricHistoryTable } from './repositories/metric-history.table';
 import type { OrganizationsTable } from './repositories/organizations.table';
 import type { PlatformSettingsTable } from './repositories/platform-settings.table';
 import type { RateLimitsTable } from './repositories/rate-limits.table';
@@ -52,6 +53,7 @@ export interface Database {
   audit_events: AuditEventsTable;
   login_failures: LoginFailuresTable;
   platform_settings: PlatformSettingsTable;
+  metric_history: MetricHistoryTable;
   alert_rules: AlertRulesTable;
   alert_states: AlertStatesTable;
   alert_history: AlertHistoryTable;

@@ -179,6 +179,11 @@ export const performanceCapacity = z.object({
   bottleneck: z.enum(['cpu', 'database']).nullable(),
   /** How many times today's throughput fits before the bottleneck saturates. */
   headroom: z.number().nullable(),
+  /** Null below `minimumRequestsToEstimate` requests in the window: `estimateReason` says so. */
   estimatedMaxRequestsPerSecond: z.number().nullable(),
+  requestsInWindow: z.number().nullable(),
+  minimumRequestsToEstimate: z.number(),
+  /** Why there is no estimate, e.g. `not enough traffic to estimate`; null when there is one. */
+  estimateReason: z.string().nullable(),
   notes: z.array(z.string()),
 });

@@ -8,6 +8,7 @@ import * as backups from './2026-11-29T01-00-00_backups';
 import * as deployments from './2026-11-29T02-00-00_deployments';
 import * as maintenance from './2026-11-29T03-00-00_maintenance';
 import * as platformScope from './2026-12-06T00-00-00_platform_scope';
+import * as metricHistory from './2026-12-07T00-00-00_metric_history';
 import * as apiKeyUsage from './2026-12-07T01-00-00_api_key_usage';
 import * as secondFactor from './2026-12-07T04-00-00_second_factor';
 
@@ -26,6 +27,7 @@ export const migrations: Record<string, Migration> = {
   '2026-11-29T02-00-00_deployments': deployments,
   '2026-11-29T03-00-00_maintenance': maintenance,
   '2026-12-06T00-00-00_platform_scope': platformScope,
+  '2026-12-07T00-00-00_metric_history': metricHistory,
   '2026-12-07T01-00-00_api_key_usage': apiKeyUsage,
   '2026-12-07T04-00-00_second_factor': secondFactor,
 };

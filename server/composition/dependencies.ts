@@ -43,6 +43,7 @@ import { MaintenanceMode } from '../services/devops/maintenance';
 import { maintenanceComponent } from '../services/devops/maintenance-component';
 import { RequestAnalytics } from '../services/performance/analytics';
 import { performanceComponent } from '../services/performance/component';
+import { MetricHistory } from '../services/performance/metric-history';
 import { QueryMonitor } from '../services/performance/query-monitor';
 import { ResourceSampler } from '../services/performance/resource-sampler';
 
@@ -135,7 +136,8 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
   initializer.register(authComponent(auth, rateLimiter, config, logger));
   initializer.register(rateLimitComponent(rateLimits, config));
   initializer.register(monitoringComponent(metrics, eventLoop));
-  initializer.register(performanceComponent({ sampler, queries, database, logger }));
+  const history = new MetricHistory({ analytics, database, logger });
+  initializer.register(performanceComponent({ sampler, history, queries, database, logger }));
   // Every request to a destination a user gave goes through this one policy (docs/outbound-requests.md).
   const outbound = createOutboundPolicy({
     allow: {
@@ -228,7 +230,7 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
     cache,
     cacheWarmers,
     cacheInvalidation,
-    performance: { analytics, queries, sampler },
+    performance: { analytics, queries, history, sampler },
     alerts,
     maintenance,
     devops: { environments, deployments, engine, backups },

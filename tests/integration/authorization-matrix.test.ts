@@ -201,6 +201,7 @@ function inputs(): Record<string, unknown> {
     'auth.invitations.accept': { token: 'x'.repeat(43), password: 'matrix-password-0123' },
     'performance.overview': undefined,
     'performance.routes': {},
+    'performance.history': { range: '15m' },
     'performance.procedure': { path: 'auth.login' },
     'performance.queries': {},
     'performance.explain': { fingerprint: 'unknown' },

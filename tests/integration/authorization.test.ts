@@ -283,6 +283,7 @@ function validInputs(): Record<string, unknown> {
     'auth.invitations.accept': { token: `bc_inv_${'A'.repeat(43)}`, password: 'planted-password-0123' },
     'performance.overview': undefined,
     'performance.routes': {},
+    'performance.history': { range: '15m' },
     // Every test app signs its users in through auth.login before this runs.
     'performance.procedure': { path: 'auth.login' },
     'performance.queries': {},

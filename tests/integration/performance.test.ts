@@ -107,7 +107,8 @@ describe('performance router', () => {
   });
 
   it('estimates capacity from measured costs', async () => {
-    for (let i = 0; i < 100; i++) await (await t.app.request('/api/trpc/system.info')).text();
+    // Past the traffic an estimate needs (MIN_REQUESTS_TO_ESTIMATE in the window).
+    for (let i = 0; i < 1_000; i++) await (await t.app.request('/api/trpc/system.info')).text();
     t.deps.performance.sampler.sample();
     const capacity = await read('performance.capacity');
     expect(capacity.throughput.requestsPerSecond).toBeGreaterThan(0);
@@ -116,6 +117,7 @@ describe('performance router', () => {
     expect(capacity.memory.rssBytes).toBeGreaterThan(0);
     expect(['cpu', 'database']).toContain(capacity.bottleneck);
     expect(capacity.headroom).toBeGreaterThan(0);
+    expect(capacity.estimateReason).toBeNull();
   });
 
   it('shows the cache figures, with the API-key verification cache among its sources', async () => {

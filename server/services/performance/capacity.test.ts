@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { estimateCapacity } from './capacity';
+import { estimateCapacity, MIN_REQUESTS_TO_ESTIMATE } from './capacity';
 import { type ResourceSample, ResourceSampler, ratesBetween } from './resource-sampler';
 
 function sample(over: Partial<ResourceSample>): ResourceSample {
@@ -54,6 +54,30 @@ describe('capacity', () => {
     expect(report.bottleneck).toBe('database');
     expect(report.estimatedMaxRequestsPerSecond).toBeCloseTo(133.33, 1);
     expect(report.headroom).toBeCloseTo(1.333, 2);
+  });
+
+  it('refuses to estimate from too little traffic, where idle work would pass for the cost of requests', () => {
+    // 60 requests in a minute with a tenth of a core busy with background work: 600 req/s "maximum".
+    const to = sample({ at: 60_000, cpuSeconds: 6, requests: 60, queryMs: 600 });
+    const report = estimateCapacity({
+      rates: ratesBetween(sample({}), to),
+      pool: { total: 1, idle: 1, waiting: 0, max: 10 },
+      latest: to,
+      memoryLimitBytes: null,
+    });
+    expect(report.requestsInWindow).toBe(60);
+    expect(report.minimumRequestsToEstimate).toBe(MIN_REQUESTS_TO_ESTIMATE);
+    expect(report).toMatchObject({
+      estimatedMaxRequestsPerSecond: null,
+      headroom: null,
+      bottleneck: null,
+      estimateReason: 'not enough traffic to estimate',
+    });
+    expect(report.resources.map((r) => r.saturationRequestsPerSecond)).toEqual([null, null, null]);
+    // What was measured is still reported.
+    expect(report.throughput.requestsPerSecond).toBe(1);
+    expect(report.cpu.utilization).toBeCloseTo(0.1);
+    expect(report.notes[0]).toMatch(/^not enough traffic to estimate: 60 requests in the last 60 s/);
   });
 
   it('says why it cannot estimate yet, rather than inventing figures', () => {

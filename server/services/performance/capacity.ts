@@ -1,6 +1,17 @@
 import type { PoolStats } from '../../../db/connect';
 import type { ResourceRates, ResourceSample } from './resource-sampler';
 
+/**
+ * Requests the window must hold before capacity is estimated. Idle work (scrapes, the sampler,
+ * alert evaluation, timers) costs CPU and query time whatever the traffic; divided by a trickle
+ * of requests it makes each look expensive, and an instance that serves thousands a second was
+ * "estimated" at 62. From a thousand requests a minute (~17/s) the requests' own cost dominates.
+ */
+export const MIN_REQUESTS_TO_ESTIMATE = 1_000;
+
+/** Why `estimatedMaxRequestsPerSecond` is null with enough samples: too few requests to trust. */
+export const NOT_ENOUGH_TRAFFIC = 'not enough traffic to estimate';
+
 /** What capacity is computed from: measured rates and the current state of pool and memory. */
 export interface CapacityInput {
   /** Rates over the measuring window; null until two samples exist. */
@@ -32,6 +43,12 @@ export interface CapacityReport {
   bottleneck: 'cpu' | 'database' | null;
   headroom: number | null;
   estimatedMaxRequestsPerSecond: number | null;
+  /** Requests in the window; null until two samples exist. */
+  requestsInWindow: number | null;
+  /** Requests the window must hold before saturation, headroom and maximum are estimated. */
+  minimumRequestsToEstimate: number;
+  /** Why there is no estimate (`not enough traffic to estimate`, or too few samples); null with one. */
+  estimateReason: string | null;
   notes: string[];
 }
 
@@ -41,20 +58,34 @@ export interface CapacityReport {
  * The database bound is the pool: each request holds connections for `busy / rps` seconds on
  * average, so `max` connections saturate at `max / (busy / rps)` requests a second. Headroom is
  * the lower bound over today's throughput. Memory has no per-request cost model; it is reported
- * as utilisation of its limit.
+ * as utilisation of its limit. Below `MIN_REQUESTS_TO_ESTIMATE` requests in the window nothing
+ * is extrapolated: saturation points, bottleneck, headroom and maximum are null, and
+ * `estimateReason` says why.
  */
 export function estimateCapacity({ rates, pool, latest, memoryLimitBytes }: CapacityInput): CapacityReport {
   const notes: string[] = [];
   const rps = rates?.requestsPerSecond ?? null;
+  const requestsInWindow = rates ? Math.round(rates.requestsPerSecond * rates.seconds) : null;
+  const enoughTraffic = requestsInWindow !== null && requestsInWindow >= MIN_REQUESTS_TO_ESTIMATE;
   const cpuPerRequest = rates?.cpuSecondsPerRequest ?? null;
-  const cpuSaturation = cpuPerRequest && cpuPerRequest > 0 ? 1 / cpuPerRequest : null;
+  const cpuSaturation = enoughTraffic && cpuPerRequest && cpuPerRequest > 0 ? 1 / cpuPerRequest : null;
   const busy = rates?.databaseBusyConnections ?? null;
   const dbSecondsPerRequest = busy !== null && rps && rps > 0 ? busy / rps : null;
-  const dbSaturation = dbSecondsPerRequest && dbSecondsPerRequest > 0 ? pool.max / dbSecondsPerRequest : null;
+  const dbSaturation =
+    enoughTraffic && dbSecondsPerRequest && dbSecondsPerRequest > 0 ? pool.max / dbSecondsPerRequest : null;
   const inUse = pool.total - pool.idle;
 
-  if (!rates) notes.push('not enough samples yet: capacity needs two samples some seconds apart');
-  else if (!rps) notes.push('no requests in the window: per-request costs are unknown');
+  let estimateReason: string | null = null;
+  if (!rates) {
+    estimateReason = 'not enough samples yet';
+    notes.push('not enough samples yet: capacity needs two samples some seconds apart');
+  } else if (!enoughTraffic) {
+    estimateReason = NOT_ENOUGH_TRAFFIC;
+    notes.push(
+      `${NOT_ENOUGH_TRAFFIC}: ${requestsInWindow} requests in the last ${Math.round(rates.seconds)} s, ` +
+        `at least ${MIN_REQUESTS_TO_ESTIMATE} are needed before idle work stops dominating the cost per request`,
+    );
+  }
   if (rates && rates.eventLoopUtilization === null)
     notes.push('this runtime does not report event-loop utilisation; CPU utilisation stands in for it');
 
@@ -102,6 +133,9 @@ export function estimateCapacity({ rates, pool, latest, memoryLimitBytes }: Capa
     bottleneck: first?.resource ?? null,
     headroom: first && rps ? first.saturationRequestsPerSecond / rps : null,
     estimatedMaxRequestsPerSecond: first?.saturationRequestsPerSecond ?? null,
+    requestsInWindow,
+    minimumRequestsToEstimate: MIN_REQUESTS_TO_ESTIMATE,
+    estimateReason: first ? null : (estimateReason ?? 'no resource has a measured cost per request'),
     notes,
   };
 }

@@ -2,12 +2,14 @@ import type { PlatformDatabase } from '../../../db/connect';
 import { selectProbe } from '../../../db/probe';
 import type { Component } from '../../base/initializer';
 import type { Logger } from '../../base/logger';
+import type { MetricHistory } from './metric-history';
 import { readPgStatStatements } from './pg-stat-statements';
 import type { QueryMonitor } from './query-monitor';
 import type { ResourceSampler } from './resource-sampler';
 
 export interface PerformanceComponentOptions {
   sampler: ResourceSampler;
+  history: MetricHistory;
   queries: QueryMonitor;
   database: PlatformDatabase;
   logger: Logger;
@@ -15,12 +17,13 @@ export interface PerformanceComponentOptions {
 
 /**
  * The performance figures that need starting: the resource sampler (capacity, memory growth),
- * and pg_stat_statements, created once at start where the server offers it, so that reading
+ * the request history's flush timer (stopping stores the minute still running), and pg_stat_statements, created once at start where the server offers it, so that reading
  * it later never needs more than read access. Not critical: without it the platform is blind,
  * not broken.
  */
 export function performanceComponent({
   sampler,
+  history,
   queries,
   database,
   logger,
@@ -31,11 +34,13 @@ export function performanceComponent({
     critical: false,
     async start() {
       sampler.start();
+      history.start();
       const report = await readPgStatStatements(database, { limit: 1, createExtension: true });
       if (!report.available) logger.info({ reason: report.reason }, 'pg_stat_statements unavailable');
     },
     async stop() {
       sampler.stop();
+      await history.stop();
     },
     selfTests: [
       {

@@ -129,7 +129,13 @@ export class LatencyHistogram {
         }
       }
     }
-    return { indexes, counts, sumSeconds: this.sumSeconds, minSeconds: this.min, maxSeconds: this.maxSeconds };
+    return {
+      indexes,
+      counts,
+      sumSeconds: this.sumSeconds,
+      minSeconds: this.min,
+      maxSeconds: this.maxSeconds,
+    };
   }
 
   /**

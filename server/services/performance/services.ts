@@ -1,4 +1,5 @@
 import type { RequestAnalytics } from './analytics';
+import type { MetricHistory } from './metric-history';
 import type { QueryMonitor } from './query-monitor';
 import type { ResourceSampler } from './resource-sampler';
 
@@ -6,5 +7,6 @@ import type { ResourceSampler } from './resource-sampler';
 export interface PerformanceServices {
   analytics: RequestAnalytics;
   queries: QueryMonitor;
+  history: MetricHistory;
   sampler: ResourceSampler;
 }

@@ -14,6 +14,7 @@ import {
   performanceRoutes as performanceRoutesOutput,
 } from '../../../../shared/performance';
 import { cacheInvalidated, cacheStats, cacheWarmResults } from '../../../../shared/performance-cache';
+import { performanceHistory } from '../../../../shared/performance-history';
 import { performanceQueries, queryPlan } from '../../../../shared/performance-queries';
 import { restRoutes } from '../route';
 
@@ -45,6 +46,17 @@ export const performanceRoutes = restRoutes({
     summary: 'One procedure’s traffic figures, by its tRPC path (e.g. `system.info`)',
     description: `404 when the procedure has not been called since the instance started. ${FIGURES}`,
     output: analyticsSeries,
+  },
+  'performance.history': {
+    method: 'GET',
+    path: '/performance/history',
+    summary: 'Requests, 4xx, 5xx and latency percentiles per minute over the last 15 min, 1 h, 6 h or 24 h',
+    description:
+      'Every route together, or one route template (`route`) or procedure path (`procedure`). Minutes of ' +
+      'every instance are summed (latency percentiles from the merged histograms); rates are per second; ' +
+      'a minute without requests has null rates and percentiles. The last point is the minute still ' +
+      'running (`partial`). Minutes are kept for 24 hours.',
+    output: performanceHistory,
   },
   'performance.queries': {
     method: 'GET',
@@ -103,7 +115,9 @@ export const performanceRoutes = restRoutes({
     description:
       'Utilisations are shares from 0 to 1. `headroom` is how many times today’s throughput fits before ' +
       '`bottleneck` saturates. Figures that need two resource samples or some traffic are null until then; ' +
-      '`notes` says why.',
+      '`notes` says why. Saturation, bottleneck, headroom and the estimated maximum need ' +
+      '`minimumRequestsToEstimate` requests in the window: below it they are null and `estimateReason` ' +
+      'is `not enough traffic to estimate`.',
     output: performanceCapacity,
   },
   'performance.alerts.list': {
