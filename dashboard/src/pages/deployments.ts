@@ -1,22 +1,44 @@
-import { client, describeError } from '../api';
+import { client, describeError, holdsRole, type Me } from '../api';
 import { button, field, formatDate, h, table } from '../dom';
+import { openDeploymentForm } from './deployment-form';
 import { openFormDialog } from './form-dialog';
 import { refresher, status } from './refresher';
 
 type Action = 'approve' | 'promote' | 'abort';
 
-export function renderDeployments(main: HTMLElement): () => void {
+type Deployment = Awaited<ReturnType<typeof client.devops.deployments.get.query>>;
+
+/**
+ * Deployments: everyone in the organization follows them; operators start them (the form in
+ * deployment-form.ts) and steer them (approve, promote, abort, roll back), as the server allows.
+ */
+export function renderDeployments(main: HTMLElement, me: Me): () => void {
+  const maySteer = holdsRole(me, 'operator');
   const list = h('div');
   const detail = h('section', { 'aria-label': 'Selected deployment', 'aria-live': 'polite' });
   const message = h('p', { class: 'error', role: 'alert' });
-  main.replaceChildren(h('h1', {}, 'Deployments'), message, list, detail);
+  let earlier: Awaited<ReturnType<typeof client.devops.deployments.list.query>>['items'] = [];
+  const start = button('Start deployment', () => openDeploymentForm(earlier, started), { class: 'primary' });
+  main.replaceChildren(
+    h('h1', {}, 'Deployments'),
+    maySteer ? h('div', { class: 'toolbar' }, start) : '',
+    message,
+    list,
+    detail,
+  );
   let shown: { stop: () => void; reload: () => Promise<void> } | undefined;
+
+  function started(id: string) {
+    void deployments.reload();
+    select(id);
+  }
 
   const deployments = refresher(
     list,
     () => client.devops.deployments.list.query({ limit: 50 }),
-    (page) =>
-      table(
+    (page) => {
+      earlier = page.items;
+      return table(
         'Deployments, newest first',
         [
           { header: 'Service', cell: (d) => d.service },
@@ -35,7 +57,8 @@ export function renderDeployments(main: HTMLElement): () => void {
           },
         ],
         page.items,
-      ),
+      );
+    },
     2_000,
   );
 
@@ -83,7 +106,6 @@ export function renderDeployments(main: HTMLElement): () => void {
     dialog.addEventListener('close', () => void Promise.all([deployments.reload(), shown?.reload()]));
   }
 
-  type Deployment = Awaited<ReturnType<typeof client.devops.deployments.get.query>>;
   function drawDetail(d: Deployment): Node {
     const measurements = d.stepState.measurements ?? [];
     const active = d.status === 'progressing' || d.status === 'paused' || d.status === 'pending';
@@ -92,7 +114,7 @@ export function renderDeployments(main: HTMLElement): () => void {
       { class: 'detail', 'data-testid': 'deployment-detail' },
       h('h2', {}, `${d.service} ${d.version} → ${d.environment}`),
       h('p', {}, 'Status: ', status(d.status), d.pausedReason ? ` (${d.pausedReason})` : ''),
-      active
+      active && maySteer
         ? h(
             'div',
             { class: 'toolbar' },
@@ -101,7 +123,7 @@ export function renderDeployments(main: HTMLElement): () => void {
             button('Abort', () => void act('abort', d.id, d.currentStep), { class: 'danger' }),
           )
         : null,
-      d.status === 'promoted' || d.status === 'failed'
+      maySteer && (d.status === 'promoted' || d.status === 'failed')
         ? h(
             'div',
             { class: 'toolbar' },
@@ -115,7 +137,7 @@ export function renderDeployments(main: HTMLElement): () => void {
           h(
             'li',
             { 'aria-current': index === d.currentStep && active ? 'step' : undefined },
-            JSON.stringify(step),
+            describeStep(step),
           ),
         ),
       ),
@@ -136,4 +158,26 @@ export function renderDeployments(main: HTMLElement): () => void {
     deployments.stop();
     shown?.stop();
   };
+}
+
+/** A plan step in words. */
+function describeStep(step: Deployment['plan'][number]): string {
+  switch (step.kind) {
+    case 'prepare':
+      return 'Prepare the new version';
+    case 'setWeight':
+      return `Send ${step.weight} % of traffic to the new version`;
+    case 'scale':
+      return `Replace replicas: ${step.updated} of ${step.total} updated`;
+    case 'pause':
+      return step.durationSeconds === null
+        ? 'Pause until approved'
+        : `Pause ${step.durationSeconds} s${step.purpose === 'pause' ? '' : ` (${step.purpose === 'betweenBatches' ? 'between batches' : 'before scaling the old version down'})`}`;
+    case 'analysis':
+      return `Analyse ${step.analysis.metrics.map((m) => m.name).join(', ')} (${step.analysis.count} × every ${step.analysis.intervalSeconds} s)`;
+    case 'gate':
+      return `Wait for approval: ${step.name}`;
+    case 'promote':
+      return 'Promote: all traffic to the new version';
+  }
 }
