@@ -25,6 +25,11 @@ def figures(api):
              query={"kind": "procedure", "sort": "p99", "order": "asc", "minRequests": 1, "limit": 5},
              expect=200)
     api.call("GET", f"{V1}/performance/routes", query={"limit": 501}, expect=400)
+    api.call("GET", f"{V1}/performance/history", expect=200)
+    api.call("GET", f"{V1}/performance/history", query={"range": "15m", "procedure": "performance.overview"},
+             expect=200)
+    api.call("GET", f"{V1}/performance/history", query={"range": "2d"}, expect=400)
+    api.call("GET", f"{V1}/performance/history", key=False, expect=401)
     # The overview calls above are recorded under their procedure's path.
     template = f"{V1}/performance/procedures/{{path}}"
     api.call("GET", template, path={"path": "performance.overview"}, expect=200)
