@@ -4,6 +4,7 @@ import { describeError, isSignedIn, logout, type Me, resumeSession, whenSignedOu
 import { button, h } from './dom';
 import { renderAccept } from './pages/accept';
 import { renderLogin } from './pages/login';
+import { maintenanceBanner } from './pages/maintenance-banner';
 import { type Page, pages, refusal } from './pages/registry';
 
 const app = document.getElementById('app')!;
@@ -103,11 +104,14 @@ function drawDashboard(me: Me): void {
     // The session's end (whenSignedOut) brings back the login page, even if the server is away.
     button('Sign out', () => void logout().catch(() => {})),
   );
+  const maintenance = maintenanceBanner();
   replaceApp(
     h('a', { href: '#main', class: 'skip' }, 'Skip to content'),
     header,
+    maintenance.element,
     h('div', { class: 'layout' }, nav, main),
   );
+  leavePage = maintenance.stop;
   document.title = `${page.title} · Beauty Crafter Platform`;
   const refused = refusal(page, me);
   if (refused) {
@@ -118,7 +122,11 @@ function drawDashboard(me: Me): void {
     );
     return;
   }
-  leavePage = page.render(main, me);
+  const leaveContent = page.render(main, me);
+  leavePage = () => {
+    maintenance.stop();
+    leaveContent();
+  };
 }
 
 window.addEventListener('hashchange', () => {

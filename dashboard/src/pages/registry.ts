@@ -5,6 +5,7 @@ import { renderAudit } from './audit';
 import { renderBackups } from './backups';
 import { renderDeployments } from './deployments';
 import { renderEnvironments } from './environments';
+import { renderMaintenance } from './maintenance';
 import { renderOrganizations } from './organizations';
 import { renderOverview } from './overview';
 import { renderPerformance } from './performance';
@@ -45,5 +46,6 @@ export const pages: Page[] = [
   { id: 'audit', title: 'Audit log', role: 'admin', render: renderAudit },
   { id: 'performance', title: 'Performance', platformRole: 'operator', render: renderPerformance },
   { id: 'alerts', title: 'Alerts', platformRole: 'operator', render: renderAlerts },
+  { id: 'maintenance', title: 'Maintenance', platformRole: 'operator', render: renderMaintenance },
   { id: 'organizations', title: 'Organizations', platformRole: 'admin', render: renderOrganizations },
 ];
