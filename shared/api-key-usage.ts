@@ -1,29 +1,12 @@
 import { z } from 'zod';
+import { API_KEY_OUTCOMES, type ApiKeyOutcome } from './api-key-constants';
 
-/**
- * What a verification of an existing key ended in, as Unkey's dashboard breaks usage down:
- * `disabled` covers a disabled key, a disabled owner and a suspended organization (all answer
- * DISABLED), `revoked` a key revoked or past its rotation's grace period (answered NOT_FOUND).
- * Malformed and unknown keys belong to no key and are counted by the metric only.
- */
-export const API_KEY_OUTCOMES = [
-  'valid',
-  'rate_limited',
-  'usage_exceeded',
-  'insufficient_scope',
-  'expired',
-  'disabled',
-  'revoked',
-] as const;
-export type ApiKeyOutcome = (typeof API_KEY_OUTCOMES)[number];
-
-/** The time ranges usage is shown over, each with the width of its buckets. */
-export const API_KEY_USAGE_RANGES = {
-  '24h': { spanSeconds: 86_400, bucketSeconds: 3_600 },
-  '7d': { spanSeconds: 7 * 86_400, bucketSeconds: 6 * 3_600 },
-  '30d': { spanSeconds: 30 * 86_400, bucketSeconds: 86_400 },
-} as const;
-export type ApiKeyUsageRange = keyof typeof API_KEY_USAGE_RANGES;
+export {
+  API_KEY_OUTCOMES,
+  API_KEY_USAGE_RANGES,
+  type ApiKeyOutcome,
+  type ApiKeyUsageRange,
+} from './api-key-constants';
 
 /** `auth.apiKeys.usage`: one key of your organization, over the last 24 hours, 7 or 30 days. */
 export const apiKeyUsageInput = z.object({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { API_KEY_SCOPES } from './api-key-constants';
 import { pageSchema } from './pagination';
 
 /** Roles, weakest first: each can do what the ones before it can. */
@@ -15,20 +16,7 @@ export const PLATFORM_ROLES = ['operator', 'admin'] as const;
 export const platformRole = z.enum(PLATFORM_ROLES);
 export type PlatformRole = z.infer<typeof platformRole>;
 
-/**
- * What an API key may be allowed to do. A key never does more than its owner's role allows:
- * a procedure needs both the scope on the key and the minimum role on its owner.
- */
-export const API_KEY_SCOPES = [
-  'system:read',
-  'system:write',
-  'auth:read',
-  'auth:write',
-  'devops:read',
-  'devops:write',
-  'performance:read',
-  'performance:write',
-] as const;
+export { API_KEY_SCOPES };
 export const apiKeyScope = z.enum(API_KEY_SCOPES);
 export type ApiKeyScope = z.infer<typeof apiKeyScope>;
 

@@ -1,7 +1,10 @@
-import { client, describeError } from '../api';
-import { button, confirmAction, field, formatDate, h, openDialog, table } from '../dom';
+import { client, describeError, type Me } from '../api';
+import { button, confirmAction, field, formatDate, h, table } from '../dom';
+import { apiKeySettingsFields } from './api-key-form';
+import { renderApiKeyPage } from './api-key-page';
 import { openFormDialog } from './form-dialog';
 import { refresher, status } from './refresher';
+import { showApiKey } from './shown-once';
 
 /** Grace periods offered when rotating, in seconds. */
 const GRACE_PERIODS: [number, string][] = [
@@ -11,25 +14,31 @@ const GRACE_PERIODS: [number, string][] = [
   [7 * 86_400, 'seven days'],
 ];
 
-/** The key itself exists only in the answer that issued it: the server keeps its hash. */
-function showNewKey(title: string, name: string, key: string): void {
-  openDialog(
-    title,
-    h('p', {}, 'Copy it now: it is shown only once.'),
-    h('p', {}, 'Name: ', h('strong', {}, name)),
-    h('code', { class: 'secret', 'data-testid': 'new-api-key' }, key),
-  );
-}
+/** The keys of the organization, a form to create one, and (`#/api-keys?id=…`) one key's page. */
+export function renderApiKeys(main: HTMLElement, me: Me): () => void {
+  const id = new URLSearchParams(window.location.hash.split('?', 2)[1] ?? '').get('id');
+  if (id) return renderApiKeyPage(main, me, id);
 
-export function renderApiKeys(main: HTMLElement): () => void {
   const list = h('div');
   const message = h('p', { class: 'error', role: 'alert' });
   const name = h('input', { id: 'api-key-name', name: 'name', required: true, maxlength: '100' });
+  const environment = h(
+    'select',
+    { id: 'api-key-environment', name: 'environment' },
+    h('option', { value: 'live' }, 'live (bc_live_…)'),
+    h('option', { value: 'test' }, 'test (bc_test_…)'),
+  );
+  let settings = apiKeySettingsFields('new-key', me);
+  const settingsBox = h('div', { class: 'key-form-settings' }, ...settings.fields);
   const form = h(
     'form',
-    { class: 'inline-form', 'aria-label': 'Create an API key' },
-    h('label', { for: 'api-key-name' }, 'Name'),
-    name,
+    { class: 'key-form', 'aria-label': 'Create an API key' },
+    h('h2', {}, 'Create an API key'),
+    field('Name', name),
+    field('Environment', environment, {
+      hint: 'Part of the key itself: a test key is told apart at a glance.',
+    }),
+    settingsBox,
     h('button', { type: 'submit', class: 'primary' }, 'Create key'),
   );
   main.replaceChildren(h('h1', {}, 'API keys'), form, message, list);
@@ -41,9 +50,12 @@ export function renderApiKeys(main: HTMLElement): () => void {
       table(
         'API keys',
         [
-          { header: 'Name', cell: (key) => key.name },
+          {
+            header: 'Name',
+            cell: (key) => h('a', { href: `#/api-keys?id=${encodeURIComponent(key.id)}` }, key.name),
+          },
           { header: 'Prefix', cell: (key) => h('code', {}, key.prefix) },
-          { header: 'Scopes', cell: (key) => key.scopes.join(', ') || 'all of the owner' },
+          { header: 'Scopes', cell: (key) => key.scopes.join(', ') || 'none' },
           { header: 'Created', cell: (key) => formatDate(key.createdAt) },
           { header: 'Last used', cell: (key) => formatDate(key.lastUsedAt) },
           {
@@ -111,7 +123,7 @@ export function renderApiKeys(main: HTMLElement): () => void {
     dialog.addEventListener('close', () => {
       if (!issued) return;
       message.textContent = '';
-      showNewKey('Your rotated API key', issued.name, issued.key);
+      showApiKey('Your rotated API key', issued.name, issued.key);
       void keys.reload();
     });
   }
@@ -120,10 +132,17 @@ export function renderApiKeys(main: HTMLElement): () => void {
     event.preventDefault();
     message.textContent = '';
     client.auth.apiKeys.create
-      .mutate({ name: name.value })
+      .mutate({
+        name: name.value,
+        environment: environment.value === 'test' ? 'test' : 'live',
+        ...settings.read(),
+      })
       .then(async (created) => {
+        // A fresh form: nothing of this key's settings carries over to the next.
         name.value = '';
-        showNewKey('Your new API key', created.apiKey.name, created.key);
+        settings = apiKeySettingsFields('new-key', me);
+        settingsBox.replaceChildren(...settings.fields);
+        showApiKey('Your new API key', created.apiKey.name, created.key);
         await keys.reload();
       })
       .catch((error) => {
