@@ -19,6 +19,31 @@ export interface SessionTokens {
   session?: { id: string; expiresAt: string };
 }
 
+/** The challenge `auth.login` answers when a second step follows the password. */
+export interface SecondFactorChallenge {
+  challenge: string;
+  /** verify: send a code (auth.secondFactor.verify); enrol: enrol a factor first (auth.secondFactor.enrolment). */
+  purpose: 'verify' | 'enrol';
+  expiresAt: string;
+  methods: ('totp' | 'recovery_code')[];
+}
+
+/**
+ * Thrown by `login` for a user who signs in in two steps: take the second step with
+ * `challenge`, then hand its tokens to `AuthSession.completeSignIn`.
+ */
+export class SecondFactorRequiredError extends Error {
+  override name = 'SecondFactorRequiredError';
+
+  constructor(readonly challenge: SecondFactorChallenge) {
+    super(
+      challenge.purpose === 'enrol'
+        ? 'your organization requires a second factor: enrol one to sign in'
+        : 'enter the code of your authenticator app (or a recovery code)',
+    );
+  }
+}
+
 /** The calls a session makes to the platform; the client builds them over its own HTTP link. */
 export interface AuthTransport {
   login(credentials: { email: string; password: string }): Promise<SessionTokens>;
@@ -115,6 +140,11 @@ export class AuthSession {
     const issued = await this.options.transport.login(credentials);
     await this.accept(issued);
     return { ...issued };
+  }
+
+  /** Takes the tokens of a sign-in's second step (see `SecondFactorRequiredError`), as `login` would. */
+  async completeSignIn(issued: SessionTokens): Promise<void> {
+    await this.accept(issued);
   }
 
   /** Uses tokens kept from before (e.g. loaded from storage); onTokens is not called for them. */

@@ -1,5 +1,11 @@
 import { createTRPCClient, httpBatchLink, httpLink, type TRPCClient } from '@trpc/client';
-import { AuthSession, type AuthTransport, type SessionCredentials, type SessionTokens } from './auth-session';
+import {
+  AuthSession,
+  type AuthTransport,
+  SecondFactorRequiredError,
+  type SessionCredentials,
+  type SessionTokens,
+} from './auth-session';
 import { callLink } from './call-link';
 import type { PlatformClientError } from './errors';
 import { type FetchLike, platformFetch } from './fetch';
@@ -145,7 +151,11 @@ function authTransport(
     ],
   }).auth;
   return {
-    login: async (credentials) => tokensOf(await auth.login.mutate(credentials)),
+    login: async (credentials) => {
+      const answer = await auth.login.mutate(credentials);
+      if ('secondFactor' in answer) throw new SecondFactorRequiredError(answer.secondFactor);
+      return tokensOf(answer);
+    },
     // Browsers send no token: the server reads the HttpOnly cookie instead.
     refresh: async (refreshToken) =>
       tokensOf(await auth.refresh.mutate(refreshToken === null ? undefined : { refreshToken })),

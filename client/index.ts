@@ -1,5 +1,11 @@
 export { TRPCClientError } from '@trpc/client';
-export type { AuthSession, SessionCredentials, SessionTokens } from './auth-session';
+export {
+  type AuthSession,
+  type SecondFactorChallenge,
+  SecondFactorRequiredError,
+  type SessionCredentials,
+  type SessionTokens,
+} from './auth-session';
 export type { CallContext } from './call-link';
 export { type ClientOptions, createClient, type PlatformClient, sessionOf } from './client';
 export {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { API_KEY_SCOPES } from './api-key-constants';
 import { pageSchema } from './pagination';
+import { secondFactorChallenge } from './second-factor';
 
 /** Roles, weakest first: each can do what the ones before it can. */
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
@@ -77,6 +78,12 @@ export const AUDIT_EVENT_TYPES = [
   'invitation_revoked',
   'invitation_accepted',
   'user_removed',
+  'second_factor_enrolled',
+  'second_factor_verified',
+  'second_factor_removed',
+  'recovery_code_used',
+  'recovery_codes_regenerated',
+  'second_factor_requirement_changed',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 export const auditEventType = z.enum(AUDIT_EVENT_TYPES);
@@ -271,8 +278,14 @@ export const issuedTokens = z.object({
   session: z.object({ id: z.string(), expiresAt: dateTime }),
 });
 
-/** `auth.login`: the tokens of a new session, and who signed in. */
-export const loginResult = issuedTokens.extend({ user: userView });
+/** The tokens of a new session, and who signed in. */
+export const signedIn = issuedTokens.extend({ user: userView });
+
+/**
+ * `auth.login`: the tokens of a new session, or, for a user with a second factor (or whose
+ * organization requires one), the challenge of the second step (shared/second-factor.ts).
+ */
+export const loginResult = z.union([signedIn, secondFactorChallenge]);
 
 /** `auth.users.list`. */
 export const userPage = pageSchema(userView);

@@ -20,9 +20,18 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/**
+ * Finer reasons a refusal may carry beside its code (`reason` in the error body, `data.reason`
+ * over tRPC). Stable like the codes:
+ * - SECOND_FACTOR_REQUIRED: the session was opened without a second factor and this needs one
+ *   (sign in again with it, after enrolling one if need be).
+ */
+export const ERROR_REASONS = ['SECOND_FACTOR_REQUIRED'] as const;
+export type ErrorReason = (typeof ERROR_REASONS)[number];
+
 /** The one error body of plain HTTP routes. Never carries stack traces, SQL, tokens or keys. */
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string; requestId: string };
+  error: { code: ErrorCode; message: string; requestId: string; reason?: ErrorReason | null };
 }
 
 export function statusOf(code: ErrorCode): number {

@@ -131,6 +131,19 @@ export async function insertChallenge(
     .executeTakeFirstOrThrow() as Promise<{ id: string; expires_at: Date }>;
 }
 
+/** A challenge and whether it can still be used, by the database's clock. */
+export async function findChallenge(
+  db: Kysely<Database>,
+  tokenHash: string,
+): Promise<(SecondFactorChallengeRow & { usable: boolean }) | undefined> {
+  return db
+    .selectFrom('second_factor_challenges')
+    .selectAll()
+    .select(sql<boolean>`(used_at is null and expires_at > now())`.as('usable'))
+    .where('token_hash', '=', tokenHash)
+    .executeTakeFirst();
+}
+
 /** A challenge and whether it can still be used, by the database's clock; row-locked until commit. */
 export async function lockChallenge(
   db: Kysely<Database>,

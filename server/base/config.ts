@@ -90,6 +90,11 @@ export const configSchema = z.object({
   AUTH_SESSION_IDLE_HOURS: int(1, 24 * 365).default(24 * 7),
   /** scrypt cost log2(N); OWASP's minimum is 17. Lower only to speed up tests. */
   AUTH_PASSWORD_COST: int(10, 20).default(17),
+  /**
+   * Platform-scope procedures refuse a platform role's session opened without a second factor
+   * (FORBIDDEN, reason SECOND_FACTOR_REQUIRED). API keys are not sessions and are not affected.
+   */
+  AUTH_PLATFORM_REQUIRE_SECOND_FACTOR: bool.default(false),
   /** Origins allowed by CORS and for cookie-authenticated mutations, comma-separated. */
   CORS_ORIGINS: z
     .string()

@@ -1,4 +1,4 @@
-import { type ErrorBody, type ErrorCode, statusOf } from '../../shared/errors';
+import { type ErrorBody, type ErrorCode, type ErrorReason, statusOf } from '../../shared/errors';
 
 /**
  * The one error class of plain HTTP routes: a code from the closed set in shared/errors.ts,
@@ -12,6 +12,8 @@ export class PlatformError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** A finer, stable reason for clients to switch on (shared/errors.ts ERROR_REASONS). */
+    readonly reason?: ErrorReason,
   ) {
     super(message);
     this.status = statusOf(code);

@@ -12,6 +12,8 @@ export interface UserPrincipal {
   platformRole: PlatformRole | null;
   /** The session the access token was issued under. */
   sessionId: string;
+  /** Signed in with a second factor (the token's `acr` is aal2); absent: not known to have been. */
+  secondFactor?: boolean;
 }
 
 /** A caller holding an API key. It acts for the key's owner, within the key's scopes. */

@@ -73,6 +73,7 @@ const t = initTRPC
           path: shape.data.path,
           requestId: ctx?.requestId ?? null,
           validation: validation ? z.flattenError(validation) : null,
+          reason: error.cause instanceof PlatformError ? (error.cause.reason ?? null) : null,
         },
       };
     },
@@ -252,6 +253,19 @@ async function authorize(ctx: Context, policy: Exclude<Policy, { kind: 'public' 
     throw new PlatformError(
       'FORBIDDEN',
       `this procedure acts on the platform and needs the platform ${policy.role} role or above`,
+    );
+  }
+  if (
+    policy.kind === 'platform' &&
+    principal.kind === 'user' &&
+    principal.secondFactor !== true &&
+    ctx.deps.config.AUTH_PLATFORM_REQUIRE_SECOND_FACTOR
+  ) {
+    throw new PlatformError(
+      'FORBIDDEN',
+      'this procedure acts on the platform and needs a session signed in with a second factor',
+      {},
+      'SECOND_FACTOR_REQUIRED',
     );
   }
   return principal;

@@ -441,6 +441,7 @@ describe('contract details', () => {
         message: expect.any(String),
         requestId: res.headers.get('x-request-id'),
         validation: { formErrors: [], fieldErrors: { id: [expect.any(String)] } },
+        reason: null,
       },
     });
     // No field the document does not name: the answer has the examples' keys.

@@ -1,5 +1,6 @@
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import { z } from 'zod';
+import { ERROR_REASONS } from '../../../shared/errors';
 import { appRouter } from '../routers/index';
 import type { Meta } from '../trpc';
 import { type JsonSchema, jsonSchemaOf, objectPropertiesOf } from './input-layout';
@@ -226,6 +227,10 @@ const ERROR_SCHEMA = {
         },
         message: { type: 'string', description: 'For people; may change between versions.' },
         requestId: { type: 'string', description: 'Quote it when asking for help; it is in the logs.' },
+        reason: {
+          description: 'Stable: a finer reason for some refusals (SECOND_FACTOR_REQUIRED), else null.',
+          anyOf: [{ type: 'string', enum: [...ERROR_REASONS] }, { type: 'null' }],
+        },
         validation: {
           description: 'Which input fields were refused and why (BAD_REQUEST of a validation), else null.',
           anyOf: [

@@ -88,6 +88,7 @@ export function restApi(deps: AppDeps): Hono<AppEnv> {
           message: shape.message,
           requestId: c.get('requestId'),
           validation: shape.data.validation,
+          reason: shape.data.reason,
         },
       };
       return exchange.finish(new Response(JSON.stringify(body), { status: shape.data.httpStatus, headers }));

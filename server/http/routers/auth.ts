@@ -23,7 +23,7 @@ import { pageOf } from '../../../shared/pagination';
 import { PlatformError } from '../../base/errors';
 import type { Context } from '../context';
 import { checkCsrf } from '../middleware/csrf';
-import { clearedRefreshCookie, isBrowser, readRefreshCookie, refreshCookie } from '../refresh-cookie';
+import { clearedRefreshCookie, readRefreshCookie } from '../refresh-cookie';
 import {
   edgeAuthenticatedProcedure,
   guardedPublicProcedure,
@@ -32,43 +32,10 @@ import {
   router,
   sessionProcedure,
 } from '../trpc';
-import { rateLimited } from '../trpc-rate-limit';
 import { actorOf } from './actor';
 import { invitationProcedures, organizationsRouter, platformRolesRouter } from './organizations';
-
-/** Spends one unit of a strict, fail-closed policy (login, refresh) for the caller's address. */
-async function limitByIp(ctx: Context, policy: 'login' | 'refresh'): Promise<void> {
-  if (!ctx.http) return;
-  const outcome = await ctx.deps.rateLimiter.check(policy, `${policy}:ip:${ctx.http.ip()}`);
-  ctx.http.rateLimits.push({ policy, decision: outcome.decision, allowed: outcome.allowed });
-  if (!outcome.allowed) {
-    if (outcome.storeFailed) {
-      throw new PlatformError('SERVICE_UNAVAILABLE', 'sign-in is unavailable, retry later');
-    }
-    throw rateLimited(outcome.decision?.retryAfterMs);
-  }
-}
-
-interface Issued {
-  accessToken: string;
-  accessTokenExpiresAt: Date;
-  refreshToken: string;
-  session: { id: string; expiresAt: Date };
-}
-
-/** Browsers get the refresh token as an HttpOnly cookie and never see it; other clients in the body. */
-function deliver(ctx: Context, issued: Issued) {
-  const browser = ctx.http !== null && isBrowser(ctx.http.header('sec-fetch-site'));
-  if (browser)
-    ctx.http!.resHeaders.append('Set-Cookie', refreshCookie(issued.refreshToken, issued.session.expiresAt));
-  return {
-    accessToken: issued.accessToken,
-    tokenType: 'Bearer' as const,
-    expiresAt: issued.accessTokenExpiresAt.toISOString(),
-    refreshToken: browser ? null : issued.refreshToken,
-    session: { id: issued.session.id, expiresAt: issued.session.expiresAt.toISOString() },
-  };
-}
+import { secondFactorChallengeOf, secondFactorRouter } from './second-factor';
+import { deliver, limitByIp } from './sign-in';
 
 /** The refresh token of a call: from the body, or from the cookie after a CSRF check. */
 function presentedRefreshToken(ctx: Context, fromBody: string | undefined): string {
@@ -245,16 +212,20 @@ function ownKey<K extends { ownerId: string }>(actor: { userId: string; role: st
 }
 
 export const authRouter = router({
-  /** Email and password for an access token and a refresh token (a new session). */
+  /**
+   * Email and password for an access token and a refresh token (a new session), or the challenge
+   * of the second step for a user with a second factor (see `secondFactor.verify`).
+   */
   login: guardedPublicProcedure.input(loginInput).mutation(async ({ ctx, input }) => {
     await limitByIp(ctx, 'login');
-    const issued = await ctx.deps.auth.sessions.login({
+    const result = await ctx.deps.auth.sessions.signIn({
       email: input.email,
       password: input.password,
       ip: ctx.http?.ip() ?? null,
       userAgent: ctx.http?.userAgent() ?? null,
     });
-    return { ...deliver(ctx, issued), user: issued.user };
+    if (result.kind === 'challenge') return secondFactorChallengeOf(result.challenge);
+    return { ...deliver(ctx, result.issued), user: result.issued.user };
   }),
 
   /** A refresh token for a new access token and the next refresh token (rotation). */
@@ -319,6 +290,7 @@ export const authRouter = router({
   apiKeys: apiKeysRouter,
   organizations: organizationsRouter,
   platformRoles: platformRolesRouter,
+  secondFactor: secondFactorRouter,
   invitations: router({
     ...invitationProcedures,
     /** Joins an organization with an invitation's token: one answer for every unusable token. */

@@ -15,6 +15,10 @@ export interface AccessTokenClaims {
   sid?: string;
   /** Space-separated scopes (RFC 8693 §4.2). */
   scope?: string;
+  /** How the user authenticated (RFC 8176 names: `pwd`, `otp`). */
+  amr?: string[];
+  /** The assurance level reached: `aal1` (a password), `aal2` (and a second factor). */
+  acr?: string;
 }
 
 /** The claims of a verified access token. */
@@ -108,6 +112,8 @@ export async function signAccessToken(
     prole: claims.prole,
     sid: claims.sid,
     scope: claims.scope,
+    amr: claims.amr,
+    acr: claims.acr,
   };
   return new SignJWT(payload)
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYPE })
@@ -187,14 +193,16 @@ function readHeader(token: string): Record<string, unknown> {
 }
 
 function claimsOf(payload: Record<string, unknown>): VerifiedAccessToken {
-  const { iss, aud, sub, org, role, prole, sid, scope, iat, exp, jti } = payload;
+  const { iss, aud, sub, org, role, prole, sid, scope, amr, acr, iat, exp, jti } = payload;
   const text = (value: unknown) => typeof value === 'string' && value !== '';
   if (!text(sub) || !text(jti) || !text(iss)) throw new InvalidTokenError('invalid_claim');
   if (!text(org) || !text(role)) throw new InvalidTokenError('missing_claim');
   if (
     (sid !== undefined && !text(sid)) ||
     (scope !== undefined && typeof scope !== 'string') ||
-    (prole !== undefined && prole !== 'operator' && prole !== 'admin')
+    (prole !== undefined && prole !== 'operator' && prole !== 'admin') ||
+    (amr !== undefined && !(Array.isArray(amr) && amr.every((m) => typeof m === 'string'))) ||
+    (acr !== undefined && acr !== 'aal1' && acr !== 'aal2')
   ) {
     throw new InvalidTokenError('invalid_claim');
   }
@@ -202,6 +210,8 @@ function claimsOf(payload: Record<string, unknown>): VerifiedAccessToken {
   if (sid !== undefined) claims.sid = sid as string;
   if (scope !== undefined) claims.scope = scope as string;
   if (prole !== undefined) claims.prole = prole as string;
+  if (amr !== undefined) claims.amr = amr as string[];
+  if (acr !== undefined) claims.acr = acr as string;
   return claims;
 }
 

@@ -87,6 +87,7 @@ export class Authenticator {
       role: claims.role as Role,
       platformRole: claims.prole === 'admin' || claims.prole === 'operator' ? claims.prole : null,
       sessionId: claims.sid,
+      secondFactor: claims.acr === 'aal2',
     };
   }
 

@@ -22,6 +22,7 @@ export interface LoginThrottleOptions {
 
 const ACCOUNT_PREFIX = 'account:';
 const IP_PREFIX = 'ip:';
+const FACTOR_PREFIX = 'factor:';
 
 /** The throttle key of an account; `email` is expected normalised (trimmed, lower-case). */
 export function accountKey(email: string): string {
@@ -30,6 +31,14 @@ export function accountKey(email: string): string {
 
 export function ipKey(address: string): string {
   return `${IP_PREFIX}${address}`;
+}
+
+/**
+ * The throttle key of a user's second factor: wrong codes lock it as wrong passwords lock the
+ * account, whichever challenge they came with.
+ */
+export function factorKey(userId: string): string {
+  return `${FACTOR_PREFIX}${userId}`;
 }
 
 /**
@@ -94,10 +103,13 @@ export class LoginThrottle {
     });
   }
 
-  /** A successful login clears its account's count; the IP's stays, as one IP may try many accounts. */
+  /**
+   * A successful login (or second step) clears its account's (or factor's) count; the IP's stays,
+   * as one IP may try many accounts.
+   */
   async recordSuccess(accountKeyToReset: string): Promise<void> {
-    if (!accountKeyToReset.startsWith(ACCOUNT_PREFIX)) {
-      throw new Error('recordSuccess resets account keys only');
+    if (!accountKeyToReset.startsWith(ACCOUNT_PREFIX) && !accountKeyToReset.startsWith(FACTOR_PREFIX)) {
+      throw new Error('recordSuccess resets account and factor keys only');
     }
     await this.database.transaction((trx) => deleteLoginFailures(trx, accountKeyToReset));
   }

@@ -14,6 +14,8 @@ import { LoginThrottle } from './login-throttle';
 import { OrganizationService } from './organizations';
 import type { ScryptParams } from './passwords';
 import { RevokedSessions } from './revoked-sessions';
+import { SecondFactorService } from './second-factors';
+import { SecondStep } from './second-step';
 import { SessionService } from './sessions';
 import { UserService } from './users';
 
@@ -29,6 +31,10 @@ export interface AuthServices {
   organizations: OrganizationService;
   /** An organization's invitations, and their acceptance. */
   invitations: InvitationService;
+  /** The users' second factors (TOTP, recovery codes) and their organization's requirement. */
+  factors: SecondFactorService;
+  /** Sign-in's second step: a challenge and a code (or the enrolment the organization requires). */
+  secondStep: SecondStep;
   authenticator: Authenticator;
   revokedSessions: RevokedSessions;
   /** LISTEN/NOTIFY between instances: key revocations, session revocations, key rotations. */
@@ -106,12 +112,21 @@ export function buildAuthServices({
   });
   const invitations = new InvitationService({ database, audit, passwordParams });
   const organizations = new OrganizationService({ database, audit, invitations, apiKeys, changes });
+  const factors = new SecondFactorService({
+    database,
+    audit,
+    throttle,
+    passwordParams,
+    kek,
+    issuer: config.AUTH_ISSUER,
+  });
   const sessions = new SessionService({
     database,
     audit,
     signer: keyring,
     throttle,
     passwordParams,
+    factors,
     graceSeconds: config.AUTH_REFRESH_GRACE_SECONDS,
     lifetimeHours: config.AUTH_SESSION_LIFETIME_HOURS,
     idleHours: config.AUTH_SESSION_IDLE_HOURS,
@@ -121,6 +136,7 @@ export function buildAuthServices({
   const revokedSessions = new RevokedSessions(
     (config.AUTH_ACCESS_TOKEN_TTL_SECONDS + config.AUTH_CLOCK_TOLERANCE_SECONDS) * 1000,
   );
+  const secondStep = new SecondStep({ database, audit, throttle, factors, sessions });
   const authenticator = new Authenticator({ keyring, apiKeys, revokedSessions, metrics });
   return {
     audit,
@@ -131,6 +147,8 @@ export function buildAuthServices({
     apiKeys,
     organizations,
     invitations,
+    factors,
+    secondStep,
     authenticator,
     revokedSessions,
     changes,

@@ -27,3 +27,15 @@ export interface SessionView {
   /** The session the listing was asked from. */
   current: boolean;
 }
+
+/** The second step a password leads to: a challenge token (shown once) for it, until `expiresAt`. */
+export interface SignInChallenge {
+  token: string;
+  purpose: 'verify' | 'enrol';
+  expiresAt: Date;
+}
+
+/** What a valid password leads to: a session, or a challenge for the second step. */
+export type SignInResult =
+  | { kind: 'session'; issued: IssuedSession }
+  | { kind: 'challenge'; challenge: SignInChallenge };

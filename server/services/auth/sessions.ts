@@ -1,4 +1,6 @@
+import type { Kysely } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
+import type { Database } from '../../../db/database';
 import {
   findUserSession,
   insertRefreshToken,
@@ -21,8 +23,15 @@ import type { Principal, UserPrincipal } from '../../base/principal';
 import { accountKey, ipKey, type LoginThrottle } from './login-throttle';
 import { dummyVerify, hashPassword, type ScryptParams, verifyPassword } from './passwords';
 import { decideRefresh } from './refresh-tokens';
+import type { SecondFactorGate } from './second-factors';
 import { generateRefreshToken, parseRefreshToken } from './secrets';
-import type { AccessTokenSigner, IssuedSession, SessionView } from './session-types';
+import type {
+  AccessTokenSigner,
+  IssuedSession,
+  SessionView,
+  SignInChallenge,
+  SignInResult,
+} from './session-types';
 import { canonicalEmail } from './user-rules';
 import { toUserView, type UserView } from './user-views';
 
@@ -41,7 +50,12 @@ export interface SessionServiceOptions {
   idleHours: number;
   /** 32 secret bytes from which each child refresh token is derived (see `deriveChildRefreshToken`). */
   refreshDerivationKey: Uint8Array;
+  /** Decides whether a valid password is followed by a second step; none: never. */
+  factors?: SecondFactorGate;
 }
+
+/** RFC 8176 method names: a password, and a one-time password (TOTP or a recovery code). */
+export type AuthMethod = 'pwd' | 'otp';
 
 // Every refused refresh gets this one answer: which check failed is for the audit log only.
 const REFRESH_REFUSED = 'the refresh token is invalid or the session has ended';
@@ -72,9 +86,8 @@ export class SessionService {
   }
 
   /**
-   * Checks an email and password and opens a session. An unknown email, a wrong password and a
-   * disabled user get the same answer at the same cost; a throttled key is refused before any
-   * hashing, so a locked account costs no CPU.
+   * `signIn` for accounts that sign in with a password alone (scripts, tests): an account that
+   * must take a second step is refused here.
    */
   async login(input: {
     email: string;
@@ -83,6 +96,26 @@ export class SessionService {
     userAgent?: string | null;
     now?: Date;
   }): Promise<IssuedSession> {
+    const result = await this.signIn(input);
+    if (result.kind === 'challenge') {
+      throw new PlatformError('UNAUTHORIZED', 'this account signs in with a second factor');
+    }
+    return result.issued;
+  }
+
+  /**
+   * Checks an email and password and opens a session, or, when the user has a second factor (or
+   * their organization requires one they lack), answers a challenge for the second step instead.
+   * An unknown email, a wrong password and a disabled user get the same answer at the same cost;
+   * a throttled key is refused before any hashing, so a locked account costs no CPU.
+   */
+  async signIn(input: {
+    email: string;
+    password: string;
+    ip?: string | null;
+    userAgent?: string | null;
+    now?: Date;
+  }): Promise<SignInResult> {
     const { database, audit, throttle, passwordParams } = this.options;
     const email = canonicalEmail(input.email);
     const origin = { ip: input.ip ?? null, userAgent: input.userAgent?.slice(0, MAX_USER_AGENT) ?? null };
@@ -122,7 +155,8 @@ export class SessionService {
 
     // Hashed before the transaction: a slow hash must not hold a connection and its locks.
     const upgradedHash = check.needsRehash ? await hashPassword(input.password, passwordParams) : undefined;
-    const opened = await database.transaction(async (trx) => {
+    const step = (await this.options.factors?.stepAfterPassword(user)) ?? null;
+    const outcome = await database.transaction(async (trx) => {
       const rehashed =
         upgradedHash !== undefined &&
         (await replacePasswordHash(trx, user.id, {
@@ -130,36 +164,72 @@ export class SessionService {
           previousHash: user.password_hash,
           passwordChanged: false,
         }));
-      const session = await insertSession(trx, {
-        userId: user.id,
-        organizationId: user.organization_id,
-        ip: origin.ip,
-        userAgent: origin.userAgent,
-        lifetimeHours: this.options.lifetimeHours,
-        at: input.now,
-      });
-      const refresh = generateRefreshToken();
-      await insertRefreshToken(trx, {
-        sessionId: session.id,
-        tokenHash: refresh.hash,
-        parentId: null,
-        at: input.now,
-      });
+      const details = rehashed ? { passwordRehashed: true } : {};
+      if (step !== null && this.options.factors) {
+        const challenge = await this.options.factors.openChallenge(trx, user, step);
+        await audit.record(trx, {
+          type: 'login',
+          result: 'success',
+          actor: { organizationId: user.organization_id, userId: user.id, ...origin },
+          target: { type: 'user', id: user.id },
+          details: { ...details, secondStep: step },
+        });
+        return { kind: 'challenge' as const, challenge };
+      }
+      const opened = await this.openSession(trx, { user, origin, amr: ['pwd'], now: input.now });
       await audit.record(trx, {
         type: 'login',
         result: 'success',
         actor: { organizationId: user.organization_id, userId: user.id, ...origin },
-        target: { type: 'session', id: session.id },
-        details: rehashed ? { passwordRehashed: true } : {},
+        target: { type: 'session', id: opened.sessionId },
+        details,
       });
-      return { session, refreshToken: refresh.token };
+      return { kind: 'session' as const, opened };
     });
-    return this.issue({
-      userView: toUserView(user),
-      sessionId: opened.session.id,
-      sessionExpiresAt: new Date(opened.session.expires_at),
-      refreshToken: opened.refreshToken,
+    if (outcome.kind === 'challenge') return outcome;
+    return { kind: 'session', issued: await this.issue({ userView: toUserView(user), ...outcome.opened }) };
+  }
+
+  /**
+   * Opens a session (and its first refresh token) for a user who has proven who they are, `amr`
+   * saying how; the caller audits it in the same transaction and then calls `issue`.
+   */
+  async openSession(
+    trx: Kysely<Database>,
+    {
+      user,
+      origin,
+      amr,
+      now,
+    }: {
+      user: { id: string; organization_id: string };
+      origin: RequestOrigin;
+      amr: AuthMethod[];
+      now?: Date;
+    },
+  ): Promise<OpenedSession> {
+    const session = await insertSession(trx, {
+      userId: user.id,
+      organizationId: user.organization_id,
+      ip: origin.ip ?? null,
+      userAgent: origin.userAgent ?? null,
+      lifetimeHours: this.options.lifetimeHours,
+      amr,
+      at: now,
     });
+    const refresh = generateRefreshToken();
+    await insertRefreshToken(trx, {
+      sessionId: session.id,
+      tokenHash: refresh.hash,
+      parentId: null,
+      at: now,
+    });
+    return {
+      sessionId: session.id,
+      sessionExpiresAt: new Date(session.expires_at),
+      refreshToken: refresh.token,
+      amr,
+    };
   }
 
   /**
@@ -197,6 +267,7 @@ export class SessionService {
       sessionId: outcome.locked.sessionId,
       sessionExpiresAt: outcome.locked.sessionExpiresAt,
       refreshToken: outcome.token,
+      amr: outcome.locked.sessionAmr,
     });
   }
 
@@ -291,23 +362,22 @@ export class SessionService {
    * connection of its own, and waiting for one while holding row locks that other refreshes
    * queue on could exhaust the pool.
    */
-  private async issue({
+  async issue({
     userView,
     sessionId,
     sessionExpiresAt,
     refreshToken,
-  }: {
-    userView: UserView;
-    sessionId: string;
-    sessionExpiresAt: Date;
-    refreshToken: string;
-  }): Promise<IssuedSession> {
+    amr,
+  }: OpenedSession & { userView: UserView }): Promise<IssuedSession> {
     const signed = await this.options.signer.signAccessToken({
       sub: userView.id,
       org: userView.organizationId,
       role: userView.role,
       ...(userView.platformRole ? { prole: userView.platformRole } : {}),
       sid: sessionId,
+      // NIST SP 800-63B's levels, as Supabase Auth writes them: aal2 once a second factor was shown.
+      amr,
+      acr: amr.includes('otp') ? 'aal2' : 'aal1',
     });
     return {
       accessToken: signed.token,
@@ -338,3 +408,13 @@ export class SessionService {
     );
   }
 }
+
+/** A session just opened, before its access token is signed. */
+export interface OpenedSession {
+  sessionId: string;
+  sessionExpiresAt: Date;
+  refreshToken: string;
+  amr: string[];
+}
+
+export type { SignInChallenge, SignInResult };

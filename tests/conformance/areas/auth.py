@@ -2,6 +2,8 @@
 
 import uuid
 
+from . import second_factor
+
 V1 = "/api/v1"
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 PASSWORD = "conformance-password-1"
@@ -18,6 +20,7 @@ def run(api, ctx):
 
     users(api, ctx)
     sign_in(api, ctx)
+    second_factor.run(api, ctx)
     api_keys(api, ctx)
     # Before the audit log: the rotation is an event of the platform's log, which is empty until then.
     api.call("POST", f"{V1}/platform/signing-keys/rotate", expect=200)

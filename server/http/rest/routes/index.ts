@@ -2,6 +2,7 @@ import { authRoutes } from './auth';
 import { devopsRoutes } from './devops';
 import { organizationsRoutes } from './organizations';
 import { performanceRoutes } from './performance';
+import { secondFactorRoutes } from './second-factor';
 import { systemRoutes } from './system';
 
 /**
@@ -12,6 +13,7 @@ import { systemRoutes } from './system';
 export const REST_ROUTES = {
   ...systemRoutes,
   ...authRoutes,
+  ...secondFactorRoutes,
   ...organizationsRoutes,
   ...performanceRoutes,
   ...devopsRoutes,

@@ -1,0 +1,109 @@
+import {
+  challengeCodeInput,
+  challengeInput,
+  requirementInput,
+  secondFactorRemoveInput,
+  secondFactorVerifyInput,
+  totpCodeInput,
+} from '../../../shared/second-factor';
+import type { Context } from '../context';
+import { guardedPublicProcedure, roleProcedure, router, sessionProcedure } from '../trpc';
+import { actorOf } from './actor';
+import { deliver, limitByIp } from './sign-in';
+
+/** Where the request came from, for the audit log and the address throttle. */
+function originOf(ctx: Context) {
+  return { ip: ctx.http?.ip() ?? null, userAgent: ctx.http?.userAgent() ?? null };
+}
+
+/**
+ * `auth.secondFactor`: the caller's TOTP factor and recovery codes, the organization's
+ * requirement, and sign-in's second step (public: it takes the challenge `auth.login` answered).
+ */
+export const secondFactorRouter = router({
+  /** The caller's factors, and whether the organization requires one. */
+  status: sessionProcedure.query(({ ctx }) => ctx.deps.auth.factors.status(ctx.principal)),
+
+  totp: router({
+    /** A new secret and its otpauth:// URI (the QR code), pending its first code. */
+    begin: sessionProcedure.mutation(({ ctx }) => ctx.deps.auth.factors.beginTotp(ctx.principal)),
+    /** The first code activates the secret; answers ten recovery codes, shown this once. */
+    confirm: sessionProcedure
+      .input(totpCodeInput)
+      .mutation(({ ctx, input }) =>
+        ctx.deps.auth.factors.confirmTotp(actorOf(ctx, ctx.principal), input.code),
+      ),
+  }),
+
+  /** Ten new recovery codes in place of the old ones, for a current code. */
+  regenerateRecoveryCodes: sessionProcedure
+    .input(totpCodeInput)
+    .mutation(({ ctx, input }) =>
+      ctx.deps.auth.factors.regenerateRecoveryCodes(actorOf(ctx, ctx.principal), input.code),
+    ),
+
+  /** Removes the caller's factor and recovery codes, for a current code or the password. */
+  remove: sessionProcedure
+    .input(secondFactorRemoveInput)
+    .mutation(({ ctx, input }) => ctx.deps.auth.factors.remove(actorOf(ctx, ctx.principal), input)),
+
+  /** Whether the organization requires a second factor of its members. */
+  requirement: roleProcedure('admin', 'auth:read').query(({ ctx }) =>
+    ctx.deps.auth.factors.requirement(actorOf(ctx, ctx.principal)),
+  ),
+  /** Requires it (ending the sessions opened without one) or stops requiring it. */
+  setRequirement: roleProcedure('admin', 'auth:write')
+    .input(requirementInput)
+    .mutation(async ({ ctx, input }) => {
+      const changed = await ctx.deps.auth.factors.setRequirement(actorOf(ctx, ctx.principal), input.required);
+      return changed;
+    }),
+
+  /** Sign-in's second step: the challenge and a TOTP code or a recovery code, for the session. */
+  verify: guardedPublicProcedure.input(secondFactorVerifyInput).mutation(async ({ ctx, input }) => {
+    await limitByIp(ctx, 'login');
+    const issued = await ctx.deps.auth.secondStep.verify({
+      challenge: input.challenge,
+      proof: input.code !== undefined ? { code: input.code } : { recoveryCode: input.recoveryCode! },
+      ...originOf(ctx),
+    });
+    return { ...deliver(ctx, issued), user: issued.user };
+  }),
+
+  enrolment: router({
+    /** For an `enrol` challenge (the organization requires a factor): a new secret and its URI. */
+    begin: guardedPublicProcedure.input(challengeInput).mutation(async ({ ctx, input }) => {
+      await limitByIp(ctx, 'login');
+      return ctx.deps.auth.secondStep.beginEnrolment({ challenge: input.challenge, ...originOf(ctx) });
+    }),
+    /** Its first code: the session, and ten recovery codes shown this once. */
+    finish: guardedPublicProcedure.input(challengeCodeInput).mutation(async ({ ctx, input }) => {
+      await limitByIp(ctx, 'login');
+      const { issued, recoveryCodes } = await ctx.deps.auth.secondStep.finishEnrolment({
+        challenge: input.challenge,
+        code: input.code,
+        ...originOf(ctx),
+      });
+      return { ...deliver(ctx, issued), user: issued.user, recoveryCodes };
+    }),
+  }),
+});
+
+/** `auth.login`'s answer when a second step follows the password. */
+export function secondFactorChallengeOf(challenge: {
+  token: string;
+  purpose: 'verify' | 'enrol';
+  expiresAt: Date;
+}) {
+  return {
+    secondFactor: {
+      challenge: challenge.token,
+      purpose: challenge.purpose,
+      expiresAt: challenge.expiresAt.toISOString(),
+      methods:
+        challenge.purpose === 'verify'
+          ? (['totp', 'recovery_code'] as ('totp' | 'recovery_code')[])
+          : (['totp'] as ('totp' | 'recovery_code')[]),
+    },
+  };
+}
