@@ -1,43 +1,17 @@
-import uPlot from 'uplot';
 import { client, describeError, holdsPlatformRole, type Me } from '../api';
 import { formatNumber, h, table } from '../dom';
+import {
+  chosenRange,
+  ERRORS_CHART,
+  historyCharts,
+  LATENCY_CHART,
+  REQUESTS_CHART,
+  rangePicker,
+  rememberInUrl,
+} from './history-chart';
 import { status } from './refresher';
 
 const POLL_MS = 2_000;
-/** Ten minutes of points at one every two seconds. */
-const MAX_POINTS = 300;
-
-interface Chart {
-  plot: uPlot;
-  data: [number[], number[]];
-}
-
-function chart(container: HTMLElement, label: string, unit: string, color: string): Chart {
-  const data: [number[], number[]] = [[], []];
-  const width = Math.max(260, container.clientWidth || 320);
-  const plot = new uPlot(
-    {
-      width,
-      height: 180,
-      series: [{}, { label: `${label} (${unit})`, stroke: color, width: 2 }],
-      axes: [{}, { size: 60 }],
-      legend: { show: true },
-    },
-    data,
-    container,
-  );
-  return { plot, data };
-}
-
-function push(target: Chart, at: number, value: number | null): void {
-  target.data[0].push(at);
-  target.data[1].push(value ?? 0);
-  if (target.data[0].length > MAX_POINTS) {
-    target.data[0].shift();
-    target.data[1].shift();
-  }
-  target.plot.setData(target.data);
-}
 
 function stat(label: string, id: string): [HTMLElement, HTMLElement] {
   const value = h('dd', { id, 'data-testid': id }, '–');
@@ -98,31 +72,45 @@ export function renderOverview(main: HTMLElement, me: Me): () => void {
   const [requestsBox, requestsValue] = stat('Requests', 'stat-requests');
   const [rateBox, rateValue] = stat('Requests/s (1 min)', 'stat-rate');
   const [p99Box, p99Value] = stat('p99 latency (ms)', 'stat-p99');
-  const [errorBox, errorValue] = stat('Error rate (5 min)', 'stat-errors');
+  const [errorBox, errorValue] = stat('5xx rate (5 min)', 'stat-errors');
   const components = h('div', { class: 'components' });
   const message = h('p', { class: 'error', role: 'alert' });
-  const rateChart = h('figure', { class: 'chart', 'aria-label': 'Requests per second over time' });
-  const latencyChart = h('figure', { class: 'chart', 'aria-label': 'p99 latency over time' });
-  const errorChart = h('figure', { class: 'chart', 'aria-label': 'Error rate over time' });
+  let range = chosenRange();
+  const chartBoxes = [h('figure'), h('figure'), h('figure')];
+  const chartNote = h('p', { class: 'notice-muted' });
   main.replaceChildren(
     h('h1', {}, 'Overview'),
     message,
     h('dl', { class: 'stats' }, healthBox, requestsBox, rateBox, p99Box, errorBox),
     h(
+      'div',
+      { class: 'charts-head' },
+      h('h2', {}, 'Traffic of every instance'),
+      rangePicker(range, (picked) => {
+        range = picked;
+        rememberInUrl('overview', { range });
+        void charts.reload();
+      }),
+    ),
+    chartNote,
+    h(
       'section',
-      { class: 'charts', 'aria-label': 'Charts, updated every 2 seconds' },
-      rateChart,
-      latencyChart,
-      errorChart,
+      { class: 'charts', 'aria-label': 'Charts of the stored history, one point a minute' },
+      ...chartBoxes,
     ),
     h('h2', {}, 'Components'),
     components,
   );
-  const charts = {
-    rate: chart(rateChart, 'Requests/s', 'req/s', '#2563eb'),
-    p99: chart(latencyChart, 'p99', 'ms', '#d97706'),
-    errors: chart(errorChart, 'Errors', '%', '#dc2626'),
-  };
+  chartNote.textContent =
+    'One point a minute, every instance summed, kept 24 hours; the last point is the minute still running. Dashed markers are annotations (hover for the text).';
+  const charts = historyCharts(
+    chartBoxes,
+    [REQUESTS_CHART, ERRORS_CHART, LATENCY_CHART],
+    () => client.performance.history.query({ range }),
+    (error) => {
+      message.textContent = describeError(error);
+    },
+  );
 
   let stopped = false;
   const tick = async () => {
@@ -140,10 +128,6 @@ export function renderOverview(main: HTMLElement, me: Me): () => void {
       rateValue.textContent = formatNumber(routes.rate1m);
       p99Value.textContent = formatNumber(routes.p99Ms);
       errorValue.textContent = `${formatNumber(routes.errorRate5m * 100)} %`;
-      const at = Date.now() / 1000;
-      push(charts.rate, at, routes.rate1m);
-      push(charts.p99, at, routes.p99Ms);
-      push(charts.errors, at, routes.errorRate5m * 100);
       components.replaceChildren(
         table(
           'Components and their status',
@@ -162,21 +146,9 @@ export function renderOverview(main: HTMLElement, me: Me): () => void {
   };
   void tick();
   const timer = setInterval(tick, POLL_MS);
-  const resize = () => {
-    for (const [box, target] of [
-      [rateChart, charts.rate],
-      [latencyChart, charts.p99],
-      [errorChart, charts.errors],
-    ] as const) {
-      target.plot.setSize({ width: Math.max(260, box.clientWidth), height: 180 });
-    }
-  };
-  window.addEventListener('resize', resize);
-  requestAnimationFrame(resize);
   return () => {
     stopped = true;
     clearInterval(timer);
-    window.removeEventListener('resize', resize);
-    for (const target of Object.values(charts)) target.plot.destroy();
+    charts.stop();
   };
 }

@@ -18,12 +18,19 @@ export function renderCapacitySection(section: HTMLElement): () => void {
     () => client.performance.capacity.query(),
     (data) => {
       const { pool, memory } = data;
-      const first = data.bottleneck ? RESOURCE_NAMES[data.bottleneck] : 'not known yet';
+      // Below the traffic an estimate needs, every extrapolated figure says so instead of a number.
+      const refused = data.estimateReason ?? 'not known yet';
+      const first = data.bottleneck ? RESOURCE_NAMES[data.bottleneck] : refused;
       return h(
         'div',
         {},
         figures('capacity', [
           ['Throughput', 'throughput', `${formatNumber(data.throughput.requestsPerSecond)} req/s`],
+          [
+            'Requests in the window',
+            'requests-in-window',
+            `${formatNumber(data.requestsInWindow, 0)} (an estimate needs ${data.minimumRequestsToEstimate})`,
+          ],
           ['CPU seconds per request', 'cpu-per-request', formatNumber(data.cpu.secondsPerRequest, 5)],
           ['CPU utilisation', 'cpu', formatPercent(data.cpu.utilization)],
           ['Event-loop utilisation', 'event-loop', formatPercent(data.eventLoop.utilization)],
@@ -31,13 +38,13 @@ export function renderCapacitySection(section: HTMLElement): () => void {
           ['Waiting for a connection', 'pool-waiting', formatNumber(pool.waiting)],
           ['Memory (RSS)', 'memory', `${formatBytes(memory.rssBytes)} of ${formatBytes(memory.limitBytes)}`],
           ['Heap used', 'heap', formatBytes(memory.heapUsedBytes)],
-          ['Headroom', 'headroom', data.headroom === null ? '–' : `${formatNumber(data.headroom, 1)}×`],
+          ['Headroom', 'headroom', data.headroom === null ? refused : `${formatNumber(data.headroom, 1)}×`],
           ['Saturates first', 'bottleneck', first],
           [
             'Estimated maximum',
             'max-rps',
             data.estimatedMaxRequestsPerSecond === null
-              ? '–'
+              ? refused
               : `${formatNumber(data.estimatedMaxRequestsPerSecond, 0)} req/s`,
           ],
         ]),
