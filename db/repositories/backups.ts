@@ -56,6 +56,39 @@ export async function finishBackup(
     .executeTakeFirstOrThrow();
 }
 
+/**
+ * A finished archive found in the store (a bucket another machine wrote to) that this database
+ * has no row for: recorded as it was written. Undefined when the row exists already.
+ */
+export async function insertStoredBackup(
+  db: Kysely<Database>,
+  stored: {
+    organizationId: string;
+    path: string;
+    manifest: BackupManifestFigures & { id: string; createdAt: string };
+  },
+): Promise<BackupRow | undefined> {
+  const { manifest } = stored;
+  const createdAt = new Date(manifest.createdAt);
+  return db
+    .insertInto('backups')
+    .values({
+      id: manifest.id,
+      organization_id: stored.organizationId,
+      status: 'succeeded',
+      method: manifest.method,
+      path: stored.path,
+      manifest: JSON.stringify(manifest),
+      size_bytes: manifest.totalBytes,
+      duration_ms: manifest.durationMs,
+      created_at: createdAt,
+      finished_at: new Date(createdAt.getTime() + manifest.durationMs),
+    })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
 /** A backup, whoever asked for it: backups are the platform's. */
 export async function findBackup(db: Kysely<Database>, id: string): Promise<BackupRow | undefined> {
   return db.selectFrom('backups').selectAll().where('id', '=', id).executeTakeFirst();

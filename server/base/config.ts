@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { restoreTargetList } from '../../shared/devops-backups';
+import { TRACE_SAMPLERS } from './tracing/sampler';
 
 const int = (min: number, max: number) =>
   z
@@ -178,6 +179,31 @@ export const configSchema = z.object({
    * `host[:port]/database` (port 5432 by default, IPv6 in brackets); see docs/backups.md.
    */
   BACKUP_RESTORE_TARGETS: restoreTargetList.default([]),
+  /**
+   * S3-compatible object storage for the archives (docs/backups.md): set the bucket to use it.
+   * The endpoint is for a service other than AWS S3 (MinIO, Cloudflare R2, Ceph…).
+   */
+  BACKUP_S3_BUCKET: z
+    .string()
+    .regex(
+      /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+      'must be a bucket name (3-63 lower-case letters, digits, dots, hyphens)',
+    )
+    .optional(),
+  BACKUP_S3_ENDPOINT: z
+    .url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' })
+    .optional(),
+  BACKUP_S3_REGION: z.string().min(1).default('us-east-1'),
+  /** Keys start with it (e.g. `platform/prod/`): one installation per prefix. */
+  BACKUP_S3_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9!_.*'()/-]{0,200}$/, "must be up to 200 characters of letters, digits and !_.*'()/-")
+    .default(''),
+  /** Unset: the AWS SDK's default credentials (AWS_* variables, instance or pod role). */
+  BACKUP_S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  BACKUP_S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  /** Path-style addressing (`endpoint/bucket/key`), which most non-AWS services need. */
+  BACKUP_S3_FORCE_PATH_STYLE: bool.default(false),
   TRPC_MAX_BATCH_SIZE: int(1, 100).default(20),
   /**
    * Serve single tRPC calls on the hot path (server/http/trpc-single-call.ts) rather than through
@@ -187,6 +213,22 @@ export const configSchema = z.object({
   BODY_LIMIT_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024),
   /** Expose pool, runtime and process metrics; off only for benchmarks of the bare stack. */
   METRICS_DEFAULTS: bool.default(true),
+  /**
+   * Traces (docs/operations.md, "Tracing"): the OTLP/HTTP collector, spans going to
+   * `<endpoint>/v1/traces`. Unset, nothing is traced and nothing of tracing runs per request.
+   */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional(),
+  /** The head sampler, as OpenTelemetry's SDKs name them. */
+  OTEL_TRACES_SAMPLER: z.enum(TRACE_SAMPLERS).default('parentbased_always_on'),
+  /** The share of new traces the ratio samplers keep, 0 to 1. */
+  OTEL_TRACES_SAMPLER_ARG: z
+    .string()
+    .trim()
+    .regex(/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/, 'must be a number from 0 to 1')
+    .transform(Number)
+    .default(1),
+  /** The `service.name` of the spans. */
+  OTEL_SERVICE_NAME: z.string().min(1).default('beauty-crafter-platform'),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -206,7 +248,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (value !== undefined && value !== '') input[key] = value;
   }
   const parsed = configSchema.safeParse(input);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    const problems = backupStorageProblems(parsed.data);
+    if (problems.length > 0) throw new ConfigError(problems.join('\n'));
+    return parsed.data;
+  }
   const lines = parsed.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? 'environment');
     // Quoted as JSON and shortened, so a value holding a newline cannot break the
@@ -220,6 +266,28 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   throw new ConfigError(lines.join('\n'));
 }
 
+/** BACKUP_S3_* settings that only make sense together. */
+function backupStorageProblems(config: Config): string[] {
+  const problems: string[] = [];
+  const set = (Object.keys(config) as (keyof Config)[]).filter(
+    (key) =>
+      key.startsWith('BACKUP_S3_') &&
+      key !== 'BACKUP_S3_REGION' &&
+      key !== 'BACKUP_S3_PREFIX' &&
+      key !== 'BACKUP_S3_FORCE_PATH_STYLE' &&
+      config[key] !== undefined,
+  );
+  if (set.length > 0 && !config.BACKUP_S3_BUCKET) {
+    problems.push(`invalid configuration: BACKUP_S3_BUCKET must be set with ${set.join(', ')}`);
+  }
+  if ((config.BACKUP_S3_ACCESS_KEY_ID === undefined) !== (config.BACKUP_S3_SECRET_ACCESS_KEY === undefined)) {
+    problems.push(
+      'invalid configuration: BACKUP_S3_ACCESS_KEY_ID and BACKUP_S3_SECRET_ACCESS_KEY go together (or neither, for the default credentials)',
+    );
+  }
+  return problems;
+}
+
 function shorten(value: string, max = 64): string {
   return value.length > max ? `${value.slice(0, max)}…` : value;
 }
@@ -228,7 +296,12 @@ function shorten(value: string, max = 64): string {
  * Settings whose values are secrets. Named one by one rather than matched by pattern: a pattern
  * wide enough to catch them also hid AUTH_ACCESS_TOKEN_TTL_SECONDS and AUTH_PASSWORD_COST.
  */
-const SECRET_SETTINGS = new Set<string>(['ADMIN_PASSWORD', 'AUTH_KEY_ENCRYPTION_KEY', 'METRICS_TOKEN']);
+const SECRET_SETTINGS = new Set<string>([
+  'ADMIN_PASSWORD',
+  'AUTH_KEY_ENCRYPTION_KEY',
+  'METRICS_TOKEN',
+  'BACKUP_S3_SECRET_ACCESS_KEY',
+]);
 
 /** The configuration with secrets replaced, for system status and logs. */
 export function redactConfig(config: Config): Record<string, unknown> {

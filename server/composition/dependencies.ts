@@ -199,6 +199,18 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
     inMaintenance: () => maintenance.current().enabled,
     restoreTargets: config.BACKUP_RESTORE_TARGETS,
     outboundPolicy: outbound,
+    kek,
+    s3: config.BACKUP_S3_BUCKET
+      ? {
+          bucket: config.BACKUP_S3_BUCKET,
+          endpoint: config.BACKUP_S3_ENDPOINT,
+          region: config.BACKUP_S3_REGION,
+          prefix: config.BACKUP_S3_PREFIX,
+          accessKeyId: config.BACKUP_S3_ACCESS_KEY_ID,
+          secretAccessKey: config.BACKUP_S3_SECRET_ACCESS_KEY,
+          forcePathStyle: config.BACKUP_S3_FORCE_PATH_STYLE,
+        }
+      : null,
   });
   const backupScheduler = new BackupScheduler({
     database,

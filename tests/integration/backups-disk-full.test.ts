@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -140,7 +140,8 @@ async function fillTheDisk({
   const admin = platformAdmin(await fill(database.db));
   const directory = await mkdtemp(join(tmpdir(), 'bc-disk-full-'));
   cleanUps.push(() => rm(directory, { recursive: true, force: true }));
-  const options = { database, databaseUrl, directory, audit: new AuditLog(metrics), logger, pgDump };
+  const kek = new Uint8Array(randomBytes(32));
+  const options = { database, databaseUrl, directory, audit: new AuditLog(metrics), logger, pgDump, kek };
 
   const full = new BackupService({ ...options, openArchiveFile: diskFullAfter(DISK_BYTES) });
   const started = performance.now();

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,6 +90,7 @@ describe('pg_dump method', () => {
       directory: backupDir,
       audit: new AuditLog(createMetrics({ build: readBuildInfo(), defaultMetrics: false })),
       logger,
+      kek: new Uint8Array(randomBytes(32)),
       pgDump: tool.path,
       // The run's PostgreSQL 18, where the archive is restored: allow-listed by host, port and name.
       restoreTargets: [parseRestoreTargetEntry(`${targetUrl.hostname}:${targetUrl.port}/${target.name}`)!],

@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { gunzipSync, gzipSync } from 'node:zlib';
 import { TRPCError } from '@trpc/server';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
@@ -32,6 +31,7 @@ import { BackupService } from '../../server/services/backups/service';
 import { type Backup, parseRestoreTargetEntry, type RestoreTargetAddress } from '../../shared/devops-backups';
 import { startTestApp, type TestApp } from '../helpers/app';
 import { createApiKey, createOrganization, createUser, login } from '../helpers/auth';
+import { readRows, resealed, writeRows } from '../helpers/backup-archives';
 import {
   createTestDatabase,
   type OpenedTestDatabase,
@@ -54,6 +54,8 @@ const scratch: TestDatabase[] = [];
 let organizationId: string;
 let otherOrganizationId: string;
 let admin: Actor;
+/** The key-encryption key the archives' data keys are sealed under. */
+const kek = new Uint8Array(randomBytes(32));
 /** BACKUP_RESTORE_TARGETS of the service under test: every database the test makes is added. */
 const restoreTargets: RestoreTargetAddress[] = [];
 
@@ -69,6 +71,7 @@ function buildService(
     logger,
     inMaintenance: () => inMaintenance,
     restoreTargets,
+    kek,
     ...overrides,
   });
 }
@@ -438,7 +441,7 @@ describe('backup and restore', () => {
     expect(verification.ok).toBe(false);
     const damaged = verification.files.filter((f) => !f.ok);
     expect(damaged.map((f) => f.table)).toEqual([largest.name]);
-    expect(damaged[0]!.problems.join(' ')).toMatch(/SHA-256 differs|unreadable/);
+    expect(damaged[0]!.problems.join(' ')).toMatch(/^tampered: chunk \d+ failed authentication/);
 
     const target = await freshDatabase();
     const before = await fingerprint(target.url);
@@ -468,7 +471,7 @@ describe('backup and restore', () => {
     const verification = await service.verify(admin, backup.id);
     expect(verification.ok).toBe(false);
     expect(verification.files.find((f) => f.table === largest.name)!.problems.join(' ')).toMatch(
-      /unreadable: unexpected end of file/,
+      /^truncated: the file ends after \d+ of \d+ bytes/,
     );
 
     const target = first.restoredInto;
@@ -521,22 +524,16 @@ describe('backup and restore', () => {
     const victim = [...manifest.tables].reverse().find((t) => t.rows > 0)!;
     expect(manifest.tables.indexOf(victim)).toBeGreaterThan(2);
     const path = join(backupDir, backup.id, victim.file);
-    const lines = gunzipSync(await readFile(path))
-      .toString('utf8')
-      .split('\n');
+    const lines = (await readRows(await readFile(path), manifest, kek, victim)).split('\n');
     lines[0] = `${lines[0]}\tan extra column`;
-    const damaged = gzipSync(Buffer.from(lines.join('\n')));
-    await writeFile(path, damaged);
-    // Checksums that match again: verification passes, and only the load itself can fail.
-    const { createHash } = await import('node:crypto');
-    const rewritten: Manifest = {
-      ...manifest,
-      tables: manifest.tables.map((t) =>
-        t === victim
-          ? { ...t, bytes: damaged.length, sha256: createHash('sha256').update(damaged).digest('hex') }
-          : t,
-      ),
-    };
+    const damaged = await writeRows(lines.join('\n'), manifest, kek, victim);
+    await writeFile(path, damaged.stored);
+    // Checksums (and the manifest's MAC) that match again: verification passes, and only the load
+    // itself can fail.
+    const rewritten = resealed(
+      { ...manifest, tables: manifest.tables.map((t) => (t === victim ? damaged.entry : t)) },
+      kek,
+    );
     await writeFile(join(backupDir, backup.id, 'manifest.json'), JSON.stringify(rewritten));
     await database.db
       .updateTable('backups')
@@ -582,10 +579,11 @@ describe('backup and restore', () => {
   it('refuses a target whose schema is newer than the archive', async () => {
     const target = await freshDatabase();
     await withDb(target.url, (db) => migrateToLatest(db));
-    // An archive that says it was taken at the first migration.
+    // An archive that says it was taken at the first migration (sealed again with its key: an
+    // edited manifest is otherwise refused as tampered before anything else is looked at).
     const backup = await newBackup();
     const manifest = await rowManifest(backup.id);
-    const older = { ...manifest, schemaVersion: '2026-11-25T00-00-00_initial' };
+    const older = resealed({ ...manifest, schemaVersion: '2026-11-25T00-00-00_initial' }, kek);
     await writeFile(join(backupDir, backup.id, 'manifest.json'), JSON.stringify(older));
     await database.db
       .updateTable('backups')

@@ -4,15 +4,16 @@ import { open } from 'node:fs/promises';
 import { type Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { encryptStream } from './archive-crypto';
 import { countLines } from './verify';
 
 /** What went into one data file. */
 export interface WrittenFile {
   /** Lines of the uncompressed data: rows, in COPY text format. */
   rows: number;
-  /** Size of the compressed file. */
+  /** Size of the stored file (compressed, and encrypted when it is). */
   bytes: number;
-  /** SHA-256 of the compressed file, as written. */
+  /** SHA-256 of the stored file, as written. */
   sha256: string;
 }
 
@@ -37,27 +38,28 @@ export class ArchiveWriteError extends Error {
 }
 
 export interface WriteCompressedOptions {
-  open?: ArchiveFileOpener;
   /** Aborts the write (the backup was cancelled): every stream of it is destroyed. */
   signal?: AbortSignal;
+  /** The file's own key (archive-crypto fileKey): the compressed bytes are encrypted with it. */
+  key?: Buffer;
 }
 
 /**
- * Streams `source` through gzip into a new file at `path`, hashing the compressed bytes on their
- * way to disk, and makes the file durable before returning. A failure of the file itself rejects
- * with ArchiveWriteError; `source` is destroyed whatever fails.
+ * Streams `source` through gzip (and encryption, given a key) into `file`, hashing the bytes on
+ * their way to storage. A failure of the file itself rejects with ArchiveWriteError; `source` is
+ * destroyed whatever fails. The caller makes the file durable once this resolves.
  */
 export async function writeCompressed(
   source: Readable,
-  path: string,
-  { open: openFile = openArchiveFile, signal }: WriteCompressedOptions = {},
+  openFile: () => Writable,
+  { signal, key }: WriteCompressedOptions = {},
 ): Promise<WrittenFile> {
   const hash = createHash('sha256');
   let rows = 0;
   let bytes = 0;
   let file: Writable;
   try {
-    file = openFile(path);
+    file = openFile();
   } catch (error) {
     source.destroy();
     throw new ArchiveWriteError(error);
@@ -66,28 +68,27 @@ export async function writeCompressed(
   file.once('error', (error) => {
     fileError = error;
   });
+  const counting = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      rows += countLines(chunk);
+      done(null, chunk);
+    },
+  });
+  const hashing = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
   try {
-    await pipeline(
-      source,
-      new Transform({
-        transform(chunk: Buffer, _encoding, done) {
-          rows += countLines(chunk);
-          done(null, chunk);
-        },
-      }),
-      createGzip({ level: 6 }),
-      new Transform({
-        transform(chunk: Buffer, _encoding, done) {
-          hash.update(chunk);
-          bytes += chunk.length;
-          done(null, chunk);
-        },
-      }),
-      file,
-      { signal },
-    );
-    // The stream closed its descriptor; fsync through another (on Linux any descriptor of the file will do).
-    await syncFile(path);
+    if (key) {
+      await pipeline(source, counting, createGzip({ level: 6 }), encryptStream(key), hashing, file, {
+        signal,
+      });
+    } else {
+      await pipeline(source, counting, createGzip({ level: 6 }), hashing, file, { signal });
+    }
   } catch (error) {
     if (fileError !== null && error === fileError) throw new ArchiveWriteError(error);
     if (isDiskError(error)) throw new ArchiveWriteError(error);
@@ -112,7 +113,7 @@ export async function writeDurably(path: string, content: string): Promise<void>
 }
 
 /** The errors of a disk that cannot take more (or of one failing), as opposed to a mistake of ours. */
-function isDiskError(error: unknown): boolean {
+export function isDiskError(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException | null)?.code;
   return code === 'ENOSPC' || code === 'EDQUOT' || code === 'EIO' || code === 'EFBIG' || code === 'EROFS';
 }

@@ -1,5 +1,3 @@
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { readSchemaVersion, readTables } from '../../../db/backup/catalogue';
 import { DedicatedConnection } from '../../../db/backup/dedicated-connection';
 import {
@@ -10,16 +8,12 @@ import {
   rollback,
 } from '../../../db/backup/session';
 import { copyToStatement, lockForBackup } from '../../../db/backup/statements';
-import {
-  type ArchiveFileOpener,
-  syncFile,
-  type WrittenFile,
-  writeCompressed,
-  writeDurably,
-} from './archive-writer';
+import { newArchiveKey } from './archive-key';
+import type { ArchiveStore } from './archive-store';
+import { type WrittenFile, writeCompressed } from './archive-writer';
 import { loadOrder, UNARCHIVED_TABLES } from './catalogue';
 import { copyOut } from './copy-protocol';
-import { dataFileName, MANIFEST_FILE, MANIFEST_FORMAT, type Manifest, type ManifestTable } from './manifest';
+import { dataFileName, MANIFEST_FORMAT, type Manifest, type ManifestTable } from './manifest';
 import { canDump, dumpTable, type PgDumpTool } from './pg-dump';
 
 /**
@@ -37,12 +31,15 @@ export class BackupInProgressError extends Error {
 
 export interface BackupRunOptions {
   id: string;
-  /** Where the archive ends up. It is written beside it as `.partial-<name>` and renamed at the end. */
-  directory: string;
+  /** Where the archive is stored, and its location there (nothing is visible before the manifest). */
+  store: ArchiveStore;
+  location: string;
+  /** The key-encryption key the archive's data key is sealed under (the files are encrypted with it). */
+  kek: Uint8Array;
   /** A pg_dump to use when it can dump this server; otherwise (or null) the COPY export. */
   pgDump: PgDumpTool | null;
-  /** Opens each data file (the default: a new file, owner-only); tests inject a failing disk. */
-  openFile?: ArchiveFileOpener;
+  /** A private local directory for pg_dump's output of one table at a time (removed once read). */
+  workDirectory: string;
 }
 
 /** A backup stopped from outside (shutdown's deadline): recorded with its reason. */
@@ -78,16 +75,14 @@ export class BackupSession {
     return new BackupSession(connection, url);
   }
 
-  /** Writes the archive; on failure nothing is left in the backup directory. */
-  async run({ id, directory, pgDump, openFile }: BackupRunOptions): Promise<Manifest> {
+  /** Writes the archive, encrypted; on failure nothing of it is left in the store. */
+  async run({ id, store, location, kek, pgDump, workDirectory }: BackupRunOptions): Promise<Manifest> {
     const { signal } = this.cancelled;
-    const write = { open: openFile, signal };
     const started = performance.now();
     const createdAt = new Date().toISOString();
     const { db, client } = this.connection;
-    const partial = join(dirname(directory), `.partial-${basename(directory)}`);
-    await rm(partial, { recursive: true, force: true });
-    await mkdir(partial, { recursive: true, mode: 0o700 });
+    const archiveKey = newArchiveKey(kek, id);
+    const draft = await store.begin(location);
     try {
       await beginSnapshot(db);
       const { version, num } = await readServerVersion(db);
@@ -107,17 +102,18 @@ export class BackupSession {
       for (const [index, name] of loadOrder(catalogue).order.entries()) {
         const table = byName.get(name)!;
         const file = dataFileName(index + 1, name);
+        const write = { signal, key: archiveKey.key.forFile(file) ?? undefined };
         let written: WrittenFile;
         if (snapshot && pgDump) {
           const dump = await dumpTable(pgDump, {
             url: this.url,
             snapshot,
             table: name,
-            workDirectory: partial,
+            workDirectory,
             signal,
           });
           try {
-            written = await writeCompressed(dump.stream, join(partial, file), write);
+            written = await writeCompressed(dump.stream, () => draft.open(file), write);
           } finally {
             await dump.cleanUp();
           }
@@ -129,7 +125,7 @@ export class BackupSession {
             () => (copied = true),
           );
           try {
-            written = await writeCompressed(copy.stream, join(partial, file), write);
+            written = await writeCompressed(copy.stream, () => draft.open(file), write);
           } catch (error) {
             // The rest of the table would still be read and dropped: stop the server sending it.
             if (!copied && !signal.aborted) await this.connection.cancelStatement();
@@ -142,6 +138,7 @@ export class BackupSession {
             );
           }
         }
+        await draft.stored(file);
         tables.push({
           name,
           file,
@@ -155,7 +152,7 @@ export class BackupSession {
       }
       await commit(db);
 
-      const manifest: Manifest = {
+      const manifest: Manifest = archiveKey.seal({
         format: MANIFEST_FORMAT,
         id,
         createdAt,
@@ -168,17 +165,15 @@ export class BackupSession {
         durationMs: Math.round(performance.now() - started),
         totalBytes: tables.reduce((sum, t) => sum + t.bytes, 0),
         totalRows: tables.reduce((sum, t) => sum + t.rows, 0),
-      };
-      await writeDurably(join(partial, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-      await syncFile(partial);
-      // The archive appears whole or not at all: a reader never sees a half-written one.
-      await rename(partial, directory);
-      await syncFile(dirname(directory));
+        encryption: archiveKey.encryption,
+      });
+      // Last: the archive appears whole or not at all, a reader never sees a half-written one.
+      await draft.commit(`${JSON.stringify(manifest, null, 2)}\n`);
       return manifest;
     } catch (error) {
       // Cancelled, the session is already cut: nothing to roll back (the server did).
       if (!signal.aborted) await rollback(db).catch(() => undefined);
-      await rm(partial, { recursive: true, force: true });
+      await draft.abandon().catch(() => undefined);
       throw signal.aborted ? signal.reason : error;
     }
   }

@@ -4,7 +4,8 @@ import type { BackupScheduler } from './scheduler';
 import type { BackupService } from './service';
 
 /**
- * Backups at start and stop: clean up after an instance that stopped mid-backup, run the
+ * Backups at start and stop: clean up after an instance that stopped mid-backup, record the
+ * archives in the store that the database does not know (a new machine's first start), run the
  * scheduler, and at stop let backups under way finish (shutdown cancels those still running at
  * its deadline: BackupService.interrupt). Not critical: an instance that cannot
  * back up still serves requests (the staleness of backup_last_success_timestamp_seconds tells).
@@ -22,6 +23,12 @@ export function backupsComponent(
       if (recovered.failed.length + recovered.removed.length > 0) {
         logger.warn(recovered, 'backups interrupted by a stopped instance cleaned up');
       }
+      // A new machine pointed at the bucket finds the backups of the one it replaces.
+      const stored = await service.importStored();
+      if (stored.imported.length > 0)
+        logger.info({ imported: stored.imported }, 'backups found in the store recorded');
+      if (stored.refused.length > 0)
+        logger.warn({ refused: stored.refused }, 'archives in the store not recorded');
       scheduler.start();
     },
     async stop() {

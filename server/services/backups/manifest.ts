@@ -1,10 +1,13 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { z } from 'zod';
+import { CHUNK_BYTES, ENCRYPTION_SCHEME } from './archive-crypto';
+import { ArchiveFileMissingError, type ArchiveStore, MANIFEST_FILE, readSmallFile } from './archive-store';
 
-/** Bumped when the archive layout changes in a way an older reader would misread. */
-export const MANIFEST_FORMAT = 1;
-export const MANIFEST_FILE = 'manifest.json';
+/**
+ * Bumped when the archive layout changes in a way an older reader would misread. 1: plain gzip
+ * files; 2: encrypted files and an authenticated manifest (archive-crypto.ts). Both are read.
+ */
+export const MANIFEST_FORMAT = 2;
+export { MANIFEST_FILE };
 
 /**
  * A table's data file: a number keeping the load order visible in a listing, and the table's name
@@ -30,9 +33,9 @@ export const manifestTable = z.object({
   /** Tables its foreign keys point at: they are loaded first. */
   references: z.array(z.string().min(1).max(63)),
   rows: count,
-  /** Size of the compressed file. */
+  /** Size of the stored file (compressed, then encrypted from format 2). */
   bytes: count,
-  /** SHA-256 of the compressed file. */
+  /** SHA-256 of the stored file. */
   sha256,
 });
 export type ManifestTable = z.infer<typeof manifestTable>;
@@ -42,8 +45,15 @@ export type ManifestTable = z.infer<typeof manifestTable>;
  * text format (one line per row: newlines inside values are escaped, so lines count rows),
  * gzip-compressed, one per table.
  */
+export const manifestEncryption = z.object({
+  scheme: z.literal(ENCRYPTION_SCHEME),
+  chunkBytes: z.literal(CHUNK_BYTES),
+  /** The backup's data key, sealed under the key-encryption key (base/sealed-secret), bound to the id. */
+  sealedKey: z.string().min(1).max(1000),
+});
+
 export const manifestSchema = z.object({
-  format: z.literal(MANIFEST_FORMAT),
+  format: z.union([z.literal(1), z.literal(MANIFEST_FORMAT)]),
   id: z.string().min(1).max(100),
   createdAt: z.iso.datetime({ offset: true }),
   /** The latest migration applied to the source: restore builds the schema by migrating to it. */
@@ -57,6 +67,10 @@ export const manifestSchema = z.object({
   /** Sum of the data files' sizes. */
   totalBytes: count,
   totalRows: count,
+  /** From format 2: how the files are encrypted. */
+  encryption: manifestEncryption.optional(),
+  /** From format 2: HMAC-SHA256 of the rest of the manifest (canonicalManifest) under the data key. */
+  mac: sha256.optional(),
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 
@@ -73,6 +87,12 @@ export function parseManifest(value: unknown): Manifest {
       `invalid manifest: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim(),
     );
   }
+  const encrypted = parsed.data.format === MANIFEST_FORMAT;
+  if (encrypted !== (parsed.data.encryption !== undefined && parsed.data.mac !== undefined)) {
+    throw new ManifestError(
+      `invalid manifest: encryption and mac go with format ${MANIFEST_FORMAT}, and only with it`,
+    );
+  }
   const files = new Set(parsed.data.tables.map((t) => t.file));
   const names = new Set(parsed.data.tables.map((t) => t.name));
   if (files.size !== parsed.data.tables.length || names.size !== parsed.data.tables.length) {
@@ -81,12 +101,19 @@ export function parseManifest(value: unknown): Manifest {
   return parsed.data;
 }
 
-/** Reads and checks `<directory>/manifest.json`. */
-export async function readManifest(directory: string): Promise<Manifest> {
+/** The manifest's text as its MAC covers it: every field but `mac`, in the schema's order. */
+export function canonicalManifest(manifest: Manifest): string {
+  const { mac: _mac, ...rest } = manifestSchema.parse(manifest);
+  return JSON.stringify(rest);
+}
+
+/** Reads and checks an archive's manifest.json. */
+export async function readManifest(store: ArchiveStore, location: string): Promise<Manifest> {
   let text: string;
   try {
-    text = await readFile(join(directory, MANIFEST_FILE), 'utf8');
+    text = await readSmallFile(store, location, MANIFEST_FILE);
   } catch (error) {
+    if (error instanceof ArchiveFileMissingError) throw new ManifestError(`no ${MANIFEST_FILE}`);
     throw new ManifestError(`no readable ${MANIFEST_FILE}: ${(error as Error).message}`);
   }
   let json: unknown;

@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -21,16 +19,18 @@ import {
   hasRows,
   truncateTables,
 } from '../../../db/backup/statements';
+import type { ArchiveKey } from './archive-key';
 import { BackupInProgressError } from './backup';
 import { loadOrder, UNARCHIVED_TABLES } from './catalogue';
 import { copyIn } from './copy-protocol';
 import type { Manifest, ManifestTable } from './manifest';
-import { type ArchiveCheck, verifyArchive } from './verify';
+import { type ArchiveCheck, type ArchiveReader, decrypting, verifyArchive } from './verify';
 
 export interface RestoreOptions {
-  /** The archive's directory and its manifest (the recorded one, or the directory's own). */
-  directory: string;
+  /** Reads the archive's files (from a directory or a bucket), its manifest and its key. */
+  read: ArchiveReader;
   manifest: Manifest;
+  key: ArchiveKey;
   /**
    * Opens the session on the target, called once the archive has been verified (so a damaged
    * archive is refused before any connection is attempted).
@@ -84,8 +84,8 @@ export class RestoreRefusedError extends Error {
 /**
  * Restores an archive into the database `connect` opens, all or nothing.
  *
- * 1. The archive is verified first (checksums, gzip integrity, row counts): a damaged or truncated
- *    one is refused before any connection to the target is made.
+ * 1. The archive is verified first (checksums, chunk authentication, gzip integrity, row counts):
+ *    a damaged, tampered or truncated one is refused before any connection to the target is made.
  * 2. In ONE transaction on the target: a target whose tables hold rows is refused unless
  *    `confirm`; the schema is brought to the archive's version by the platform's migrations
  *    (a target with a newer schema is refused: its tables may not fit the archive's rows); the
@@ -103,7 +103,7 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
       `the archive's schema (${manifest.schemaVersion}) is not one this release knows: restore it with a release at least as new`,
     );
   }
-  const check = await verifyArchive(options.directory, manifest);
+  const check = await verifyArchive(options.read, manifest, options.key);
   if (!check.ok) throw new ArchiveCorruptError(check);
 
   const connection = await options.connect();
@@ -132,7 +132,7 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreRe
 
 async function restoreInTransaction(
   connection: DedicatedConnection,
-  { directory, manifest, confirm, migrations, lockTimeoutMs = 30_000 }: RestoreOptions,
+  { read, key, manifest, confirm, migrations, lockTimeoutMs = 30_000 }: RestoreOptions,
 ): Promise<Omit<RestoreResult, 'durationMs'>> {
   const { db } = connection;
   await setLocalLockTimeout(db, lockTimeoutMs);
@@ -180,7 +180,7 @@ async function restoreInTransaction(
   const tables: RestoreResult['tables'] = [];
   for (const name of order) {
     const table = byName.get(name)!;
-    tables.push({ name, rows: await loadTable(connection, directory, table) });
+    tables.push({ name, rows: await loadTable(connection, read, table, key.forFile(table.file)) });
   }
 
   const archived = new Set(byName.keys());
@@ -220,24 +220,30 @@ async function checkTablesFit(db: SchemalessKysely, tables: readonly ManifestTab
   }
 }
 
-/** COPY FROM STDIN of one data file, hashed again on the way in; returns the rows loaded. */
+/**
+ * COPY FROM STDIN of one data file, hashed and (encrypted archives) authenticated again on the way
+ * in; returns the rows loaded.
+ */
 async function loadTable(
   connection: DedicatedConnection,
-  directory: string,
+  read: ArchiveReader,
   table: ManifestTable,
+  key: Buffer | null,
 ): Promise<number> {
   const hash = createHash('sha256');
   const gunzip = createGunzip();
-  const feeding = pipeline(
-    createReadStream(join(directory, table.file)),
-    new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    }),
-    gunzip,
-  );
+  const feeding = (async () =>
+    pipeline([
+      await read(table.file),
+      new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          hash.update(chunk);
+          done(null, chunk);
+        },
+      }),
+      ...decrypting(key, table),
+      gunzip,
+    ]))();
   // A read or gunzip failure reaches copyIn through the stream it iterates.
   feeding.catch(() => undefined);
   let rows: number;

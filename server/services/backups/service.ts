@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rm } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Migration } from 'kysely';
 import type pg from 'pg';
@@ -14,6 +12,7 @@ import {
   findBackup,
   finishBackup,
   insertBackup,
+  insertStoredBackup,
   latestSuccess,
   listBackups,
   markVerified,
@@ -36,9 +35,12 @@ import { PlatformError } from '../../base/errors';
 import type { Logger } from '../../base/logger';
 import { ScrapeFigures } from '../../base/metrics/scrape-figures';
 import { createOutboundPolicy, type OutboundPolicy } from '../../base/outbound/index';
+import { ArchiveDecryptError } from './archive-crypto';
+import { type ArchiveKey, openArchiveKey } from './archive-key';
+import { type ArchiveStore, LocalArchiveStore } from './archive-store';
 import type { ArchiveFileOpener } from './archive-writer';
 import { BACKUP_LOCK, BackupInProgressError, BackupSession } from './backup';
-import { ManifestError, readManifest } from './manifest';
+import { MANIFEST_FORMAT, type Manifest, ManifestError, readManifest } from './manifest';
 import { detectPgDump, type PgDumpTool } from './pg-dump';
 import { ArchiveCorruptError, RestoreRefusedError, restoreArchive } from './restore';
 import {
@@ -48,6 +50,7 @@ import {
   RestoreTargetRefusedError,
   RestoreTargetUnreachableError,
 } from './restore-targets';
+import { S3ArchiveStore, type S3StoreSettings } from './s3-archive-store';
 import { BackupScheduleService } from './schedules';
 import { verifyArchive } from './verify';
 import { describeTarget, recordedManifest, sameDatabase, toBackup } from './views';
@@ -56,8 +59,18 @@ export interface BackupServiceOptions {
   database: PlatformDatabase;
   /** The platform's database (DATABASE_URL or the embedded server's): what is backed up, and restored by default. */
   databaseUrl: string;
-  /** BACKUP_DIR: one directory per archive, named by the backup's id. */
+  /**
+   * BACKUP_DIR: one directory per archive, named by the backup's id, when no bucket is set; with
+   * one, pg_dump's passing files only (and archives written here before remain readable).
+   */
   directory: string;
+  /** BACKUP_S3_*: new archives go to this bucket; archives already there are listed and restored. */
+  s3?: S3StoreSettings | null;
+  /**
+   * The key-encryption key (AUTH_KEY_ENCRYPTION_KEY): each archive's data key is sealed under it.
+   * With it and the bucket, a new machine restores everything.
+   */
+  kek: Uint8Array;
   audit: AuditLog;
   logger: Logger;
   /** The pg_dump to use when it can dump the server: a path, 'pg_dump' on PATH (the default), or null for never. */
@@ -95,6 +108,9 @@ export interface BackupFigures {
   sizeBytes: number;
 }
 
+/** The organization recorded on backups found in the store rather than made here (nobody's). */
+export const STORED_BACKUP_ORGANIZATION = '00000000-0000-0000-0000-000000000000';
+
 /** Who starts a backup: a caller, or a schedule (no user). */
 interface Requester {
   /** Recorded in the row (who asked), never a filter: the backups are the platform's. */
@@ -119,9 +135,16 @@ export class BackupService {
   private pgDump: Promise<PgDumpTool | null> | null = null;
   /** The latest successful backup, read at most every 10 s (the metrics call it at every scrape). */
   private readonly figures: ScrapeFigures<BackupFigures | null>;
+  /** BACKUP_DIR, and the bucket when one is set: new archives go to `store`. */
+  private readonly local: LocalArchiveStore;
+  private readonly remote: S3ArchiveStore | null;
+  private readonly store: ArchiveStore;
 
   constructor(private readonly options: BackupServiceOptions) {
     this.migrations = options.migrations ?? platformMigrations;
+    this.local = new LocalArchiveStore(options.directory, options.openArchiveFile);
+    this.remote = options.s3 ? new S3ArchiveStore(options.s3, options.logger) : null;
+    this.store = this.remote ?? this.local;
     this.figures = new ScrapeFigures<BackupFigures | null>({
       read: () => this.readLatestFigures(),
       initial: null,
@@ -137,7 +160,12 @@ export class BackupService {
   }
 
   get directory(): string {
-    return resolve(this.options.directory);
+    return this.local.directory;
+  }
+
+  /** Where new archives go: `s3://bucket/prefix` or BACKUP_DIR. */
+  get storage(): string {
+    return this.remote ? this.remote.locationOf('') : this.local.directory;
   }
 
   /**
@@ -184,13 +212,12 @@ export class BackupService {
     let row: BackupRow;
     const id = randomUUID();
     try {
-      await this.ensureDirectory();
       row = await this.options.database.transaction((trx) =>
         insertBackup(trx, {
           id,
           organizationId: requester.organizationId,
           scheduleId: requester.scheduleId,
-          path: join(this.directory, id),
+          path: this.store.locationOf(id),
           createdBy: requester.userId,
         }),
       );
@@ -216,9 +243,11 @@ export class BackupService {
     try {
       const manifest = await session.run({
         id: row.id,
-        directory: row.path,
+        store: this.store,
+        location: row.path,
+        kek: this.options.kek,
         pgDump,
-        openFile: this.options.openArchiveFile,
+        workDirectory: await this.local.workDirectory(),
       });
       finished = await this.options.database.transaction((trx) => finishBackup(trx, row.id, { manifest }));
       this.figures.invalidate();
@@ -277,8 +306,12 @@ export class BackupService {
     const started = performance.now();
     const row = await this.find(id);
     const manifest = this.restorableManifest(row);
-    const problems = await this.manifestProblems(row.path, manifest);
-    const check = await verifyArchive(row.path, manifest);
+    const store = this.storeFor(row.path);
+    const problems = await this.manifestProblems(store, row.path, manifest);
+    const key = this.keyOf(manifest, problems);
+    const check = key
+      ? await verifyArchive((file) => store.read(row.path, file), manifest, key)
+      : { ok: false, files: [] };
     const ok = problems.length === 0 && check.ok;
     if (ok) await this.options.database.transaction((trx) => markVerified(trx, id));
     const bad = check.files.filter((f) => !f.ok).map((f) => f.file);
@@ -307,12 +340,42 @@ export class BackupService {
     return { id };
   }
 
-  /** Deletes an archive and its row, whoever asked (retention uses it too). */
+  /** Deletes an archive (in BACKUP_DIR or the bucket) and its row, whoever asked (retention uses it too). */
   async remove(row: Pick<BackupRow, 'id' | 'path'>): Promise<void> {
-    // Never outside BACKUP_DIR, whatever a row says.
-    const path = resolve(row.path);
-    if (path.startsWith(`${this.directory}/`)) await rm(path, { recursive: true, force: true });
+    await this.storeFor(row.path).remove(row.path);
     await this.options.database.transaction((trx) => deleteBackupRow(trx, row.id));
+  }
+
+  /**
+   * Records the finished archives of the store (the bucket, or BACKUP_DIR) that this database does
+   * not know: how a new machine with the bucket's settings and the key-encryption key finds the
+   * backups of the one it replaces. Only archives whose manifest opens with the key-encryption key
+   * and carries a valid MAC are recorded; the others are named in `refused`.
+   */
+  async importStored(): Promise<{ imported: string[]; refused: { location: string; reason: string }[] }> {
+    const imported: string[] = [];
+    const refused: { location: string; reason: string }[] = [];
+    for (const location of await this.store.list()) {
+      let manifest: Manifest;
+      try {
+        manifest = await readManifest(this.store, location);
+        if (this.store.locationOf(manifest.id) !== location)
+          throw new ManifestError('the manifest names another backup');
+        if (manifest.format !== MANIFEST_FORMAT)
+          throw new ManifestError('an unencrypted archive is not authenticated');
+        openArchiveKey(manifest, this.options.kek);
+      } catch (error) {
+        if (!(error instanceof ManifestError || error instanceof ArchiveDecryptError)) throw error;
+        refused.push({ location, reason: error.message });
+        continue;
+      }
+      const row = await this.options.database.transaction((trx) =>
+        insertStoredBackup(trx, { organizationId: STORED_BACKUP_ORGANIZATION, path: location, manifest }),
+      );
+      if (row) imported.push(manifest.id);
+    }
+    if (imported.length > 0) this.figures.invalidate();
+    return { imported, refused };
   }
 
   /**
@@ -356,13 +419,16 @@ export class BackupService {
         'CONFLICT',
       );
     }
-    const problems = await this.manifestProblems(row.path, manifest);
-    if (problems.length > 0)
+    const store = this.storeFor(row.path);
+    const problems = await this.manifestProblems(store, row.path, manifest);
+    const key = this.keyOf(manifest, problems);
+    if (problems.length > 0 || !key)
       throw await fail(new Error(`the archive is damaged: ${problems.join('; ')}`), 'CONFLICT');
 
     try {
       const result = await restoreArchive({
-        directory: row.path,
+        read: (file) => store.read(row.path, file),
+        key,
         manifest,
         connect: destination.connect,
         confirm: input.confirm,
@@ -461,22 +527,18 @@ export class BackupService {
     try {
       if (!(await connection.tryLock(BACKUP_LOCK))) return { failed: [], removed: [] };
       const failed = await this.options.database.transaction((trx) => failInterruptedBackups(trx));
-      const removed: string[] = [];
-      const entries = await readdir(this.directory).catch(() => [] as string[]);
-      for (const entry of entries) {
-        if (!entry.startsWith('.partial-')) continue;
-        await rm(join(this.directory, entry), { recursive: true, force: true });
-        removed.push(entry);
-      }
+      const removed = await this.local.removeDrafts();
+      if (this.remote) removed.push(...(await this.remote.removeDrafts()));
       return { failed, removed };
     } finally {
       await connection.close();
     }
   }
 
-  /** Waits for the backups this instance is running. */
+  /** Waits for the backups this instance is running, then closes the bucket's client. */
   async stop(): Promise<void> {
     await Promise.allSettled([...this.running.values()]);
+    this.remote?.close();
   }
 
   /**
@@ -509,28 +571,40 @@ export class BackupService {
     return manifest;
   }
 
+  /** The store an archive is in: BACKUP_DIR, or the bucket (CONFLICT when this instance has no way to it). */
+  private storeFor(location: string): ArchiveStore {
+    if (this.remote?.holds(location)) return this.remote;
+    if (this.local.holds(location)) return this.local;
+    throw new PlatformError(
+      'CONFLICT',
+      `the archive is stored at ${location}, which this instance's BACKUP_S3_* settings do not reach`,
+    );
+  }
+
+  /** The archive's key, or null with the reason added to `problems` (wrong key, tampered manifest). */
+  private keyOf(manifest: Manifest, problems: string[]): ArchiveKey | null {
+    try {
+      return openArchiveKey(manifest, this.options.kek);
+    } catch (error) {
+      if (!(error instanceof ArchiveDecryptError)) throw error;
+      problems.push(error.message);
+      return null;
+    }
+  }
+
   /** manifest.json must exist and say what the database recorded when the archive was written. */
   private async manifestProblems(
-    directory: string,
+    store: ArchiveStore,
+    location: string,
     recorded: ReturnType<typeof recordedManifest>,
   ): Promise<string[]> {
     try {
-      const onDisk = await readManifest(directory);
+      const onDisk = await readManifest(store, location);
       return isDeepStrictEqual(onDisk, recorded) ? [] : ['manifest.json differs from the recorded manifest'];
     } catch (error) {
       if (error instanceof ManifestError) return [error.message];
       throw error;
     }
-  }
-
-  /**
-   * The backup directory is private (0700); the folders above it keep the usual mode. A recursive
-   * mkdir would give them 0700 too, and DATA_DIR made private that way is one the embedded
-   * PostgreSQL, run as the `postgres` user when we are root, can no longer reach.
-   */
-  private async ensureDirectory(): Promise<void> {
-    await mkdir(dirname(this.directory), { recursive: true });
-    await mkdir(this.directory, { recursive: true, mode: 0o700 });
   }
 
   private findPgDump(): Promise<PgDumpTool | null> {

@@ -1,11 +1,15 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { join } from 'node:path';
-import { Transform, Writable } from 'node:stream';
+import { type Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { BackupFileCheck } from '../../../shared/devops-backups';
+import { ArchiveDecryptError, decryptStream } from './archive-crypto';
+import type { ArchiveKey } from './archive-key';
+import { ArchiveFileMissingError } from './archive-store';
 import type { Manifest, ManifestTable } from './manifest';
+
+/** Opens one stored file of the archive (ArchiveFileMissingError when it is not there). */
+export type ArchiveReader = (file: string) => Promise<Readable>;
 
 /** One file's check, as the API reports it (`actual` lacks what could not be measured). */
 export type FileCheck = BackupFileCheck;
@@ -16,18 +20,28 @@ export interface ArchiveCheck {
 }
 
 /**
- * Reads every data file once: SHA-256 and size of the compressed bytes against the manifest,
- * and the decompressed stream through gunzip, whose CRC and length trailer catch truncation and
- * corruption the checksum would catch too (and a manifest rewritten to match a damaged file
- * would not), counting lines against the manifest's row count.
+ * Reads every data file once: SHA-256 and size of the stored bytes against the manifest, then
+ * (encrypted archives) every chunk's authentication, and the decompressed stream through gunzip,
+ * whose CRC and length trailer catch truncation and corruption the checksum would catch too (and
+ * a manifest rewritten to match a damaged file would not), counting lines against the manifest's
+ * row count. A problem names its cause first: `missing`, `tampered`, `truncated`, `unreadable`.
  */
-export async function verifyArchive(directory: string, manifest: Manifest): Promise<ArchiveCheck> {
+export async function verifyArchive(
+  read: ArchiveReader,
+  manifest: Manifest,
+  key: ArchiveKey,
+): Promise<ArchiveCheck> {
   const files: FileCheck[] = [];
-  for (const table of manifest.tables) files.push(await verifyFile(directory, table));
+  for (const table of manifest.tables) files.push(await verifyFile(read, table, key.forFile(table.file)));
   return { ok: files.every((f) => f.ok), files };
 }
 
-async function verifyFile(directory: string, table: ManifestTable): Promise<FileCheck> {
+/** The stored bytes of a file as plaintext gzip: decrypted with its key, or as they are (format 1). */
+export function decrypting(key: Buffer | null, table: ManifestTable): Transform[] {
+  return key ? [decryptStream(key, table.bytes)] : [];
+}
+
+async function verifyFile(read: ArchiveReader, table: ManifestTable, key: Buffer | null): Promise<FileCheck> {
   const expected = { sha256: table.sha256, bytes: table.bytes, rows: table.rows };
   const hash = createHash('sha256');
   let bytes = 0;
@@ -35,8 +49,8 @@ async function verifyFile(directory: string, table: ManifestTable): Promise<File
   let lastByte = 0x0a;
   const problems: string[] = [];
   try {
-    await pipeline(
-      createReadStream(join(directory, table.file)),
+    await pipeline([
+      await read(table.file),
       new Transform({
         transform(chunk: Buffer, _encoding, done) {
           hash.update(chunk);
@@ -44,6 +58,7 @@ async function verifyFile(directory: string, table: ManifestTable): Promise<File
           done(null, chunk);
         },
       }),
+      ...decrypting(key, table),
       createGunzip(),
       new Writable({
         write(chunk: Buffer, _encoding, done) {
@@ -52,10 +67,11 @@ async function verifyFile(directory: string, table: ManifestTable): Promise<File
           done();
         },
       }),
-    );
+    ]);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    problems.push(code === 'ENOENT' ? 'file missing' : `unreadable: ${(error as Error).message}`);
+    if (error instanceof ArchiveFileMissingError) problems.push('missing: the file is not in the archive');
+    else if (error instanceof ArchiveDecryptError) problems.push(error.message);
+    else problems.push(`unreadable: ${(error as Error).message}`);
     return { table: table.name, file: table.file, ok: false, expected, actual: {}, problems };
   }
   const sha256 = hash.digest('hex');

@@ -1,0 +1,250 @@
+import { PassThrough, type Readable, Writable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { Logger } from '../../base/logger';
+import {
+  type ArchiveDraft,
+  ArchiveFileMissingError,
+  type ArchiveStore,
+  MANIFEST_FILE,
+} from './archive-store';
+
+/** BACKUP_S3_*: a bucket of S3-compatible object storage. */
+export interface S3StoreSettings {
+  /** Another service than AWS S3 (MinIO, R2, Ceph…); unset: AWS's endpoint for `region`. */
+  endpoint?: string;
+  region: string;
+  bucket: string;
+  /** Keys start with it ('' or ending in '/'): one installation per prefix. */
+  prefix: string;
+  /** Unset: the SDK's default credentials (environment, instance or pod role). */
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  /** `https://endpoint/bucket/key` rather than `https://bucket.endpoint/key` (most non-AWS services). */
+  forcePathStyle: boolean;
+}
+
+/** Multipart uploads send parts of this size (S3's minimum is 5 MiB); two are in flight at most. */
+const PART_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Archives in a bucket: `<prefix><backup id>/<file>`, manifest.json uploaded last. Each data file
+ * is streamed up with a multipart upload (lib-storage's Upload), so no file is held whole in
+ * memory; a failed or cancelled upload is aborted, so its parts never become an object, and an
+ * archive whose manifest was never written is not an archive (`list` skips it, `removeDrafts`
+ * deletes what it left).
+ */
+export class S3ArchiveStore implements ArchiveStore {
+  private readonly client: S3Client;
+  private readonly prefix: string;
+  private readonly root: string;
+
+  constructor(
+    private readonly settings: S3StoreSettings,
+    private readonly logger: Logger,
+  ) {
+    this.client = new S3Client({
+      endpoint: settings.endpoint,
+      region: settings.region,
+      forcePathStyle: settings.forcePathStyle,
+      credentials:
+        settings.accessKeyId && settings.secretAccessKey
+          ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey }
+          : undefined,
+      // Bounded: a storage service that stops answering fails the backup instead of holding it
+      // (and BACKUP_LOCK) for ever.
+      requestHandler: { connectionTimeout: 10_000, requestTimeout: 120_000 },
+      maxAttempts: 3,
+    });
+    this.prefix =
+      settings.prefix === '' || settings.prefix.endsWith('/') ? settings.prefix : `${settings.prefix}/`;
+    this.root = `s3://${settings.bucket}/${this.prefix}`;
+  }
+
+  get bucket(): string {
+    return this.settings.bucket;
+  }
+
+  locationOf(id: string): string {
+    return `${this.root}${id}`;
+  }
+
+  holds(location: string): boolean {
+    return location.startsWith(this.root) && !location.slice(this.root.length).includes('/');
+  }
+
+  private keyOf(location: string, file: string): string {
+    if (!this.holds(location)) throw new Error(`${location} is not in ${this.root}`);
+    return `${this.prefix}${location.slice(this.root.length)}/${file}`;
+  }
+
+  async begin(location: string): Promise<ArchiveDraft> {
+    return {
+      open: (file) => this.uploadStream(this.keyOf(location, file)),
+      stored: async () => undefined,
+      commit: async (manifest) => {
+        await this.client.send(
+          new PutObjectCommand({
+            Bucket: this.settings.bucket,
+            Key: this.keyOf(location, MANIFEST_FILE),
+            Body: manifest,
+            ContentType: 'application/json',
+          }),
+        );
+      },
+      abandon: () => this.remove(location),
+    };
+  }
+
+  /**
+   * A Writable whose bytes go up as one object. It finishes once the upload completed; a failure
+   * of the upload fails it (so the backup's pipeline fails rather than waits), and destroying it
+   * (a failure upstream, a cancel) aborts the upload.
+   */
+  private uploadStream(key: string): Writable {
+    const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.settings.bucket, Key: key, Body: body },
+      partSize: PART_BYTES,
+      queueSize: 2,
+      // Aborted here instead, so that the upload's own error is the one reported.
+      leavePartsOnError: true,
+    });
+    let finished = false;
+    let aborting: Promise<void> | null = null;
+    const abort = () => {
+      aborting ??= this.abortUpload(upload, key);
+      return aborting;
+    };
+    const done = upload.done().then(
+      () => {
+        finished = true;
+      },
+      async (error) => {
+        await abort();
+        throw error;
+      },
+    );
+    const writable = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        if (body.write(chunk)) callback();
+        else body.once('drain', () => callback());
+      },
+      final(callback) {
+        body.end();
+        done.then(
+          () => callback(),
+          (error) => callback(error),
+        );
+      },
+      destroy(error, callback) {
+        body.destroy();
+        if (finished) callback(error);
+        else
+          void abort().then(
+            () => callback(error),
+            () => callback(error),
+          );
+      },
+    });
+    done.catch((error) => writable.destroy(error));
+    return writable;
+  }
+
+  private async abortUpload(upload: Upload, key: string): Promise<void> {
+    await upload.abort();
+    if (!upload.uploadId) return;
+    await this.client
+      .send(
+        new AbortMultipartUploadCommand({
+          Bucket: this.settings.bucket,
+          Key: key,
+          UploadId: upload.uploadId,
+        }),
+      )
+      .catch((error) =>
+        // Its parts never become an object; a bucket lifecycle rule removes them (docs/backups.md).
+        this.logger.warn({ err: error, key }, 'a failed multipart upload could not be aborted'),
+      );
+  }
+
+  async read(location: string, file: string): Promise<Readable> {
+    try {
+      const object = await this.client.send(
+        new GetObjectCommand({ Bucket: this.settings.bucket, Key: this.keyOf(location, file) }),
+      );
+      return object.Body as Readable;
+    } catch (error) {
+      if (
+        error instanceof S3ServiceException &&
+        (error.name === 'NoSuchKey' || error.$metadata.httpStatusCode === 404)
+      ) {
+        throw new ArchiveFileMissingError(file);
+      }
+      throw error;
+    }
+  }
+
+  async remove(location: string): Promise<void> {
+    const keys = await this.keysUnder(`${this.keyOf(location, '')}`);
+    const manifest = this.keyOf(location, MANIFEST_FILE);
+    // The manifest first: from then on it is no longer an archive, whatever else fails.
+    const ordered = [...keys.filter((k) => k === manifest), ...keys.filter((k) => k !== manifest)];
+    for (const key of ordered) {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: key }));
+    }
+  }
+
+  async list(): Promise<string[]> {
+    const found: string[] = [];
+    const suffix = `/${MANIFEST_FILE}`;
+    for (const key of await this.keysUnder(this.prefix)) {
+      const name = key.slice(this.prefix.length);
+      if (name.endsWith(suffix) && !name.slice(0, -suffix.length).includes('/')) {
+        found.push(this.locationOf(name.slice(0, -suffix.length)));
+      }
+    }
+    return found;
+  }
+
+  async removeDrafts(): Promise<string[]> {
+    const finished = new Set(await this.list());
+    const drafts = new Set<string>();
+    for (const key of await this.keysUnder(this.prefix)) {
+      const name = key.slice(this.prefix.length);
+      const slash = name.indexOf('/');
+      if (slash <= 0) continue;
+      const location = this.locationOf(name.slice(0, slash));
+      if (!finished.has(location)) drafts.add(location);
+    }
+    for (const location of drafts) await this.remove(location);
+    return [...drafts];
+  }
+
+  private async keysUnder(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return keys;
+  }
+
+  /** Closes the client's sockets. */
+  close(): void {
+    this.client.destroy();
+  }
+}
