@@ -160,8 +160,8 @@ export function renderEnvironments(main: HTMLElement, me: Me): () => void {
           ),
         ),
       );
-    const from = choice('diff-from', 'From', revisions[1] ?? revisions[0]);
-    const to = choice('diff-to', 'To', revisions[0]);
+    const from = choice('diff-from', 'From revision', revisions[1] ?? revisions[0]);
+    const to = choice('diff-to', 'To revision', revisions[0]);
     const diffView = h('div', { 'data-testid': 'config-diff', 'aria-live': 'polite' });
     const compare = h(
       'form',
