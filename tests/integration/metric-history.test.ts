@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlatformDatabase } from '../../db/connect';
 import { insertMetricHistory } from '../../db/repositories/metric-history';
@@ -208,6 +209,29 @@ describe('request history in PostgreSQL', () => {
     // The minute the requests fell in (the next one, should a minute have ended meanwhile).
     expect(rows[0]!.minute.getTime()).toBeGreaterThanOrEqual(minuteBefore);
     expect(rows[0]!.minute.getTime()).toBeLessThanOrEqual(Date.now());
+  });
+  it('gives the last minutes up at stop rather than wait on a database that does not answer', async () => {
+    await opened.database.db.deleteFrom('metric_history').execute();
+    const analytics = new RequestAnalytics();
+    const history = new MetricHistory({
+      analytics,
+      database: opened.database,
+      logger,
+      instanceId: 'blocked',
+      stopTimeoutMs: 200,
+    });
+    analytics.series('route', '/api/health').record(0.001, 200);
+    // Another session holds the table: the insert waits on its lock for as long as it is held.
+    const blocker = opened.open({ poolMax: 1 });
+    await blocker.connect();
+    const trx = await blocker.db.startTransaction().execute();
+    await sql`lock table metric_history in access exclusive mode`.execute(trx);
+    try {
+      await history.stop(); // returns while the lock is still held
+      expect(await trx.selectFrom('metric_history').selectAll().execute()).toEqual([]);
+    } finally {
+      await trx.rollback().execute();
+    }
   });
 });
 

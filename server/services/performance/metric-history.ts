@@ -44,6 +44,8 @@ export interface MetricHistoryOptions {
   retentionMs?: number;
   /** Series per kind and minute stored by name; the rest are summed into `(other)`. */
   maxNamesPerMinute?: number;
+  /** The longest `stop` waits for the last write. */
+  stopTimeoutMs?: number;
 }
 
 /**
@@ -69,6 +71,7 @@ export class MetricHistory {
       flushIntervalMs: 10_000,
       retentionMs: HISTORY_RETENTION_HOURS * 3_600_000,
       maxNamesPerMinute: 50,
+      stopTimeoutMs: 5_000,
       ...options,
     };
   }
@@ -79,11 +82,25 @@ export class MetricHistory {
     this.timer.unref?.();
   }
 
-  /** Stops the timer and stores everything counted, the minute still running included. */
+  /**
+   * Stops the timer and stores everything counted, the minute still running included. Bounded by
+   * `stopTimeoutMs`: with the database gone, shutdown gives the minutes up rather than wait on retries.
+   */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    await this.flush({ partial: true });
+    let timeout: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<'expired'>((resolve) => {
+      timeout = setTimeout(() => resolve('expired'), this.options.stopTimeoutMs);
+    });
+    const outcome = await Promise.race([this.flush({ partial: true }), expired]);
+    clearTimeout(timeout);
+    if (outcome === 'expired') {
+      this.options.logger.warn(
+        { minutes: this.pending.length, timeoutMs: this.options.stopTimeoutMs },
+        'request history not stored before shutdown',
+      );
+    }
   }
 
   /**
