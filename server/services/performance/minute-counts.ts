@@ -38,12 +38,13 @@ export class MinuteSlot {
 export class MinuteCounts {
   private current = new MinuteSlot();
   private completed = new MinuteSlot();
+  /** When the open minute ends (ms): one comparison a request instead of a division. */
+  private nextMinuteMs = Number.NEGATIVE_INFINITY;
 
   /** Counts one request that ended at `now` (ms since the epoch) with `status`. */
   record(seconds: number, status: number, now: number): void {
-    const minute = Math.floor(now / MS_PER_MINUTE);
     // A wall clock stepped back counts in the minute already open, as RateWindows does.
-    if (minute > this.current.minute) this.roll(minute);
+    if (now >= this.nextMinuteMs) this.roll(Math.floor(now / MS_PER_MINUTE));
     this.current.record(seconds, status);
   }
 
@@ -74,5 +75,6 @@ export class MinuteCounts {
       this.current.clear();
     }
     this.current.minute = minute;
+    this.nextMinuteMs = (minute + 1) * MS_PER_MINUTE;
   }
 }
