@@ -62,8 +62,18 @@ const PLATFORM_PATHS = [
 ];
 const PLATFORM_PREFIXES = ['devops.backups.', 'performance.', 'auth.organizations.', 'auth.platformRoles.'];
 
-/** The only mutations anyone may call without signing in: signing in, and joining by invitation. */
-const PUBLIC_MUTATIONS = new Set(['auth.login', 'auth.refresh', 'auth.invitations.accept']);
+/**
+ * The only mutations anyone may call without signing in: signing in (its second step and the
+ * enrolment an organization may require there included), and joining by invitation.
+ */
+const PUBLIC_MUTATIONS = new Set([
+  'auth.login',
+  'auth.refresh',
+  'auth.invitations.accept',
+  'auth.secondFactor.verify',
+  'auth.secondFactor.enrolment.begin',
+  'auth.secondFactor.enrolment.finish',
+]);
 
 /**
  * Mutations a viewer must be able to call, because they act on the caller's own account only:
@@ -80,6 +90,14 @@ const VIEWER_SELF_SERVICE = new Set([
   'auth.logoutAll',
   'auth.changePassword',
   'auth.sessions.revoke',
+  // The caller's own second factor, and sign-in's second step.
+  'auth.secondFactor.totp.begin',
+  'auth.secondFactor.totp.confirm',
+  'auth.secondFactor.regenerateRecoveryCodes',
+  'auth.secondFactor.remove',
+  'auth.secondFactor.verify',
+  'auth.secondFactor.enrolment.begin',
+  'auth.secondFactor.enrolment.finish',
 ]);
 
 /** Tables that change on their own or on every call (throttles, audit, scratch rows). */
@@ -249,6 +267,16 @@ function validInputs(): Record<string, unknown> {
     'auth.changePassword': { currentPassword: viewer.user.password, newPassword: 'a-new-password-0123' },
     'auth.sessions.list': undefined,
     'auth.sessions.revoke': { id: randomUUID() },
+    'auth.secondFactor.status': undefined,
+    'auth.secondFactor.totp.begin': undefined,
+    'auth.secondFactor.totp.confirm': { code: '000000' },
+    'auth.secondFactor.regenerateRecoveryCodes': { code: '000000' },
+    'auth.secondFactor.remove': { password: 'not-the-password-0123' },
+    'auth.secondFactor.requirement': undefined,
+    'auth.secondFactor.setRequirement': { required: true },
+    'auth.secondFactor.verify': { challenge: `bcsf_${'A'.repeat(43)}`, code: '000000' },
+    'auth.secondFactor.enrolment.begin': { challenge: `bcsf_${'A'.repeat(43)}` },
+    'auth.secondFactor.enrolment.finish': { challenge: `bcsf_${'A'.repeat(43)}`, code: '000000' },
     'auth.users.create': {
       email: `planted-${randomBytes(4).toString('hex')}@org.test`,
       password: 'planted-password-0123',

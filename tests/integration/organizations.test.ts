@@ -965,4 +965,15 @@ async function populate(organizationId: string, headers: { authorization: string
       finished_at: sql<Date>`now()`,
     })
     .execute();
+  // A second factor waiting for its first code, and a sign-in challenge.
+  const member = await db
+    .selectFrom('users')
+    .select(['id', 'organization_id'])
+    .where('organization_id', '=', organizationId)
+    .executeTakeFirstOrThrow();
+  const totp = await t.deps.auth.factors.beginTotp({ userId: member.id, organizationId });
+  const challenge = await t.deps.database.transaction((trx) =>
+    t.deps.auth.factors.openChallenge(trx, member, 'verify'),
+  );
+  secrets.remember(totp.secret, challenge.token);
 }
