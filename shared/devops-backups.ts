@@ -150,7 +150,7 @@ export type BackupStatus = 'running' | 'succeeded' | 'failed';
 export interface BackupTableSummary {
   name: string;
   rows: number;
-  /** Compressed size of its data file. */
+  /** Size of its data file as stored (compressed, then encrypted). */
   bytes: number;
   sha256: string;
 }
@@ -161,7 +161,7 @@ export interface Backup {
   /** How the data was exported: PostgreSQL's COPY, or pg_dump when it can dump the server. */
   method: 'copy' | 'pg_dump' | null;
   scheduleId: string | null;
-  /** The archive's directory on the server. */
+  /** Where the archive is: its directory on the server, or `s3://bucket/prefix<id>` in object storage. */
   path: string;
   schemaVersion: string | null;
   serverVersion: string | null;
@@ -231,7 +231,7 @@ export const backupView = z.object({
   /** How the data was exported: PostgreSQL's COPY, or pg_dump when it can dump the server. */
   method: z.enum(['copy', 'pg_dump']).nullable(),
   scheduleId: z.string().nullable(),
-  /** The archive's directory on the server. */
+  /** Where the archive is: its directory on the server, or `s3://bucket/prefix<id>` in object storage. */
   path: z.string(),
   schemaVersion: z.string().nullable(),
   serverVersion: z.string().nullable(),
@@ -242,7 +242,7 @@ export const backupView = z.object({
     z.object({
       name: z.string(),
       rows: z.number().int(),
-      /** Compressed size of its data file. */
+      /** Size of its data file as stored (compressed, then encrypted). */
       bytes: z.number().int(),
       sha256: z.string(),
     }),

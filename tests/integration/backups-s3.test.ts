@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { type Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlatformDatabase } from '../../db/connect';
@@ -12,7 +13,9 @@ import { readBuildInfo } from '../../server/base/build-info';
 import { PlatformError } from '../../server/base/errors';
 import { createLogger } from '../../server/base/logger';
 import { createMetrics } from '../../server/base/metrics/metrics';
+import { backupsComponent } from '../../server/services/backups/component';
 import { type Manifest, parseManifest } from '../../server/services/backups/manifest';
+import { BackupScheduler } from '../../server/services/backups/scheduler';
 import { BackupService } from '../../server/services/backups/service';
 import { parseRestoreTargetEntry, type RestoreTargetAddress } from '../../shared/devops-backups';
 import { plainGzip } from '../helpers/backup-archives';
@@ -333,6 +336,40 @@ describe('backups in an S3 bucket', () => {
     expect(diff.differing).toEqual({});
     expect(diff.differences).toBe(0);
   }, 120_000);
+});
+
+describe('a bucket out of reach at start', () => {
+  it('is logged, and the backups component still starts (the schedules still run)', async () => {
+    const closed = await cuttingProxy(s3.endpoint, 0);
+    await closed.close();
+    const lines: Record<string, unknown>[] = [];
+    const captured = createLogger({
+      level: 'warn',
+      destination: new Writable({
+        write(chunk, _encoding, done) {
+          for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
+          done();
+        },
+      }),
+    });
+    const away = await build(source.database, source.url, {
+      s3: s3.settings('install-away/', closed.endpoint),
+      logger: captured,
+    });
+    const scheduler = new BackupScheduler({
+      database: source.database,
+      backups: away,
+      schedules: away.schedules,
+      logger: captured,
+    });
+    const component = backupsComponent({ service: away, scheduler }, captured);
+    await component.start(new AbortController().signal);
+    await component.stop?.();
+    expect(lines.map((l) => l.msg)).toEqual([
+      'unfinished archives in the bucket could not be removed',
+      'the backup store could not be read at start',
+    ]);
+  }, 60_000);
 });
 
 async function listTables(url: string): Promise<string[]> {

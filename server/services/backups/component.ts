@@ -23,12 +23,17 @@ export function backupsComponent(
       if (recovered.failed.length + recovered.removed.length > 0) {
         logger.warn(recovered, 'backups interrupted by a stopped instance cleaned up');
       }
-      // A new machine pointed at the bucket finds the backups of the one it replaces.
-      const stored = await service.importStored();
-      if (stored.imported.length > 0)
-        logger.info({ imported: stored.imported }, 'backups found in the store recorded');
-      if (stored.refused.length > 0)
-        logger.warn({ refused: stored.refused }, 'archives in the store not recorded');
+      // A new machine pointed at the bucket finds the backups of the one it replaces. A bucket
+      // out of reach at start must not keep the schedules from running: it is logged, not thrown.
+      try {
+        const stored = await service.importStored();
+        if (stored.imported.length > 0)
+          logger.info({ imported: stored.imported }, 'backups found in the store recorded');
+        if (stored.refused.length > 0)
+          logger.warn({ refused: stored.refused }, 'archives in the store not recorded');
+      } catch (error) {
+        logger.warn({ err: error }, 'the backup store could not be read at start');
+      }
       scheduler.start();
     },
     async stop() {

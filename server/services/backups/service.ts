@@ -528,7 +528,12 @@ export class BackupService {
       if (!(await connection.tryLock(BACKUP_LOCK))) return { failed: [], removed: [] };
       const failed = await this.options.database.transaction((trx) => failInterruptedBackups(trx));
       const removed = await this.local.removeDrafts();
-      if (this.remote) removed.push(...(await this.remote.removeDrafts()));
+      try {
+        if (this.remote) removed.push(...(await this.remote.removeDrafts()));
+      } catch (error) {
+        // Left for the next start: the files of an unfinished archive are never listed meanwhile.
+        this.options.logger.warn({ err: error }, 'unfinished archives in the bucket could not be removed');
+      }
       return { failed, removed };
     } finally {
       await connection.close();
