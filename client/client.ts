@@ -14,6 +14,12 @@ import type { AppRouter } from './types';
 
 type HeaderMap = Record<string, string>;
 
+/** W3C Trace Context headers (https://www.w3.org/TR/trace-context/). */
+export interface TraceContextHeaders {
+  traceparent?: string;
+  tracestate?: string;
+}
+
 interface CommonOptions {
   /** Base URL of the platform, e.g. `https://api.example.com` (the tRPC path is added). */
   url: string;
@@ -21,6 +27,12 @@ interface CommonOptions {
   headers?: HeaderMap | (() => HeaderMap | Promise<HeaderMap>);
   /** The fetch to use instead of the global one (tests, instrumentation, polyfills). */
   fetch?: FetchLike;
+  /**
+   * The caller's trace context (W3C `traceparent`, `tracestate`), asked for as each HTTP request
+   * leaves, so that the platform's spans continue the caller's trace. With OpenTelemetry's API:
+   * `traceContext: () => { const h = {}; propagation.inject(context.active(), h); return h; }`.
+   */
+  traceContext?: () => TraceContextHeaders | undefined;
   /** How long a call may take, retries and token renewal included. Default 15 s. */
   timeoutMs?: number;
   /** Retries of queries, idempotent mutations and anything refused before it ran. */
@@ -80,8 +92,11 @@ export function createClient(options: ClientOptions): PlatformClient {
   const endpoint = `${options.url.replace(/\/+$/, '')}/api/trpc`;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const retry: RetryOptions = { ...DEFAULT_RETRY, ...options.retry };
-  const ownHeaders = async (): Promise<HeaderMap> =>
-    typeof options.headers === 'function' ? options.headers() : { ...options.headers };
+  const traceContext = options.traceContext;
+  const ownHeaders = async (): Promise<HeaderMap> => {
+    const headers = typeof options.headers === 'function' ? await options.headers() : { ...options.headers };
+    return traceContext ? withTraceContext(headers, traceContext()) : headers;
+  };
 
   const session =
     options.credentials !== undefined
@@ -172,4 +187,12 @@ function tokensOf(issued: SessionTokens): SessionTokens {
     refreshToken: issued.refreshToken,
     ...(issued.session ? { session: { id: issued.session.id, expiresAt: issued.session.expiresAt } } : {}),
   };
+}
+
+/** `headers` with the trace context's two headers, when given (nothing else of it is sent). */
+function withTraceContext(headers: HeaderMap, trace: TraceContextHeaders | undefined): HeaderMap {
+  if (!trace?.traceparent) return headers;
+  const out: HeaderMap = { ...headers, traceparent: trace.traceparent };
+  if (trace.tracestate) out.tracestate = trace.tracestate;
+  return out;
 }

@@ -7,7 +7,13 @@ export {
   type SessionTokens,
 } from './auth-session';
 export type { CallContext } from './call-link';
-export { type ClientOptions, createClient, type PlatformClient, sessionOf } from './client';
+export {
+  type ClientOptions,
+  createClient,
+  type PlatformClient,
+  sessionOf,
+  type TraceContextHeaders,
+} from './client';
 export {
   type ClientErrorCode,
   errorDetails,

@@ -31,7 +31,13 @@ export type ErrorReason = (typeof ERROR_REASONS)[number];
 
 /** The one error body of plain HTTP routes. Never carries stack traces, SQL, tokens or keys. */
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string; requestId: string; reason?: ErrorReason | null };
+  error: {
+    code: ErrorCode;
+    message: string;
+    requestId: string;
+    reason?: ErrorReason | null;
+    traceId?: string;
+  };
 }
 
 export function statusOf(code: ErrorCode): number {

@@ -20,6 +20,9 @@ export class PlatformError extends Error {
   }
 }
 
-export function errorBody(code: ErrorCode, message: string, requestId: string): ErrorBody {
-  return { error: { code, message, requestId } };
+/** The error body; `traceId` is the request's trace when the app traces (docs/operations.md, "Tracing"). */
+export function errorBody(code: ErrorCode, message: string, requestId: string, traceId?: string): ErrorBody {
+  return traceId === undefined
+    ? { error: { code, message, requestId } }
+    : { error: { code, message, requestId, traceId } };
 }

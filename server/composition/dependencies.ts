@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { PlatformDatabase } from '../../db/connect';
+import { PlatformDatabase, type QueryEvent } from '../../db/connect';
 import { deploymentStatusFigures } from '../../db/repositories/deployments';
 import type { BuildInfo } from '../base/build-info';
 import type { Config } from '../base/config';
@@ -14,6 +14,7 @@ import { rateLimitComponent } from '../base/rate-limit/component';
 import { createRateLimitStore } from '../base/rate-limit/create-store';
 import { RateLimiter } from '../base/rate-limit/limiter';
 import { rateLimitPolicies } from '../base/rate-limit/policies';
+import { createTracing } from '../base/tracing/tracing';
 import { createAccessLog } from '../http/access-log';
 import type { AppDeps } from '../http/deps';
 import { bindPerformanceMetrics } from '../operations/prometheus';
@@ -45,6 +46,7 @@ import { RequestAnalytics } from '../services/performance/analytics';
 import { performanceComponent } from '../services/performance/component';
 import { MetricHistory } from '../services/performance/metric-history';
 import { QueryMonitor } from '../services/performance/query-monitor';
+import { querySpans } from '../services/performance/query-spans';
 import { ResourceSampler } from '../services/performance/resource-sampler';
 
 export interface BuildDepsOptions {
@@ -70,6 +72,21 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
   });
   const analytics = new RequestAnalytics({ enabled: config.PERFORMANCE_ANALYTICS });
   const queries = new QueryMonitor({ slowQueryMs: config.PERFORMANCE_SLOW_QUERY_MS });
+  const tracing = config.OTEL_EXPORTER_OTLP_ENDPOINT
+    ? createTracing({
+        endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+        sampler: config.OTEL_TRACES_SAMPLER,
+        ratio: config.OTEL_TRACES_SAMPLER_ARG,
+        serviceName: config.OTEL_SERVICE_NAME,
+        serviceVersion: build.version,
+      })
+    : null;
+  const observeQuery = (e: QueryEvent) => {
+    metrics.observeQuery(e.sql, e.durationMs, e.error !== undefined);
+    queries.record(e.sql, e.durationMs, e);
+  };
+  // Decided here once: without tracing, a query meets nothing of it.
+  const querySpan = tracing ? querySpans(tracing.tracer) : null;
   const database = new PlatformDatabase({
     url: databaseUrl,
     poolMax: config.DB_POOL_MAX,
@@ -82,10 +99,12 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
       baseMs: config.DB_RETRY_BASE_MS,
       maxMs: config.DB_RETRY_MAX_MS,
     },
-    onQuery: (e) => {
-      metrics.observeQuery(e.sql, e.durationMs, e.error !== undefined);
-      queries.record(e.sql, e.durationMs, e);
-    },
+    onQuery: querySpan
+      ? (e) => {
+          observeQuery(e);
+          querySpan(e);
+        }
+      : observeQuery,
     onHealthChange: (healthy, lastError) => {
       initializer.report('database', healthy ? 'ready' : 'degraded', lastError ?? undefined);
       if (healthy) logger.info('database reachable');
@@ -100,6 +119,7 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
     defaultTtlMs: config.CACHE_DEFAULT_TTL_MS,
     onRefreshError: (_key, error) =>
       logger.warn({ err: error }, 'cache refresh failed; serving the stale value'),
+    tracer: tracing?.tracer,
   });
 
   const rateLimits = createRateLimitStore(config, { db: database.db, logger });
@@ -152,6 +172,7 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
       kubernetes: config.DEPLOY_ALLOW_PRIVATE_NETWORKS,
     },
     dnsServers: config.OUTBOUND_DNS_SERVERS,
+    tracing,
   });
   const alerts = buildAlertServices({
     database,
@@ -178,6 +199,7 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
     runAnalysis,
     audit: auth.audit,
     logger,
+    tracer: tracing?.tracer,
   });
   initializer.register(deploymentsComponent(engine, { database }));
   bindDeploymentMetrics(
@@ -251,6 +273,7 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
     auth,
     rateLimiter,
     eventLoopLag: () => eventLoop.lagSeconds(),
+    tracing,
   };
   bindPerformanceMetrics(metrics.registry, deps);
   return deps;

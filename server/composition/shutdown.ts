@@ -4,6 +4,9 @@ import { accessLogOf } from '../http/access-log';
 import type { AppDeps } from '../http/deps';
 import type { RunningServer } from './serve';
 
+/** How long the spans still buffered may take to reach the collector at shutdown. */
+const TRACES_FLUSH_MS = 2_000;
+
 /** Why a backup still running at the shutdown deadline failed (its row's `error`). */
 export const BACKUP_INTERRUPTED = 'interrupted: the instance shut down before the backup finished';
 
@@ -71,6 +74,8 @@ export function installShutdown({
     clearTimeout(backupsDeadline);
     await within(database.close(), Math.max(remaining(), reserveMs), 'database pool');
     if (embedded) await embedded.stop();
+    // The last spans (the shutdown's own requests and steps among them), bounded like every step.
+    if (deps.tracing) await within(deps.tracing.shutdown(TRACES_FLUSH_MS), TRACES_FLUSH_MS + 100, 'traces');
     // Access lines wait in a buffer for their timer: the last requests' lines go out now.
     await accessLogOf(deps.logger)?.close();
     logger.info('shutdown complete');

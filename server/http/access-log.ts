@@ -58,6 +58,8 @@ export class AccessLog {
   private readonly fields = `","service":${JSON.stringify(LOG_SERVICE)},"pid":${process.pid},"requestId":"`;
   // The ring, one array per field: oldest line at `head`, `size` lines in all.
   private readonly ids: string[];
+  /** The request's trace id when the app traces, else undefined. */
+  private readonly traceIds: (string | undefined)[];
   private readonly methods: string[];
   private readonly routes: string[];
   private readonly paths: string[];
@@ -81,6 +83,7 @@ export class AccessLog {
     this.flushIntervalMs = flushIntervalMs;
     this.dropped = dropped;
     this.ids = new Array<string>(capacity).fill('');
+    this.traceIds = new Array<string | undefined>(capacity).fill(undefined);
     this.methods = new Array<string>(capacity).fill('');
     this.routes = new Array<string>(capacity).fill('');
     this.paths = new Array<string>(capacity).fill('');
@@ -106,6 +109,7 @@ export class AccessLog {
     status: number,
     seconds: number,
     endedAt: number,
+    traceId?: string,
   ): void {
     // Checked per line: the level can be changed on a running logger.
     if (this.logger.levelVal > INFO) return;
@@ -120,6 +124,7 @@ export class AccessLog {
     let slot = this.head + this.size;
     if (slot >= this.capacity) slot -= this.capacity;
     this.ids[slot] = requestId;
+    this.traceIds[slot] = traceId;
     this.methods[slot] = method;
     this.routes[slot] = route;
     this.paths[slot] = path;
@@ -158,8 +163,10 @@ export class AccessLog {
     let chunk = '';
     let slot = this.head;
     for (let n = 0; n < this.size; n++) {
+      const traceId = this.traceIds[slot];
       chunk +=
         `{"level":"info","time":"${this.clock.format(this.ended[slot]! + offset)}${this.fields}${this.ids[slot]}",` +
+        (traceId === undefined ? '' : `"trace_id":"${traceId}",`) +
         `"method":"${this.methods[slot]}","route":${JSON.stringify(this.routes[slot])},` +
         `"path":${JSON.stringify(this.paths[slot])},"status":${this.statuses[slot]},` +
         `"durationMs":${Math.round(this.seconds[slot]! * 1e5) / 100},"msg":"request"}\n`;

@@ -11,6 +11,7 @@ import { metricsRoutes } from './metrics';
 import { cors } from './middleware/cors';
 import { observe } from './middleware/observe';
 import { requestLogger } from './middleware/request-id';
+import { traceRequests } from './middleware/trace';
 import { PROBE_PATHS, withProbes } from './probes';
 import { REST_PREFIX } from './rest/serve';
 import { trpcAdapter } from './trpc-adapter';
@@ -34,8 +35,11 @@ export function baseApp(deps: RequestDeps): Hono<AppEnv> {
       logger: deps.logger,
       accessLog: createAccessLog(deps.logger),
       analytics: deps.performance.analytics,
+      traced: !!deps.tracing,
     }),
   );
+  // Inside observe, which then finds the trace id for the request's lines: only when tracing.
+  if (deps.tracing) app.use('*', traceRequests(deps.tracing));
 
   app.route('/', healthRoutes(deps));
   app.route('/', metricsRoutes(deps));
@@ -100,6 +104,7 @@ export function finishApp(
           'METHOD_NOT_SUPPORTED',
           `${c.req.path} does not accept ${c.req.method}; it accepts ${[...allowed].join(', ')}`,
           c.get('requestId'),
+          c.get('traceId'),
         ),
         405,
         { Allow: [...allowed].join(', ') },
@@ -110,19 +115,20 @@ export function finishApp(
 
   app.onError((error, c) => {
     const id = c.get('requestId') ?? 'unknown';
+    const traceId = c.get('traceId');
     if (error instanceof PlatformError) {
-      return c.json(errorBody(error.code, error.message, id), error.status as 400, error.headers);
+      return c.json(errorBody(error.code, error.message, id, traceId), error.status as 400, error.headers);
     }
     if (error instanceof HTTPException && error.status < 500) {
       const code = httpExceptionCode(error.status);
-      return c.json(errorBody(code, error.message || code, id), error.status);
+      return c.json(errorBody(code, error.message || code, id, traceId), error.status);
     }
     // Anything else is our bug: log it whole, tell the caller only the request id.
     (c.get('requestId') ? requestLogger(c, deps.logger) : deps.logger).error(
       { err: error },
       'unhandled error',
     );
-    return c.json(errorBody('INTERNAL_SERVER_ERROR', 'Internal server error', id), 500);
+    return c.json(errorBody('INTERNAL_SERVER_ERROR', 'Internal server error', id, traceId), 500);
   });
 
   return withProbes(app, deps);

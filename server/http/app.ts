@@ -26,7 +26,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', docsPageRoutes(deps));
 
   return finishApp(app, deps, (c) =>
-    c.json(errorBody('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`, c.get('requestId')), 404),
+    c.json(
+      errorBody(
+        'NOT_FOUND',
+        `no route for ${c.req.method} ${c.req.path}`,
+        c.get('requestId'),
+        c.get('traceId'),
+      ),
+      404,
+    ),
   );
 }
 

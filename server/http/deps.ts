@@ -6,6 +6,7 @@ import type { Lifecycle } from '../base/lifecycle';
 import type { Logger } from '../base/logger';
 import type { Metrics } from '../base/metrics/metrics';
 import type { RateLimiter } from '../base/rate-limit/limiter';
+import type { Tracing } from '../base/tracing/tracing';
 import type { AlertServices } from '../services/alerts/services';
 import type { AuthServices } from '../services/auth/services';
 import type { BackupService } from '../services/backups/service';
@@ -44,6 +45,11 @@ export interface RequestDeps {
   auth: Pick<AuthServices, 'authenticator'>;
   /** Records each request's route, procedure, status and latency. */
   performance: Pick<PerformanceServices, 'analytics'>;
+  /**
+   * Traces (docs/operations.md, "Tracing"): null or absent when OTEL_EXPORTER_OTLP_ENDPOINT is
+   * unset, and then nothing on the request path traces; propagation only at the edge.
+   */
+  tracing?: Tracing | null;
   /** Pauses mutations on every instance; null where nothing is written (the edge). */
   maintenance: Pick<MaintenanceMode, 'refuses' | 'current'> | null;
 }

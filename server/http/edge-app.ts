@@ -14,6 +14,6 @@ import { servedByOrigin } from './site';
 export function createEdgeApp(deps: RequestDeps): Hono<AppEnv> {
   return finishApp(baseApp(deps), deps, (c) => {
     const refusal = servedByOrigin(`${c.req.method} ${c.req.path}`);
-    return c.json(errorBody(refusal.code, refusal.message, c.get('requestId')), 405);
+    return c.json(errorBody(refusal.code, refusal.message, c.get('requestId'), c.get('traceId')), 405);
   });
 }

@@ -14,6 +14,8 @@ export interface AppEnv {
     logger: Logger;
     /** Set by the not-found handler: the request matched no route. */
     unmatched: boolean;
+    /** The request's trace id, when the app traces (middleware/trace.ts); in logs and error bodies. */
+    traceId: string | undefined;
   };
 }
 

@@ -3,6 +3,7 @@ import type { RequestDeps } from './deps';
 import type { AppContext } from './env';
 import { appRouter } from './routers/index';
 import { TrpcExchange } from './trpc-exchange';
+import { tracedRouter } from './trpc-tracing';
 
 /**
  * Serves a tRPC request through tRPC's own fetch adapter: every request the single-call path
@@ -10,13 +11,15 @@ import { TrpcExchange } from './trpc-exchange';
  * unknown or encoded paths), and every request when that path is switched off.
  */
 export function trpcAdapter(deps: RequestDeps, endpoint: string) {
+  // Each procedure in a span of its own when the app traces; the router itself otherwise.
+  const router = tracedRouter(appRouter, deps.tracing);
   return async function serveThroughAdapter(c: AppContext): Promise<Response> {
     const exchange = new TrpcExchange(c, deps, performance.now());
     let beforeContext = false;
     const response = await fetchRequestHandler({
       endpoint,
       req: c.req.raw,
-      router: appRouter,
+      router,
       createContext: (opts) => exchange.createContext(opts.info.calls.length, opts),
       maxBatchSize: deps.config.TRPC_MAX_BATCH_SIZE,
       onError: ({ error, path }) => exchange.failed(error, path),

@@ -12,6 +12,7 @@ import type { AppContext } from './env';
 import { secureHeaders } from './middleware/security-headers';
 import { appRouter } from './routers/index';
 import { type CallableProcedure, TrpcExchange } from './trpc-exchange';
+import { tracedCall } from './trpc-tracing';
 
 /**
  * The hot path of the API: one tRPC call, not batched (a query by GET with `?input=` or none, a
@@ -34,6 +35,7 @@ import { type CallableProcedure, TrpcExchange } from './trpc-exchange';
  */
 export function singleCallDispatcher(deps: RequestDeps, endpoint: string) {
   const config = appRouter._def._config;
+  const tracer = deps.tracing?.tracer;
   const procedures = new Map<string, Entry>();
   for (const [path, procedure] of Object.entries(
     appRouter._def.procedures as unknown as Record<string, Procedure>,
@@ -41,11 +43,13 @@ export function singleCallDispatcher(deps: RequestDeps, endpoint: string) {
     const type = procedure._def.type;
     // Subscriptions stream over SSE: tRPC's adapter serves them (the router has none today).
     if (type === 'subscription') continue;
+    const run = middlewareChain(procedure, path, type);
     procedures.set(path, {
       path,
       type,
       procedure,
-      run: middlewareChain(procedure, path, type),
+      // In a span of its own when the app traces, decided here once.
+      run: tracer ? tracedCall(tracer, path, type, run) : run,
       method: type === 'mutation' ? 'POST' : 'GET',
       reported: [{ path, procedure }],
     });

@@ -11,6 +11,7 @@ import {
   roleAtLeast,
   type UserPrincipal,
 } from '../base/principal';
+import { activeTraceId } from '../base/tracing/tracing';
 import type { Context } from './context';
 import { isOrigin, servedByOrigin } from './site';
 import { API_KEY_POLICY, rateLimited } from './trpc-rate-limit';
@@ -72,6 +73,8 @@ const t = initTRPC
           httpStatus: shape.data.httpStatus,
           path: shape.data.path,
           requestId: ctx?.requestId ?? null,
+          // Only when the request is traced: the shape callers knew stays as it was otherwise.
+          ...traceIdField(),
           validation: validation ? z.flattenError(validation) : null,
           reason: error.cause instanceof PlatformError ? (error.cause.reason ?? null) : null,
         },
@@ -100,6 +103,12 @@ function recode(error: TRPCError): TRPCError | null {
     return new TRPCError({ code: cause.code, message: cause.message, cause });
   }
   return null;
+}
+
+/** `{ traceId }` of the request's trace, or nothing: read only when an error is formatted. */
+function traceIdField(): { traceId?: string } {
+  const traceId = activeTraceId();
+  return traceId === undefined ? {} : { traceId };
 }
 
 /** Zod's issues as one line: `text: Too small: expected string to have >=1 characters; ...`. */

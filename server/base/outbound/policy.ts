@@ -1,3 +1,4 @@
+import type { Tracing } from '../tracing/tracing';
 import {
   type AddressClass,
   classifyAddress,
@@ -34,6 +35,8 @@ export interface PurposeAllowance {
 
 export interface OutboundPolicy {
   allow: Readonly<Record<OutboundPurpose, PurposeAllowance>>;
+  /** Each request in a client span, its trace context sent along (docs/operations.md, "Tracing"). */
+  tracing?: Tracing | null;
   /** `host:port` of DNS servers to resolve with instead of the system's resolver (OUTBOUND_DNS_SERVERS). */
   dnsServers: readonly string[];
 }
@@ -44,6 +47,8 @@ export interface OutboundPolicySettings {
   /** Per purpose: whether private, loopback and other internal addresses are allowed. */
   privateNetworks?: Partial<Record<OutboundPurpose, boolean>>;
   dnsServers?: readonly string[];
+  /** Traces, when the platform traces. */
+  tracing?: Tracing | null;
 }
 
 /** Builds a policy; throws on an allow-list entry that is neither a network nor a host name. */
@@ -65,7 +70,7 @@ export function createOutboundPolicy(settings: OutboundPolicySettings = {}): Out
     }
     allow[purpose] = { privateNetworks: settings.privateNetworks?.[purpose] === true, networks, hosts };
   }
-  return { allow, dnsServers: [...(settings.dnsServers ?? [])] };
+  return { allow, dnsServers: [...(settings.dnsServers ?? [])], tracing: settings.tracing ?? null };
 }
 
 /**

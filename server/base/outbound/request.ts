@@ -1,6 +1,8 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
+import { context, defaultTextMapSetter, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { Tracing } from '../tracing/tracing';
 import { checkDestination, hostOf, parseOutboundUrl } from './destination';
 import { OutboundRefusedError } from './errors';
 import type { OutboundPolicy, OutboundPurpose } from './policy';
@@ -34,13 +36,71 @@ export interface OutboundResponse {
  * against it). Redirects are not followed: a 3xx is a status like any other. Any failure is an
  * OutboundRefusedError whose message is ours alone.
  */
-export async function outboundRequest(
+export function outboundRequest(
   target: string | URL,
   purpose: OutboundPurpose,
   policy: OutboundPolicy,
   options: OutboundRequestOptions,
 ): Promise<OutboundResponse> {
   const url = parseOutboundUrl(target, purpose, policy);
+  return policy.tracing
+    ? tracedRequest(policy.tracing, url, purpose, policy, options)
+    : send(url, purpose, policy, options);
+}
+
+/**
+ * The request inside a client span (child of the work that makes it, a deployment step say), its
+ * `traceparent` and `tracestate` sent along so the destination continues the trace. The span
+ * names the destination by scheme, host and path: a query string may hold a token.
+ */
+async function tracedRequest(
+  { tracer, propagator }: Tracing,
+  url: URL,
+  purpose: OutboundPurpose,
+  policy: OutboundPolicy,
+  options: OutboundRequestOptions,
+): Promise<OutboundResponse> {
+  const method = options.method ?? 'GET';
+  const parent = context.active();
+  const span = tracer.startSpan(
+    method,
+    {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        'http.request.method': method,
+        'server.address': hostOf(url),
+        'server.port': Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+        'url.full': `${url.protocol}//${url.host}${url.pathname}`,
+        'outbound.purpose': purpose,
+      },
+    },
+    parent,
+  );
+  const headers: Record<string, string> = { ...options.headers };
+  propagator.inject(trace.setSpan(parent, span), headers, defaultTextMapSetter);
+  try {
+    const response = await send(url, purpose, policy, { ...options, headers });
+    span.setAttribute('http.response.status_code', response.status);
+    if (response.status >= 400) {
+      span.setAttribute('error.type', String(response.status));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    return response;
+  } catch (error) {
+    span.setAttribute('error.type', error instanceof OutboundRefusedError ? error.code : 'error');
+    span.setStatus({ code: SpanStatusCode.ERROR });
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+async function send(
+  url: URL,
+  purpose: OutboundPurpose,
+  policy: OutboundPolicy,
+  options: OutboundRequestOptions,
+): Promise<OutboundResponse> {
   const { timeoutMs, maxBytes = DEFAULT_MAX_RESPONSE_BYTES } = options;
   const started = Date.now();
   const address = await checkDestination(hostOf(url), purpose, policy, { timeoutMs });

@@ -61,7 +61,12 @@ export function cors(options: CorsOptions): AppMiddleware {
     if (c.req.method === 'OPTIONS') {
       if (!isAllowed) {
         return c.json(
-          errorBody('FORBIDDEN', 'this origin may not call the API', c.get('requestId') ?? 'unknown'),
+          errorBody(
+            'FORBIDDEN',
+            'this origin may not call the API',
+            c.get('requestId') ?? 'unknown',
+            c.get('traceId'),
+          ),
           403,
           { Vary: 'Origin' },
         );

@@ -122,7 +122,10 @@ export function csrf(options: CsrfOptions): AppMiddleware {
     });
     if (refusal) {
       const status = statusOf(refusal.code) as 403 | 415;
-      return c.json(errorBody(refusal.code, refusal.message, c.get('requestId') ?? 'unknown'), status);
+      return c.json(
+        errorBody(refusal.code, refusal.message, c.get('requestId') ?? 'unknown', c.get('traceId')),
+        status,
+      );
     }
     return next();
   };

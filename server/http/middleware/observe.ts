@@ -26,6 +26,8 @@ export interface ObserveOptions {
   logger: Logger;
   accessLog: AccessLog;
   analytics: RequestAnalytics;
+  /** The app traces (middleware/trace.ts sets the trace id): access lines carry it. */
+  traced?: boolean;
 }
 
 /**
@@ -51,7 +53,14 @@ interface RouteRecord {
  * request path only records: figures go into series kept per route template and into the access
  * log's preallocated slot; the line is formatted and written by a timer (runtime/access-log.ts).
  */
-export function observe({ metrics, lifecycle, logger, accessLog, analytics }: ObserveOptions): AppMiddleware {
+export function observe({
+  metrics,
+  lifecycle,
+  logger,
+  accessLog,
+  analytics,
+  traced = false,
+}: ObserveOptions): AppMiddleware {
   const duration = metrics.http.duration;
   const routes = new Map<string, RouteRecord>();
   const recordOf = (route: string): RouteRecord => {
@@ -107,7 +116,8 @@ export function observe({ metrics, lifecycle, logger, accessLog, analytics }: Ob
           'request failed',
         );
       } else if (!record.quiet) {
-        accessLog.record(id, method, record.route, c.req.path, status, seconds, ended);
+        const traceId = traced ? c.get('traceId') : undefined;
+        accessLog.record(id, method, record.route, c.req.path, status, seconds, ended, traceId);
       } else if (logger.isLevelEnabled('debug')) {
         const durationMs = Math.round(seconds * 1e5) / 100;
         const route = record.route;

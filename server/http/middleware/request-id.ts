@@ -15,13 +15,19 @@ export function resolveRequestId(incoming: string | undefined): string {
 }
 
 /**
- * A logger whose every line carries the request id. Made on first use and kept for the request:
+ * A logger whose every line carries the request id (and the trace id, when the app traces). Made on first use and kept for the request:
  * most requests log nothing but their access line, and a pino child per request is not free.
  */
 export function requestLogger(c: AppContext, root: Logger): Logger {
   let logger = c.get('logger');
   if (logger === undefined) {
-    logger = root.child({ requestId: c.get('requestId') });
+    const traceId = c.get('traceId');
+    // trace_id as OpenTelemetry's log data model names it, so a log store links line and trace.
+    logger = root.child(
+      traceId === undefined
+        ? { requestId: c.get('requestId') }
+        : { requestId: c.get('requestId'), trace_id: traceId },
+    );
     c.set('logger', logger);
   }
   return logger;

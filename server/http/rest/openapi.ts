@@ -227,6 +227,11 @@ const ERROR_SCHEMA = {
         },
         message: { type: 'string', description: 'For people; may change between versions.' },
         requestId: { type: 'string', description: 'Quote it when asking for help; it is in the logs.' },
+        traceId: {
+          type: 'string',
+          pattern: '^[0-9a-f]{32}$',
+          description: 'The W3C trace id of the request, when the platform traces: find the trace with it.',
+        },
         reason: {
           description: 'Stable: a finer reason for some refusals (SECOND_FACTOR_REQUIRED), else null.',
           anyOf: [{ type: 'string', enum: [...ERROR_REASONS] }, { type: 'null' }],

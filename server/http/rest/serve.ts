@@ -7,6 +7,7 @@ import type { AppEnv } from '../env';
 import { secureHeaders } from '../middleware/security-headers';
 import { appRouter } from '../routers/index';
 import { type CallableProcedure, TrpcExchange } from '../trpc-exchange';
+import { tracedCall } from '../trpc-tracing';
 import { type InputLayout, inputLayoutOf } from './input-layout';
 import type { RestRoute } from './route';
 import { REST_ROUTES } from './routes';
@@ -51,6 +52,8 @@ export function restApi(deps: AppDeps): Hono<AppEnv> {
     const { route, procedure, procedurePath: path } = served;
     const type = procedure._def.type;
     const reported = [{ path, procedure }];
+    // In a span of its own when the app traces, decided here once.
+    const call = deps.tracing ? tracedCall(deps.tracing.tracer, path, type, procedure) : procedure;
     const honoPath = route.path.replace(/\{(\w+)\}/g, ':$1');
 
     app.on(route.method, honoPath, async (c) => {
@@ -63,7 +66,7 @@ export function restApi(deps: AppDeps): Hono<AppEnv> {
       try {
         ctx = await exchange.createContext(1, extra);
         input = await served.input.read(c);
-        data = await procedure({
+        data = await call({
           path,
           getRawInput: async () => input,
           ctx,
@@ -87,6 +90,7 @@ export function restApi(deps: AppDeps): Hono<AppEnv> {
           code: shape.data.code,
           message: shape.message,
           requestId: c.get('requestId'),
+          ...(shape.data.traceId ? { traceId: shape.data.traceId } : {}),
           validation: shape.data.validation,
           reason: shape.data.reason,
         },

@@ -1,3 +1,5 @@
+import { context, SpanKind, type Tracer, trace } from '@opentelemetry/api';
+import { startChildSpan } from '../../base/tracing/tracing';
 /** Why an entry left the cache other than by `delete`, `invalidateTag` or `clear`. */
 export type EvictionReason = 'size' | 'entries' | 'expired';
 
@@ -12,6 +14,11 @@ export interface CacheOptions {
   now?: () => number;
   /** Told of a background refresh that failed; the stale value goes on being served meanwhile. */
   onRefreshError?: (key: string, error: unknown) => void;
+  /**
+   * Lookups and stores as spans under the traced work that makes them (docs/operations.md,
+   * "Tracing"): `cache get` with `cache.hit`, `cache set`, `cache getOrLoad` around its load.
+   */
+  tracer?: Tracer | null;
 }
 
 export interface EntryOptions {
@@ -118,6 +125,7 @@ export class Cache {
     this.defaultTtlMs = options.defaultTtlMs;
     this.now = options.now ?? (() => performance.now());
     this.onRefreshError = options.onRefreshError ?? (() => undefined);
+    if (options.tracer) traceCache(this, options.tracer);
   }
 
   /** The fresh value of `key`, or undefined. An expired entry is not returned, even within its `staleMs`. */
@@ -385,4 +393,52 @@ function estimateBytes(key: string, value: unknown, size: number | undefined): n
     valueBytes = UNENCODABLE_VALUE_BYTES;
   }
   return 2 * key.length + valueBytes + ENTRY_OVERHEAD_BYTES;
+}
+
+/**
+ * Replaces the cache's lookups and stores with traced ones, once, when it is built: a cache
+ * without a tracer runs its methods as they are. Keys are not recorded (they may hold ids a
+ * trace has no business with); hits are.
+ */
+function traceCache(cache: Cache, tracer: Tracer): void {
+  const get = cache.get.bind(cache);
+  const set = cache.set.bind(cache);
+  const getOrLoad = cache.getOrLoad.bind(cache);
+  const kind = SpanKind.INTERNAL;
+  cache.get = <T>(key: string): T | undefined => {
+    const span = startChildSpan(tracer, 'cache get', { kind });
+    const value = get<T>(key);
+    span?.setAttribute('cache.hit', value !== undefined);
+    span?.end();
+    return value;
+  };
+  cache.set = (key, value, options) => {
+    const span = startChildSpan(tracer, 'cache set', { kind });
+    const stored = set(key, value, options);
+    span?.setAttribute('cache.stored', stored);
+    span?.end();
+    return stored;
+  };
+  cache.getOrLoad = async <T>(key: string, loader: () => Promise<T>, options?: EntryOptions): Promise<T> => {
+    const span = startChildSpan(tracer, 'cache getOrLoad', { kind });
+    if (span === undefined) return getOrLoad(key, loader, options);
+    let loaded = false;
+    try {
+      // The load runs inside the span: its queries are the span's children.
+      return await context.with(trace.setSpan(context.active(), span), () =>
+        getOrLoad(
+          key,
+          () => {
+            loaded = true;
+            return loader();
+          },
+          options,
+        ),
+      );
+    } finally {
+      // A miss that another caller's load answered counts as a hit of the shared flight.
+      span.setAttribute('cache.hit', !loaded);
+      span.end();
+    }
+  };
 }

@@ -1,3 +1,5 @@
+import type { Tracer } from '@opentelemetry/api';
+import { type Attributes, context, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Kysely } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
 import type { Database } from '../../../db/database';
@@ -44,6 +46,8 @@ export interface DriverOptions {
   audit: AuditLog;
   logger: Logger;
   retry: CallRetryPolicy;
+  /** Steps and rollbacks in spans of their own, when the platform traces. */
+  tracer?: Tracer | null;
 }
 
 /** The fields an operator's change alters: when a renewal sees them move, the current step stops. */
@@ -167,9 +171,52 @@ export class DeploymentDriver {
       return true;
     }
     const begun = await this.beginStep(row, step);
-    const outcome = await runStep(step, this.stepContext(begun));
+    const outcome = await this.traced(
+      `deployment step ${step.kind}`,
+      begun,
+      { 'deployment.step.kind': step.kind },
+      () => runStep(step, this.stepContext(begun)),
+      (result) => result.kind,
+    );
     await this.apply(begun, plan, step, outcome);
     return true;
+  }
+
+  /**
+   * `work` inside a span of its own: the root of a trace (the engine works on its own time), under
+   * which the provider's calls (webhooks, Kubernetes), the metric queries and the database queries
+   * of the step are children. Without a tracer, `work` alone.
+   */
+  private async traced<T>(
+    name: string,
+    row: DeploymentRow,
+    attributes: Attributes,
+    work: () => Promise<T>,
+    outcomeOf: (result: T) => string,
+  ): Promise<T> {
+    const tracer = this.options.tracer;
+    if (!tracer) return work();
+    const span = tracer.startSpan(name, {
+      root: true,
+      attributes: {
+        ...attributes,
+        'deployment.id': row.id,
+        'deployment.step.index': row.current_step,
+        'deployment.version': row.version,
+        'deployment.provider': row.provider.kind,
+      },
+    });
+    try {
+      const result = await context.with(trace.setSpan(ROOT_CONTEXT, span), work);
+      span.setAttribute('deployment.step.outcome', outcomeOf(result));
+      return result;
+    } catch (error) {
+      span.setAttribute('error.type', error instanceof Error ? error.name : 'error');
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw error;
+    } finally {
+      span.end();
+    }
   }
 
   /** Marks the step begun (and a pause's deadline), or, for a step begun before, records the resumption. */
@@ -286,7 +333,13 @@ export class DeploymentDriver {
   private async rollBack(row: DeploymentRow): Promise<void> {
     const final = row.requested_action === 'abort' ? 'aborted' : 'rolled_back';
     try {
-      await this.callProvider(row, 'rollback', (provider, target) => provider.rollback(target));
+      await this.traced(
+        'deployment rollback',
+        row,
+        { 'deployment.requested_action': row.requested_action ?? '' },
+        () => this.callProvider(row, 'rollback', (provider, target) => provider.rollback(target)),
+        () => final,
+      );
     } catch (error) {
       if (!(error instanceof ProviderCallFailed)) throw error;
       // Never silently lost: the deployment says it failed, and why; `rollback` may be asked again.

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Tracer } from '@opentelemetry/api';
 import type { PlatformDatabase } from '../../../db/connect';
 import { claimDeployments, releaseLeases, renewLeases } from '../../../db/repositories/deployment-leases';
 import type { AuditLog } from '../../base/audit';
@@ -16,6 +17,8 @@ export interface DeploymentEngineOptions {
   runAnalysis: RunAnalysis;
   audit: AuditLog;
   logger: Logger;
+  /** Each step (and rollback) a span of its own, the root of a trace (docs/operations.md, "Tracing"). */
+  tracer?: Tracer | null;
   /** The lease owner's name; a fresh UUID per engine unless given. */
   instanceId?: string;
   /** How often the engine looks for deployments to take up (default 1 s). */
@@ -120,7 +123,7 @@ export class DeploymentEngine {
   }
 
   private drive(id: string, takenAt: number): void {
-    const { database, providerFor, kek, querierFor, runAnalysis, audit, logger, providerRetry } =
+    const { database, providerFor, kek, querierFor, runAnalysis, audit, logger, providerRetry, tracer } =
       this.options;
     const driver = new DeploymentDriver(
       id,
@@ -135,6 +138,7 @@ export class DeploymentEngine {
         audit,
         logger,
         retry: providerRetry ?? DEFAULT_CALL_RETRY,
+        tracer: tracer ?? null,
       },
       takenAt,
     );
