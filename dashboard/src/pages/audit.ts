@@ -163,7 +163,7 @@ function actorOf(e: AuditEvent): Node | string {
           'span',
           {},
           name,
-          e.actorName && e.actorEmail ? h('small', { class: 'muted' }, ` ${e.actorEmail}`) : null,
+          e.actorName && e.actorEmail ? h('small', { class: 'muted secondary-line' }, e.actorEmail) : null,
         )
       : h('span', { title: e.actorUserId }, 'a removed user');
     return e.actorApiKeyId
@@ -188,7 +188,10 @@ function targetOf(e: AuditEvent): Node | string {
 
 /** Details as a list of name: value, in words rather than JSON. */
 function details(values: Record<string, unknown>): Node | string {
-  const entries = Object.entries(values).filter(([, value]) => value !== null && value !== undefined);
+  // Nothing to say about an empty list or an absent value: left out rather than shown as "none".
+  const entries = Object.entries(values).filter(
+    ([, value]) => value !== null && value !== undefined && !(Array.isArray(value) && value.length === 0),
+  );
   if (entries.length === 0) return '–';
   return h(
     'dl',
