@@ -20,6 +20,11 @@ export interface TestS3 {
   env(prefix: string): Record<string, string>;
   /** Every object key in the bucket under `prefix`, sorted. */
   keys(prefix?: string): Promise<string[]>;
+  /**
+   * Multipart uploads begun and never completed, with the parts the server received (s3rver
+   * keeps them, having no AbortMultipartUpload): a part never becomes an object by itself.
+   */
+  unfinishedUploads(): Promise<{ key: string; parts: number }[]>;
   /** An object's bytes as the server stores them. */
   read(key: string): Promise<Buffer>;
   /** Replaces an object through the S3 API, as anyone with write access to the bucket could. */
@@ -77,6 +82,16 @@ export async function startS3Server(bucket = 'platform-backups'): Promise<TestS3
       };
       await walk(root, '');
       return found.filter((key) => key.startsWith(prefix)).sort();
+    },
+    async unfinishedUploads() {
+      const uploads = join(root, '._S3rver_uploads');
+      const found: { key: string; parts: number }[] = [];
+      for (const id of await readdir(uploads).catch(() => [] as string[])) {
+        const files = await readdir(join(uploads, id));
+        const key = await readFile(join(uploads, id, 'key'), 'utf8');
+        found.push({ key, parts: files.filter((f) => /^\d+$/.test(f)).length });
+      }
+      return found;
     },
     read: (key) => readFile(objectFile(key)),
     async rewrite(key, body) {

@@ -258,6 +258,14 @@ describe('backups in an S3 bucket', () => {
     // Whatever reached the bucket, no manifest did: it is not a backup anywhere.
     const left = await s3.keys('install-cut/');
     expect(left).not.toContain(`install-cut/${failed.id}/manifest.json`);
+    // The large file was going up in parts when the connection was cut: it never became an object.
+    const unfinished = (await s3.unfinishedUploads()).filter((u) =>
+      u.key.startsWith(`install-cut/${failed.id}/`),
+    );
+    expect(unfinished).toHaveLength(1);
+    expect(unfinished[0]!.key).toMatch(/-annotations\.copy\.gz$/);
+    expect(unfinished[0]!.parts).toBeGreaterThanOrEqual(1);
+    expect(left).not.toContain(unfinished[0]!.key);
     const direct = await build(big.database, big.url, { s3: s3.settings('install-cut/') });
     expect((await direct.importStored()).imported).toEqual([]);
     const page = await direct.list({ limit: 10 });
@@ -268,6 +276,7 @@ describe('backups in an S3 bucket', () => {
     expect(await s3.keys('install-cut/')).toEqual([]);
     console.info(
       `[s3, cut at ${limit} bytes] ${failed.status}: "${failed.error}"; objects left: ${left.length}, ` +
+        `multipart upload of ${unfinished[0]!.key.split('/').pop()} cut after ${unfinished[0]!.parts} part(s), never an object; ` +
         `removed at the next start: ${recovered.removed.length}`,
     );
   }, 180_000);
