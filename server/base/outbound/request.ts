@@ -36,7 +36,7 @@ export interface OutboundResponse {
  * against it). Redirects are not followed: a 3xx is a status like any other. Any failure is an
  * OutboundRefusedError whose message is ours alone.
  */
-export function outboundRequest(
+export async function outboundRequest(
   target: string | URL,
   purpose: OutboundPurpose,
   policy: OutboundPolicy,

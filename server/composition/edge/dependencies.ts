@@ -6,6 +6,7 @@ import { createMetrics, type Metrics } from '../../base/metrics/metrics';
 import { RateLimiter } from '../../base/rate-limit/limiter';
 import { MemoryRateLimitStore } from '../../base/rate-limit/memory-store';
 import { rateLimitPolicies } from '../../base/rate-limit/policies';
+import { createPropagation } from '../../base/tracing/tracing';
 import type { RequestDeps } from '../../http/deps';
 import { servedByOrigin } from '../../http/site';
 import { Authenticator } from '../../services/auth/authenticator';
@@ -75,12 +76,16 @@ export function buildEdgeDependencies(settings: EdgeSettings): EdgeDependencies 
     logger,
   });
 
+  // Propagation only: the caller's trace id in the edge's logs and error bodies, and its
+  // traceparent sent on to the origin with the fetch of its keys. Nothing is recorded here.
+  const tracing = createPropagation();
   const keys = new OriginKeys({
     jwksUrl: settings.jwksUrl,
     issuer: config.AUTH_ISSUER,
     audience: config.AUTH_AUDIENCE,
     clockToleranceSeconds: config.AUTH_CLOCK_TOLERANCE_SECONDS,
     logger,
+    tracing,
   });
   // Stays empty: revocations reach instances through the change feed, which an isolate cannot
   // follow. A revoked session's access tokens verify here until they expire.
@@ -124,6 +129,7 @@ export function buildEdgeDependencies(settings: EdgeSettings): EdgeDependencies 
     performance: { analytics: new RequestAnalytics({ enabled: false }) },
     // The edge writes nothing (every mutation is the origin's), so there is nothing to pause.
     maintenance: null,
+    tracing,
   };
   return {
     deps,

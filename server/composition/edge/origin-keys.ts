@@ -1,6 +1,8 @@
+import { context, defaultTextMapSetter } from '@opentelemetry/api';
 import type { JWK } from 'jose';
 import { PlatformError } from '../../base/errors';
 import type { Logger } from '../../base/logger';
+import type { Tracing } from '../../base/tracing/tracing';
 import {
   InvalidTokenError,
   type VerifiedAccessToken,
@@ -19,6 +21,8 @@ export interface OriginKeysOptions {
   /** Bound on one fetch of the key set. */
   timeoutMs?: number;
   logger?: Logger;
+  /** Sends the request's trace context (traceparent) with each fetch of the key set. */
+  tracing?: Tracing;
 }
 
 /** How long a fetched key set is used when the origin's answer names no max-age (it says 300 s). */
@@ -106,8 +110,11 @@ export class OriginKeys {
   }
 
   private async fetchKeys(): Promise<LoadedKeys> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    // The fetch is made for the request that needed the keys: the origin's span joins its trace.
+    this.options.tracing?.propagator.inject(context.active(), headers, defaultTextMapSetter);
     const response = await fetch(this.options.jwksUrl, {
-      headers: { accept: 'application/json' },
+      headers,
       signal: AbortSignal.timeout(this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
     });
     if (!response.ok) {
