@@ -53,6 +53,9 @@ describe('loadConfig', () => {
       BACKUP_PG_DUMP: 'pg_dump',
       BACKUP_RESTORE_TARGETS: [],
       BACKUP_SCHEDULER_INTERVAL_MS: 30_000,
+      BACKUP_S3_REGION: 'us-east-1',
+      BACKUP_S3_PREFIX: '',
+      BACKUP_S3_FORCE_PATH_STYLE: false,
       TRPC_MAX_BATCH_SIZE: 20,
       TRPC_FAST_PATH: true,
       BODY_LIMIT_BYTES: 1024 * 1024,
@@ -227,10 +230,58 @@ describe('loadConfig', () => {
       'ALERT_EXTERNAL_URL',
       'DEPLOY_PROMETHEUS_URL',
       'BACKUP_DIR',
+      'BACKUP_S3_BUCKET',
+      'BACKUP_S3_ENDPOINT',
+      'BACKUP_S3_ACCESS_KEY_ID',
+      'BACKUP_S3_SECRET_ACCESS_KEY',
     ];
     for (const key of Object.keys(configSchema.shape)) {
       expect(key in config || optional.includes(key), key).toBe(true);
     }
+  });
+});
+
+describe('BACKUP_S3_*', () => {
+  it('takes a bucket with its endpoint, prefix, path style and credentials', () => {
+    const config = loadConfig({
+      BACKUP_S3_BUCKET: 'platform-backups',
+      BACKUP_S3_ENDPOINT: 'https://minio.internal:9000',
+      BACKUP_S3_PREFIX: 'prod/',
+      BACKUP_S3_FORCE_PATH_STYLE: 'true',
+      BACKUP_S3_ACCESS_KEY_ID: 'id',
+      BACKUP_S3_SECRET_ACCESS_KEY: 'secret',
+    });
+    expect(config).toMatchObject({
+      BACKUP_S3_BUCKET: 'platform-backups',
+      BACKUP_S3_ENDPOINT: 'https://minio.internal:9000',
+      BACKUP_S3_REGION: 'us-east-1',
+      BACKUP_S3_PREFIX: 'prod/',
+      BACKUP_S3_FORCE_PATH_STYLE: true,
+    });
+  });
+
+  it('refuses settings without a bucket, half a key pair, a bad bucket name or endpoint, never echoing the secret', () => {
+    expect(() => loadConfig({ BACKUP_S3_ENDPOINT: 'https://minio.internal' })).toThrow(
+      'invalid configuration: BACKUP_S3_BUCKET must be set with BACKUP_S3_ENDPOINT',
+    );
+    expect(() =>
+      loadConfig({ BACKUP_S3_BUCKET: 'b-1', BACKUP_S3_SECRET_ACCESS_KEY: 'hidden-secret' }),
+    ).toThrow(/BACKUP_S3_ACCESS_KEY_ID and BACKUP_S3_SECRET_ACCESS_KEY go together/);
+    expect(() => loadConfig({ BACKUP_S3_BUCKET: 'Not_A_Bucket' })).toThrow(
+      /BACKUP_S3_BUCKET must be a bucket name/,
+    );
+    expect(() => loadConfig({ BACKUP_S3_BUCKET: 'b-1', BACKUP_S3_ENDPOINT: 'ftp://x' })).toThrow(
+      /BACKUP_S3_ENDPOINT must be an http/,
+    );
+    const message = (() => {
+      try {
+        loadConfig({ BACKUP_S3_SECRET_ACCESS_KEY: 'hidden-secret' });
+        return '';
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })();
+    expect(message).not.toContain('hidden-secret');
   });
 });
 
@@ -241,14 +292,19 @@ describe('redactConfig', () => {
     AUTH_KEY_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
     REDIS_URL: 'redis://:redis-pa55@cache.internal:6379',
     METRICS_TOKEN: 'metrics-token-0123456789',
+    BACKUP_S3_BUCKET: 'platform-backups',
+    BACKUP_S3_ACCESS_KEY_ID: 'AKIAEXAMPLE',
+    BACKUP_S3_SECRET_ACCESS_KEY: 's3-secret-0123456789',
     PORT: '8080',
   });
 
-  it('hides the admin password, the key-encryption key and the metrics token', () => {
+  it('hides the admin password, the key-encryption key, the metrics token and the S3 secret', () => {
     const shown = redactConfig(config);
     expect(shown.ADMIN_PASSWORD).toBe('[redacted]');
     expect(shown.AUTH_KEY_ENCRYPTION_KEY).toBe('[redacted]');
     expect(shown.METRICS_TOKEN).toBe('[redacted]');
+    expect(shown.BACKUP_S3_SECRET_ACCESS_KEY).toBe('[redacted]');
+    expect(shown.BACKUP_S3_ACCESS_KEY_ID).toBe('AKIAEXAMPLE');
   });
 
   it('hides the password of DATABASE_URL but keeps user, host, port and database', () => {
@@ -267,6 +323,7 @@ describe('redactConfig', () => {
     expect(text).not.toContain(Buffer.alloc(32, 1).toString('base64'));
     expect(text).not.toContain('redis-pa55');
     expect(text).not.toContain('metrics-token-0123456789');
+    expect(text).not.toContain('s3-secret-0123456789');
   });
 
   it('shows ordinary settings as they are and omits unset ones', () => {
