@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { createPropagation } from '../../server/base/tracing/tracing';
 import type { RequestDeps } from '../../server/http/deps';
 import { createEdgeApp } from '../../server/http/edge-app';
 import { closeRouterDeps, routerDeps } from '../helpers/router-context';
@@ -84,5 +85,19 @@ describe('the edge app', () => {
       expect(body.error.message, path).toBe(`GET ${path}: served by the origin, not at the edge`);
       expect(body.error.requestId, path).toBe(response.headers.get('x-request-id'));
     }
+  });
+
+  it("carries the caller's trace id (propagation only) in error bodies and request log lines", async () => {
+    const traced = createEdgeApp({ ...edgeDeps(), tracing: createPropagation() });
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const response = await traced.request('/api/system/status', {
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    });
+    expect(response.status).toBe(405);
+    const body = (await response.json()) as { error: { requestId: string; traceId?: string } };
+    expect(body.error).toMatchObject({ requestId: response.headers.get('x-request-id'), traceId });
+    // Without a caller's context the edge starts no trace of its own: no trace id to give.
+    const untraced = await traced.request('/api/system/status');
+    expect(((await untraced.json()) as { error: { traceId?: string } }).error.traceId).toBeUndefined();
   });
 });

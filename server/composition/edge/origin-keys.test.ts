@@ -1,8 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import type { JWK } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PlatformError } from '../../base/errors';
+import { createPropagation } from '../../base/tracing/tracing';
 import { InvalidTokenError, signAccessToken } from '../../services/auth/access-tokens';
 import { UNKNOWN_KID_RELOAD_INTERVAL_MS } from '../../services/auth/keyring';
 import {
@@ -22,11 +24,13 @@ class JwksEndpoint {
   keys: JWK[] = [];
   failing = false;
   requests = 0;
+  traceparents: string[] = [];
   private server: Server | undefined;
 
   async start(): Promise<string> {
-    this.server = createServer((_request, response) => {
+    this.server = createServer((request, response) => {
       this.requests++;
+      if (request.headers.traceparent) this.traceparents.push(String(request.headers.traceparent));
       if (this.failing) {
         response.writeHead(503).end();
         return;
@@ -134,5 +138,19 @@ describe("OriginKeys: the origin's signing keys at the edge", () => {
     expect((refusal as PlatformError).message).toBe(
       "access tokens cannot be verified now: the origin's signing keys are unreachable",
     );
+  });
+
+  it('sends the trace context of the request that needed the keys with the fetch (traceparent)', async () => {
+    endpoint.keys = publicJwks([first]).keys;
+    const keys = new OriginKeys({
+      jwksUrl,
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      clockToleranceSeconds: 5,
+      tracing: createPropagation(),
+    });
+    const caller = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: 1 };
+    await context.with(trace.setSpanContext(ROOT_CONTEXT, caller), () => keys.currentKeys());
+    expect(endpoint.traceparents).toEqual([`00-${caller.traceId}-${caller.spanId}-01`]);
   });
 });
