@@ -1,5 +1,7 @@
+import { SecondFactorRequiredError } from '@beauty-crafter/client';
 import { describeError, login } from '../api';
 import { h } from '../dom';
+import { renderSecondStep } from './login-second-step';
 
 export function renderLogin(onSignedIn: () => void): HTMLElement {
   const email = h('input', {
@@ -29,6 +31,7 @@ export function renderLogin(onSignedIn: () => void): HTMLElement {
     submit,
     message,
   );
+  const page = h('div', { class: 'login-page' }, form);
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     submit.disabled = true;
@@ -36,11 +39,16 @@ export function renderLogin(onSignedIn: () => void): HTMLElement {
     login(email.value, password.value)
       .then(onSignedIn)
       .catch((error) => {
+        // The password was right and a second step follows: the form gives way to it.
+        if (error instanceof SecondFactorRequiredError) {
+          page.replaceChildren(renderSecondStep(error.challenge, onSignedIn));
+          return;
+        }
         message.textContent = describeError(error);
         submit.disabled = false;
         password.focus();
       });
   });
   queueMicrotask(() => email.focus());
-  return h('div', { class: 'login-page' }, form);
+  return page;
 }

@@ -2,6 +2,7 @@ import type { Me } from '../api';
 import { h } from '../dom';
 import { renderUserAdmin } from './user-admin';
 import { renderInvitations } from './user-invitations';
+import { renderSecondFactor } from './user-second-factor';
 import { renderSessions } from './user-sessions';
 
 /**
@@ -10,8 +11,9 @@ import { renderSessions } from './user-sessions';
  */
 export function renderUsers(main: HTMLElement, me: Me): () => void {
   const sessions = h('section', { class: 'users-section', 'aria-labelledby': 'sessions-title' });
-  main.replaceChildren(h('h1', {}, 'Users and sessions'), sessions);
-  const stops = [renderSessions(sessions)];
+  const factor = h('section', { class: 'users-section', 'aria-labelledby': 'second-factor-title' });
+  main.replaceChildren(h('h1', {}, 'Users and sessions'), sessions, factor);
+  const stops = [renderSessions(sessions), renderSecondFactor(factor, me)];
   if (me.role === 'admin') {
     const users = h('section', { class: 'users-section', 'aria-labelledby': 'users-title' });
     const invitations = h('section', { class: 'users-section', 'aria-labelledby': 'invitations-title' });

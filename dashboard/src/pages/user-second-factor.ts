@@ -1,0 +1,167 @@
+import { client, type Me } from '../api';
+import { button, field, h, openDialog } from '../dom';
+import { feedback, passwordInput } from './form-parts';
+import { codeInput, enrolmentForm, showRecoveryCodes } from './second-factor-parts';
+
+type Status = Awaited<ReturnType<typeof client.auth.secondFactor.status.query>>;
+
+/**
+ * Your second factor: set up an authenticator app (QR code, first code, recovery codes shown
+ * once), new recovery codes, removal; for admins, whether the organization requires one.
+ */
+export function renderSecondFactor(section: HTMLElement, me: Me): () => void {
+  const heading = h('h2', { id: 'second-factor-title', tabindex: '-1' }, 'Second factor');
+  const report = feedback();
+  const body = h('div', { 'data-testid': 'second-factor' });
+  section.append(heading, report.element, body);
+  let stopped = false;
+
+  async function reload(): Promise<void> {
+    try {
+      const status = await client.auth.secondFactor.status.query();
+      if (!stopped) body.replaceChildren(...view(status));
+    } catch (error) {
+      report.fail(error);
+    }
+  }
+
+  function view(status: Status): Node[] {
+    const nodes: Node[] = [];
+    if (status.requiredByOrganization && status.totp !== 'active') {
+      nodes.push(h('p', { class: 'warning' }, 'Your organization requires a second factor: set one up now.'));
+    }
+    if (status.totp === 'active') {
+      nodes.push(
+        h(
+          'p',
+          { 'data-testid': 'second-factor-status' },
+          `An authenticator app is active. ${status.recoveryCodesLeft} of 10 recovery codes left.`,
+        ),
+        regenerateForm(),
+        h(
+          'div',
+          { class: 'toolbar' },
+          button('Remove the authenticator app', () => void remove(), { class: 'danger' }),
+        ),
+      );
+    } else {
+      nodes.push(
+        h('p', { 'data-testid': 'second-factor-status' }, 'Sign-in asks for your password only.'),
+        h(
+          'div',
+          { class: 'toolbar' },
+          button('Set up an authenticator app', () => void begin(), { class: 'primary' }),
+        ),
+      );
+    }
+    if (me.role === 'admin') nodes.push(requirementForm());
+    return nodes;
+  }
+
+  async function begin(): Promise<void> {
+    try {
+      const enrolment = await client.auth.secondFactor.totp.begin.mutate();
+      body.replaceChildren(
+        enrolmentForm(
+          enrolment,
+          async (code) => {
+            const { recoveryCodes } = await client.auth.secondFactor.totp.confirm.mutate({ code });
+            report.ok('The authenticator app is active: sign-in asks for its code from now on.');
+            showRecoveryCodes(recoveryCodes);
+            await reload();
+          },
+          report,
+        ),
+        button('Cancel', () => void reload()),
+      );
+    } catch (error) {
+      report.fail(error);
+    }
+  }
+
+  function regenerateForm(): HTMLElement {
+    const code = codeInput('regenerate-code');
+    const form = h(
+      'form',
+      { class: 'fields', 'aria-labelledby': 'regenerate-title' },
+      field('Code from the app', code),
+      h('div', { class: 'field-actions' }, h('button', { type: 'submit' }, 'New recovery codes')),
+    );
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      client.auth.secondFactor.regenerateRecoveryCodes
+        .mutate({ code: code.value.trim() })
+        .then(async ({ recoveryCodes }) => {
+          report.ok('New recovery codes: the old ones no longer work.');
+          showRecoveryCodes(recoveryCodes);
+          await reload();
+        })
+        .catch((error) => report.fail(error));
+    });
+    return h('div', {}, h('h3', { id: 'regenerate-title' }, 'Recovery codes'), form);
+  }
+
+  function remove(): void {
+    const password = passwordInput('remove-factor-password', 'current-password');
+    const refused = feedback();
+    const confirm = button(
+      'Remove',
+      () => {
+        client.auth.secondFactor.remove
+          .mutate({ password: password.value })
+          .then(async () => {
+            dialog.close();
+            report.ok('The authenticator app is removed: sign-in asks for your password only.');
+            await reload();
+          })
+          .catch((error) => refused.fail(error));
+      },
+      { class: 'danger' },
+    );
+    const dialog = openDialog(
+      'Remove the authenticator app?',
+      h('p', {}, 'Its codes and your recovery codes stop working. Type your password to confirm.'),
+      field('Password', password),
+      confirm,
+      refused.element,
+    );
+    password.focus();
+  }
+
+  function requirementForm(): HTMLElement {
+    const box = h('input', { id: 'require-second-factor', type: 'checkbox' });
+    const form = h(
+      'form',
+      { class: 'fields', 'aria-labelledby': 'requirement-title' },
+      field('Require a second factor of every member', box, {
+        hint: 'Members without one set it up at their next sign-in; sessions opened without one end now.',
+      }),
+      h('div', { class: 'field-actions' }, h('button', { type: 'submit' }, 'Save')),
+    );
+    client.auth.secondFactor.requirement
+      .query()
+      .then(({ required }) => {
+        box.checked = required;
+      })
+      .catch((error) => report.fail(error));
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      client.auth.secondFactor.setRequirement
+        .mutate({ required: box.checked })
+        .then(({ required, revokedSessions }) =>
+          report.ok(
+            required
+              ? `A second factor is required: ${revokedSessions} session(s) opened without one ended.`
+              : 'A second factor is no longer required.',
+          ),
+        )
+        .catch((error) => report.fail(error));
+    });
+    return h('div', {}, h('h3', { id: 'requirement-title' }, 'Your organization'), form);
+  }
+
+  void reload();
+  return () => {
+    stopped = true;
+  };
+}
