@@ -115,7 +115,7 @@ export class SecondStep {
     const challenge = isChallengeToken(token)
       ? await this.options.database.read((db) => findChallenge(db, hashSecret(token)))
       : undefined;
-    if (!challenge || !challenge.usable || challenge.purpose !== purpose) {
+    if (!challenge?.usable || challenge.purpose !== purpose) {
       if (challenge) await this.audit(challenge, origin, 'failure', { reason: reasonOf(challenge, purpose) });
       throw new PlatformError('UNAUTHORIZED', CHALLENGE_REFUSED);
     }
@@ -132,9 +132,7 @@ export class SecondStep {
     challenge: SecondFactorChallengeRow,
     origin: RequestOrigin,
     method: string,
-    prove: (
-      trx: Kysely<Database>,
-    ) => Promise<{
+    prove: (trx: Kysely<Database>) => Promise<{
       type: 'second_factor_verified' | 'second_factor_enrolled';
       details: Record<string, unknown>;
       extra: E;
