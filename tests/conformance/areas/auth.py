@@ -24,7 +24,7 @@ def run(api, ctx):
     api_keys(api, ctx)
     # Before the audit log: the rotation is an event of the platform's log, which is empty until then.
     api.call("POST", f"{V1}/platform/signing-keys/rotate", expect=200)
-    audit(api)
+    audit(api, ctx)
 
 
 def users(api, ctx):
@@ -106,12 +106,20 @@ def api_keys(api, ctx):
     api.call("POST", f"{V1}/api-keys/{{id}}/revoke", path={"id": UNKNOWN}, expect=404)
 
 
-def audit(api):
+def audit(api, ctx):
     _, page = api.call("GET", f"{V1}/audit-events", query={"limit": 2}, expect=200)
     if page["nextCursor"]:
         api.call("GET", f"{V1}/audit-events", query={"limit": 2, "cursor": page["nextCursor"]}, expect=200)
     api.call("GET", f"{V1}/audit-events", query={"type": "user_created"}, expect=200)
     api.call("GET", f"{V1}/audit-events", query={"cursor": "abc"}, expect=400)
+    # Filters: by actor and time range; the names of actors come with the events.
+    _, mine = api.call("GET", f"{V1}/audit-events",
+                       query={"actorUserId": ctx["admin_user_id"], "since": "2000-01-01T00:00:00Z"}, expect=200)
+    if mine and any(event["actorUserId"] != ctx["admin_user_id"] for event in mine["items"]):
+        api.fail(("GET", f"{V1}/audit-events"), "the actorUserId filter let another actor's events through")
+    api.call("GET", f"{V1}/audit-events", query={"actorUserId": "not-a-uuid"}, expect=400)
+    api.call("GET", f"{V1}/audit-events",
+             query={"since": "2026-12-02T00:00:00Z", "until": "2026-12-01T00:00:00Z"}, expect=400)
     _, page = api.call("GET", f"{V1}/platform/audit-events", query={"limit": 1}, expect=200)
     if page["nextCursor"]:
         api.call("GET", f"{V1}/platform/audit-events", query={"cursor": page["nextCursor"]}, expect=200)
