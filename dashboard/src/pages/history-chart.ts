@@ -172,7 +172,11 @@ export class HistoryChart {
           { label: 'Time', labelSize: 20 },
           { label: spec.unit, labelSize: 20, size: 56 },
         ],
-        scales: { x: { time: true, range: () => this.span } },
+        // Values from zero, so a flat line of zeros sits at the bottom instead of mid-chart.
+        scales: {
+          x: { time: true, range: () => this.span },
+          y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] },
+        },
         legend: { show: true },
         plugins: [annotationMarkers(() => this.annotations)],
       },
