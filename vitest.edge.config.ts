@@ -53,6 +53,12 @@ export default defineConfig({
       'pg-protocol': projectPath('./node_modules/pg-protocol/dist/index.js'),
       pino: projectPath('./node_modules/pino/pino.js'),
       'node:process': projectPath('./tests/edge/node-process.cjs'),
+      // OpenTelemetry's ES builds import files without extensions, which the pool cannot load:
+      // their CommonJS builds (the edge only propagates trace context; see server/base/tracing).
+      '@opentelemetry/api': projectPath('./node_modules/@opentelemetry/api/build/src/index.js'),
+      '@opentelemetry/context-async-hooks': projectPath(
+        './node_modules/@opentelemetry/context-async-hooks/build/src/index.js',
+      ),
     },
   },
   test: {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { restoreTargetList } from '../../shared/devops-backups';
-import { TRACE_SAMPLERS } from './tracing/sampler';
+import { TRACE_SAMPLERS } from './tracing/sampler-names';
 
 const int = (min: number, max: number) =>
   z

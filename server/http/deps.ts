@@ -6,7 +6,7 @@ import type { Lifecycle } from '../base/lifecycle';
 import type { Logger } from '../base/logger';
 import type { Metrics } from '../base/metrics/metrics';
 import type { RateLimiter } from '../base/rate-limit/limiter';
-import type { Tracing } from '../base/tracing/tracing';
+import type { Tracing } from '../base/tracing/context';
 import type { AlertServices } from '../services/alerts/services';
 import type { AuthServices } from '../services/auth/services';
 import type { BackupService } from '../services/backups/service';

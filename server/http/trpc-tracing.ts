@@ -1,6 +1,6 @@
 import { context, SpanKind, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
 import { getTRPCErrorFromUnknown } from '@trpc/server';
-import type { Tracing } from '../base/tracing/tracing';
+import type { Tracing } from '../base/tracing/context';
 import type { appRouter } from './routers/index';
 
 type Router = typeof appRouter;

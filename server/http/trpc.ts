@@ -11,7 +11,7 @@ import {
   roleAtLeast,
   type UserPrincipal,
 } from '../base/principal';
-import { activeTraceId } from '../base/tracing/tracing';
+import { activeTraceId } from '../base/tracing/context';
 import type { Context } from './context';
 import { isOrigin, servedByOrigin } from './site';
 import { API_KEY_POLICY, rateLimited } from './trpc-rate-limit';

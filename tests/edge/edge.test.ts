@@ -237,6 +237,16 @@ describe.each(TARGETS)('the edge build in workerd: $name', (target) => {
     );
   });
 
+  it("carries the caller's trace id in its error bodies (W3C traceparent, propagation only)", async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const response = await target.fetch(`${BASE}/api/system/status`, {
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    });
+    const body = (await response.json()) as { error: { requestId: string; traceId?: string } };
+    expect(response.status).toBe(405);
+    expect(body.error).toMatchObject({ requestId: response.headers.get('x-request-id'), traceId });
+  });
+
   it("counts this isolate's requests and queries in its own registry (GET /metrics)", async () => {
     await trpc(target, 'system.annotations.list', { token, input: { tag: 'edge' } });
     const response = await target.fetch(`${BASE}/metrics`);

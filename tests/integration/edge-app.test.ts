@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { createPropagation } from '../../server/base/tracing/tracing';
+import { createPropagation } from '../../server/base/tracing/context';
 import type { RequestDeps } from '../../server/http/deps';
 import { createEdgeApp } from '../../server/http/edge-app';
 import { closeRouterDeps, routerDeps } from '../helpers/router-context';

@@ -1,4 +1,4 @@
-import type { Tracing } from '../tracing/tracing';
+import type { Tracing } from '../tracing/context';
 import {
   type AddressClass,
   classifyAddress,

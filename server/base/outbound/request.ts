@@ -2,7 +2,7 @@ import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import { context, defaultTextMapSetter, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { Tracing } from '../tracing/tracing';
+import type { Tracing } from '../tracing/context';
 import { checkDestination, hostOf, parseOutboundUrl } from './destination';
 import { OutboundRefusedError } from './errors';
 import type { OutboundPolicy, OutboundPurpose } from './policy';

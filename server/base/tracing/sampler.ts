@@ -5,17 +5,7 @@ import {
   type Sampler,
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base';
-
-/** OTEL_TRACES_SAMPLER's values, as the OpenTelemetry SDK environment specification names them. */
-export const TRACE_SAMPLERS = [
-  'always_on',
-  'always_off',
-  'traceidratio',
-  'parentbased_always_on',
-  'parentbased_always_off',
-  'parentbased_traceidratio',
-] as const;
-export type TraceSamplerName = (typeof TRACE_SAMPLERS)[number];
+import type { TraceSamplerName } from './sampler-names';
 
 /**
  * The head sampler a setting names. `ratio` (OTEL_TRACES_SAMPLER_ARG) is the share of new traces

@@ -1,35 +1,9 @@
-import {
-  context,
-  isSpanContextValid,
-  ProxyTracerProvider,
-  type Span,
-  type TextMapPropagator,
-  type Tracer,
-  trace,
-} from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { samplerFor, type TraceSamplerName } from './sampler';
-
-/**
- * Traces of the platform (docs/operations.md, "Tracing"). Built once, at start, only when traces
- * are asked for: every instrumented place decides when the app is built whether it traces, so a
- * platform without tracing runs exactly the code it ran before (no context, span or closure per
- * request).
- */
-export interface Tracing {
-  /** Where spans start. At the edge a tracer that records nothing and only passes the caller's context on. */
-  readonly tracer: Tracer;
-  /** W3C Trace Context: `traceparent` and `tracestate` in, and out on every outbound call. */
-  readonly propagator: TextMapPropagator;
-  /** Sends the spans buffered so far (tests, and an operator's "now" before a look at a trace). */
-  flush(): Promise<void>;
-  /** Sends the spans still buffered, within `timeoutMs`, and stops exporting. */
-  shutdown(timeoutMs: number): Promise<void>;
-}
+import { installContextManager, PROPAGATOR, TRACER_NAME, type Tracing } from './context';
+import { samplerFor } from './sampler';
+import type { TraceSamplerName } from './sampler-names';
 
 export interface TracingSettings {
   /** OTEL_EXPORTER_OTLP_ENDPOINT: spans go to `<endpoint>/v1/traces` as OTLP/HTTP JSON. */
@@ -44,11 +18,6 @@ export interface TracingSettings {
   /** How often buffered spans are sent (ms). */
   scheduledDelayMs?: number;
 }
-
-/** The instrumentation scope every span of the platform is recorded under. */
-export const TRACER_NAME = 'beauty-crafter-platform';
-
-const PROPAGATOR = new W3CTraceContextPropagator();
 
 /**
  * Spans recorded by the SDK, batched and exported over OTLP/HTTP. The context of the current
@@ -89,58 +58,4 @@ export function createTracing(settings: TracingSettings): Tracing {
       ]).finally(() => clearTimeout(timer));
     },
   };
-}
-
-/**
- * Propagation alone (the edge): the caller's trace context is read, kept for the request's logs
- * and error bodies, and sent on; no span is recorded or exported. The API's no-op tracer answers
- * a span carrying the caller's context, so the same instrumentation serves both.
- */
-export function createPropagation(): Tracing {
-  installContextManager();
-  return {
-    tracer: new ProxyTracerProvider().getTracer(TRACER_NAME),
-    propagator: PROPAGATOR,
-    async flush() {},
-    async shutdown() {},
-  };
-}
-
-let contextManagerInstalled = false;
-
-/**
- * The context manager is the OpenTelemetry API's one global: process-wide by nature, the same for
- * every app of the process, and installed once (the API refuses a second).
- */
-function installContextManager(): void {
-  if (contextManagerInstalled) return;
-  contextManagerInstalled = true;
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-}
-
-/** The trace id of `span`, or undefined for a span outside any trace (no caller's context at the edge). */
-export function traceIdOf(span: Span): string | undefined {
-  const spanContext = span.spanContext();
-  return isSpanContextValid(spanContext) ? spanContext.traceId : undefined;
-}
-
-/** The trace id of the span active here, if any: for error bodies made away from the request's handlers. */
-export function activeTraceId(): string | undefined {
-  const span = trace.getSpan(context.active());
-  return span ? traceIdOf(span) : undefined;
-}
-
-/**
- * A span under the one active here, or undefined when nothing is being traced here: a database
- * query or a cache lookup of a background job is not worth a trace of its own.
- */
-export function startChildSpan(
-  tracer: Tracer,
-  name: string,
-  options: Parameters<Tracer['startSpan']>[1],
-): Span | undefined {
-  const parent = context.active();
-  const active = trace.getSpan(parent);
-  if (active === undefined || !active.isRecording()) return undefined;
-  return tracer.startSpan(name, options, parent);
 }

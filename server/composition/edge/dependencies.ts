@@ -6,7 +6,7 @@ import { createMetrics, type Metrics } from '../../base/metrics/metrics';
 import { RateLimiter } from '../../base/rate-limit/limiter';
 import { MemoryRateLimitStore } from '../../base/rate-limit/memory-store';
 import { rateLimitPolicies } from '../../base/rate-limit/policies';
-import { createPropagation } from '../../base/tracing/tracing';
+import { createPropagation } from '../../base/tracing/context';
 import type { RequestDeps } from '../../http/deps';
 import { servedByOrigin } from '../../http/site';
 import { Authenticator } from '../../services/auth/authenticator';

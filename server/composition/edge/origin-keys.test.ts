@@ -4,7 +4,7 @@ import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import type { JWK } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PlatformError } from '../../base/errors';
-import { createPropagation } from '../../base/tracing/tracing';
+import { createPropagation } from '../../base/tracing/context';
 import { InvalidTokenError, signAccessToken } from '../../services/auth/access-tokens';
 import { UNKNOWN_KID_RELOAD_INTERVAL_MS } from '../../services/auth/keyring';
 import {

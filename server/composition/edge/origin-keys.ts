@@ -2,7 +2,7 @@ import { context, defaultTextMapSetter } from '@opentelemetry/api';
 import type { JWK } from 'jose';
 import { PlatformError } from '../../base/errors';
 import type { Logger } from '../../base/logger';
-import type { Tracing } from '../../base/tracing/tracing';
+import type { Tracing } from '../../base/tracing/context';
 import {
   InvalidTokenError,
   type VerifiedAccessToken,

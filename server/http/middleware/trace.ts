@@ -7,7 +7,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { routePath } from 'hono/route';
-import { type Tracing, traceIdOf } from '../../base/tracing/tracing';
+import { type Tracing, traceIdOf } from '../../base/tracing/context';
 import type { AppMiddleware } from '../env';
 
 /** Reads `traceparent` and `tracestate` from a request's headers. */

@@ -1,5 +1,5 @@
 import { context, SpanKind, type Tracer, trace } from '@opentelemetry/api';
-import { startChildSpan } from '../../base/tracing/tracing';
+import { startChildSpan } from '../../base/tracing/context';
 /** Why an entry left the cache other than by `delete`, `invalidateTag` or `clear`. */
 export type EvictionReason = 'size' | 'entries' | 'expired';
 

@@ -171,14 +171,18 @@ export class DeploymentDriver {
       return true;
     }
     const begun = await this.beginStep(row, step);
-    const outcome = await this.traced(
+    // The step and the commit of its outcome, in one span when the platform traces.
+    await this.traced(
       `deployment step ${step.kind}`,
       begun,
       { 'deployment.step.kind': step.kind },
-      () => runStep(step, this.stepContext(begun)),
-      (result) => result.kind,
+      async () => {
+        const outcome = await runStep(step, this.stepContext(begun));
+        await this.apply(begun, plan, step, outcome);
+        return outcome;
+      },
+      (outcome) => outcome.kind,
     );
-    await this.apply(begun, plan, step, outcome);
     return true;
   }
 

@@ -1,6 +1,6 @@
 import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { QueryEvent } from '../../../db/connect';
-import { startChildSpan } from '../../base/tracing/tracing';
+import { startChildSpan } from '../../base/tracing/context';
 import { sqlShape } from './query-normalize';
 
 /** Statement texts whose shape is kept; past it a shape is worked out again per query (unbounded SQL texts are a bug elsewhere). */
