@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -344,6 +345,39 @@ describe('backups in an S3 bucket', () => {
     const diff = await tableDiff(before, target.url);
     expect(diff.differing).toEqual({});
     expect(diff.differences).toBe(0);
+  }, 120_000);
+});
+
+describe('a bucket that stops answering', () => {
+  it('fails the backup within the request bounds instead of holding the backup lock', async () => {
+    // Accepts connections and never answers a byte: a storage service hung behind a load balancer.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    cleanUps.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const socket of sockets) socket.destroy();
+          silent.close(() => resolve());
+        }),
+    );
+    const { port } = silent.address() as { port: number };
+    const hung = await build(source.database, source.url, {
+      s3: {
+        ...s3.settings('install-hung/', `http://127.0.0.1:${port}`),
+        timeouts: { connectMs: 500, requestMs: 1_000 },
+      },
+    });
+    const failed = await hung.create(admin, { wait: true });
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatch(/^archive write failed: .*requestTimeout/);
+    // The lock is free: the next backup (to a bucket that answers) runs.
+    const next = await service.create(admin, { wait: true });
+    expect(next.status).toBe('succeeded');
+    console.info(`[s3, silent endpoint] ${failed.status} after ${failed.durationMs} ms: "${failed.error}"`);
   }, 120_000);
 });
 

@@ -173,7 +173,9 @@ export class BackupSession {
     } catch (error) {
       // Cancelled, the session is already cut: nothing to roll back (the server did).
       if (!signal.aborted) await rollback(db).catch(() => undefined);
-      await draft.abandon().catch(() => undefined);
+      // Bounded: a cancelled backup ends at once even when the storage is out of reach (what is
+      // left of an unfinished archive is never listed, and the next start removes it).
+      await withinMs(draft.abandon(), signal.aborted ? 2_000 : 30_000);
       throw signal.aborted ? signal.reason : error;
     }
   }
@@ -197,4 +199,16 @@ export class BackupSession {
   close(): Promise<void> {
     return this.connection.close();
   }
+}
+
+/** Waits for `work` (its failure ignored) at most `ms`. */
+async function withinMs(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    work.catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }

@@ -30,6 +30,8 @@ export interface S3StoreSettings {
   secretAccessKey?: string;
   /** `https://endpoint/bucket/key` rather than `https://bucket.endpoint/key` (most non-AWS services). */
   forcePathStyle: boolean;
+  /** Bounds on each request (default: 10 s to connect, 120 s without progress); tests shorten them. */
+  timeouts?: { connectMs: number; requestMs: number };
 }
 
 /** Multipart uploads send parts of this size (S3's minimum is 5 MiB); two are in flight at most. */
@@ -60,8 +62,13 @@ export class S3ArchiveStore implements ArchiveStore {
           ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey }
           : undefined,
       // Bounded: a storage service that stops answering fails the backup instead of holding it
-      // (and BACKUP_LOCK) for ever.
-      requestHandler: { connectionTimeout: 10_000, requestTimeout: 120_000 },
+      // (and BACKUP_LOCK) for ever. Without throwOnRequestTimeout the SDK only logs a warning when
+      // requestTimeout passes, and the request goes on waiting.
+      requestHandler: {
+        connectionTimeout: settings.timeouts?.connectMs ?? 10_000,
+        requestTimeout: settings.timeouts?.requestMs ?? 120_000,
+        throwOnRequestTimeout: true,
+      },
       maxAttempts: 3,
     });
     this.prefix =
@@ -148,12 +155,9 @@ export class S3ArchiveStore implements ArchiveStore {
       },
       destroy(error, callback) {
         body.destroy();
-        if (finished) callback(error);
-        else
-          void abort().then(
-            () => callback(error),
-            () => callback(error),
-          );
+        // Not waited for: a cancelled backup must end now, whatever the storage service does.
+        if (!finished) void abort();
+        callback(error);
       },
     });
     done.catch((error) => writable.destroy(error));
