@@ -36,6 +36,13 @@ test('the audit log names actors and targets, filters on the server and pages', 
       values: { STEP: i },
       message: `change ${i}`,
     });
+  // A change made with an API key, so the key is an actor.
+  const keyName = `audit key ${Date.now()}`;
+  const issued = await call<{ key: string; apiKey: { id: string } }>(request, token, 'auth.apiKeys.create', {
+    name: keyName,
+    scopes: ['devops:write'],
+  });
+  await call(request, issued.key, 'devops.environments.create', { name: `${environment}-key` });
   // Then, on the first page: a member made by the admin, who signs in.
   const member = await createMember(request, token, 'viewer');
   await accessToken(request, member);
@@ -60,6 +67,13 @@ test('the audit log names actors and targets, filters on the server and pages', 
   await expect(rows(page).filter({ hasText: 'Signed in' })).toHaveCount(1);
   await expect(rows(page)).toHaveCount(1);
   await expect(rows(page)).toContainText(member.name);
+
+  // By API key: what was done with it, named by the key.
+  await filters.getByLabel('Actor').selectOption(`key:${issued.apiKey.id}`);
+  await apply(page);
+  await expect(rows(page)).toHaveCount(1);
+  await expect(rows(page)).toContainText(`with key ${keyName}`);
+  await expect(rows(page)).toContainText(`environment ${environment}-key`);
 
   // By event type.
   await filters.getByLabel('Actor').selectOption({ label: 'Anyone' });

@@ -75,6 +75,9 @@ test('a canary started from the form progresses to its gate, is approved, and a 
   await detail.getByRole('button', { name: 'Approve' }).click();
   await expect(detail.getByText('promoted', { exact: true })).toBeVisible({ timeout: 30_000 });
   expect(actions).toContain('promote');
+  const history = detail.getByRole('table', { name: /What happened/ });
+  await expect(history.getByRole('row').filter({ hasText: 'Approved' }).first()).toBeVisible();
+  await expect(history.getByRole('row').filter({ hasText: 'paused → progressing' }).first()).toBeVisible();
 
   // The next one takes the provider the first used: its URL comes filled in, its secret does not.
   const next = `${version}-bg`;

@@ -1,6 +1,7 @@
 import { allPages, client, describeError, holdsPlatformRole, type Me } from '../api';
 import { button, field, formatDate, h, table } from '../dom';
 import { AUDIT_EVENT_LABELS, type AuditEventType, type AuditInput, auditEventLabel } from './audit-types';
+import { detailsList } from './details-list';
 import { status } from './refresher';
 
 type AuditEvent = Awaited<ReturnType<typeof client.auth.audit.list.query>>['items'][number];
@@ -87,12 +88,29 @@ export function renderAudit(main: HTMLElement, me: Me): () => void {
   void loadActors();
   void show(0);
 
+  /** The actor filter's choices: the organization's users, then its API keys (`key:` values). */
   async function loadActors() {
     try {
-      const users = await allPages((page) => client.auth.users.list.query(page), 500);
-      for (const user of users)
+      const [users, keys] = await Promise.all([
+        allPages((page) => client.auth.users.list.query(page), 500),
+        allPages((page) => client.auth.apiKeys.list.query(page), 500),
+      ]);
+      actor.appendChild(
+        h(
+          'optgroup',
+          { label: 'Users' },
+          ...users.map((user) =>
+            h('option', { value: user.id }, user.name ? `${user.name} (${user.email})` : user.email),
+          ),
+        ),
+      );
+      if (keys.length > 0)
         actor.appendChild(
-          h('option', { value: user.id }, user.name ? `${user.name} (${user.email})` : user.email),
+          h(
+            'optgroup',
+            { label: 'API keys' },
+            ...keys.map((key) => h('option', { value: `key:${key.id}` }, `${key.name} (${key.prefix}…)`)),
+          ),
         );
     } catch (error) {
       message.textContent = describeError(error);
@@ -101,7 +119,8 @@ export function renderAudit(main: HTMLElement, me: Me): () => void {
 
   function query(cursor: string | undefined): AuditInput {
     const input: AuditInput = { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) };
-    if (actor.value) input.actorUserId = actor.value;
+    if (actor.value.startsWith('key:')) input.actorApiKeyId = actor.value.slice('key:'.length);
+    else if (actor.value) input.actorUserId = actor.value;
     if (type.value) input.type = type.value as AuditEventType;
     const minutes = RANGES[range.value];
     if (minutes) input.since = new Date(Date.now() - minutes * 60_000).toISOString();
@@ -144,7 +163,7 @@ export function renderAudit(main: HTMLElement, me: Me): () => void {
         { header: 'Actor', cell: actorOf },
         { header: 'Target', cell: targetOf },
         { header: 'From', cell: (e) => e.ip ?? '–' },
-        { header: 'Details', cell: (e) => details(e.details) },
+        { header: 'Details', cell: (e) => detailsList(e.details) },
       ],
       events,
     );
@@ -184,36 +203,4 @@ function targetOf(e: AuditEvent): Node | string {
     kind,
     e.targetId ? h('code', {}, ` ${e.targetId.slice(0, 8)}`) : null,
   );
-}
-
-/** Details as a list of name: value, in words rather than JSON. */
-function details(values: Record<string, unknown>): Node | string {
-  // Nothing to say about an empty list or an absent value: left out rather than shown as "none".
-  const entries = Object.entries(values).filter(
-    ([, value]) => value !== null && value !== undefined && !(Array.isArray(value) && value.length === 0),
-  );
-  if (entries.length === 0) return '–';
-  return h(
-    'dl',
-    { class: 'details' },
-    ...entries.flatMap(([name, value]) => [h('dt', {}, words(name)), h('dd', {}, shown(value))]),
-  );
-}
-
-/** `actorOrganizationId` → "actor organization id". */
-function words(name: string): string {
-  return name
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .replaceAll('_', ' ')
-    .toLowerCase();
-}
-
-function shown(value: unknown): string {
-  if (typeof value === 'boolean') return value ? 'yes' : 'no';
-  if (Array.isArray(value)) return value.map(shown).join(', ') || 'none';
-  if (typeof value === 'object' && value !== null)
-    return Object.entries(value)
-      .map(([k, v]) => `${words(k)}: ${shown(v)}`)
-      .join('; ');
-  return String(value);
 }

@@ -1,6 +1,7 @@
 import { client, describeError, holdsRole, type Me } from '../api';
 import { button, field, formatDate, h, table } from '../dom';
 import { openDeploymentForm } from './deployment-form';
+import { detailsList } from './details-list';
 import { openFormDialog } from './form-dialog';
 import { refresher, status } from './refresher';
 
@@ -151,6 +152,21 @@ export function renderDeployments(main: HTMLElement, me: Me): () => void {
         ],
         measurements,
       ),
+      table(
+        'What happened, newest first (the last 50 events)',
+        [
+          { header: 'At', cell: (e) => formatDate(e.at) },
+          { header: 'Event', cell: (e) => sentence(e.type) },
+          {
+            header: 'Status',
+            cell: (e) =>
+              e.toStatus && e.toStatus !== e.fromStatus ? `${e.fromStatus ?? '–'} → ${e.toStatus}` : '',
+          },
+          { header: 'Step', cell: (e) => (e.step === null ? '' : e.step + 1) },
+          { header: 'Details', cell: (e) => detailsList(e.details) },
+        ],
+        d.events.slice(-50).reverse(),
+      ),
     );
   }
 
@@ -180,4 +196,10 @@ function describeStep(step: Deployment['plan'][number]): string {
     case 'promote':
       return 'Promote: all traffic to the new version';
   }
+}
+
+/** `step_started` → "Step started" (an event, told apart from a status such as `paused`). */
+function sentence(type: string): string {
+  const words = type.replaceAll('_', ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
 }
