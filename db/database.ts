@@ -19,6 +19,7 @@ import type { InvitationsTable } from './repositories/invitations.table';
 import type { LoginFailuresTable } from './repositories/login-failures.table';
 import type { MetricHistoryTable } from './repositories/metric-history.table';
 import type { OrganizationsTable } from './repositories/organizations.table';
+import type { PasskeyRegistrationsTable, PasskeysTable } from './repositories/passkeys.table';
 import type { PlatformSettingsTable } from './repositories/platform-settings.table';
 import type { RateLimitsTable } from './repositories/rate-limits.table';
 import type {
@@ -72,4 +73,6 @@ export interface Database {
   totp_factors: TotpFactorsTable;
   recovery_codes: RecoveryCodesTable;
   second_factor_challenges: SecondFactorChallengesTable;
+  passkeys: PasskeysTable;
+  passkey_registrations: PasskeyRegistrationsTable;
 }

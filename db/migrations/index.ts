@@ -11,6 +11,7 @@ import * as platformScope from './2026-12-06T00-00-00_platform_scope';
 import * as metricHistory from './2026-12-07T00-00-00_metric_history';
 import * as apiKeyUsage from './2026-12-07T01-00-00_api_key_usage';
 import * as secondFactor from './2026-12-07T04-00-00_second_factor';
+import * as passkeys from './2026-12-07T05-00-00_passkeys';
 
 /**
  * Every migration, keyed by its timestamped name. Listed statically rather than read from
@@ -30,4 +31,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-07T00-00-00_metric_history': metricHistory,
   '2026-12-07T01-00-00_api_key_usage': apiKeyUsage,
   '2026-12-07T04-00-00_second_factor': secondFactor,
+  '2026-12-07T05-00-00_passkeys': passkeys,
 };

@@ -39,6 +39,8 @@ export interface SecondFactorChallengesTable {
   purpose: ChallengePurpose;
   expires_at: Date | string;
   failures: Generated<number>;
+  /** The WebAuthn challenge a passkey must sign for this sign-in, once asked for. */
+  webauthn_challenge: ColumnType<string | null, string | null | undefined, string | null>;
   used_at: NullableTimestamp;
   created_at: CreatedAt;
 }

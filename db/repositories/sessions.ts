@@ -275,7 +275,8 @@ export async function revokeSessionsWithoutSecondFactor(
     .set({ revoked_at: sql<Date>`now()`, revoked_reason: reason })
     .where('organization_id', '=', organizationId)
     .where('revoked_at', 'is', null)
-    .where(sql<boolean>`not ('otp' = any(amr))`)
+    // A one-time password (TOTP, recovery code) or a passkey (RFC 8176's hwk).
+    .where(sql<boolean>`not (amr && ${['otp', 'hwk']}::text[])`)
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
 }
