@@ -180,20 +180,24 @@ export function decryptStream(key: Buffer, expectedBytes: number): Transform {
         if (seen < expectedBytes || rest.length < TAG_BYTES) {
           throw new ArchiveDecryptError('truncated', `the file ends after ${seen} of ${expectedBytes} bytes`);
         }
-        try {
-          done(null, open(rest, index, true));
-        } catch (error) {
-          // A whole chunk that opens as a middle one: the chunks after it were cut off.
-          if (rest.length === record && opensAsMiddle(rest, index)) {
-            throw new ArchiveDecryptError('truncated', `the file ends after chunk ${index}, not the last`);
-          }
-          throw error;
-        }
+        done(null, openLast(rest));
       } catch (error) {
         done(error as Error);
       }
     },
   });
+
+  function openLast(sealed: Buffer): Buffer {
+    try {
+      return open(sealed, index, true);
+    } catch (error) {
+      // A whole chunk that opens as a middle one: the chunks after it were cut off.
+      if (sealed.length === record && opensAsMiddle(sealed, index)) {
+        throw new ArchiveDecryptError('truncated', `the file ends after chunk ${index}, not the last`);
+      }
+      throw error;
+    }
+  }
 
   function opensAsMiddle(sealed: Buffer, at: number): boolean {
     try {

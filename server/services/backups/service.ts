@@ -163,11 +163,6 @@ export class BackupService {
     return this.local.directory;
   }
 
-  /** Where new archives go: `s3://bucket/prefix` or BACKUP_DIR. */
-  get storage(): string {
-    return this.remote ? this.remote.locationOf('') : this.local.directory;
-  }
-
   /**
    * Starts a backup. Refused with CONFLICT while another runs (on any instance). With `wait`,
    * answers once it has succeeded or failed; otherwise at once, with the running backup.
