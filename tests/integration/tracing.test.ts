@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../../client';
 import { startTestApp, type TestApp } from '../helpers/app';
+import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { eventually } from '../helpers/deployments';
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '../helpers/otlp-receiver';
+import { adminHeaders, mustRun, type Runtime, startServer, stopAllServers } from '../helpers/server-process';
 
 // Traces end to end: a real OTLP/HTTP receiver, the whole app built as main.ts builds it, the
 // client package as a caller uses it, real PostgreSQL, a real webhook receiver for a deployment.
@@ -230,3 +232,52 @@ describe('head sampling', () => {
     }
   });
 });
+
+describe.each((['bun', 'node'] as Runtime[]).filter(mustRun))(
+  'traces of a server process on %s',
+  (runtime) => {
+    let database: TestDatabase | undefined;
+    let receiver: OtlpReceiver | undefined;
+    afterEach(async () => {
+      await stopAllServers();
+      await database?.drop();
+      await receiver?.close();
+      database = undefined;
+    });
+
+    it("exports the client call's connected trace, the last spans at shutdown", async () => {
+      database = await createTestDatabase();
+      receiver = await startOtlpReceiver();
+      const server = await startServer({
+        runtime,
+        env: {
+          DATABASE_URL: database.url,
+          OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+          OTEL_TRACES_SAMPLER: 'parentbased_always_off',
+        },
+      });
+      const caller = callerContext();
+      const client = createClient({
+        url: server.url,
+        headers: await adminHeaders(server),
+        traceContext: () => ({ traceparent: caller.traceparent }),
+      });
+      await client.auth.apiKeys.list.query({});
+      // SIGTERM at once: the spans still buffered go out before the process exits.
+      expect(await server.stop('SIGTERM', 30_000)).toEqual({ code: 0, signal: null });
+
+      // Only the caller's sampled trace: the sign-in, without a traceparent, started none.
+      expect(new Set(receiver.spans.map((s) => s.traceId))).toEqual(new Set([caller.traceId]));
+      const serverSpan = receiver.spans.find((s) => s.kind === SERVER && s.parentSpanId === caller.spanId);
+      const procedure = receiver.spans.find((s) => s.name === 'trpc auth.apiKeys.list');
+      expect(procedure?.parentSpanId).toBe(serverSpan?.spanId);
+      expect(
+        receiver.spans.some(
+          (s) => s.parentSpanId === procedure?.spanId && s.attributes['db.system.name'] === 'postgresql',
+        ),
+      ).toBe(true);
+      // The access line of the call carries the trace id.
+      expect(server.logs.some((l) => l.msg === 'request' && l.trace_id === caller.traceId)).toBe(true);
+    });
+  },
+);

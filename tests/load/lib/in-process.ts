@@ -51,6 +51,10 @@ export async function startInProcessPlatform(name: string): Promise<InProcessPla
     ADMIN_PASSWORD: admin.password,
     RATE_LIMIT_IP_PER_MINUTE: '10000000',
     RATE_LIMIT_USER_PER_MINUTE: '10000000',
+    // Traces when the run asks for them, as main.ts reads them (docs/operations.md, "Tracing").
+    OTEL_EXPORTER_OTLP_ENDPOINT: process.env.OTEL_EXPORTER_OTLP_ENDPOINT,
+    OTEL_TRACES_SAMPLER: process.env.OTEL_TRACES_SAMPLER,
+    OTEL_TRACES_SAMPLER_ARG: process.env.OTEL_TRACES_SAMPLER_ARG,
   });
   const logger = createLogger({
     level: config.LOG_LEVEL,
