@@ -12,8 +12,16 @@ import { guardPages, openSection, separateBrowsers, signIn } from './session';
  */
 let receiver: Server;
 const actions: string[] = [];
+let scrapes = 0;
 test.beforeAll(async () => {
   receiver = createServer((request, response) => {
+    // The new version's metrics, which the analysis step measures.
+    if (request.method === 'GET' && request.url === '/metrics') {
+      scrapes++;
+      response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      response.end('# TYPE checkout_error_ratio gauge\ncheckout_error_ratio 0.01\n');
+      return;
+    }
     let body = '';
     request.on('data', (chunk) => {
       body += chunk;
@@ -53,9 +61,20 @@ test('a canary started from the form progresses to its gate, is approved, and a 
   await steps.nth(1).getByRole('spinbutton').fill('1');
   await form.getByRole('button', { name: 'Add a step' }).click();
   await steps.nth(4).getByRole('spinbutton').fill('80');
+  // Then an analysis of the new version's own /metrics: a ratio under 5 %, twice.
+  await form.getByRole('button', { name: 'Add a step' }).click();
+  const analysis = steps.nth(5);
+  await analysis.getByLabel('Step', { exact: true }).selectOption('analysis');
+  await analysis.getByLabel('Metric name').fill('errors');
+  await analysis.getByLabel(/^Query/).fill('checkout_error_ratio');
+  await analysis.getByLabel('Succeeds when the value is').selectOption('<');
+  await analysis.getByLabel('than (or equal to)').fill('0.05');
+  await analysis.getByLabel('Every (seconds)').fill('0.2');
+  await analysis.getByLabel('Times').fill('2');
   await form.getByLabel('Configuration').selectOption('webhook');
   await form.getByLabel('Webhook URL').fill(url);
   await form.getByLabel('Signing secret').fill('e2e-form-secret-0123456789');
+  await form.getByLabel(/^Metrics of the new version/).fill(`${url.replace('/hooks', '')}/metrics`);
   await page.screenshot({ path: `${SCREENSHOTS}/deploy-start.png`, fullPage: true });
   await form.getByRole('button', { name: 'Start deployment' }).click();
   await expect(form).toBeHidden();
@@ -75,7 +94,12 @@ test('a canary started from the form progresses to its gate, is approved, and a 
   await detail.getByRole('button', { name: 'Approve' }).click();
   await expect(detail.getByText('promoted', { exact: true })).toBeVisible({ timeout: 30_000 });
   expect(actions).toContain('promote');
+  await expect(plan).toContainText('Analyse errors (2 × every 0.2 s)');
   const history = detail.getByRole('table', { name: /What happened/ });
+  await expect(history.getByRole('row').filter({ hasText: 'Analysis completed' })).toContainText(
+    'successful',
+  );
+  expect(scrapes).toBeGreaterThanOrEqual(2);
   await expect(history.getByRole('row').filter({ hasText: 'Approved' }).first()).toBeVisible();
   await expect(history.getByRole('row').filter({ hasText: 'paused → progressing' }).first()).toBeVisible();
 

@@ -33,6 +33,8 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       // The dashboard polls every two seconds; the default per-IP limit is for the internet.
       // The deployment test's webhook receiver listens on 127.0.0.1.
       DEPLOY_ALLOW_PRIVATE_NETWORKS: 'true',
+      // The deployment form test's analysis measures that receiver's /metrics.
+      OUTBOUND_ALLOW_METRICS: '127.0.0.1',
       RATE_LIMIT_IP_PER_MINUTE: '100000',
       RATE_LIMIT_USER_PER_MINUTE: '100000',
       RATE_LIMIT_LOGIN_PER_MINUTE: '1000',

@@ -1,18 +1,16 @@
 import type { RouterInputs } from '@beauty-crafter/client';
-import { client } from '../api';
-import { button, field, h } from '../dom';
+import { client, describeError } from '../api';
+import { field, h } from '../dom';
+import { canaryEditor } from './canary-steps';
 import { openFormDialog } from './form-dialog';
 
 type CreateInput = RouterInputs['devops']['deployments']['create'];
-type Spec = CreateInput['spec'];
-type CanaryStep = Extract<Spec, { strategy: 'canary' }>['steps'][number];
+export type Spec = CreateInput['spec'];
 type Deployment = Awaited<ReturnType<typeof client.devops.deployments.list.query>>['items'][number];
 
 /** Provider settings that are secrets: shown back redacted, so they are typed again each time. */
 const SECRET_FIELDS = { webhook: 'secret', kubernetes: 'token' } as const;
 type ProviderKind = keyof typeof SECRET_FIELDS;
-
-let stepIds = 0;
 
 /**
  * The "Start deployment" form: what to deploy where (service, environment, version), how (canary
@@ -33,10 +31,10 @@ export function openDeploymentForm(earlier: Deployment[], onStarted: (id: string
     .then((environments) => {
       for (const e of environments) environment.appendChild(h('option', { value: e.name }, e.name));
     })
-    .catch(() => {
-      // Without the list (an API key without the scope), the deployment targets keep their names.
-      for (const name of ['staging', 'production'])
-        environment.appendChild(h('option', { value: name }, name));
+    .catch((error) => {
+      environment.appendChild(
+        h('option', { value: '', disabled: true }, `Environments not loaded: ${describeError(error)}`),
+      );
     });
   const version = input('deploy-version', { required: true });
   const stable = input('deploy-stable-version', {});
@@ -96,80 +94,6 @@ function input(id: string, attributes: Record<string, string | boolean>): HTMLIn
 
 function numberInput(id: string, value: string, min = '0', max?: string): HTMLInputElement {
   return input(id, { type: 'number', min, ...(max ? { max } : {}), step: 'any', value });
-}
-
-/** Canary steps as rows: set a weight, pause (timed, or until approved), or wait at a named gate. */
-function canaryEditor() {
-  const rows = h('div', { class: 'step-list', 'aria-label': 'Canary steps' });
-  const add = (kind: StepKind, value: string) => rows.appendChild(stepRow(kind, value));
-  add('setWeight', '20');
-  add('pause', '60');
-  add('setWeight', '50');
-  add('gate', 'looks good');
-  const element = h(
-    'fieldset',
-    {},
-    h('legend', {}, 'Canary steps, in order'),
-    rows,
-    button('Add a step', () => add('setWeight', '100')),
-  );
-  return {
-    element,
-    spec: (): Spec => ({
-      strategy: 'canary',
-      steps: [...rows.querySelectorAll<HTMLElement>('[data-step]')].map(readStep),
-    }),
-  };
-}
-
-type StepKind = 'setWeight' | 'pause' | 'gate';
-const STEP_LABELS: Record<StepKind, string> = {
-  setWeight: 'Set the new version’s traffic to (%)',
-  pause: 'Pause for (seconds; empty: until approved)',
-  gate: 'Wait for approval at the gate named',
-};
-
-function stepRow(kind: StepKind, value: string): HTMLElement {
-  const id = ++stepIds;
-  const type = h(
-    'select',
-    { id: `step-kind-${id}`, name: 'kind' },
-    ...Object.entries({ setWeight: 'Set weight', pause: 'Pause', gate: 'Gate' }).map(([k, label]) =>
-      h('option', { value: k, selected: k === kind }, label),
-    ),
-  );
-  const amount = input(`step-value-${id}`, { value });
-  const amountField = field(STEP_LABELS[kind], amount);
-  const label = amountField.querySelector('label')!;
-  const fitKind = () => {
-    const chosen = type.value as StepKind;
-    label.textContent = STEP_LABELS[chosen];
-    amount.type = chosen === 'gate' ? 'text' : 'number';
-    amount.min = '0';
-    amount.max = chosen === 'setWeight' ? '100' : '';
-    amount.required = chosen !== 'pause';
-  };
-  type.addEventListener('change', () => {
-    amount.value = '';
-    fitKind();
-  });
-  fitKind();
-  const row = h(
-    'div',
-    { class: 'step-row', 'data-step': '' },
-    field('Step', type),
-    amountField,
-    button('Remove', () => row.remove(), { 'aria-label': `Remove step ${id}` }),
-  );
-  return row;
-}
-
-function readStep(row: HTMLElement): CanaryStep {
-  const kind = row.querySelector<HTMLSelectElement>('[name=kind]')!.value as StepKind;
-  const value = row.querySelector<HTMLInputElement>('input')!.value.trim();
-  if (kind === 'setWeight') return { setWeight: Number(value) };
-  if (kind === 'gate') return { gate: { name: value } };
-  return { pause: value === '' ? {} : { durationSeconds: Number(value) } };
 }
 
 function blueGreenFields() {
@@ -277,6 +201,13 @@ function providerFields(earlier: Deployment[]) {
     h('option', { value: 'deployment' }, 'Deployment'),
     h('option', { value: 'argoRollout' }, 'Argo Rollout'),
   );
+  const targets = h('textarea', {
+    id: 'provider-metrics-targets',
+    name: 'metricsTargets',
+    rows: '2',
+    spellcheck: 'false',
+    placeholder: 'https://basket-canary.internal:9464/metrics',
+  });
   const webhook = h(
     'div',
     {},
@@ -307,6 +238,7 @@ function providerFields(earlier: Deployment[]) {
     apiUrl.value = text('apiUrl');
     namespace.value = text('namespace');
     name.value = text('name');
+    targets.value = Array.isArray(kept.metricsTargets) ? kept.metricsTargets.join('\n') : '';
     mode.value = text('mode') || 'deployment';
     secret.value = '';
     token.value = '';
@@ -327,23 +259,34 @@ function providerFields(earlier: Deployment[]) {
     }),
     webhook,
     kubernetes,
+    field('Metrics of the new version (one /metrics URL a line)', targets, {
+      hint: 'What analysis steps measure when the platform has no Prometheus; empty otherwise.',
+      wide: true,
+    }),
   );
   return {
     element,
     read(): CreateInput['provider'] {
       const kind = kindNow();
-      const config =
+      const urls = targets.value
+        .split('\n')
+        .map((line) => line.trim())
+        .filter(Boolean);
+      // Settings of a saved configuration the form does not show are kept; metricsTargets is shown.
+      const { metricsTargets: _shown, ...others } = kept;
+      const config: Record<string, unknown> =
         kind === 'webhook'
-          ? { ...kept, url: url.value.trim(), secret: secret.value }
+          ? { ...others, url: url.value.trim(), secret: secret.value }
           : {
-              ...kept,
+              ...others,
               apiUrl: apiUrl.value.trim(),
               token: token.value,
               namespace: namespace.value.trim(),
               name: name.value.trim(),
               mode: mode.value,
             };
-      return { kind, config: config as CreateInput['provider']['config'] };
+      const withTargets = urls.length > 0 ? { ...config, metricsTargets: urls } : config;
+      return { kind, config: withTargets as CreateInput['provider']['config'] };
     },
   };
 }
