@@ -5,11 +5,10 @@ import { type Kysely, sql } from 'kysely';
 
 export async function up(db: Kysely<any>): Promise<void> {
   // Verifications of each API key per minute and outcome. Instances add their counts into the
-  // same rows. No foreign key to api_keys: a flush must not fail because a key was deleted
-  // meanwhile; such rows are unreachable (usage is read through the key) and age out.
+  // same rows. They go with their key (a removed user's keys, a deleted organization's).
   await db.schema
     .createTable('api_key_verifications')
-    .addColumn('key_id', 'uuid', (col) => col.notNull())
+    .addColumn('key_id', 'uuid', (col) => col.notNull().references('api_keys.id').onDelete('cascade'))
     .addColumn('minute', 'timestamptz', (col) => col.notNull())
     .addColumn('outcome', 'text', (col) => col.notNull())
     .addColumn('count', 'integer', (col) => col.notNull())

@@ -13,7 +13,8 @@ export interface VerificationCounts {
 /**
  * Adds counts into their rows in one statement, creating the rows not there yet: every instance
  * adds into the same rows, so the sum is the whole installation's. The row lock of ON CONFLICT
- * orders concurrent flushes of one row.
+ * orders concurrent flushes of one row. Counts of keys deleted since are dropped (a deletion
+ * committing during the statement fails it on the foreign key; the next flush drops them).
  */
 export async function addApiKeyVerifications(
   db: Kysely<Database>,
@@ -22,9 +23,11 @@ export async function addApiKeyVerifications(
   if (counts.keyIds.length === 0) return;
   await sql`
     insert into api_key_verifications as v (key_id, minute, outcome, count)
-    select * from unnest(
+    select u.key_id, u.minute, u.outcome, u.count
+    from unnest(
       ${counts.keyIds}::uuid[], ${counts.minutes}::timestamptz[], ${counts.outcomes}::text[], ${counts.counts}::int4[]
-    )
+    ) as u(key_id, minute, outcome, count)
+    where exists (select 1 from api_keys k where k.id = u.key_id)
     on conflict (key_id, minute, outcome) do update set count = v.count + excluded.count
   `.execute(db);
 }

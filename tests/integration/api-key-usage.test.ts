@@ -269,6 +269,38 @@ describe('ApiKeyUsage: recording into PostgreSQL', () => {
     ]);
   });
 
+  it('forgets the counts of a key that goes with its owner, and drops counts flushed after it went', async () => {
+    const member = await createUser(t, 'operator', admin.user);
+    const gone = await keyOf(member, { scopes: [] });
+    const kept = await keyOf(admin.user, { scopes: [] });
+    const usage = new ApiKeyUsage({
+      database: t.deps.database,
+      usageFlushIntervalMs: 60_000,
+      usageRetentionDays: 30,
+    });
+    usage.record(gone.id, OUTCOME.valid, Date.now());
+    await usage.flush();
+    expect(await rowsOf(gone.id)).toHaveLength(1);
+
+    usage.record(gone.id, OUTCOME.valid, Date.now());
+    usage.record(kept.id, OUTCOME.revoked, Date.now());
+    await t.deps.auth.users.remove(
+      {
+        kind: 'user',
+        userId: admin.user.id,
+        organizationId: admin.user.organizationId,
+        role: 'admin',
+        platformRole: null,
+        sessionId: 'test',
+      },
+      member.id,
+    );
+    expect(await rowsOf(gone.id)).toEqual([]);
+    await usage.flush();
+    expect(await rowsOf(gone.id)).toEqual([]);
+    expect((await rowsOf(kept.id)).map((row) => [row.outcome, row.count])).toEqual([['revoked', 1]]);
+  });
+
   it('deletes counts older than the retention on the flush timer', async () => {
     const key = await keyOf(admin.user, { scopes: [] });
     const usage = new ApiKeyUsage({
