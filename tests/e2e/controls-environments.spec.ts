@@ -129,6 +129,17 @@ test('an environment is created, configured, compared between revisions and roll
   await expect(form.getByRole('alert')).not.toBeEmpty();
   await form.getByRole('button', { name: 'Close' }).click();
 
+  // Side by side with staging: what only this one has, the secret by name.
+  const compare = page.getByRole('form', { name: 'Compare two environments' });
+  await compare.getByLabel('Environment').selectOption(name);
+  await compare.getByLabel('with').selectOption('staging');
+  await compare.getByRole('button', { name: 'Compare environments' }).click();
+  const sideBySide = page.getByTestId('environment-comparison');
+  await expect(sideBySide.getByRole('row').filter({ hasText: 'LOG_LEVEL' })).toContainText(`only in ${name}`);
+  await expect(sideBySide.getByRole('row').filter({ hasText: 'DATABASE_PASSWORD' })).toContainText(
+    'value hidden',
+  );
+
   // A viewer reads the configuration, redacted, without the controls or the history.
   const viewer = await createMember(request, token, 'viewer');
   const viewerPage = await secondBrowser(browser);
@@ -139,4 +150,5 @@ test('an environment is created, configured, compared between revisions and roll
   await expect(viewerPage.getByRole('button', { name: 'New environment' })).toHaveCount(0);
   await expect(seen.getByRole('button', { name: 'Edit configuration' })).toHaveCount(0);
   await expect(seen.getByRole('table', { name: 'Revisions, newest first' })).toHaveCount(0);
+  await expect(viewerPage.getByRole('form', { name: 'Compare two environments' })).toHaveCount(0);
 });

@@ -1,5 +1,6 @@
 import { client, describeError, holdsRole, type Me } from '../api';
 import { button, field, formatDate, h, table } from '../dom';
+import { environmentComparison } from './environment-compare';
 import { openConfigForm } from './environment-config-form';
 import { drawDiff, shown } from './environment-diff';
 import { openFormDialog } from './form-dialog';
@@ -20,20 +21,23 @@ export function renderEnvironments(main: HTMLElement, me: Me): () => void {
   const list = h('div');
   const detail = h('section', { 'aria-label': 'Selected environment', 'aria-live': 'polite' });
   const message = h('p', { class: 'error', role: 'alert' });
+  const comparison = h('div');
   main.replaceChildren(
     h('h1', {}, 'Environments'),
     mayChange ? h('div', { class: 'toolbar' }, button('New environment', create, { class: 'primary' })) : '',
     message,
     list,
     detail,
+    comparison,
   );
   let selected: string | null = null;
 
   const environments = refresher(
     list,
     () => client.devops.environments.list.query(),
-    (rows) =>
-      table(
+    (rows) => {
+      showComparison(rows.map((e) => e.name));
+      return table(
         'Environments',
         [
           { header: 'Name', cell: (e) => h('code', {}, e.name) },
@@ -48,8 +52,17 @@ export function renderEnvironments(main: HTMLElement, me: Me): () => void {
           },
         ],
         rows,
-      ),
+      );
+    },
   );
+
+  /** The comparison form, redrawn only when the environments change (a reload keeps its answer). */
+  let compared = '';
+  function showComparison(names: string[]) {
+    if (!mayRead || names.length < 2 || names.join() === compared) return;
+    compared = names.join();
+    comparison.replaceChildren(environmentComparison(names));
+  }
 
   function create() {
     const name = h('input', {
