@@ -28,6 +28,7 @@ export interface PlatformClientErrorDetails {
   code: PlatformErrorCode;
   httpStatus?: number | null;
   requestId?: string | null;
+  traceId?: string | null;
   validation?: ValidationIssues | null;
   retryAfterMs?: number | null;
   path?: string | null;
@@ -45,6 +46,8 @@ export class PlatformClientError extends TRPCClientError<AppRouter> {
   readonly httpStatus: number | null;
   /** The server's request id, to quote when reporting a problem; null without an answer. */
   readonly requestId: string | null;
+  /** The request's trace id (W3C), when the platform traces: find the trace with it. */
+  readonly traceId: string | null;
   /** What was wrong with the input, for BAD_REQUEST answers to invalid input. */
   readonly validation: ValidationIssues | null;
   /** How long the server asked callers to wait (Retry-After), if it did. */
@@ -73,6 +76,7 @@ export class PlatformClientError extends TRPCClientError<AppRouter> {
     this.code = details.code;
     this.httpStatus = details.httpStatus ?? null;
     this.requestId = details.requestId ?? null;
+    this.traceId = details.traceId ?? null;
     this.validation = details.validation ?? null;
     this.retryAfterMs = details.retryAfterMs ?? null;
     this.path = details.path ?? null;
@@ -123,6 +127,7 @@ export function toPlatformError(error: unknown, path: string | null = null): Pla
         code: data.code as PlatformErrorCode,
         httpStatus: data.httpStatus ?? null,
         requestId: data.requestId ?? headers?.get('x-request-id') ?? null,
+        traceId: data.traceId ?? null,
         validation: data.validation ?? null,
         retryAfterMs: parseRetryAfter(headers?.get('retry-after') ?? null),
         path: data.path ?? path,
@@ -151,6 +156,7 @@ export function toPlatformError(error: unknown, path: string | null = null): Pla
       code: plain.code as PlatformErrorCode,
       httpStatus: responseStatus(error.meta),
       requestId: plain.requestId ?? headers?.get('x-request-id') ?? null,
+      traceId: plain.traceId,
       retryAfterMs: parseRetryAfter(headers?.get('retry-after') ?? null),
       path,
       cause: error,
@@ -211,6 +217,7 @@ interface ServerErrorData {
   httpStatus?: number;
   path?: string;
   requestId?: string | null;
+  traceId?: string;
   validation?: ValidationIssues | null;
 }
 
@@ -234,13 +241,16 @@ function responseStatus(meta: Record<string, unknown> | undefined): number | nul
 /** The body of the platform's plain HTTP routes (shared/errors.ts), e.g. a 413 before tRPC. */
 function plainHttpError(
   meta: Record<string, unknown> | undefined,
-): { code: string; message: string; requestId: string | null } | null {
-  const body = meta?.responseJSON as { error?: { code?: unknown; message?: unknown; requestId?: unknown } };
+): { code: string; message: string; requestId: string | null; traceId: string | null } | null {
+  const body = meta?.responseJSON as {
+    error?: { code?: unknown; message?: unknown; requestId?: unknown; traceId?: unknown };
+  };
   const error = body?.error;
   if (!error || typeof error.code !== 'string' || typeof error.message !== 'string') return null;
   return {
     code: error.code,
     message: error.message,
     requestId: typeof error.requestId === 'string' ? error.requestId : null,
+    traceId: typeof error.traceId === 'string' ? error.traceId : null,
   };
 }

@@ -124,6 +124,12 @@ describe('traces with every span sampled', () => {
     expect(trpcBody.error.data.traceId).toBe(caller.traceId);
     expect(trpcBody.error.data.requestId).toBe(trpc.headers.get('x-request-id'));
 
+    // The client package hands it over with the rest of the error's details.
+    const refused = await clientOf(t, caller.traceparent)
+      .auth.apiKeys.get.query({ id: '00000000-0000-4000-8000-000000000000' })
+      .catch((error: unknown) => error);
+    expect(refused).toMatchObject({ code: 'NOT_FOUND', traceId: caller.traceId });
+
     const line = await eventually('the access line of the 404', async () =>
       t.logs.find((l) => l.msg === 'request' && l.requestId === rest.headers.get('x-request-id')),
     );
