@@ -21,6 +21,9 @@ export function tracedCall<A extends unknown[]>(
   const attributes = { 'rpc.system': 'trpc', 'rpc.method': path, 'trpc.type': type };
   return async function tracedProcedure(...args: A): Promise<unknown> {
     const parent = context.active();
+    // Under a request the sampler dropped, the call's span would be dropped too (every sampler
+    // offered decides by the parent or by the trace id): none is made.
+    if (trace.getSpan(parent)?.isRecording() === false) return call(...args);
     const span = tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes }, parent);
     try {
       const result = await context.with(trace.setSpan(parent, span), call, undefined, ...args);
