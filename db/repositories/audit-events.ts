@@ -70,56 +70,50 @@ export function listPlatformAuditEvents(
  * id is compared as text.
  */
 function namedEvents(db: Kysely<Database>, organizationId: string | null, page: AuditEventPage) {
-  /** A join bounded to the organization's rows, unless this is the platform's log. */
-  const ours = <J extends { on: (column: C, op: '=', value: string) => J }, C>(join: J, column: C) =>
-    organizationId === null ? join : join.on(column, '=', organizationId);
+  // Each join is bounded to the organization's rows, unless this is the platform's log.
+  const bound = organizationId !== null;
+  const organization = organizationId ?? '';
   let query = db
     .selectFrom('audit_events')
     .leftJoin('users as actor', (join) =>
-      ours(join.onRef('actor.id', '=', 'audit_events.actor_user_id'), 'actor.organization_id'),
+      join
+        .onRef('actor.id', '=', 'audit_events.actor_user_id')
+        .$call((on) => (bound ? on.on('actor.organization_id', '=', organization) : on)),
     )
     .leftJoin('api_keys as actor_key', (join) =>
-      ours(join.onRef('actor_key.id', '=', 'audit_events.actor_api_key_id'), 'actor_key.organization_id'),
+      join
+        .onRef('actor_key.id', '=', 'audit_events.actor_api_key_id')
+        .$call((on) => (bound ? on.on('actor_key.organization_id', '=', organization) : on)),
     )
     .leftJoin('users as target_user', (join) =>
-      ours(
-        join
-          .on('audit_events.target_type', '=', 'user')
-          .on((eb) => eb(eb.cast('target_user.id', 'text'), '=', eb.ref('audit_events.target_id'))),
-        'target_user.organization_id',
-      ),
+      join
+        .on('audit_events.target_type', '=', 'user')
+        .on((eb) => eb(eb.cast('target_user.id', 'text'), '=', eb.ref('audit_events.target_id')))
+        .$call((on) => (bound ? on.on('target_user.organization_id', '=', organization) : on)),
     )
     .leftJoin('api_keys as target_key', (join) =>
-      ours(
-        join
-          .on('audit_events.target_type', '=', 'api_key')
-          .on((eb) => eb(eb.cast('target_key.id', 'text'), '=', eb.ref('audit_events.target_id'))),
-        'target_key.organization_id',
-      ),
+      join
+        .on('audit_events.target_type', '=', 'api_key')
+        .on((eb) => eb(eb.cast('target_key.id', 'text'), '=', eb.ref('audit_events.target_id')))
+        .$call((on) => (bound ? on.on('target_key.organization_id', '=', organization) : on)),
     )
     .leftJoin('environments as target_environment', (join) =>
-      ours(
-        join
-          .on('audit_events.target_type', '=', 'environment')
-          .on((eb) => eb(eb.cast('target_environment.id', 'text'), '=', eb.ref('audit_events.target_id'))),
-        'target_environment.organization_id',
-      ),
+      join
+        .on('audit_events.target_type', '=', 'environment')
+        .on((eb) => eb(eb.cast('target_environment.id', 'text'), '=', eb.ref('audit_events.target_id')))
+        .$call((on) => (bound ? on.on('target_environment.organization_id', '=', organization) : on)),
     )
     .leftJoin('deployments as target_deployment', (join) =>
-      ours(
-        join
-          .on('audit_events.target_type', '=', 'deployment')
-          .on((eb) => eb(eb.cast('target_deployment.id', 'text'), '=', eb.ref('audit_events.target_id'))),
-        'target_deployment.organization_id',
-      ),
+      join
+        .on('audit_events.target_type', '=', 'deployment')
+        .on((eb) => eb(eb.cast('target_deployment.id', 'text'), '=', eb.ref('audit_events.target_id')))
+        .$call((on) => (bound ? on.on('target_deployment.organization_id', '=', organization) : on)),
     )
     .leftJoin('organizations as target_organization', (join) =>
-      ours(
-        join
-          .on('audit_events.target_type', '=', 'organization')
-          .on((eb) => eb(eb.cast('target_organization.id', 'text'), '=', eb.ref('audit_events.target_id'))),
-        'target_organization.id',
-      ),
+      join
+        .on('audit_events.target_type', '=', 'organization')
+        .on((eb) => eb(eb.cast('target_organization.id', 'text'), '=', eb.ref('audit_events.target_id')))
+        .$call((on) => (bound ? on.on('target_organization.id', '=', organization) : on)),
     )
     .selectAll('audit_events')
     .select([

@@ -218,5 +218,22 @@ describe('auth.audit.platform names', () => {
     expect(answer.status, answer.text).toBe(200);
     const event = (answer.data.items as Event[]).find((e) => e.targetId === adminB.organizationId);
     expect(event).toMatchObject({ actorEmail: adminA.email, targetName: `Org ${adminB.email}` });
+    // The platform's log takes the same filters.
+    const byAdmin = await callProcedure(
+      t.app,
+      'auth.audit.platform',
+      'query',
+      { limit: 100, actorUserId: adminA.id, type: 'organization_suspended' },
+      headersA,
+    );
+    expect((byAdmin.data.items as Event[]).map((e) => e.targetId)).toContain(adminB.organizationId);
+    const byOther = await callProcedure(
+      t.app,
+      'auth.audit.platform',
+      'query',
+      { actorUserId: memberB.id },
+      headersA,
+    );
+    expect(byOther.data.items).toEqual([]);
   });
 });
