@@ -25,7 +25,7 @@ export interface SecondFactorChallenge {
   /** verify: send a code (auth.secondFactor.verify); enrol: enrol a factor first (auth.secondFactor.enrolment). */
   purpose: 'verify' | 'enrol';
   expiresAt: string;
-  methods: ('totp' | 'recovery_code')[];
+  methods: ('totp' | 'passkey' | 'recovery_code')[];
 }
 
 /**

@@ -31,7 +31,7 @@ export const secondFactorChallenge = z.object({
     purpose: z.enum(CHALLENGE_PURPOSES),
     expiresAt: z.string().describe('ISO 8601 date-time'),
     /** What the second step accepts: a TOTP code or a recovery code (verify); a new TOTP (enrol). */
-    methods: z.array(z.enum(['totp', 'recovery_code'])),
+    methods: z.array(z.enum(['totp', 'passkey', 'recovery_code'])),
   }),
 });
 export type SecondFactorChallenge = z.infer<typeof secondFactorChallenge>;
@@ -68,6 +68,8 @@ export const recoveryCodes = z.object({ recoveryCodes: z.array(z.string()) });
 /** `auth.secondFactor.status`: the caller's factors. */
 export const secondFactorStatus = z.object({
   totp: z.enum(['none', 'pending', 'active']),
+  /** How many passkeys the caller holds. */
+  passkeys: z.number().int(),
   recoveryCodesLeft: z.number().int(),
   /** The caller's organization requires a second factor. */
   requiredByOrganization: z.boolean(),
@@ -84,4 +86,50 @@ export const secondFactorRequirement = z.object({
 /** `auth.secondFactor.setRequirement`: the requirement, and the sessions it ended (opened without a factor). */
 export const secondFactorRequirementChange = secondFactorRequirement.extend({
   revokedSessions: z.number().int(),
+});
+
+/**
+ * A WebAuthn credential's answer as `PublicKeyCredential.toJSON()` gives it (base64url fields);
+ * its content is checked by the server's WebAuthn verification.
+ */
+const publicKeyCredential = z.object({
+  id: z.string().min(1).max(1366),
+  rawId: z.string().min(1).max(1366),
+  type: z.literal('public-key'),
+  response: z.record(z.string(), z.unknown()),
+  clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
+  authenticatorAttachment: z.string().max(32).nullable().optional(),
+});
+export type PublicKeyCredentialInput = z.infer<typeof publicKeyCredential>;
+
+/** The second step with a passkey: the challenge, and the credential's answer to `passkeyOptions`. */
+export const passkeyVerifyInput = z.object({ challenge: challengeToken, passkey: publicKeyCredential });
+/** A new passkey: the authenticator's answer to `registrationOptions`, and a name to tell it apart. */
+export const passkeyRegisterInput = z.object({
+  credential: publicKeyCredential,
+  name: z.string().trim().min(1).max(100),
+});
+export const passkeyRemoveInput = z.object({ id: z.string().min(1).max(1366), password });
+
+/** A passkey as its owner sees it. */
+export const passkeyView = z.object({
+  id: z.string(),
+  name: z.string(),
+  createdAt: z.string().describe('ISO 8601 date-time'),
+  lastUsedAt: z.string().describe('ISO 8601 date-time').nullable(),
+});
+
+/** The WebAuthn options of `navigator.credentials.get()` (PublicKeyCredentialRequestOptionsJSON). */
+export const passkeyRequestOptions = z.object({
+  challenge: z.string(),
+  rpId: z.string().optional(),
+  timeout: z.number().optional(),
+  userVerification: z.string().optional(),
+  allowCredentials: z
+    .array(
+      z.object({ id: z.string(), type: z.literal('public-key'), transports: z.array(z.string()).optional() }),
+    )
+    .optional(),
+  extensions: z.record(z.string(), z.unknown()).optional(),
+  hints: z.array(z.string()).optional(),
 });

@@ -208,6 +208,18 @@ function inputs(): Record<string, unknown> {
     // Turning it on would end the sessions of B's callers, who sign in with a password alone.
     'auth.secondFactor.setRequirement': { required: false },
     'auth.secondFactor.verify': { challenge: `bcsf_${'A'.repeat(43)}`, code: '000000' },
+    'auth.secondFactor.passkeys.list': undefined,
+    'auth.secondFactor.passkeys.registrationOptions': undefined,
+    'auth.secondFactor.passkeys.register': {
+      credential: { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: {} },
+      name: 'matrix',
+    },
+    'auth.secondFactor.passkeys.remove': { id: 'AAAA', password: 'not-the-password-0123' },
+    'auth.secondFactor.passkeyOptions': { challenge: `bcsf_${'A'.repeat(43)}` },
+    'auth.secondFactor.verifyPasskey': {
+      challenge: `bcsf_${'A'.repeat(43)}`,
+      passkey: { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: {} },
+    },
     'auth.secondFactor.enrolment.begin': { challenge: `bcsf_${'A'.repeat(43)}` },
     'auth.secondFactor.enrolment.finish': { challenge: `bcsf_${'A'.repeat(43)}`, code: '000000' },
     'performance.overview': undefined,

@@ -71,6 +71,8 @@ const PUBLIC_MUTATIONS = new Set([
   'auth.refresh',
   'auth.invitations.accept',
   'auth.secondFactor.verify',
+  'auth.secondFactor.passkeyOptions',
+  'auth.secondFactor.verifyPasskey',
   'auth.secondFactor.enrolment.begin',
   'auth.secondFactor.enrolment.finish',
 ]);
@@ -96,6 +98,11 @@ const VIEWER_SELF_SERVICE = new Set([
   'auth.secondFactor.regenerateRecoveryCodes',
   'auth.secondFactor.remove',
   'auth.secondFactor.verify',
+  'auth.secondFactor.passkeyOptions',
+  'auth.secondFactor.verifyPasskey',
+  'auth.secondFactor.passkeys.registrationOptions',
+  'auth.secondFactor.passkeys.register',
+  'auth.secondFactor.passkeys.remove',
   'auth.secondFactor.enrolment.begin',
   'auth.secondFactor.enrolment.finish',
 ]);
@@ -141,6 +148,8 @@ let target: TestUser;
 /** A deployment and a backup of organization A, for the reads a viewer may make. */
 let aDeployment: { id: string };
 let aBackup: { id: string };
+/** The id of a passkey of organization B's viewer. */
+let passkeyOfB: string;
 let orgB: {
   admin: TestUser;
   viewer: TestUser;
@@ -231,6 +240,20 @@ beforeAll(async () => {
       enabled: true,
     }),
   };
+  // A passkey of B's viewer: the row a registration leaves (its public key is no secret).
+  passkeyOfB = (
+    await t.deps.database.db
+      .insertInto('passkeys')
+      .values({
+        id: randomBytes(16).toString('base64url'),
+        user_id: bViewer.id,
+        organization_id: bAdmin.organizationId,
+        public_key: new Uint8Array(randomBytes(77)),
+        name: "B's key",
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow()
+  ).id;
 });
 afterAll(() => t?.close());
 
@@ -275,6 +298,18 @@ function validInputs(): Record<string, unknown> {
     'auth.secondFactor.requirement': undefined,
     'auth.secondFactor.setRequirement': { required: true },
     'auth.secondFactor.verify': { challenge: `bcsf_${'A'.repeat(43)}`, code: '000000' },
+    'auth.secondFactor.passkeys.list': undefined,
+    'auth.secondFactor.passkeys.registrationOptions': undefined,
+    'auth.secondFactor.passkeys.register': {
+      credential: { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: {} },
+      name: 'planted',
+    },
+    'auth.secondFactor.passkeys.remove': { id: 'AAAA', password: 'not-the-password-0123' },
+    'auth.secondFactor.passkeyOptions': { challenge: `bcsf_${'A'.repeat(43)}` },
+    'auth.secondFactor.verifyPasskey': {
+      challenge: `bcsf_${'A'.repeat(43)}`,
+      passkey: { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: {} },
+    },
     'auth.secondFactor.enrolment.begin': { challenge: `bcsf_${'A'.repeat(43)}` },
     'auth.secondFactor.enrolment.finish': { challenge: `bcsf_${'A'.repeat(43)}`, code: '000000' },
     'auth.users.create': {
@@ -694,6 +729,8 @@ function crossOrganizationCalls(): Record<
     'auth.users.disable': { input: { id: orgB.viewer.id } },
     'auth.users.remove': { input: { id: orgB.viewer.id } },
     'auth.invitations.revoke': { input: { id: orgB.invitation.id } },
+    // With the caller's right password: only the passkey's owner decides whether it is found.
+    'auth.secondFactor.passkeys.remove': { input: { id: passkeyOfB, password: TEST_ADMIN.password } },
     'auth.apiKeys.create': {
       input: { name: 'planted', ownerId: orgB.admin.id, scopes: [...API_KEY_SCOPES] },
     },

@@ -976,4 +976,15 @@ async function populate(organizationId: string, headers: { authorization: string
     t.deps.auth.factors.openChallenge(trx, member, 'verify'),
   );
   secrets.remember(totp.secret, challenge.token);
+  // A passkey: the row a registration leaves (its public key is no secret).
+  await db
+    .insertInto('passkeys')
+    .values({
+      id: randomBytes(16).toString('base64url'),
+      user_id: member.id,
+      organization_id: organizationId,
+      public_key: new Uint8Array(randomBytes(77)),
+      name: 'doomed key',
+    })
+    .execute();
 }

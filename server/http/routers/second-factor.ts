@@ -1,15 +1,44 @@
 import {
   challengeCodeInput,
   challengeInput,
+  passkeyRegisterInput,
+  passkeyRemoveInput,
+  passkeyRequestOptions,
+  passkeyVerifyInput,
   requirementInput,
   secondFactorRemoveInput,
   secondFactorVerifyInput,
   totpCodeInput,
 } from '../../../shared/second-factor';
+import { PlatformError } from '../../base/errors';
+import type { RelyingParty } from '../../services/auth/passkeys';
+import type { SignInChallenge } from '../../services/auth/session-types';
 import type { Context } from '../context';
 import { guardedPublicProcedure, roleProcedure, router, sessionProcedure } from '../trpc';
 import { actorOf } from './actor';
 import { deliver, limitByIp } from './sign-in';
+
+/**
+ * Where a WebAuthn ceremony runs: the page's origin (the Origin header a browser sends), which
+ * must be this server's own, and its host name as the relying party id. The browser signs the
+ * origin it ran on, so a page elsewhere (a phishing copy) gets a signature that never verifies.
+ */
+function relyingParty(ctx: Context): RelyingParty {
+  const origin = ctx.http?.header('origin');
+  let url: URL | null = null;
+  try {
+    url = origin ? new URL(origin) : null;
+  } catch {
+    url = null;
+  }
+  if (!url || !ctx.http || url.host !== ctx.http.host) {
+    throw new PlatformError(
+      'BAD_REQUEST',
+      "passkeys work from this server's own pages (the Origin must be its own)",
+    );
+  }
+  return { rpID: url.hostname, origin: url.origin };
+}
 
 /** Where the request came from, for the audit log and the address throttle. */
 function originOf(ctx: Context) {
@@ -33,6 +62,29 @@ export const secondFactorRouter = router({
       .mutation(({ ctx, input }) =>
         ctx.deps.auth.factors.confirmTotp(actorOf(ctx, ctx.principal), input.code),
       ),
+  }),
+
+  passkeys: router({
+    /** The caller's passkeys. */
+    list: sessionProcedure.query(({ ctx }) => ctx.deps.auth.passkeys.list(ctx.principal.userId)),
+    /** The options of `navigator.credentials.create()` for a new passkey. */
+    registrationOptions: sessionProcedure.mutation(({ ctx }) =>
+      ctx.deps.auth.passkeys.registrationOptions(ctx.principal, relyingParty(ctx)),
+    ),
+    /** Stores the new passkey; the caller's first factor comes with ten recovery codes. */
+    register: sessionProcedure
+      .input(passkeyRegisterInput)
+      .mutation(({ ctx, input }) =>
+        ctx.deps.auth.passkeys.register(
+          actorOf(ctx, ctx.principal),
+          { response: input.credential as never, name: input.name },
+          relyingParty(ctx),
+        ),
+      ),
+    /** Removes one of the caller's passkeys, for the password. */
+    remove: sessionProcedure
+      .input(passkeyRemoveInput)
+      .mutation(({ ctx, input }) => ctx.deps.auth.passkeys.remove(actorOf(ctx, ctx.principal), input)),
   }),
 
   /** Ten new recovery codes in place of the old ones, for a current code. */
@@ -70,6 +122,28 @@ export const secondFactorRouter = router({
     return { ...deliver(ctx, issued), user: issued.user };
   }),
 
+  /** For a `verify` challenge of a user with passkeys: the options of `navigator.credentials.get()`. */
+  passkeyOptions: guardedPublicProcedure.input(challengeInput).mutation(async ({ ctx, input }) => {
+    await limitByIp(ctx, 'login');
+    const options = await ctx.deps.auth.secondStep.passkeyOptions({
+      challenge: input.challenge,
+      party: relyingParty(ctx),
+      ...originOf(ctx),
+    });
+    // Typed by the shared schema, which the REST reference shows.
+    return passkeyRequestOptions.parse(options);
+  }),
+  /** The second step with a passkey's answer to `passkeyOptions`. */
+  verifyPasskey: guardedPublicProcedure.input(passkeyVerifyInput).mutation(async ({ ctx, input }) => {
+    await limitByIp(ctx, 'login');
+    const issued = await ctx.deps.auth.secondStep.verify({
+      challenge: input.challenge,
+      proof: { passkey: input.passkey as never, party: relyingParty(ctx) },
+      ...originOf(ctx),
+    });
+    return { ...deliver(ctx, issued), user: issued.user };
+  }),
+
   enrolment: router({
     /** For an `enrol` challenge (the organization requires a factor): a new secret and its URI. */
     begin: guardedPublicProcedure.input(challengeInput).mutation(async ({ ctx, input }) => {
@@ -90,20 +164,13 @@ export const secondFactorRouter = router({
 });
 
 /** `auth.login`'s answer when a second step follows the password. */
-export function secondFactorChallengeOf(challenge: {
-  token: string;
-  purpose: 'verify' | 'enrol';
-  expiresAt: Date;
-}) {
+export function secondFactorChallengeOf(challenge: SignInChallenge) {
   return {
     secondFactor: {
       challenge: challenge.token,
       purpose: challenge.purpose,
       expiresAt: challenge.expiresAt.toISOString(),
-      methods:
-        challenge.purpose === 'verify'
-          ? (['totp', 'recovery_code'] as ('totp' | 'recovery_code')[])
-          : (['totp'] as ('totp' | 'recovery_code')[]),
+      methods: challenge.methods,
     },
   };
 }

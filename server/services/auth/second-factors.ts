@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
 import type { Database } from '../../../db/database';
 import { findOrganization, setSecondFactorRequirement } from '../../../db/repositories/organizations';
+import { countPasskeys } from '../../../db/repositories/passkeys';
 import {
   countUnusedRecoveryCodes,
   deleteTotpFactor,
@@ -57,6 +58,13 @@ export interface TotpEnrolment {
   account: string;
 }
 
+/**
+ * The address to count a wrong code on, for calls made in a session (enrolment, new recovery
+ * codes, removal): none. The caller is signed in already, so the user's factor is what a guesser
+ * attacks; the address's count is for sign-in, where anyone may try.
+ */
+export const IN_SESSION = null;
+
 const CHALLENGE_PREFIX = 'bcsf_';
 const CHALLENGE = /^bcsf_[A-Za-z0-9_-]{43}$/;
 const WRONG_CODE = 'the code is not valid';
@@ -87,6 +95,7 @@ export class SecondFactorService {
       const organization = await findOrganization(db, principal.organizationId);
       return {
         totp: !factor ? ('none' as const) : factor.confirmed_at ? ('active' as const) : ('pending' as const),
+        passkeys: await countPasskeys(db, principal.userId),
         recoveryCodesLeft: await countUnusedRecoveryCodes(db, principal.userId),
         requiredByOrganization: organization?.require_second_factor ?? false,
         sessionUsedSecondFactor: principal.secondFactor === true,
@@ -126,7 +135,7 @@ export class SecondFactorService {
    * codes (shown this once). Wrong codes count on the user's factor throttle.
    */
   async confirmTotp(actor: Actor, code: string): Promise<{ recoveryCodes: string[] }> {
-    await this.checkThrottle(actor.userId, actor.ip);
+    await this.checkThrottle(actor.userId, IN_SESSION);
     const codes = newRecoveryCodes();
     const confirmed = await this.options.database.transaction(async (trx) => {
       const factor = await findTotpFactor(trx, actor.userId);
@@ -154,7 +163,7 @@ export class SecondFactorService {
 
   /** Ten new recovery codes in place of the old ones, for a current TOTP code. */
   async regenerateRecoveryCodes(actor: Actor, code: string): Promise<{ recoveryCodes: string[] }> {
-    await this.checkThrottle(actor.userId, actor.ip);
+    await this.checkThrottle(actor.userId, IN_SESSION);
     const codes = newRecoveryCodes();
     const done = await this.options.database.transaction(async (trx) => {
       if ((await this.prove(trx, actor.userId, { code })) !== 'otp') return false;
@@ -178,7 +187,7 @@ export class SecondFactorService {
 
   /** Removes the user's TOTP factor and recovery codes, for a current code or the password. */
   async remove(actor: Actor, proof: { code?: string; password?: string }): Promise<{ ok: true }> {
-    await this.checkThrottle(actor.userId, actor.ip);
+    await this.checkThrottle(actor.userId, IN_SESSION);
     const user = await this.options.database.read((db) => findUserById(db, actor.userId));
     if (!user || user.disabled) throw new PlatformError('UNAUTHORIZED', 'the session has ended');
     const passwordOk =
@@ -256,7 +265,7 @@ export class SecondFactorService {
   async stepAfterPassword(user: { id: string; organization_id: string }): Promise<ChallengePurpose | null> {
     return this.options.database.read(async (db) => {
       const factor = await findTotpFactor(db, user.id);
-      if (factor?.confirmed_at) return 'verify';
+      if (factor?.confirmed_at || (await countPasskeys(db, user.id)) > 0) return 'verify';
       const organization = await findOrganization(db, user.organization_id);
       return organization?.require_second_factor ? 'enrol' : null;
     });
@@ -269,6 +278,13 @@ export class SecondFactorService {
     purpose: ChallengePurpose,
   ): Promise<SignInChallenge> {
     const token = `${CHALLENGE_PREFIX}${randomBytes(32).toString('base64url')}`;
+    const methods: SignInChallenge['methods'] = [];
+    if (purpose === 'enrol') methods.push('totp');
+    else {
+      if ((await findTotpFactor(trx, user.id))?.confirmed_at) methods.push('totp');
+      if ((await countPasskeys(trx, user.id)) > 0) methods.push('passkey');
+      methods.push('recovery_code');
+    }
     const row = await insertChallenge(trx, {
       tokenHash: hashSecret(token),
       userId: user.id,
@@ -276,7 +292,7 @@ export class SecondFactorService {
       purpose,
       ttlSeconds: this.challengeTtlSeconds,
     });
-    return { token, purpose, expiresAt: new Date(row.expires_at) };
+    return { token, purpose, expiresAt: new Date(row.expires_at), methods };
   }
 
   /**
@@ -292,8 +308,7 @@ export class SecondFactorService {
     if ('recoveryCode' in proof) {
       const normalized = normalizeRecoveryCode(proof.recoveryCode);
       if (normalized === null) return null;
-      const factor = await findTotpFactor(trx, userId);
-      if (!factor?.confirmed_at) return null;
+      // Recovery codes stand in for any factor (an authenticator app or a passkey).
       return (await useRecoveryCode(trx, userId, hashRecoveryCode(normalized))) ? 'recovery_code' : null;
     }
     const factor = await findTotpFactor(trx, userId);
@@ -338,7 +353,7 @@ export class SecondFactorService {
     type: 'second_factor_enrolled' | 'recovery_codes_regenerated' | 'second_factor_removed',
     reason: string,
   ) {
-    await this.recordWrongCode(actor.userId, actor.ip);
+    await this.recordWrongCode(actor.userId, IN_SESSION);
     await this.options.database.transaction((trx) =>
       this.options.audit.record(trx, {
         type,

@@ -1,3 +1,7 @@
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+} from '@simplewebauthn/server';
 import type { Kysely } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
 import type { Database } from '../../../db/database';
@@ -16,6 +20,7 @@ import type { RequestOrigin } from '../../base/actor';
 import type { AuditLog } from '../../base/audit';
 import { PlatformError } from '../../base/errors';
 import { factorKey, type LoginThrottle } from './login-throttle';
+import type { PasskeyService, RelyingParty } from './passkeys';
 import {
   type FactorProof,
   isChallengeToken,
@@ -24,7 +29,7 @@ import {
 } from './second-factors';
 import { hashSecret } from './secrets';
 import type { IssuedSession } from './session-types';
-import type { OpenedSession, SessionService } from './sessions';
+import type { AuthMethod, OpenedSession, SessionService } from './sessions';
 import { toUserView } from './user-views';
 
 export interface SecondStepOptions {
@@ -32,7 +37,14 @@ export interface SecondStepOptions {
   audit: AuditLog;
   throttle: LoginThrottle;
   factors: SecondFactorService;
+  passkeys: PasskeyService;
   sessions: SessionService;
+}
+
+/** A passkey's answer to `passkeyOptions`, and where the page that got it runs. */
+export interface PasskeyProof {
+  passkey: AuthenticationResponseJSON;
+  party: RelyingParty;
 }
 
 /** Wrong codes one challenge takes before it ends (and the password must be given again). */
@@ -54,13 +66,35 @@ type Outcome<T> = { kind: 'done'; value: T } | { kind: 'wrong_code' } | { kind: 
 export class SecondStep {
   constructor(private readonly options: SecondStepOptions) {}
 
-  /** The challenge and a TOTP code or a recovery code for a session with `amr` ["pwd", "otp"]. */
-  async verify(input: { challenge: string; proof: FactorProof } & RequestOrigin): Promise<IssuedSession> {
+  /**
+   * The challenge and a TOTP code or a recovery code (a session with `amr` ["pwd", "otp"]), or a
+   * passkey's assertion of the challenge `passkeyOptions` gave (["pwd", "hwk"]).
+   */
+  async verify(
+    input: { challenge: string; proof: FactorProof | PasskeyProof } & RequestOrigin,
+  ): Promise<IssuedSession> {
     const origin = originOf(input);
     const challenge = await this.usableChallenge(input.challenge, 'verify', origin);
-    const method = 'recoveryCode' in input.proof ? 'recovery_code' : 'totp';
-    const outcome = await this.attempt(challenge, origin, method, async (trx) => {
-      const proven = await this.options.factors.prove(trx, challenge.user_id, input.proof);
+    const { proof } = input;
+    const method = 'passkey' in proof ? 'passkey' : 'recoveryCode' in proof ? 'recovery_code' : 'totp';
+    const outcome = await this.attempt(challenge, origin, method, async (trx, locked) => {
+      if ('passkey' in proof) {
+        const ok = await this.options.passkeys.prove(
+          trx,
+          challenge.user_id,
+          proof.passkey,
+          locked.webauthn_challenge,
+          proof.party,
+        );
+        if (!ok) return null;
+        return {
+          type: 'second_factor_verified' as const,
+          details: { method },
+          extra: {},
+          amr: ['pwd', 'hwk'],
+        };
+      }
+      const proven = await this.options.factors.prove(trx, challenge.user_id, proof);
       if (!proven) return null;
       if (proven === 'recovery_code') {
         await this.options.audit.record(trx, {
@@ -70,9 +104,19 @@ export class SecondStep {
           target: { type: 'user', id: challenge.user_id },
         });
       }
-      return { type: 'second_factor_verified' as const, details: { method }, extra: {} };
+      return { type: 'second_factor_verified' as const, details: { method }, extra: {}, amr: ['pwd', 'otp'] };
     });
     return (await this.finish(challenge, outcome)).issued;
+  }
+
+  /** For a `verify` challenge of a user with passkeys: the options of `navigator.credentials.get()`. */
+  async passkeyOptions(
+    input: { challenge: string; party: RelyingParty } & RequestOrigin,
+  ): Promise<PublicKeyCredentialRequestOptionsJSON> {
+    const challenge = await this.usableChallenge(input.challenge, 'verify', originOf(input));
+    return this.options.database.transaction((trx) =>
+      this.options.passkeys.authenticationOptions(trx, challenge, input.party),
+    );
   }
 
   /** For an `enrol` challenge: a new TOTP secret and its QR code's URI, pending its first code. */
@@ -100,6 +144,7 @@ export class SecondStep {
         type: 'second_factor_enrolled' as const,
         details: { method: 'totp', recoveryCodes: recoveryCodes.length, duringSignIn: true },
         extra: { recoveryCodes },
+        amr: ['pwd', 'otp'],
       };
     });
     const { issued, extra } = await this.finish(challenge, outcome);
@@ -132,10 +177,14 @@ export class SecondStep {
     challenge: SecondFactorChallengeRow,
     origin: RequestOrigin,
     method: string,
-    prove: (trx: Kysely<Database>) => Promise<{
+    prove: (
+      trx: Kysely<Database>,
+      locked: SecondFactorChallengeRow,
+    ) => Promise<{
       type: 'second_factor_verified' | 'second_factor_enrolled';
       details: Record<string, unknown>;
       extra: E;
+      amr: AuthMethod[];
     } | null>,
   ): Promise<{ opened: OpenedSession; extra: E }> {
     const { database, audit, sessions } = this.options;
@@ -148,14 +197,14 @@ export class SecondStep {
           await endChallenge(trx, locked.id);
           return { kind: 'refused', reason: 'user_unavailable' };
         }
-        const proven = await prove(trx);
+        const proven = await prove(trx, locked);
         if (!proven) {
           const failures = await recordChallengeFailure(trx, locked.id);
           if (failures >= CHALLENGE_MAX_FAILURES) await endChallenge(trx, locked.id);
           return { kind: 'wrong_code' };
         }
         await endChallenge(trx, locked.id);
-        const opened = await sessions.openSession(trx, { user, origin, amr: ['pwd', 'otp'] });
+        const opened = await sessions.openSession(trx, { user, origin, amr: proven.amr });
         await audit.record(trx, {
           type: proven.type,
           result: 'success',

@@ -12,6 +12,7 @@ import { InvitationService } from './invitations';
 import { Keyring } from './keyring';
 import { LoginThrottle } from './login-throttle';
 import { OrganizationService } from './organizations';
+import { PasskeyService } from './passkeys';
 import type { ScryptParams } from './passwords';
 import { RevokedSessions } from './revoked-sessions';
 import { SecondFactorService } from './second-factors';
@@ -35,6 +36,8 @@ export interface AuthServices {
   factors: SecondFactorService;
   /** Sign-in's second step: a challenge and a code (or the enrolment the organization requires). */
   secondStep: SecondStep;
+  /** The users' passkeys (WebAuthn), a second factor beside TOTP. */
+  passkeys: PasskeyService;
   authenticator: Authenticator;
   revokedSessions: RevokedSessions;
   /** LISTEN/NOTIFY between instances: key revocations, session revocations, key rotations. */
@@ -136,7 +139,8 @@ export function buildAuthServices({
   const revokedSessions = new RevokedSessions(
     (config.AUTH_ACCESS_TOKEN_TTL_SECONDS + config.AUTH_CLOCK_TOLERANCE_SECONDS) * 1000,
   );
-  const secondStep = new SecondStep({ database, audit, throttle, factors, sessions });
+  const passkeys = new PasskeyService({ database, audit, factors, passwordParams, rpName: 'Beauty Crafter' });
+  const secondStep = new SecondStep({ database, audit, throttle, factors, passkeys, sessions });
   const authenticator = new Authenticator({ keyring, apiKeys, revokedSessions, metrics });
   return {
     audit,
@@ -149,6 +153,7 @@ export function buildAuthServices({
     invitations,
     factors,
     secondStep,
+    passkeys,
     authenticator,
     revokedSessions,
     changes,

@@ -33,6 +33,8 @@ export interface SignInChallenge {
   token: string;
   purpose: 'verify' | 'enrol';
   expiresAt: Date;
+  /** What the second step accepts: the user's factors, and recovery codes. */
+  methods: ('totp' | 'passkey' | 'recovery_code')[];
 }
 
 /** What a valid password leads to: a session, or a challenge for the second step. */

@@ -54,8 +54,8 @@ export interface SessionServiceOptions {
   factors?: SecondFactorGate;
 }
 
-/** RFC 8176 method names: a password, and a one-time password (TOTP or a recovery code). */
-export type AuthMethod = 'pwd' | 'otp';
+/** RFC 8176 method names: a password, a one-time password (TOTP or a recovery code), a passkey. */
+export type AuthMethod = 'pwd' | 'otp' | 'hwk';
 
 // Every refused refresh gets this one answer: which check failed is for the audit log only.
 const REFRESH_REFUSED = 'the refresh token is invalid or the session has ended';
@@ -377,7 +377,7 @@ export class SessionService {
       sid: sessionId,
       // NIST SP 800-63B's levels, as Supabase Auth writes them: aal2 once a second factor was shown.
       amr,
-      acr: amr.includes('otp') ? 'aal2' : 'aal1',
+      acr: amr.includes('otp') || amr.includes('hwk') ? 'aal2' : 'aal1',
     });
     return {
       accessToken: signed.token,

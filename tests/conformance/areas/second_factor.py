@@ -59,6 +59,12 @@ def enrol_and_sign_in(api, ctx):
     api.call("POST", verify, body={"challenge": FAKE_CHALLENGE, "code": "123456"}, key=False, expect=401)
     api.call("POST", verify, key=False, expect=200,
              body={"challenge": challenge, "recoveryCode": enrolled["recoveryCodes"][0]})
+    # Passkeys are for the server's own pages: a call without a browser's Origin is refused.
+    api.call("POST", f"{V1}/auth/second-factor/passkey-options", body={"challenge": challenge},
+             key=False, expect=400)
+    api.call("POST", f"{V1}/auth/second-factor/verify-passkey", key=False, expect=400, body={
+        "challenge": challenge,
+        "passkey": {"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {}}})
     # The challenge worked once.
     api.call("POST", verify, key=False, expect=401,
              body={"challenge": challenge, "recoveryCode": enrolled["recoveryCodes"][1]})

@@ -1,5 +1,6 @@
 import { signedIn } from '../../../../shared/auth';
 import {
+  passkeyRequestOptions,
   recoveryCodes,
   secondFactorRequirement,
   secondFactorRequirementChange,
@@ -18,6 +19,27 @@ export const secondFactorRoutes = restRoutes({
       'or `recoveryCode` (each works once). Answers the tokens of the new session, as `POST ' +
       '/auth/login` does for an account without a second factor. A wrong code answers 401; five ' +
       'wrong codes end the challenge, and wrong codes lock the account’s factor as wrong passwords do.',
+    output: signedIn,
+    refusals: ['UNAUTHORIZED'],
+  },
+  'auth.secondFactor.passkeyOptions': {
+    method: 'POST',
+    path: '/auth/second-factor/passkey-options',
+    summary: 'For a user with passkeys: the WebAuthn options of `navigator.credentials.get()`',
+    description:
+      'Send the challenge `POST /auth/login` answered (its `methods` include `passkey`). A browser ' +
+      'call: the request’s Origin must be this server’s own (400 otherwise).',
+    output: passkeyRequestOptions,
+    refusals: ['UNAUTHORIZED'],
+  },
+  'auth.secondFactor.verifyPasskey': {
+    method: 'POST',
+    path: '/auth/second-factor/verify-passkey',
+    summary: 'Sign-in’s second step with a passkey: the challenge and the credential’s answer',
+    description:
+      'The answer of `navigator.credentials.get()` to the options of ' +
+      '`POST /auth/second-factor/passkey-options`, as `PublicKeyCredential.toJSON()` gives it. ' +
+      'Answers the session’s tokens (`amr` `["pwd", "hwk"]`).',
     output: signedIn,
     refusals: ['UNAUTHORIZED'],
   },
