@@ -20,6 +20,11 @@ const PAGED =
   'Paged: ask with `limit` (1-100, default 50) and, for the next page, the previous answer’s ' +
   '`nextCursor` as `cursor`; the answer is `{ items, nextCursor }`, `nextCursor` null on the last page.';
 
+const AUDIT_FILTERS =
+  'Filter by `type`, by actor (`actorUserId` or `actorApiKeyId`) and by time (`since` included, ' +
+  '`until` not; ISO 8601). Each event names its actor (`actorName`, `actorEmail`, ' +
+  '`actorApiKeyName`) and target (`targetName`) as they are now; null once deleted.';
+
 /** REST routes of `auth.*` (docs/api.md, "REST"). */
 export const authRoutes = restRoutes({
   'auth.login': {
@@ -153,15 +158,15 @@ export const authRoutes = restRoutes({
   'auth.audit.list': {
     method: 'GET',
     path: '/audit-events',
-    summary: 'Your organization’s audit log (security events), newest first, optionally of one type',
-    description: PAGED,
+    summary: 'Your organization’s audit log (security events), newest first, named and filtered',
+    description: `${AUDIT_FILTERS} ${PAGED}`,
     output: auditEventPage,
   },
   'auth.audit.platform': {
     method: 'GET',
     path: '/platform/audit-events',
     summary: 'The platform’s audit log: actions on the installation and its organizations, newest first',
-    description: PAGED,
+    description: `${AUDIT_FILTERS} ${PAGED}`,
     output: auditEventPage,
   },
   'auth.keys.rotate': {
