@@ -1,6 +1,6 @@
 import { expect, type Page, test } from '@playwright/test';
 import { Secret, TOTP } from 'otpauth';
-import { SCREENSHOTS } from './platform';
+import { E2E_PORT, SCREENSHOTS } from './platform';
 import { guardPages, openSection, signIn } from './session';
 
 guardPages();
@@ -78,4 +78,63 @@ test('enrols an authenticator app from its QR code, then signs in with two steps
   await openSection(page, 'Overview');
   await openSection(page, 'Users and sessions');
   await expect(factor.getByTestId('second-factor-status')).toContainText('An authenticator app is active');
+});
+
+test('adds a passkey (a virtual authenticator in Chromium), then signs in with it as the second step', async ({
+  page,
+}) => {
+  const user = await createOperator(page);
+  // WebAuthn needs a domain for its relying party id, not an IP address: this test runs the
+  // dashboard at localhost.
+  const origin = `http://localhost:${E2E_PORT}`;
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+
+  await page.goto(`${origin}/`);
+  await page.getByLabel('Email').fill(user.email);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
+  await openSection(page, 'Users and sessions');
+
+  const passkeys = page.getByTestId('passkeys');
+  await passkeys.getByLabel('Name of the new passkey').fill('virtual key');
+  await passkeys.getByRole('button', { name: 'Add a passkey' }).click();
+  // The first factor comes with the recovery codes.
+  const dialog = page.getByRole('dialog', { name: 'Your recovery codes' });
+  await expect(dialog.getByTestId('recovery-codes').getByRole('listitem')).toHaveCount(10);
+  await dialog.getByRole('button', { name: 'Close' }).click();
+  await expect(passkeys.getByRole('table', { name: 'Your passkeys' })).toContainText('virtual key');
+  await expect(page.getByTestId('second-factor-status')).toHaveText(
+    'Sign-in asks for a passkey. 10 of 10 recovery codes left.',
+  );
+  const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+  expect(credentials).toHaveLength(1);
+  await page.screenshot({ path: `${SCREENSHOTS}/second-factor-passkeys.png`, fullPage: true });
+
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+  await page.getByLabel('Email').fill(user.email);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Second factor' })).toBeVisible();
+  await page.getByRole('button', { name: 'Use a passkey' }).click();
+  await expect(page.getByRole('navigation', { name: 'Sections' })).toBeVisible();
+  // The authenticator signed once more: its credential's counter went forward.
+  const after = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+  expect(after.credentials[0]!.signCount).toBeGreaterThan(credentials[0]!.signCount);
+  await openSection(page, 'Overview');
+  await openSection(page, 'Users and sessions');
+  await expect(page.getByTestId('passkeys').getByRole('table', { name: 'Your passkeys' })).toContainText(
+    'virtual key',
+  );
 });

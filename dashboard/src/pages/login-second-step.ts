@@ -1,6 +1,7 @@
 import { type SecondFactorChallenge, type SessionTokens, sessionOf } from '@beauty-crafter/client';
 import { anonymousClient, client, describeError } from '../api';
 import { button, field, h } from '../dom';
+import { passkeysSupported, usePasskey } from '../passkeys';
 import { codeInput, enrolmentForm, showRecoveryCodes } from './second-factor-parts';
 
 /**
@@ -18,11 +19,12 @@ export function renderSecondStep(challenge: SecondFactorChallenge, onSignedIn: (
   };
   return challenge.purpose === 'enrol'
     ? enrolAtSignIn(challenge.challenge, message, report, start)
-    : verify(challenge.challenge, message, start);
+    : verify(challenge.challenge, challenge.methods.includes('passkey'), message, start);
 }
 
 function verify(
   challenge: string,
+  withPasskey: boolean,
   message: HTMLElement,
   start: (tokens: SessionTokens) => Promise<void>,
 ): HTMLElement {
@@ -57,8 +59,22 @@ function verify(
     recoveryField,
     submit,
     toggle,
+    withPasskey && passkeysSupported()
+      ? button('Use a passkey', () => void signInWithPasskey(), { class: 'primary' })
+      : null,
     message,
   );
+
+  async function signInWithPasskey(): Promise<void> {
+    message.textContent = '';
+    try {
+      const options = await anonymousClient.auth.secondFactor.passkeyOptions.mutate({ challenge });
+      const passkey = await usePasskey(options);
+      await start(await anonymousClient.auth.secondFactor.verifyPasskey.mutate({ challenge, passkey }));
+    } catch (error) {
+      message.textContent = describeError(error);
+    }
+  }
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     submit.disabled = true;

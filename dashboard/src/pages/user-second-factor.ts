@@ -1,9 +1,11 @@
 import { client, type Me } from '../api';
-import { button, field, h, openDialog } from '../dom';
+import { button, field, formatDate, h, openDialog, table } from '../dom';
+import { createPasskey, passkeysSupported } from '../passkeys';
 import { feedback, passwordInput } from './form-parts';
 import { codeInput, enrolmentForm, showRecoveryCodes } from './second-factor-parts';
 
 type Status = Awaited<ReturnType<typeof client.auth.secondFactor.status.query>>;
+type Passkey = Awaited<ReturnType<typeof client.auth.secondFactor.passkeys.list.query>>[number];
 
 /**
  * Your second factor: set up an authenticator app (QR code, first code, recovery codes shown
@@ -18,8 +20,11 @@ export function renderSecondFactor(section: HTMLElement, me: Me): () => void {
 
   async function reload(): Promise<void> {
     try {
-      const status = await client.auth.secondFactor.status.query();
-      if (!stopped) body.replaceChildren(...view(status));
+      const [status, passkeys] = await Promise.all([
+        client.auth.secondFactor.status.query(),
+        client.auth.secondFactor.passkeys.list.query(),
+      ]);
+      if (!stopped) body.replaceChildren(...view(status), passkeySection(passkeys));
     } catch (error) {
       report.fail(error);
     }
@@ -27,7 +32,7 @@ export function renderSecondFactor(section: HTMLElement, me: Me): () => void {
 
   function view(status: Status): Node[] {
     const nodes: Node[] = [];
-    if (status.requiredByOrganization && status.totp !== 'active') {
+    if (status.requiredByOrganization && status.totp !== 'active' && status.passkeys === 0) {
       nodes.push(h('p', { class: 'warning' }, 'Your organization requires a second factor: set one up now.'));
     }
     if (status.totp === 'active') {
@@ -46,7 +51,13 @@ export function renderSecondFactor(section: HTMLElement, me: Me): () => void {
       );
     } else {
       nodes.push(
-        h('p', { 'data-testid': 'second-factor-status' }, 'Sign-in asks for your password only.'),
+        h(
+          'p',
+          { 'data-testid': 'second-factor-status' },
+          status.passkeys === 0
+            ? 'Sign-in asks for your password only.'
+            : `Sign-in asks for a passkey. ${status.recoveryCodesLeft} of 10 recovery codes left.`,
+        ),
         h(
           'div',
           { class: 'toolbar' },
@@ -77,6 +88,88 @@ export function renderSecondFactor(section: HTMLElement, me: Me): () => void {
     } catch (error) {
       report.fail(error);
     }
+  }
+
+  function passkeySection(passkeys: Passkey[]): HTMLElement {
+    const name = h('input', { id: 'passkey-name', name: 'passkey-name', required: true, maxlength: '100' });
+    const form = h(
+      'form',
+      { class: 'fields', 'aria-labelledby': 'passkeys-title' },
+      field('Name of the new passkey', name, { hint: 'To tell your passkeys apart, e.g. "laptop".' }),
+      h('div', { class: 'field-actions' }, h('button', { type: 'submit' }, 'Add a passkey')),
+    );
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      void addPasskey(name.value.trim());
+    });
+    return h(
+      'div',
+      { 'data-testid': 'passkeys' },
+      h('h3', { id: 'passkeys-title' }, 'Passkeys'),
+      passkeys.length === 0
+        ? h('p', {}, 'No passkey yet.')
+        : table<Passkey>(
+            'Your passkeys',
+            [
+              { header: 'Name', cell: (p) => p.name },
+              { header: 'Added', cell: (p) => formatDate(p.createdAt) },
+              { header: 'Last used', cell: (p) => formatDate(p.lastUsedAt) },
+              {
+                header: 'Actions',
+                cell: (p) =>
+                  button('Remove', () => removePasskey(p), {
+                    class: 'danger',
+                    'aria-label': `Remove passkey ${p.name}`,
+                  }),
+              },
+            ],
+            passkeys,
+          ),
+      passkeysSupported() ? form : h('p', {}, 'This browser cannot create passkeys.'),
+    );
+  }
+
+  async function addPasskey(name: string): Promise<void> {
+    try {
+      const options = await client.auth.secondFactor.passkeys.registrationOptions.mutate();
+      const credential = await createPasskey(options);
+      const { passkey, recoveryCodes } = await client.auth.secondFactor.passkeys.register.mutate({
+        credential,
+        name,
+      });
+      report.ok(`The passkey "${passkey.name}" is added: sign-in can ask for it from now on.`);
+      if (recoveryCodes) showRecoveryCodes(recoveryCodes);
+      await reload();
+    } catch (error) {
+      report.fail(error);
+    }
+  }
+
+  function removePasskey(passkey: Passkey): void {
+    const password = passwordInput('remove-passkey-password', 'current-password');
+    const refused = feedback();
+    const confirm = button(
+      'Remove',
+      () => {
+        client.auth.secondFactor.passkeys.remove
+          .mutate({ id: passkey.id, password: password.value })
+          .then(async () => {
+            dialog.close();
+            report.ok(`The passkey "${passkey.name}" is removed.`);
+            await reload();
+          })
+          .catch((error) => refused.fail(error));
+      },
+      { class: 'danger' },
+    );
+    const dialog = openDialog(
+      `Remove the passkey "${passkey.name}"?`,
+      h('p', {}, 'Type your password to confirm.'),
+      field('Password', password),
+      confirm,
+      refused.element,
+    );
+    password.focus();
   }
 
   function regenerateForm(): HTMLElement {
