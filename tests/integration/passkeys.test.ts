@@ -1,0 +1,207 @@
+import { decodeJwt } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../helpers/app';
+import { createUser, login as passwordLogin, type TestUser } from '../helpers/auth';
+import { callProcedure } from '../helpers/http';
+import { SoftwareAuthenticator } from '../helpers/software-authenticator';
+
+// Passkeys as a second factor over HTTP, with a WebAuthn authenticator in software (ES256,
+// attestation none): registration in a session, the sign-in's second step with an assertion,
+// and what must be refused (another origin, a replayed assertion, a counter that goes back).
+// The same flows in Chromium with its virtual authenticator: tests/e2e/second-factor.spec.ts.
+
+/** app.request() answers for http://localhost: the page's origin is that. */
+const ORIGIN = 'http://localhost';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(() => t?.close());
+
+type Headers = Record<string, string>;
+const mutate = (path: string, input: unknown, headers: Headers = {}) =>
+  callProcedure(t.app, path, 'mutation', input, { origin: ORIGIN, ...headers });
+const query = (path: string, headers: Headers = {}) =>
+  callProcedure(t.app, path, 'query', undefined, headers);
+
+/** A user with a registered passkey; returns the authenticator that holds it. */
+async function withPasskey(): Promise<{
+  user: TestUser;
+  authenticator: SoftwareAuthenticator;
+  recoveryCodes: string[];
+}> {
+  const user = await createUser(t, 'viewer');
+  const session = await passwordLogin(t, user);
+  const authenticator = new SoftwareAuthenticator(ORIGIN);
+  const options = await mutate('auth.secondFactor.passkeys.registrationOptions', undefined, session.headers);
+  expect(options.status).toBe(200);
+  expect(options.data.rp).toEqual({ name: 'Beauty Crafter', id: 'localhost' });
+  const registered = await mutate(
+    'auth.secondFactor.passkeys.register',
+    { credential: authenticator.register(options.data), name: 'software key' },
+    session.headers,
+  );
+  expect(registered.status).toBe(200);
+  return { user, authenticator, recoveryCodes: registered.data.recoveryCodes };
+}
+
+/** Signs in with the password; returns the challenge of the second step. */
+async function challengeOf(user: TestUser): Promise<{ challenge: string; methods: string[] }> {
+  const answer = await mutate('auth.login', { email: user.email, password: user.password });
+  expect(answer.data.secondFactor).toBeDefined();
+  return answer.data.secondFactor;
+}
+
+describe('passkeys', () => {
+  it('registers one in a session; the first factor comes with recovery codes', async () => {
+    const { user, recoveryCodes } = await withPasskey();
+    expect(recoveryCodes).toHaveLength(10);
+    const session = await passwordLogin(t, await createUser(t, 'viewer'));
+    // Another user sees none of it.
+    expect((await query('auth.secondFactor.passkeys.list', session.headers)).data).toEqual([]);
+    const rows = await t.deps.database.db
+      .selectFrom('passkeys')
+      .selectAll()
+      .where('user_id', '=', user.id)
+      .execute();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ name: 'software key', counter: '0', transports: ['internal'] });
+  });
+
+  it('refuses a registration from another origin, or one whose challenge was not the one given', async () => {
+    const user = await createUser(t, 'viewer');
+    const session = await passwordLogin(t, user);
+    const noOrigin = await callProcedure(
+      t.app,
+      'auth.secondFactor.passkeys.registrationOptions',
+      'mutation',
+      undefined,
+      session.headers,
+    );
+    expect(noOrigin.status).toBe(400);
+    const elsewhere = await mutate('auth.secondFactor.passkeys.registrationOptions', undefined, {
+      ...session.headers,
+      origin: 'https://phishing.example',
+    });
+    expect(elsewhere.status).toBe(400);
+
+    const options = await mutate(
+      'auth.secondFactor.passkeys.registrationOptions',
+      undefined,
+      session.headers,
+    );
+    const forged = new SoftwareAuthenticator(ORIGIN).register({
+      ...options.data,
+      challenge: 'bm90LXRoZS1jaGFsbGVuZ2U',
+    });
+    const refused = await mutate(
+      'auth.secondFactor.passkeys.register',
+      { credential: forged, name: 'forged' },
+      session.headers,
+    );
+    expect(refused.status).toBe(400);
+    // The registration's challenge was spent by that attempt: the genuine answer comes too late.
+    const genuine = new SoftwareAuthenticator(ORIGIN).register(options.data);
+    const late = await mutate(
+      'auth.secondFactor.passkeys.register',
+      { credential: genuine, name: 'late' },
+      session.headers,
+    );
+    expect(late.status).toBe(400);
+    expect((await query('auth.secondFactor.passkeys.list', session.headers)).data).toEqual([]);
+  });
+
+  it('signs in with a passkey as the second step: amr pwd and hwk, acr aal2', async () => {
+    const { user, authenticator } = await withPasskey();
+    const { challenge, methods } = await challengeOf(user);
+    expect(methods).toEqual(['passkey', 'recovery_code']);
+    const options = await mutate('auth.secondFactor.passkeyOptions', { challenge });
+    expect(options.status).toBe(200);
+    expect(options.data.rpId).toBe('localhost');
+    const verified = await mutate('auth.secondFactor.verifyPasskey', {
+      challenge,
+      passkey: authenticator.assert(options.data),
+    });
+    expect(verified.status).toBe(200);
+    expect(decodeJwt(verified.data.accessToken)).toMatchObject({ amr: ['pwd', 'hwk'], acr: 'aal2' });
+    const row = await t.deps.database.db
+      .selectFrom('passkeys')
+      .select(['counter', 'last_used_at'])
+      .where('user_id', '=', user.id)
+      .executeTakeFirstOrThrow();
+    expect(row.counter).toBe('1');
+    expect(row.last_used_at).not.toBeNull();
+  });
+
+  it('refuses an assertion replayed, signed on another origin, or with a counter gone back', async () => {
+    const { user, authenticator } = await withPasskey();
+    const first = await challengeOf(user);
+    const options = await mutate('auth.secondFactor.passkeyOptions', { challenge: first.challenge });
+    const assertion = authenticator.assert(options.data);
+    expect(
+      (await mutate('auth.secondFactor.verifyPasskey', { challenge: first.challenge, passkey: assertion }))
+        .status,
+    ).toBe(200);
+    // The same assertion again: its challenge is used.
+    expect(
+      (await mutate('auth.secondFactor.verifyPasskey', { challenge: first.challenge, passkey: assertion }))
+        .status,
+    ).toBe(401);
+    // On a new sign-in: it signed another WebAuthn challenge.
+    const second = await challengeOf(user);
+    const secondOptions = await mutate('auth.secondFactor.passkeyOptions', { challenge: second.challenge });
+    expect(
+      (await mutate('auth.secondFactor.verifyPasskey', { challenge: second.challenge, passkey: assertion }))
+        .status,
+    ).toBe(401);
+    // Signed where a phishing page runs.
+    const phished = authenticator.assert(secondOptions.data, { origin: 'https://phishing.example' });
+    expect(
+      (await mutate('auth.secondFactor.verifyPasskey', { challenge: second.challenge, passkey: phished }))
+        .status,
+    ).toBe(401);
+    // A clone of the authenticator: its counter is behind the one the server saw.
+    const cloned = authenticator.assert(secondOptions.data, { counter: 1 });
+    expect(
+      (await mutate('auth.secondFactor.verifyPasskey', { challenge: second.challenge, passkey: cloned }))
+        .status,
+    ).toBe(401);
+    // The genuine authenticator, its counter ahead, still signs in.
+    const genuine = authenticator.assert(secondOptions.data, { counter: 10 });
+    expect(
+      (await mutate('auth.secondFactor.verifyPasskey', { challenge: second.challenge, passkey: genuine }))
+        .status,
+    ).toBe(200);
+  });
+
+  it('is removed for the password only, and then sign-in is one step again', async () => {
+    const { user, recoveryCodes } = await withPasskey();
+    // A recovery code stands in for the passkey.
+    const { challenge } = await challengeOf(user);
+    const signedIn = await mutate('auth.secondFactor.verify', { challenge, recoveryCode: recoveryCodes[0] });
+    expect(signedIn.status).toBe(200);
+    const headers = { authorization: `Bearer ${signedIn.data.accessToken}` };
+    const [passkey] = (await query('auth.secondFactor.passkeys.list', headers)).data;
+    const wrong = await mutate(
+      'auth.secondFactor.passkeys.remove',
+      { id: passkey.id, password: 'not-the-password' },
+      headers,
+    );
+    expect(wrong.status).toBe(400);
+    const removed = await mutate(
+      'auth.secondFactor.passkeys.remove',
+      { id: passkey.id, password: user.password },
+      headers,
+    );
+    expect(removed.status).toBe(200);
+    const again = await mutate(
+      'auth.secondFactor.passkeys.remove',
+      { id: passkey.id, password: user.password },
+      headers,
+    );
+    expect(again.code).toBe('NOT_FOUND');
+    const plain = await mutate('auth.login', { email: user.email, password: user.password });
+    expect(plain.data.accessToken).toEqual(expect.any(String));
+  });
+});
