@@ -19,7 +19,11 @@ import type { InvitationsTable } from './repositories/invitations.table';
 import type { LoginFailuresTable } from './repositories/login-failures.table';
 import type { MetricHistoryTable } from './repositories/metric-history.table';
 import type { OrganizationsTable } from './repositories/organizations.table';
-import type { PasskeyRegistrationsTable, PasskeysTable } from './repositories/passkeys.table';
+import type {
+  PasskeyRegistrationsTable,
+  PasskeySignInsTable,
+  PasskeysTable,
+} from './repositories/passkeys.table';
 import type { PlatformSettingsTable } from './repositories/platform-settings.table';
 import type { RateLimitsTable } from './repositories/rate-limits.table';
 import type {
@@ -75,4 +79,5 @@ export interface Database {
   second_factor_challenges: SecondFactorChallengesTable;
   passkeys: PasskeysTable;
   passkey_registrations: PasskeyRegistrationsTable;
+  passkey_sign_ins: PasskeySignInsTable;
 }

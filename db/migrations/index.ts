@@ -12,6 +12,7 @@ import * as metricHistory from './2026-12-07T00-00-00_metric_history';
 import * as apiKeyUsage from './2026-12-07T01-00-00_api_key_usage';
 import * as secondFactor from './2026-12-07T04-00-00_second_factor';
 import * as passkeys from './2026-12-07T05-00-00_passkeys';
+import * as passkeySignIns from './2026-12-07T06-00-00_passkey_sign_ins';
 
 /**
  * Every migration, keyed by its timestamped name. Listed statically rather than read from
@@ -32,4 +33,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-07T01-00-00_api_key_usage': apiKeyUsage,
   '2026-12-07T04-00-00_second_factor': secondFactor,
   '2026-12-07T05-00-00_passkeys': passkeys,
+  '2026-12-07T06-00-00_passkey_sign_ins': passkeySignIns,
 };

@@ -19,6 +19,13 @@ export interface PasskeysTable {
 
 export type PasskeyRow = Selectable<PasskeysTable>;
 
+/** A passwordless sign-in's WebAuthn challenge, handed out before anyone is known; used once. */
+export interface PasskeySignInsTable {
+  challenge: string;
+  expires_at: Date | string;
+  used_at: NullableTimestamp;
+}
+
 /** The challenge of a passkey registration in progress, one per user. */
 export interface PasskeyRegistrationsTable {
   user_id: string;

@@ -126,3 +126,35 @@ export async function setChallengeWebauthn(
     .where('id', '=', challengeId)
     .execute();
 }
+
+/** Hands out a passwordless sign-in's challenge, dropping expired ones on the way. */
+export async function insertSignInChallenge(
+  db: Kysely<Database>,
+  { challenge, ttlSeconds }: { challenge: string; ttlSeconds: number },
+): Promise<void> {
+  await db.deleteFrom('passkey_sign_ins').where('expires_at', '<=', sql<Date>`now()`).execute();
+  await db
+    .insertInto('passkey_sign_ins')
+    .values({ challenge, expires_at: sql<Date>`now() + make_interval(secs => ${ttlSeconds}::float8)` })
+    .execute();
+}
+
+/** Spends a passwordless sign-in's challenge: true once, if it was handed out and has not expired. */
+export async function useSignInChallenge(db: Kysely<Database>, challenge: string): Promise<boolean> {
+  const result = await db
+    .updateTable('passkey_sign_ins')
+    .set({ used_at: sql`now()` })
+    .where('challenge', '=', challenge)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', sql<Date>`now()`)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** A passkey by its credential id, whoever holds it (a passwordless sign-in learns the user from it). */
+export async function findPasskeyById(
+  db: Kysely<Database>,
+  credentialId: string,
+): Promise<PasskeyRow | undefined> {
+  return db.selectFrom('passkeys').selectAll().where('id', '=', credentialId).executeTakeFirst();
+}
