@@ -133,3 +133,6 @@ export const passkeyRequestOptions = z.object({
   extensions: z.record(z.string(), z.unknown()).optional(),
   hints: z.array(z.string()).optional(),
 });
+
+/** Passwordless sign-in: a discoverable passkey's answer to `passwordless.options`. */
+export const passkeySignInInput = z.object({ passkey: publicKeyCredential });

@@ -66,11 +66,16 @@ export class SoftwareAuthenticator {
 
   /**
    * Answers `navigator.credentials.get()` options with the first allowed credential it holds.
-   * `counter` overrides the signature counter (a cloned authenticator's would go back).
+   * `counter` overrides the signature counter (a cloned authenticator's would go back);
+   * `userVerified: false` answers as an authenticator that checked no PIN or biometric.
    */
   assert(
     options: { challenge: string; rpId?: string; allowCredentials?: { id: string }[] },
-    { counter, origin = this.origin }: { counter?: number; origin?: string } = {},
+    {
+      counter,
+      origin = this.origin,
+      userVerified = true,
+    }: { counter?: number; origin?: string; userVerified?: boolean } = {},
   ) {
     const allowed = options.allowCredentials?.map((c) => c.id) ?? [...this.credentials.keys()];
     const credentialId = allowed.find((id) => this.credentials.has(id));
@@ -78,7 +83,8 @@ export class SoftwareAuthenticator {
     const credential = this.credentials.get(credentialId)!;
     credential.counter = counter ?? credential.counter + 1;
     const rpId = options.rpId ?? new URL(this.origin).hostname;
-    const authData = authenticatorData(rpId, 0x05, credential.counter);
+    // User present (0x01), and user verified (0x04) unless told otherwise.
+    const authData = authenticatorData(rpId, userVerified ? 0x05 : 0x01, credential.counter);
     const clientDataJSON = clientData('webauthn.get', options.challenge, origin);
     const signed = Buffer.concat([
       authData,

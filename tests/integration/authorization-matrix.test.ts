@@ -216,6 +216,10 @@ function inputs(): Record<string, unknown> {
     },
     'auth.secondFactor.passkeys.remove': { id: 'AAAA', password: 'not-the-password-0123' },
     'auth.secondFactor.passkeyOptions': { challenge: `bcsf_${'A'.repeat(43)}` },
+    'auth.secondFactor.passwordless.options': undefined,
+    'auth.secondFactor.passwordless.signIn': {
+      passkey: { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: {} },
+    },
     'auth.secondFactor.verifyPasskey': {
       challenge: `bcsf_${'A'.repeat(43)}`,
       passkey: { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: {} },

@@ -73,6 +73,8 @@ const PUBLIC_MUTATIONS = new Set([
   'auth.secondFactor.verify',
   'auth.secondFactor.passkeyOptions',
   'auth.secondFactor.verifyPasskey',
+  'auth.secondFactor.passwordless.options',
+  'auth.secondFactor.passwordless.signIn',
   'auth.secondFactor.enrolment.begin',
   'auth.secondFactor.enrolment.finish',
 ]);
@@ -103,6 +105,8 @@ const VIEWER_SELF_SERVICE = new Set([
   'auth.secondFactor.passkeys.registrationOptions',
   'auth.secondFactor.passkeys.register',
   'auth.secondFactor.passkeys.remove',
+  'auth.secondFactor.passwordless.options',
+  'auth.secondFactor.passwordless.signIn',
   'auth.secondFactor.enrolment.begin',
   'auth.secondFactor.enrolment.finish',
 ]);
@@ -306,6 +310,10 @@ function validInputs(): Record<string, unknown> {
     },
     'auth.secondFactor.passkeys.remove': { id: 'AAAA', password: 'not-the-password-0123' },
     'auth.secondFactor.passkeyOptions': { challenge: `bcsf_${'A'.repeat(43)}` },
+    'auth.secondFactor.passwordless.options': undefined,
+    'auth.secondFactor.passwordless.signIn': {
+      passkey: { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: {} },
+    },
     'auth.secondFactor.verifyPasskey': {
       challenge: `bcsf_${'A'.repeat(43)}`,
       passkey: { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: {} },

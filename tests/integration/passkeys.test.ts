@@ -204,4 +204,36 @@ describe('passkeys', () => {
     const plain = await mutate('auth.login', { email: user.email, password: user.password });
     expect(plain.data.accessToken).toEqual(expect.any(String));
   });
+
+  it('signs in without a password: a discoverable passkey with user verification, its challenge once', async () => {
+    const { user, authenticator } = await withPasskey();
+    const options = await mutate('auth.secondFactor.passwordless.options', undefined);
+    expect(options.status).toBe(200);
+    expect(options.data.allowCredentials ?? []).toEqual([]);
+    expect(options.data.userVerification).toBe('required');
+    const assertion = authenticator.assert(options.data);
+    const signedIn = await mutate('auth.secondFactor.passwordless.signIn', { passkey: assertion });
+    expect(signedIn.status).toBe(200);
+    expect(signedIn.data.user.id).toBe(user.id);
+    expect(decodeJwt(signedIn.data.accessToken)).toMatchObject({ amr: ['hwk', 'mfa'], acr: 'aal2' });
+    // Its challenge was spent.
+    expect((await mutate('auth.secondFactor.passwordless.signIn', { passkey: assertion })).status).toBe(401);
+    // A challenge the server never handed out.
+    const invented = authenticator.assert({ challenge: 'aW52ZW50ZWQtY2hhbGxlbmdl' });
+    expect((await mutate('auth.secondFactor.passwordless.signIn', { passkey: invented })).status).toBe(401);
+    // An authenticator that verified nobody is one factor only: refused here.
+    const fresh = await mutate('auth.secondFactor.passwordless.options', undefined);
+    const unverified = authenticator.assert(fresh.data, { userVerified: false });
+    expect((await mutate('auth.secondFactor.passwordless.signIn', { passkey: unverified })).status).toBe(401);
+    // Without the server's own Origin there is no ceremony at all.
+    const bare = await callProcedure(t.app, 'auth.secondFactor.passwordless.options', 'mutation', undefined);
+    expect(bare.status).toBe(400);
+    const audit = await t.deps.database.db
+      .selectFrom('audit_events')
+      .select(['type', 'result'])
+      .where('target_id', '=', user.id)
+      .where('type', '=', 'login')
+      .execute();
+    expect(audit.filter((row) => row.result === 'failure').length).toBeGreaterThanOrEqual(2);
+  });
 });

@@ -4,6 +4,7 @@ import {
   passkeyRegisterInput,
   passkeyRemoveInput,
   passkeyRequestOptions,
+  passkeySignInInput,
   passkeyVerifyInput,
   requirementInput,
   secondFactorRemoveInput,
@@ -142,6 +143,25 @@ export const secondFactorRouter = router({
       ...originOf(ctx),
     });
     return { ...deliver(ctx, issued), user: issued.user };
+  }),
+
+  /** Passwordless sign-in with a passkey that verifies its user (PIN or biometric). */
+  passwordless: router({
+    /** The options of `navigator.credentials.get()`, no credential listed: the passkey names its user. */
+    options: guardedPublicProcedure.mutation(async ({ ctx }) => {
+      await limitByIp(ctx, 'login');
+      return passkeyRequestOptions.parse(await ctx.deps.auth.passkeySignIn.begin(relyingParty(ctx)));
+    }),
+    /** The passkey's answer: the session's tokens (`amr` ["hwk", "mfa"]). */
+    signIn: guardedPublicProcedure.input(passkeySignInInput).mutation(async ({ ctx, input }) => {
+      await limitByIp(ctx, 'login');
+      const issued = await ctx.deps.auth.passkeySignIn.finish({
+        response: input.passkey as never,
+        party: relyingParty(ctx),
+        ...originOf(ctx),
+      });
+      return { ...deliver(ctx, issued), user: issued.user };
+    }),
   }),
 
   enrolment: router({

@@ -12,6 +12,7 @@ import { InvitationService } from './invitations';
 import { Keyring } from './keyring';
 import { LoginThrottle } from './login-throttle';
 import { OrganizationService } from './organizations';
+import { PasskeySignIn } from './passkey-sign-in';
 import { PasskeyService } from './passkeys';
 import type { ScryptParams } from './passwords';
 import { RevokedSessions } from './revoked-sessions';
@@ -38,6 +39,8 @@ export interface AuthServices {
   secondStep: SecondStep;
   /** The users' passkeys (WebAuthn), a second factor beside TOTP. */
   passkeys: PasskeyService;
+  /** Passwordless sign-in with a passkey that verifies its user. */
+  passkeySignIn: PasskeySignIn;
   authenticator: Authenticator;
   revokedSessions: RevokedSessions;
   /** LISTEN/NOTIFY between instances: key revocations, session revocations, key rotations. */
@@ -140,6 +143,7 @@ export function buildAuthServices({
     (config.AUTH_ACCESS_TOKEN_TTL_SECONDS + config.AUTH_CLOCK_TOLERANCE_SECONDS) * 1000,
   );
   const passkeys = new PasskeyService({ database, audit, factors, passwordParams, rpName: 'Beauty Crafter' });
+  const passkeySignIn = new PasskeySignIn({ database, audit, factors, sessions });
   const secondStep = new SecondStep({ database, audit, throttle, factors, passkeys, sessions });
   const authenticator = new Authenticator({ keyring, apiKeys, revokedSessions, metrics });
   return {
@@ -154,6 +158,7 @@ export function buildAuthServices({
     factors,
     secondStep,
     passkeys,
+    passkeySignIn,
     authenticator,
     revokedSessions,
     changes,

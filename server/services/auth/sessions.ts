@@ -54,8 +54,11 @@ export interface SessionServiceOptions {
   factors?: SecondFactorGate;
 }
 
-/** RFC 8176 method names: a password, a one-time password (TOTP or a recovery code), a passkey. */
-export type AuthMethod = 'pwd' | 'otp' | 'hwk';
+/**
+ * RFC 8176 method names: a password, a one-time password (TOTP or a recovery code), a passkey,
+ * and `mfa` beside `hwk` for a passkey verified by its own PIN or biometric (passwordless).
+ */
+export type AuthMethod = 'pwd' | 'otp' | 'hwk' | 'mfa';
 
 // Every refused refresh gets this one answer: which check failed is for the audit log only.
 const REFRESH_REFUSED = 'the refresh token is invalid or the session has ended';

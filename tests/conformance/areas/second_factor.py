@@ -65,6 +65,9 @@ def enrol_and_sign_in(api, ctx):
     api.call("POST", f"{V1}/auth/second-factor/verify-passkey", key=False, expect=400, body={
         "challenge": challenge,
         "passkey": {"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {}}})
+    api.call("POST", f"{V1}/auth/passkey/options", key=False, expect=400)
+    api.call("POST", f"{V1}/auth/passkey/sign-in", key=False, expect=400, body={
+        "passkey": {"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {}}})
     # The challenge worked once.
     api.call("POST", verify, key=False, expect=401,
              body={"challenge": challenge, "recoveryCode": enrolled["recoveryCodes"][1]})

@@ -43,6 +43,25 @@ export const secondFactorRoutes = restRoutes({
     output: signedIn,
     refusals: ['UNAUTHORIZED'],
   },
+  'auth.secondFactor.passwordless.options': {
+    method: 'POST',
+    path: '/auth/passkey/options',
+    summary: 'Passwordless sign-in: the WebAuthn options of `navigator.credentials.get()`',
+    description:
+      'No credential is listed: a discoverable passkey names its user. A browser call: the ' +
+      'request’s Origin must be this server’s own (400 otherwise). The challenge works once, for 5 minutes.',
+    output: passkeyRequestOptions,
+  },
+  'auth.secondFactor.passwordless.signIn': {
+    method: 'POST',
+    path: '/auth/passkey/sign-in',
+    summary: 'Passwordless sign-in: a passkey’s answer, verified with its own PIN or biometric',
+    description:
+      'Answers the session’s tokens (`amr` `["hwk", "mfa"]`, `acr` `aal2`), as `POST /auth/login` ' +
+      'does. Any unusable answer (unknown passkey, used or foreign challenge, no user verification) is 401.',
+    output: signedIn,
+    refusals: ['UNAUTHORIZED'],
+  },
   'auth.secondFactor.enrolment.begin': {
     method: 'POST',
     path: '/auth/second-factor/enrolment',
