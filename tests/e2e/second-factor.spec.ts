@@ -80,7 +80,7 @@ test('enrols an authenticator app from its QR code, then signs in with two steps
   await expect(factor.getByTestId('second-factor-status')).toContainText('An authenticator app is active');
 });
 
-test('adds a passkey (a virtual authenticator in Chromium), then signs in with it as the second step', async ({
+test('adds a passkey (a virtual authenticator in Chromium), signs in with it as the second step, then without a password', async ({
   page,
 }) => {
   const user = await createOperator(page);
@@ -137,4 +137,12 @@ test('adds a passkey (a virtual authenticator in Chromium), then signs in with i
   await expect(page.getByTestId('passkeys').getByRole('table', { name: 'Your passkeys' })).toContainText(
     'virtual key',
   );
+
+  // Without a password: the passkey (a discoverable one, its user verified) names and proves them.
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Sign in' })).toBeVisible();
+  await page.getByRole('button', { name: 'Use a passkey instead of a password' }).click();
+  await expect(page.getByRole('navigation', { name: 'Sections' })).toBeVisible();
+  await openSection(page, 'Users and sessions');
+  await expect(page.getByTestId('second-factor-status')).toContainText('Sign-in asks for a passkey');
 });

@@ -1,6 +1,7 @@
-import { SecondFactorRequiredError } from '@beauty-crafter/client';
-import { describeError, login } from '../api';
-import { h } from '../dom';
+import { SecondFactorRequiredError, sessionOf } from '@beauty-crafter/client';
+import { anonymousClient, client, describeError, login } from '../api';
+import { button, h } from '../dom';
+import { passkeysSupported, usePasskey } from '../passkeys';
 import { renderSecondStep } from './login-second-step';
 
 export function renderLogin(onSignedIn: () => void): HTMLElement {
@@ -29,9 +30,24 @@ export function renderLogin(onSignedIn: () => void): HTMLElement {
     h('label', { for: 'password' }, 'Password'),
     password,
     submit,
+    passkeysSupported() ? button('Use a passkey instead of a password', () => void withPasskey()) : null,
     message,
   );
   const page = h('div', { class: 'login-page' }, form);
+
+  /** Passwordless: a passkey that verifies its user (PIN or biometric) names them and proves it. */
+  async function withPasskey(): Promise<void> {
+    message.textContent = '';
+    try {
+      const options = await anonymousClient.auth.secondFactor.passwordless.options.mutate();
+      const passkey = await usePasskey(options);
+      const issued = await anonymousClient.auth.secondFactor.passwordless.signIn.mutate({ passkey });
+      await sessionOf(client)!.completeSignIn(issued);
+      onSignedIn();
+    } catch (error) {
+      message.textContent = describeError(error);
+    }
+  }
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     submit.disabled = true;
