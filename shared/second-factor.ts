@@ -52,6 +52,12 @@ export const secondFactorRemoveInput = z
     message: 'send a current code or your password',
   });
 export const requirementInput = z.object({ required: z.boolean() });
+/** New recovery codes: a current code, or the password (for a user with passkeys only). */
+export const regenerateInput = z
+  .object({ code: totpCode.optional(), password: password.optional() })
+  .refine((input) => input.code !== undefined || input.password !== undefined, {
+    message: 'send a current code or your password',
+  });
 
 /** A TOTP secret waiting for its first code: the `otpauth://` URI (the QR code) and the secret itself. */
 export const totpEnrolment = z.object({

@@ -182,6 +182,21 @@ describe('passkeys', () => {
     const signedIn = await mutate('auth.secondFactor.verify', { challenge, recoveryCode: recoveryCodes[0] });
     expect(signedIn.status).toBe(200);
     const headers = { authorization: `Bearer ${signedIn.data.accessToken}` };
+    // No authenticator app, so no code: new recovery codes are for the password.
+    const badRegeneration = await mutate(
+      'auth.secondFactor.regenerateRecoveryCodes',
+      { password: 'nope' },
+      headers,
+    );
+    expect(badRegeneration.status).toBe(400);
+    const regenerated = await mutate(
+      'auth.secondFactor.regenerateRecoveryCodes',
+      { password: user.password },
+      headers,
+    );
+    expect(regenerated.data.recoveryCodes).toHaveLength(10);
+    const status = await query('auth.secondFactor.status', headers);
+    expect(status.data).toMatchObject({ totp: 'none', passkeys: 1, recoveryCodesLeft: 10 });
     const [passkey] = (await query('auth.secondFactor.passkeys.list', headers)).data;
     const wrong = await mutate(
       'auth.secondFactor.passkeys.remove',

@@ -42,7 +42,7 @@ export function renderSecondFactor(section: HTMLElement, me: Me): () => void {
           { 'data-testid': 'second-factor-status' },
           `An authenticator app is active. ${status.recoveryCodesLeft} of 10 recovery codes left.`,
         ),
-        regenerateForm(),
+        regenerateForm(true),
         h(
           'div',
           { class: 'toolbar' },
@@ -58,6 +58,7 @@ export function renderSecondFactor(section: HTMLElement, me: Me): () => void {
             ? 'Sign-in asks for your password only.'
             : `Sign-in asks for a passkey. ${status.recoveryCodesLeft} of 10 recovery codes left.`,
         ),
+        status.passkeys > 0 ? regenerateForm(false) : h('span'),
         h(
           'div',
           { class: 'toolbar' },
@@ -172,18 +173,21 @@ export function renderSecondFactor(section: HTMLElement, me: Me): () => void {
     password.focus();
   }
 
-  function regenerateForm(): HTMLElement {
-    const code = codeInput('regenerate-code');
+  /** New recovery codes, for a code of the app or, with passkeys only, the password. */
+  function regenerateForm(withApp: boolean): HTMLElement {
+    const code = withApp
+      ? codeInput('regenerate-code')
+      : passwordInput('regenerate-password', 'current-password');
     const form = h(
       'form',
       { class: 'fields', 'aria-labelledby': 'regenerate-title' },
-      field('Code from the app', code),
+      field(withApp ? 'Code from the app' : 'Password', code),
       h('div', { class: 'field-actions' }, h('button', { type: 'submit' }, 'New recovery codes')),
     );
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       client.auth.secondFactor.regenerateRecoveryCodes
-        .mutate({ code: code.value.trim() })
+        .mutate(withApp ? { code: code.value.trim() } : { password: code.value })
         .then(async ({ recoveryCodes }) => {
           report.ok('New recovery codes: the old ones no longer work.');
           showRecoveryCodes(recoveryCodes);

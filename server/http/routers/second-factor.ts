@@ -6,6 +6,7 @@ import {
   passkeyRequestOptions,
   passkeySignInInput,
   passkeyVerifyInput,
+  regenerateInput,
   requirementInput,
   secondFactorRemoveInput,
   secondFactorVerifyInput,
@@ -88,11 +89,11 @@ export const secondFactorRouter = router({
       .mutation(({ ctx, input }) => ctx.deps.auth.passkeys.remove(actorOf(ctx, ctx.principal), input)),
   }),
 
-  /** Ten new recovery codes in place of the old ones, for a current code. */
+  /** Ten new recovery codes in place of the old ones, for a current code or the password. */
   regenerateRecoveryCodes: sessionProcedure
-    .input(totpCodeInput)
+    .input(regenerateInput)
     .mutation(({ ctx, input }) =>
-      ctx.deps.auth.factors.regenerateRecoveryCodes(actorOf(ctx, ctx.principal), input.code),
+      ctx.deps.auth.factors.regenerateRecoveryCodes(actorOf(ctx, ctx.principal), input),
     ),
 
   /** Removes the caller's factor and recovery codes, for a current code or the password. */

@@ -12,7 +12,6 @@ import type { Kysely } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
 import type { Database } from '../../../db/database';
 import {
-  countPasskeys,
   deletePasskey,
   findPasskey,
   insertPasskey,
@@ -23,13 +22,12 @@ import {
   takeRegistrationChallenge,
 } from '../../../db/repositories/passkeys';
 import type { PasskeyRow } from '../../../db/repositories/passkeys.table';
-import { findTotpFactor } from '../../../db/repositories/second-factors';
 import { findUserById } from '../../../db/repositories/users';
 import { type Actor, auditActor } from '../../base/actor';
 import type { AuditLog } from '../../base/audit';
 import { PlatformError } from '../../base/errors';
 import { type ScryptParams, verifyPassword } from './passwords';
-import { IN_SESSION, type SecondFactorService } from './second-factors';
+import { hasFactor, IN_SESSION, type SecondFactorService } from './second-factors';
 
 /** Where a WebAuthn ceremony runs: the relying party id (a host name) and the page's origin. */
 export interface RelyingParty {
@@ -227,12 +225,6 @@ export class PasskeyService {
       counter: verified.authenticationInfo.newCounter,
     });
   }
-}
-
-/** Whether the user has an active factor: a confirmed authenticator app or a passkey. */
-export async function hasFactor(db: Kysely<Database>, userId: string): Promise<boolean> {
-  const totp = await findTotpFactor(db, userId);
-  return Boolean(totp?.confirmed_at) || (await countPasskeys(db, userId)) > 0;
 }
 
 function toView(row: PasskeyRow): PasskeyView {

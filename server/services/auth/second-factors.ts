@@ -161,12 +161,27 @@ export class SecondFactorService {
     return { recoveryCodes: codes };
   }
 
-  /** Ten new recovery codes in place of the old ones, for a current TOTP code. */
-  async regenerateRecoveryCodes(actor: Actor, code: string): Promise<{ recoveryCodes: string[] }> {
+  /**
+   * Ten new recovery codes in place of the old ones, for a current TOTP code or (a user with
+   * passkeys only has no code to give) the password.
+   */
+  async regenerateRecoveryCodes(
+    actor: Actor,
+    proof: { code?: string; password?: string },
+  ): Promise<{ recoveryCodes: string[] }> {
     await this.checkThrottle(actor.userId, IN_SESSION);
+    const user = await this.options.database.read((db) => findUserById(db, actor.userId));
+    if (!user || user.disabled) throw new PlatformError('UNAUTHORIZED', 'the session has ended');
+    const passwordOk =
+      proof.password !== undefined &&
+      (await verifyPassword(proof.password, user.password_hash, this.options.passwordParams)).ok;
     const codes = newRecoveryCodes();
     const done = await this.options.database.transaction(async (trx) => {
-      if ((await this.prove(trx, actor.userId, { code })) !== 'otp') return false;
+      if (!(await hasFactor(trx, actor.userId))) return false;
+      const proven =
+        passwordOk ||
+        (proof.code !== undefined && (await this.prove(trx, actor.userId, { code: proof.code })) === 'otp');
+      if (!proven) return false;
       await replaceRecoveryCodes(trx, actor.userId, codes.map(hashOf));
       await this.options.audit.record(trx, {
         type: 'recovery_codes_regenerated',
@@ -178,8 +193,11 @@ export class SecondFactorService {
       return true;
     });
     if (!done) {
-      await this.refuse(actor, 'recovery_codes_regenerated', 'wrong_code');
-      throw new PlatformError('BAD_REQUEST', WRONG_CODE);
+      await this.refuse(actor, 'recovery_codes_regenerated', 'wrong_proof');
+      throw new PlatformError(
+        'BAD_REQUEST',
+        'the code or password is not valid, or no second factor is set up',
+      );
     }
     await this.options.throttle.recordSuccess(factorKey(actor.userId));
     return { recoveryCodes: codes };
@@ -368,6 +386,12 @@ export class SecondFactorService {
   private secretOf(sealed: string, userId: string): string {
     return openSecret(sealed, this.options.kek, sealContext(userId));
   }
+}
+
+/** Whether the user has an active factor: a confirmed authenticator app or a passkey. */
+export async function hasFactor(db: Kysely<Database>, userId: string): Promise<boolean> {
+  const totp = await findTotpFactor(db, userId);
+  return Boolean(totp?.confirmed_at) || (await countPasskeys(db, userId)) > 0;
 }
 
 /** Whether a string has the shape of a challenge token (cheap refusal before any lookup). */
