@@ -4,9 +4,11 @@ import {
   errorDetails,
   type FetchLike,
   PlatformClientError,
+  SecondFactorRequiredError,
   type SessionTokens,
   sessionOf,
 } from '../../client';
+import { totpCode } from '../../server/services/auth/totp';
 import { startTestApp, type TestApp } from '../helpers/app';
 import { createApiKey, createUser, login, type TestUser } from '../helpers/auth';
 
@@ -683,3 +685,38 @@ async function refreshOverHttp(refreshToken: string): Promise<string> {
   if (!body.result?.data) throw new Error(`refresh failed: ${response.status}`);
   return body.result.data.refreshToken;
 }
+
+describe('two-step sign-in', () => {
+  it("login throws SecondFactorRequiredError with the challenge; the second step's tokens complete the session", async () => {
+    const user = await createUser(t, 'viewer');
+    const actor = {
+      kind: 'user' as const,
+      userId: user.id,
+      organizationId: user.organizationId,
+      role: user.role,
+      platformRole: null,
+      sessionId: 'test',
+    };
+    const { secret } = await t.deps.auth.factors.beginTotp(actor);
+    await t.deps.auth.factors.confirmTotp(actor, totpCode(secret, new Date()));
+
+    const app = appFetch();
+    const client = createClient({ url: URL_BASE, credentials: 'cookie', fetch: app.fetch });
+    const session = sessionOf(client)!;
+    const refused = await session.login({ email: user.email, password: user.password }).catch((e) => e);
+    expect(refused).toBeInstanceOf(SecondFactorRequiredError);
+    expect(refused.challenge).toMatchObject({ purpose: 'verify', methods: ['totp', 'recovery_code'] });
+    expect(session.tokens()).toBeNull();
+
+    // The second step is a public call: made without the session, which has no token yet.
+    const anonymous = createClient({ url: URL_BASE, fetch: app.fetch });
+    const tokens = await anonymous.auth.secondFactor.verify.mutate({
+      challenge: refused.challenge.challenge,
+      // The next time step's code: the enrolment spent this one's.
+      code: totpCode(secret, new Date(Date.now() + 30_000)),
+    });
+    await session.completeSignIn(tokens);
+    expect((await client.auth.me.query()).userId).toBe(user.id);
+    expect(session.tokens()?.refreshToken).toEqual(expect.any(String));
+  });
+});
