@@ -60,14 +60,10 @@ async function enrol(app: TestApp, user: TestUser) {
   const begun = await mutate(app, 'auth.secondFactor.totp.begin', undefined, session.headers);
   expect(begun.status).toBe(200);
   const secret: string = begun.data.secret;
-  const confirmed = await mutate(
-    app,
-    'auth.secondFactor.totp.confirm',
-    { code: totpCode(secret, new Date()) },
-    session.headers,
-  );
+  const enrolCode = totpCode(secret, new Date());
+  const confirmed = await mutate(app, 'auth.secondFactor.totp.confirm', { code: enrolCode }, session.headers);
   expect(confirmed.status).toBe(200);
-  return { secret, recoveryCodes: confirmed.data.recoveryCodes as string[], session };
+  return { secret, enrolCode, recoveryCodes: confirmed.data.recoveryCodes as string[], session };
 }
 
 async function auditTypes(app: TestApp, userId: string): Promise<string[]> {
