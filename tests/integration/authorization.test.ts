@@ -122,6 +122,9 @@ const VOLATILE_TABLES = new Set([
   'alert_history',
   'alert_evaluator_lease',
   'alert_notifications',
+  // Counts flushed on a timer: each key's verifications, each minute's requests.
+  'api_key_verifications',
+  'metric_history',
   // An organization's default environments are created on its first devops call, reads included.
   'environments',
   'config_revisions',
@@ -331,6 +334,7 @@ function validInputs(): Record<string, unknown> {
     'auth.apiKeys.create': { name: 'planted', scopes: [...API_KEY_SCOPES] },
     'auth.apiKeys.list': { limit: 10 },
     'auth.apiKeys.get': { id: operatorKey.id },
+    'auth.apiKeys.usage': { id: operatorKey.id, range: '24h' },
     'auth.apiKeys.update': { id: operatorKey.id, enabled: false, scopes: [] },
     'auth.apiKeys.revoke': { id: operatorKey.id },
     'auth.apiKeys.rotate': { id: operatorKey.id },
@@ -624,6 +628,7 @@ describe('an operator', () => {
     const before = await databaseFingerprint();
     for (const path of [
       'auth.apiKeys.get',
+      'auth.apiKeys.usage',
       'auth.apiKeys.update',
       'auth.apiKeys.revoke',
       'auth.apiKeys.rotate',
@@ -743,7 +748,10 @@ function crossOrganizationCalls(): Record<
       input: { name: 'planted', ownerId: orgB.admin.id, scopes: [...API_KEY_SCOPES] },
     },
     'auth.apiKeys.list': { input: { ownerId: orgB.admin.id }, expect: 'empty list' },
+    // B's people and keys acted only in B's log: as filters of A's, they match nothing.
+    'auth.audit.list': { input: { actorUserId: orgB.admin.id }, expect: 'empty list' },
     'auth.apiKeys.get': { input: { id: orgB.key.id } },
+    'auth.apiKeys.usage': { input: { id: orgB.key.id } },
     'auth.apiKeys.update': { input: { id: orgB.key.id, enabled: false, scopes: [] } },
     'auth.apiKeys.revoke': { input: { id: orgB.key.id } },
     'auth.apiKeys.rotate': { input: { id: orgB.key.id } },

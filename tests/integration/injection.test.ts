@@ -74,6 +74,9 @@ const VOLATILE_TABLES = new Set([
   'alert_history',
   'alert_evaluator_lease',
   'alert_notifications',
+  // Counts flushed on a timer: each key's verifications, each minute's requests.
+  'api_key_verifications',
+  'metric_history',
   // devops.maintenance.set writes its (off) state with the corpus in its message.
   'platform_settings',
   // Configuration changes append revisions (the corpus in messages and values); environments
@@ -138,7 +141,9 @@ const NON_STRING_LEAVES = new Set([
  */
 function stringSlots(schema: ZodNode, path: SlotPath = []): Slot[] {
   const def = schema._zod.def;
-  if (def.type === 'string' || def.type === 'enum') {
+  // `unknown` takes any value, strings included (a WebAuthn credential's response, which the
+  // WebAuthn library checks): the hostile string goes there too.
+  if (def.type === 'string' || def.type === 'enum' || def.type === 'unknown') {
     return [
       {
         path,

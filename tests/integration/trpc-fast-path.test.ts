@@ -31,6 +31,7 @@ const LIVE_FIGURES = new Set([
   'performance.queries',
   'performance.bottlenecks',
   'performance.capacity',
+  'performance.history',
   'performance.cache.stats',
   'performance.cache.warm',
   'devops.backups.create',
@@ -346,6 +347,8 @@ const GENERATED = [
   /bc_(live|test)_[\w-]+/g,
   // Random base64url (signing key ids, refresh tokens): both cases of letters, 20 or more.
   /(?<![\w-])(?=[\w-]{0,200}[a-z])(?=[\w-]{0,200}[A-Z])[\w-]{20,}/g,
+  // TOTP secrets: 160 random bits in base32.
+  /\b[A-Z2-7]{32}\b/g,
   // Digests (a backup's tables).
   /\b[0-9a-f]{64}\b/g,
   // The random part of a fixture's e-mail or name (tests/helpers/auth.ts).
