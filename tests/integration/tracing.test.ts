@@ -108,6 +108,20 @@ describe('traces with every span sampled', () => {
     for (const span of spans) expect([caller.spanId, ...ids]).toContain(span.parentSpanId);
   });
 
+  it("gives each call of a batch (tRPC's adapter) its span under the request's", async () => {
+    const caller = callerContext();
+    const client = clientOf(t, caller.traceparent);
+    // Made in one tick: the client sends them as one batched request.
+    await Promise.all([client.auth.apiKeys.list.query({}), client.auth.me.query()]);
+
+    const spans = await exported(t, receiver, caller.traceId);
+    const servers = spans.filter((s) => s.kind === SERVER);
+    expect(servers).toHaveLength(1);
+    const calls = spans.filter((s) => s.attributes['rpc.system'] === 'trpc');
+    expect(calls.map((s) => s.name).sort()).toEqual(['trpc auth.apiKeys.list', 'trpc auth.me']);
+    for (const call of calls) expect(call.parentSpanId).toBe(servers[0]!.spanId);
+  });
+
   it('puts the trace id in the access line and in error bodies beside the request id', async () => {
     const caller = callerContext();
     const rest = await t.app.request('/api/no-such-route', { headers: { traceparent: caller.traceparent } });
