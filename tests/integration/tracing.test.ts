@@ -122,6 +122,18 @@ describe('traces with every span sampled', () => {
     for (const call of calls) expect(call.parentSpanId).toBe(servers[0]!.spanId);
   });
 
+  it('traces cache lookups under the request that makes them (system status reads the settings through the cache)', async () => {
+    const caller = callerContext();
+    const response = await t.app.request('/api/system/status', {
+      headers: { ...t.admin, traceparent: caller.traceparent },
+    });
+    expect(response.status).toBe(200);
+    const spans = await exported(t, receiver, caller.traceId);
+    const lookup = spans.find((s) => s.name === 'cache getOrLoad');
+    expect(typeof lookup?.attributes['cache.hit']).toBe('boolean');
+    expect(spans.map((s) => s.spanId)).toContain(lookup!.parentSpanId);
+  });
+
   it('puts the trace id in the access line and in error bodies beside the request id', async () => {
     const caller = callerContext();
     const rest = await t.app.request('/api/no-such-route', { headers: { traceparent: caller.traceparent } });
