@@ -78,6 +78,9 @@ describe('loadConfig', () => {
       RATE_LIMIT_LOGIN_PER_MINUTE: 10,
       RATE_LIMIT_REFRESH_PER_MINUTE: 30,
       RATE_LIMIT_STORE: 'memory',
+      OTEL_TRACES_SAMPLER: 'parentbased_always_on',
+      OTEL_TRACES_SAMPLER_ARG: 1,
+      OTEL_SERVICE_NAME: 'beauty-crafter-platform',
     });
   });
 
@@ -235,6 +238,7 @@ describe('loadConfig', () => {
       'BACKUP_S3_ENDPOINT',
       'BACKUP_S3_ACCESS_KEY_ID',
       'BACKUP_S3_SECRET_ACCESS_KEY',
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
     ];
     for (const key of Object.keys(configSchema.shape)) {
       expect(key in config || optional.includes(key), key).toBe(true);
@@ -306,6 +310,32 @@ describe('redactConfig', () => {
     expect(shown.METRICS_TOKEN).toBe('[redacted]');
     expect(shown.BACKUP_S3_SECRET_ACCESS_KEY).toBe('[redacted]');
     expect(shown.BACKUP_S3_ACCESS_KEY_ID).toBe('AKIAEXAMPLE');
+  });
+
+  it('hides a password in the OTLP endpoint (a collector behind basic authentication)', () => {
+    const shown = redactConfig(
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://tenant:otlp-pa55@otlp.example.com:4318' }),
+    );
+    expect(String(shown.OTEL_EXPORTER_OTLP_ENDPOINT)).not.toContain('otlp-pa55');
+    expect(new URL(String(shown.OTEL_EXPORTER_OTLP_ENDPOINT)).hostname).toBe('otlp.example.com');
+  });
+
+  it('reads the tracing settings with their defaults, and refuses a ratio outside 0..1', () => {
+    expect(loadConfig({})).toMatchObject({
+      OTEL_TRACES_SAMPLER: 'parentbased_always_on',
+      OTEL_TRACES_SAMPLER_ARG: 1,
+      OTEL_SERVICE_NAME: 'beauty-crafter-platform',
+    });
+    expect(
+      loadConfig({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' }),
+    ).toMatchObject({
+      OTEL_TRACES_SAMPLER: 'traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: 0.01,
+    });
+    expect(() => loadConfig({ OTEL_TRACES_SAMPLER_ARG: '1.5' })).toThrow(
+      'OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1',
+    );
+    expect(() => loadConfig({ OTEL_TRACES_SAMPLER: 'sometimes' })).toThrow(/OTEL_TRACES_SAMPLER/);
   });
 
   it('hides the password of DATABASE_URL but keeps user, host, port and database', () => {

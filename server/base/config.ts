@@ -309,7 +309,8 @@ export function redactConfig(config: Config): Record<string, unknown> {
   for (const [key, value] of Object.entries(config)) {
     if (value === undefined) continue;
     if (SECRET_SETTINGS.has(key)) shown[key] = '[redacted]';
-    else if (key === 'DATABASE_URL' || key === 'REDIS_URL') shown[key] = redactUrl(String(value));
+    else if (key === 'DATABASE_URL' || key === 'REDIS_URL' || key === 'OTEL_EXPORTER_OTLP_ENDPOINT')
+      shown[key] = redactUrl(String(value));
     else shown[key] = value;
   }
   return shown;
