@@ -9,7 +9,12 @@ export type HistoryRange = z.infer<typeof historyRange>;
 /** How long the history keeps minutes: the longest range. */
 export const HISTORY_RETENTION_HOURS = 24;
 
-const seriesName = z.string().min(1).max(200);
+// PostgreSQL text cannot hold NUL (U+0000): refused here with a 400, not by the database with a 500.
+const seriesName = z
+  .string()
+  .min(1)
+  .max(200)
+  .refine((value) => !value.includes('\u0000'), 'must not contain NUL (U+0000) characters');
 
 /**
  * Input of `performance.history`: a range, and at most one of a route template (e.g.

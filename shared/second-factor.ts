@@ -95,12 +95,22 @@ export const secondFactorRequirementChange = secondFactorRequirement.extend({
 });
 
 /**
+ * A credential id as WebAuthn gives it: base64url, at most 1023 bytes (1366 characters). Its form
+ * is checked here because the id is looked up in the database, which refuses NUL in text.
+ */
+const credentialId = z
+  .string()
+  .min(1)
+  .max(1366)
+  .regex(/^[A-Za-z0-9_-]+$/, 'must be a credential id (base64url)');
+
+/**
  * A WebAuthn credential's answer as `PublicKeyCredential.toJSON()` gives it (base64url fields);
  * its content is checked by the server's WebAuthn verification.
  */
 const publicKeyCredential = z.object({
-  id: z.string().min(1).max(1366),
-  rawId: z.string().min(1).max(1366),
+  id: credentialId,
+  rawId: credentialId,
   type: z.literal('public-key'),
   response: z.record(z.string(), z.unknown()),
   clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
@@ -115,7 +125,7 @@ export const passkeyRegisterInput = z.object({
   credential: publicKeyCredential,
   name: z.string().trim().min(1).max(100),
 });
-export const passkeyRemoveInput = z.object({ id: z.string().min(1).max(1366), password });
+export const passkeyRemoveInput = z.object({ id: credentialId, password });
 
 /** A passkey as its owner sees it. */
 export const passkeyView = z.object({

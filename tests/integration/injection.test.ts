@@ -230,6 +230,22 @@ beforeAll(async () => {
 afterAll(() => t?.close());
 
 const RATE_LIMIT = { name: 'base', limit: 1000, periodMs: 60_000 };
+/** A second-factor challenge of the right form (`bcsf_` and 43 base64url characters) that was never issued. */
+const CHALLENGE = `bcsf_${'A'.repeat(43)}`;
+/** A WebAuthn credential's answer, well formed but signed by no passkey. */
+const PASSKEY = {
+  id: 'AAAAAAAAAAAAAAAAAAAAAA',
+  rawId: 'AAAAAAAAAAAAAAAAAAAAAA',
+  type: 'public-key',
+  response: {
+    clientDataJSON: 'e30',
+    authenticatorData: 'AAAA',
+    signature: 'AAAA',
+    attestationObject: 'AAAA',
+  },
+  clientExtensionResults: {},
+  authenticatorAttachment: 'platform',
+};
 
 /**
  * A schema-valid input per procedure with string inputs, into which one corpus string at a time
@@ -289,10 +305,29 @@ function baseInputs(): Record<string, unknown> {
     'auth.invitations.list': {},
     'auth.invitations.revoke': { id: randomUUID() },
     'auth.invitations.accept': { token: `bc_inv_${'A'.repeat(43)}`, password: 'corpus-accept-password-0123' },
+    'auth.apiKeys.usage': { id: changedKey.id, range: '24h' },
+    // The session user has no factor: codes and passwords are refused before anything is stored.
+    'auth.secondFactor.totp.confirm': { code: '123456' },
+    'auth.secondFactor.passkeys.register': { credential: PASSKEY, name: 'base passkey' },
+    // The right password, so that the id reaches the database (and finds no passkey).
+    'auth.secondFactor.passkeys.remove': {
+      id: 'AAAAAAAAAAAAAAAAAAAAAA',
+      password: sessionUser.user.password,
+    },
+    'auth.secondFactor.regenerateRecoveryCodes': { password: 'not-the-password' },
+    'auth.secondFactor.remove': { password: 'not-the-password' },
+    // Challenges of the right form that no sign-in issued.
+    'auth.secondFactor.verify': { challenge: CHALLENGE, code: '123456' },
+    'auth.secondFactor.passkeyOptions': { challenge: CHALLENGE },
+    'auth.secondFactor.verifyPasskey': { challenge: CHALLENGE, passkey: PASSKEY },
+    'auth.secondFactor.passwordless.signIn': { passkey: PASSKEY },
+    'auth.secondFactor.enrolment.begin': { challenge: CHALLENGE },
+    'auth.secondFactor.enrolment.finish': { challenge: CHALLENGE, code: '123456' },
     'performance.routes': {},
     'performance.procedure': { path: 'system.info' },
     'performance.queries': {},
     'performance.explain': { fingerprint: 'other' },
+    'performance.history': { range: '1h', route: '/api/health' },
     'performance.cache.invalidate': { key: 'base-key' },
     'performance.cache.warm': {},
     'performance.alerts.history': {},
@@ -494,8 +529,11 @@ function headersFor(procedure: WalkedProcedure): Record<string, string> {
   return t.admin;
 }
 
+/** app.request() answers for http://localhost: the page's own origin, without which passkeys refuse before reading their input. */
+const ORIGIN = 'http://localhost';
+
 async function call(procedure: WalkedProcedure, input: unknown): Promise<{ status: number; text: string }> {
-  const headers = headersFor(procedure);
+  const headers = { origin: ORIGIN, ...headersFor(procedure) };
   const res =
     procedure.type === 'query'
       ? await t.app.request(
