@@ -1,8 +1,6 @@
-import {
-  type AuthenticationResponseJSON,
-  generateAuthenticationOptions,
-  type PublicKeyCredentialRequestOptionsJSON,
-  verifyAuthenticationResponse,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/server';
 import type { PlatformDatabase } from '../../../db/connect';
 import {
@@ -20,6 +18,7 @@ import type { SecondFactorService } from './second-factors';
 import type { IssuedSession } from './session-types';
 import type { SessionService } from './sessions';
 import { toUserView } from './user-views';
+import { webauthn } from './webauthn';
 
 export interface PasskeySignInOptions {
   database: PlatformDatabase;
@@ -44,7 +43,7 @@ export class PasskeySignIn {
 
   /** The options of `navigator.credentials.get()`: no credentials listed, the passkey chooses. */
   async begin(party: RelyingParty): Promise<PublicKeyCredentialRequestOptionsJSON> {
-    const options = await generateAuthenticationOptions({
+    const options = await (await webauthn()).generateAuthenticationOptions({
       rpID: party.rpID,
       userVerification: 'required',
       timeout: CEREMONY_SECONDS * 1000,
@@ -70,24 +69,26 @@ export class PasskeySignIn {
         return { kind: 'refused' as const, reason: 'user_unavailable', user };
       }
       let challenge: string | null = null;
-      const verified = await verifyAuthenticationResponse({
-        response: input.response,
-        // The challenge must be one handed out and not yet used; spending it here makes a
-        // replayed assertion fail.
-        expectedChallenge: async (candidate) => {
-          challenge = candidate;
-          return useSignInChallenge(trx, candidate);
-        },
-        expectedOrigin: input.party.origin,
-        expectedRPID: input.party.rpID,
-        credential: {
-          id: passkey.id,
-          publicKey: new Uint8Array(passkey.public_key),
-          counter: Number(passkey.counter),
-          transports: passkey.transports as never,
-        },
-        requireUserVerification: true,
-      }).catch(() => null);
+      const verified = await (await webauthn())
+        .verifyAuthenticationResponse({
+          response: input.response,
+          // The challenge must be one handed out and not yet used; spending it here makes a
+          // replayed assertion fail.
+          expectedChallenge: async (candidate) => {
+            challenge = candidate;
+            return useSignInChallenge(trx, candidate);
+          },
+          expectedOrigin: input.party.origin,
+          expectedRPID: input.party.rpID,
+          credential: {
+            id: passkey.id,
+            publicKey: new Uint8Array(passkey.public_key),
+            counter: Number(passkey.counter),
+            transports: passkey.transports as never,
+          },
+          requireUserVerification: true,
+        })
+        .catch(() => null);
       if (!verified?.verified || challenge === null)
         return { kind: 'refused' as const, reason: 'bad_assertion', user };
       const forward = await recordPasskeyUse(trx, {

@@ -1,12 +1,8 @@
-import {
-  type AuthenticationResponseJSON,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { Kysely } from 'kysely';
 import type { PlatformDatabase } from '../../../db/connect';
@@ -28,6 +24,7 @@ import type { AuditLog } from '../../base/audit';
 import { PlatformError } from '../../base/errors';
 import { type ScryptParams, verifyPassword } from './passwords';
 import { hasFactor, IN_SESSION, type SecondFactorService } from './second-factors';
+import { webauthn } from './webauthn';
 
 /** Where a WebAuthn ceremony runs: the relying party id (a host name) and the page's origin. */
 export interface RelyingParty {
@@ -81,7 +78,7 @@ export class PasskeyService {
     if (existing.length >= MAX_PASSKEYS) {
       throw new PlatformError('CONFLICT', `at most ${MAX_PASSKEYS} passkeys; remove one first`);
     }
-    const options = await generateRegistrationOptions({
+    const options = await (await webauthn()).generateRegistrationOptions({
       rpName: this.options.rpName,
       rpID: party.rpID,
       userName: row.email,
@@ -114,13 +111,15 @@ export class PasskeyService {
     const { database, audit, factors } = this.options;
     const challenge = await database.transaction((trx) => takeRegistrationChallenge(trx, actor.userId));
     if (!challenge) throw new PlatformError('BAD_REQUEST', 'no passkey registration is waiting; start again');
-    const verified = await verifyRegistrationResponse({
-      response: input.response,
-      expectedChallenge: challenge,
-      expectedOrigin: party.origin,
-      expectedRPID: party.rpID,
-      requireUserVerification: false,
-    }).catch(() => ({ verified: false as const }));
+    const verified = await (await webauthn())
+      .verifyRegistrationResponse({
+        response: input.response,
+        expectedChallenge: challenge,
+        expectedOrigin: party.origin,
+        expectedRPID: party.rpID,
+        requireUserVerification: false,
+      })
+      .catch(() => ({ verified: false as const }));
     if (!verified.verified) throw new PlatformError('BAD_REQUEST', 'the passkey could not be verified');
     const { credential } = verified.registrationInfo;
     return database.transaction(async (trx) => {
@@ -181,7 +180,7 @@ export class PasskeyService {
   ): Promise<PublicKeyCredentialRequestOptionsJSON> {
     const passkeys = await listPasskeys(trx, challenge.user_id);
     if (passkeys.length === 0) throw new PlatformError('BAD_REQUEST', 'this account has no passkey');
-    const options = await generateAuthenticationOptions({
+    const options = await (await webauthn()).generateAuthenticationOptions({
       rpID: party.rpID,
       allowCredentials: passkeys.map((p) => ({ id: p.id, transports: p.transports })),
       userVerification: 'preferred',
@@ -205,19 +204,21 @@ export class PasskeyService {
     if (!expectedChallenge) return false;
     const passkey = await findPasskey(trx, userId, response.id);
     if (!passkey) return false;
-    const verified = await verifyAuthenticationResponse({
-      response,
-      expectedChallenge,
-      expectedOrigin: party.origin,
-      expectedRPID: party.rpID,
-      credential: {
-        id: passkey.id,
-        publicKey: new Uint8Array(passkey.public_key),
-        counter: Number(passkey.counter),
-        transports: passkey.transports as never,
-      },
-      requireUserVerification: false,
-    }).catch(() => null);
+    const verified = await (await webauthn())
+      .verifyAuthenticationResponse({
+        response,
+        expectedChallenge,
+        expectedOrigin: party.origin,
+        expectedRPID: party.rpID,
+        credential: {
+          id: passkey.id,
+          publicKey: new Uint8Array(passkey.public_key),
+          counter: Number(passkey.counter),
+          transports: passkey.transports as never,
+        },
+        requireUserVerification: false,
+      })
+      .catch(() => null);
     if (!verified?.verified) return false;
     return recordPasskeyUse(trx, {
       id: passkey.id,

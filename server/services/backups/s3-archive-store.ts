@@ -1,14 +1,6 @@
 import { PassThrough, type Readable, Writable } from 'node:stream';
-import {
-  AbortMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  S3ServiceException,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Upload } from '@aws-sdk/lib-storage';
 import type { Logger } from '../../base/logger';
 import {
   type ArchiveDraft,
@@ -37,6 +29,23 @@ export interface S3StoreSettings {
 /** Multipart uploads send parts of this size (S3's minimum is 5 MiB); two are in flight at most. */
 const PART_BYTES = 8 * 1024 * 1024;
 
+/** The AWS SDK's S3 client and multipart upload. */
+type S3Sdk = typeof import('@aws-sdk/client-s3') & Pick<typeof import('@aws-sdk/lib-storage'), 'Upload'>;
+
+/**
+ * Loaded on a store's first call, not when the platform starts: the SDK is ~22 MiB of a process's
+ * memory, which an installation without BACKUP_S3_* would pay for nothing.
+ */
+async function loadSdk(): Promise<S3Sdk> {
+  const [s3, storage] = await Promise.all([import('@aws-sdk/client-s3'), import('@aws-sdk/lib-storage')]);
+  return { ...s3, Upload: storage.Upload };
+}
+
+interface Connected {
+  sdk: S3Sdk;
+  client: S3Client;
+}
+
 /**
  * Archives in a bucket: `<prefix><backup id>/<file>`, manifest.json uploaded last. Each data file
  * is streamed up with a multipart upload (lib-storage's Upload), so no file is held whole in
@@ -45,15 +54,32 @@ const PART_BYTES = 8 * 1024 * 1024;
  * deletes what it left).
  */
 export class S3ArchiveStore implements ArchiveStore {
-  private readonly client: S3Client;
   private readonly prefix: string;
   private readonly root: string;
+  private connected: Promise<Connected> | null = null;
+  private client: S3Client | null = null;
 
   constructor(
     private readonly settings: S3StoreSettings,
     private readonly logger: Logger,
   ) {
-    this.client = new S3Client({
+    this.prefix =
+      settings.prefix === '' || settings.prefix.endsWith('/') ? settings.prefix : `${settings.prefix}/`;
+    this.root = `s3://${settings.bucket}/${this.prefix}`;
+  }
+
+  /** The SDK and this store's client, made on first use. */
+  private s3(): Promise<Connected> {
+    this.connected ??= loadSdk().then((sdk) => {
+      this.client = this.makeClient(sdk);
+      return { sdk, client: this.client };
+    });
+    return this.connected;
+  }
+
+  private makeClient(sdk: S3Sdk): S3Client {
+    const { settings } = this;
+    return new sdk.S3Client({
       endpoint: settings.endpoint,
       region: settings.region,
       forcePathStyle: settings.forcePathStyle,
@@ -71,9 +97,6 @@ export class S3ArchiveStore implements ArchiveStore {
       },
       maxAttempts: 3,
     });
-    this.prefix =
-      settings.prefix === '' || settings.prefix.endsWith('/') ? settings.prefix : `${settings.prefix}/`;
-    this.root = `s3://${settings.bucket}/${this.prefix}`;
   }
 
   get bucket(): string {
@@ -94,12 +117,13 @@ export class S3ArchiveStore implements ArchiveStore {
   }
 
   async begin(location: string): Promise<ArchiveDraft> {
+    const s3 = await this.s3();
     return {
-      open: (file) => this.uploadStream(this.keyOf(location, file)),
+      open: (file) => this.uploadStream(s3, this.keyOf(location, file)),
       stored: async () => undefined,
       commit: async (manifest) => {
-        await this.client.send(
-          new PutObjectCommand({
+        await s3.client.send(
+          new s3.sdk.PutObjectCommand({
             Bucket: this.settings.bucket,
             Key: this.keyOf(location, MANIFEST_FILE),
             Body: manifest,
@@ -116,10 +140,10 @@ export class S3ArchiveStore implements ArchiveStore {
    * of the upload fails it (so the backup's pipeline fails rather than waits), and destroying it
    * (a failure upstream, a cancel) aborts the upload.
    */
-  private uploadStream(key: string): Writable {
+  private uploadStream(s3: Connected, key: string): Writable {
     const body = new PassThrough({ highWaterMark: 1024 * 1024 });
-    const upload = new Upload({
-      client: this.client,
+    const upload = new s3.sdk.Upload({
+      client: s3.client,
       params: { Bucket: this.settings.bucket, Key: key, Body: body },
       partSize: PART_BYTES,
       queueSize: 2,
@@ -129,7 +153,7 @@ export class S3ArchiveStore implements ArchiveStore {
     let finished = false;
     let aborting: Promise<void> | null = null;
     const abort = () => {
-      aborting ??= this.abortUpload(upload, key);
+      aborting ??= this.abortUpload(s3, upload, key);
       return aborting;
     };
     const done = upload.done().then(
@@ -164,12 +188,12 @@ export class S3ArchiveStore implements ArchiveStore {
     return writable;
   }
 
-  private async abortUpload(upload: Upload, key: string): Promise<void> {
+  private async abortUpload({ sdk, client }: Connected, upload: Upload, key: string): Promise<void> {
     await upload.abort();
     if (!upload.uploadId) return;
-    await this.client
+    await client
       .send(
-        new AbortMultipartUploadCommand({
+        new sdk.AbortMultipartUploadCommand({
           Bucket: this.settings.bucket,
           Key: key,
           UploadId: upload.uploadId,
@@ -182,14 +206,15 @@ export class S3ArchiveStore implements ArchiveStore {
   }
 
   async read(location: string, file: string): Promise<Readable> {
+    const { sdk, client } = await this.s3();
     try {
-      const object = await this.client.send(
-        new GetObjectCommand({ Bucket: this.settings.bucket, Key: this.keyOf(location, file) }),
+      const object = await client.send(
+        new sdk.GetObjectCommand({ Bucket: this.settings.bucket, Key: this.keyOf(location, file) }),
       );
       return object.Body as Readable;
     } catch (error) {
       if (
-        error instanceof S3ServiceException &&
+        error instanceof sdk.S3ServiceException &&
         (error.name === 'NoSuchKey' || error.$metadata.httpStatusCode === 404)
       ) {
         throw new ArchiveFileMissingError(file);
@@ -203,8 +228,9 @@ export class S3ArchiveStore implements ArchiveStore {
     const manifest = this.keyOf(location, MANIFEST_FILE);
     // The manifest first: from then on it is no longer an archive, whatever else fails.
     const ordered = [...keys.filter((k) => k === manifest), ...keys.filter((k) => k !== manifest)];
+    const { sdk, client } = await this.s3();
     for (const key of ordered) {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: key }));
+      await client.send(new sdk.DeleteObjectCommand({ Bucket: this.settings.bucket, Key: key }));
     }
   }
 
@@ -235,11 +261,16 @@ export class S3ArchiveStore implements ArchiveStore {
   }
 
   private async keysUnder(prefix: string): Promise<string[]> {
+    const { sdk, client } = await this.s3();
     const keys: string[] = [];
     let token: string | undefined;
     do {
-      const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: prefix, ContinuationToken: token }),
+      const page = await client.send(
+        new sdk.ListObjectsV2Command({
+          Bucket: this.settings.bucket,
+          Prefix: prefix,
+          ContinuationToken: token,
+        }),
       );
       for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -247,8 +278,8 @@ export class S3ArchiveStore implements ArchiveStore {
     return keys;
   }
 
-  /** Closes the client's sockets. */
+  /** Closes the client's sockets (none if the store was never used). */
   close(): void {
-    this.client.destroy();
+    this.client?.destroy();
   }
 }
