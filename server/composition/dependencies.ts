@@ -139,6 +139,7 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
     rateLimitStore: rateLimits.store,
   });
 
+  if (tracing) initializer.register(tracing.component);
   initializer.register(databaseComponent(database, config, logger));
   const cacheInvalidation = new DistributedInvalidation({ cache, feed: auth.changes, database, logger });
   const cacheWarmers = new WarmerRegistry({ cache, timeoutMs: config.CACHE_WARM_TIMEOUT_MS });

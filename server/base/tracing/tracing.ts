@@ -1,8 +1,6 @@
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { ProxyTracerProvider } from '@opentelemetry/api';
+import type { Component } from '../initializer';
 import { installContextManager, PROPAGATOR, TRACER_NAME, type Tracing } from './context';
-import { samplerFor } from './sampler';
 import type { TraceSamplerName } from './sampler-names';
 
 export interface TracingSettings {
@@ -19,43 +17,50 @@ export interface TracingSettings {
   scheduledDelayMs?: number;
 }
 
+/** Tracing, and the component that has it ready before the platform serves. */
+export interface SdkTracing extends Tracing {
+  component: Component;
+}
+
 /**
  * Spans recorded by the SDK, batched and exported over OTLP/HTTP. The context of the current
  * request follows it across awaits through AsyncLocalStorage (Node and Bun alike).
+ *
+ * The SDK and its exporter (~15 MiB of a process's memory) are loaded here, only when traces are
+ * asked for: the tracer handed out at once is a proxy that records nothing until the SDK's
+ * provider stands behind it, which the `tracing` component (phase core, before anything serves)
+ * waits for.
  */
-export function createTracing(settings: TracingSettings): Tracing {
+export function createTracing(settings: TracingSettings): SdkTracing {
   installContextManager();
-  const exporter = new OTLPTraceExporter({
-    url: `${settings.endpoint.replace(/\/+$/, '')}/v1/traces`,
-    timeoutMillis: 10_000,
+  const proxy = new ProxyTracerProvider();
+  const provider = import('./sdk-provider').then(({ sdkTracerProvider }) => {
+    const loaded = sdkTracerProvider(settings);
+    proxy.setDelegate(loaded);
+    return loaded;
   });
-  const provider = new BasicTracerProvider({
-    sampler: samplerFor(settings.sampler, settings.ratio),
-    resource: resourceFromAttributes({
-      'service.name': settings.serviceName,
-      'service.version': settings.serviceVersion,
-    }),
-    spanProcessors: [
-      new BatchSpanProcessor(exporter, {
-        maxQueueSize: settings.maxQueueSize ?? 8_192,
-        maxExportBatchSize: 512,
-        scheduledDelayMillis: settings.scheduledDelayMs ?? 2_000,
-        exportTimeoutMillis: 10_000,
-      }),
-    ],
-  });
+  // Reported by the component's start; flush and shutdown have nothing to send without it.
+  provider.catch(() => undefined);
   return {
-    tracer: provider.getTracer(TRACER_NAME, settings.serviceVersion),
+    tracer: proxy.getTracer(TRACER_NAME, settings.serviceVersion),
     propagator: PROPAGATOR,
-    flush: () => provider.forceFlush(),
+    flush: async () => (await provider).forceFlush(),
     async shutdown(timeoutMs) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
-        provider.shutdown(),
+        provider.then((loaded) => loaded.shutdown()),
         new Promise((resolve) => {
           timer = setTimeout(resolve, timeoutMs);
         }),
       ]).finally(() => clearTimeout(timer));
+    },
+    component: {
+      name: 'tracing',
+      phase: 'core',
+      critical: false,
+      async start() {
+        await provider;
+      },
     },
   };
 }
