@@ -14,14 +14,14 @@ export interface TestDatabase {
 export async function createTestDatabase(): Promise<TestDatabase> {
   const adminUrl = inject('adminDatabaseUrl');
   const name = `test_${randomBytes(6).toString('hex')}`;
-  await withAdmin(adminUrl, (client) => client.query(`create database "${name}"`));
+  await withClient(adminUrl, (client) => client.query(`create database "${name}"`));
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
     name,
     drop: () =>
-      withAdmin(adminUrl, (client) => client.query(`drop database if exists "${name}" with (force)`)).then(
+      withClient(adminUrl, (client) => client.query(`drop database if exists "${name}" with (force)`)).then(
         () => undefined,
       ),
   };
@@ -83,7 +83,8 @@ export async function openTestDatabase(
   return { url: created.url, name: created.name, database, open, close };
 }
 
-async function withAdmin<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+/** One client of the test's own on any database, closed after `work`. */
+export async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

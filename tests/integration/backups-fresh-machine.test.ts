@@ -17,6 +17,7 @@ import { createLogger } from '../../server/base/logger';
 import { buildDependencies } from '../../server/composition/dependencies';
 import { createApp } from '../../server/http/app';
 import type { AppDeps } from '../../server/http/deps';
+import { withClient } from '../helpers/database';
 import { startS3Server, type TestS3 } from '../helpers/s3-server';
 import { archivedTables, type TableSnapshot, tableDiff } from '../helpers/table-diff';
 
@@ -245,13 +246,3 @@ describe('restore on a fresh machine from the bucket and the key-encryption key 
     );
   }, 300_000);
 });
-
-async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}

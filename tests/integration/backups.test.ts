@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { TRPCError } from '@trpc/server';
-import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
+import { type Kysely, sql } from 'kysely';
 import client from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DedicatedConnection } from '../../db/backup/dedicated-connection';
@@ -41,6 +40,7 @@ import {
 import { callProcedure } from '../helpers/http';
 import { closeRouterDeps, routerContext, routerDeps } from '../helpers/router-context';
 import { PROCEDURES, procedureAt } from '../helpers/router-walk';
+import { withDatabase } from '../helpers/table-diff';
 
 const logger = createLogger({ level: 'silent' });
 const metrics = createMetrics({ build: readBuildInfo(), defaultMetrics: false });
@@ -118,24 +118,12 @@ async function listeningTrap(): Promise<{ port: number; connections: () => numbe
   };
 }
 
-/** A Kysely of the test's own on any database, for reading it back. */
-async function withDb<T>(url: string, work: (db: Kysely<Database>) => Promise<T>): Promise<T> {
-  const db = new Kysely<Database>({
-    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 2 }) }),
-  });
-  try {
-    return await work(db);
-  } finally {
-    await db.destroy();
-  }
-}
-
 /**
  * Everything a restore could change: every table's rows, the columns, the sequences' positions
  * and the applied migrations. Equal fingerprints: the database was not touched.
  */
 async function fingerprint(url: string): Promise<string> {
-  return withDb(url, async (db) => {
+  return withDatabase(url, async (db) => {
     const tables = await sql<{ name: string }>`
       select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where n.nspname = 'public' and c.relkind in ('r', 'p') order by 1
@@ -340,7 +328,7 @@ describe('backup and restore', () => {
     expect(restored.target).toEqual({ host: expect.any(String), database: target.name, platform: false });
     figures.restoreMs = restored.durationMs;
 
-    await withDb(target.url, async (restoredDb) => {
+    await withDatabase(target.url, async (restoredDb) => {
       // Tables nobody wrote to during the backup: identical, row for row, in key order.
       for (const table of manifest.tables) {
         if (table.name === 'annotations' || table.name === 'audit_events') continue;
@@ -486,7 +474,7 @@ describe('backup and restore', () => {
 
   it('refuses a non-empty target without confirmation, and replaces its data with it', async () => {
     const target = first.restoredInto;
-    await withDb(target.url, (db) =>
+    await withDatabase(target.url, (db) =>
       sql`insert into annotations (organization_id, text) values (${organizationId}, 'only in the target')`.execute(
         db,
       ),
@@ -506,7 +494,7 @@ describe('backup and restore', () => {
     });
     expect(restored).toMatchObject({ replacedData: true, migrated: [] });
     figures.restoreReplacingMs = restored.durationMs;
-    await withDb(target.url, async (db) => {
+    await withDatabase(target.url, async (db) => {
       const stray = await sql<{ n: string }>`
         select count(*)::text as n from annotations where text = 'only in the target'
       `.execute(db);
@@ -560,7 +548,7 @@ describe('backup and restore', () => {
 
   it('rolls back a restore into a target whose table lacks a column', async () => {
     const target = await freshDatabase();
-    await withDb(target.url, async (db) => {
+    await withDatabase(target.url, async (db) => {
       await migrateToLatest(db);
       await sql`alter table annotations drop column idempotency_key`.execute(db);
       await sql`insert into organizations (id, name) values (${organizationId}, 'Target Org')`.execute(db);
@@ -578,7 +566,7 @@ describe('backup and restore', () => {
 
   it('refuses a target whose schema is newer than the archive', async () => {
     const target = await freshDatabase();
-    await withDb(target.url, (db) => migrateToLatest(db));
+    await withDatabase(target.url, (db) => migrateToLatest(db));
     // An archive that says it was taken at the first migration (sealed again with its key: an
     // edited manifest is otherwise refused as tampered before anything else is looked at).
     const backup = await newBackup();
