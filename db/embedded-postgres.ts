@@ -36,6 +36,8 @@ export interface EmbeddedPostgresOptions {
    * 0 (the default): fast shutdown at once, as a fault test wants its outage.
    */
   smartStopMs?: number;
+  /** More server settings, each passed as `-c name=value` (WAL archiving, a recovery's target). */
+  settings?: Readonly<Record<string, string>>;
 }
 
 export class DataDirLockedError extends Error {
@@ -56,7 +58,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     const password = firstRun ? randomBytes(24).toString('base64url') : await readPassword(passwordFile);
     await stopOrphanedServer(dataDir);
     const port = options.port || (await freePort());
-    const server = await createServerHandle(dataDir, port, password, options.onLog);
+    const server = await createServerHandle(dataDir, port, password, options.onLog, options.settings);
     if (firstRun) {
       await server.initialise();
       await writeFile(passwordFile, password, { mode: 0o600 });
@@ -118,6 +120,7 @@ async function createServerHandle(
   port: number,
   password: string,
   onLog?: (line: string) => void,
+  settings: Readonly<Record<string, string>> = {},
 ) {
   const { default: EmbeddedPostgresServer } = await importWithoutProcessHooks();
   const server = new EmbeddedPostgresServer({
@@ -139,6 +142,7 @@ async function createServerHandle(
       'shared_preload_libraries=pg_stat_statements',
       '-c',
       'max_connections=200',
+      ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
     ],
   });
   spawnInOwnSession(server);

@@ -1,10 +1,12 @@
 import { join } from 'node:path';
+import { prepareSpool } from '../db/backup/wal-archiving';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../db/embedded-postgres';
 import { readBuildInfo } from './base/build-info';
 import { ConfigError, loadConfig, redactConfig } from './base/config';
 import { createLogger } from './base/logger';
 import { buildDependencies } from './composition/dependencies';
 import { resolveKeyEncryptionKey } from './composition/key-encryption-key';
+import { embeddedServerSettings, pointInTimeSpoolDir } from './composition/point-in-time';
 import { serve } from './composition/serve';
 import { installShutdown } from './composition/shutdown';
 import { createApp } from './http/app';
@@ -28,7 +30,9 @@ async function main(): Promise<void> {
 
   let embedded: EmbeddedPostgres | undefined;
   if (!config.DATABASE_URL) {
+    if (config.BACKUP_PITR) await prepareSpool(pointInTimeSpoolDir(config));
     embedded = await startEmbeddedPostgres({
+      settings: embeddedServerSettings(config),
       dataDir: join(config.DATA_DIR, 'postgres'),
       port: config.EMBEDDED_PG_PORT,
       // Stopped last, after the pool: let its sessions finish closing rather than end them.

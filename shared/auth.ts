@@ -60,6 +60,7 @@ export const AUDIT_EVENT_TYPES = [
   'backup_verified',
   'backup_deleted',
   'backup_restored',
+  'base_backup_created',
   'backup_schedule_created',
   'backup_schedule_updated',
   'backup_schedule_deleted',

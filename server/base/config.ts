@@ -204,6 +204,24 @@ export const configSchema = z.object({
   BACKUP_S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   /** Path-style addressing (`endpoint/bucket/key`), which most non-AWS services need. */
   BACKUP_S3_FORCE_PATH_STYLE: bool.default(false),
+  /**
+   * Point-in-time recovery (docs/backups.md): WAL archived and shipped to the backup store
+   * (BACKUP_DIR/pitr or the bucket's pitr/), physical base backups on a schedule. Needs a server
+   * whose settings and files the platform reaches: the embedded one, or one on this machine with
+   * BACKUP_PITR_DATA_DIR and an archive_command writing into BACKUP_PITR_SPOOL_DIR.
+   */
+  BACKUP_PITR: bool.default(false),
+  /** The server's data directory, read by base backups (default: the embedded server's). */
+  BACKUP_PITR_DATA_DIR: z.string().min(1).optional(),
+  /** Where archive_command puts WAL files for the platform to ship (default DATA_DIR/wal-spool). */
+  BACKUP_PITR_SPOOL_DIR: z.string().min(1).optional(),
+  /** When base backups are taken: five cron fields in UTC, or @daily, @weekly… */
+  BACKUP_PITR_BASE_SCHEDULE: z.string().trim().min(1).max(200).default('0 3 * * *'),
+  /** Base backups kept; the WAL before the oldest kept one goes with the others. */
+  BACKUP_PITR_KEEP_BASE_BACKUPS: int(1, 100).default(2),
+  /** The embedded server's archive_timeout: the most a lost machine loses of a quiet server. */
+  BACKUP_PITR_ARCHIVE_TIMEOUT_S: int(10, 3_600).default(60),
+  BACKUP_PITR_SHIP_INTERVAL_MS: int(100, 600_000).default(2_000),
   TRPC_MAX_BATCH_SIZE: int(1, 100).default(20),
   /**
    * Serve single tRPC calls on the hot path (server/http/trpc-single-call.ts) rather than through
@@ -283,6 +301,11 @@ function backupStorageProblems(config: Config): string[] {
   if ((config.BACKUP_S3_ACCESS_KEY_ID === undefined) !== (config.BACKUP_S3_SECRET_ACCESS_KEY === undefined)) {
     problems.push(
       'invalid configuration: BACKUP_S3_ACCESS_KEY_ID and BACKUP_S3_SECRET_ACCESS_KEY go together (or neither, for the default credentials)',
+    );
+  }
+  if (config.BACKUP_PITR && config.DATABASE_URL && !config.BACKUP_PITR_DATA_DIR) {
+    problems.push(
+      "invalid configuration: BACKUP_PITR with DATABASE_URL needs BACKUP_PITR_DATA_DIR (the server's data directory, on this machine) and an archive_command writing into BACKUP_PITR_SPOOL_DIR (docs/backups.md); a managed database offers its own point-in-time recovery instead",
     );
   }
   return problems;

@@ -24,6 +24,8 @@ import { authComponent } from '../services/auth/component';
 import { buildAuthServices } from '../services/auth/services';
 import { backupsComponent } from '../services/backups/component';
 import { bindBackupMetrics } from '../services/backups/metrics';
+import { pointInTimeComponent } from '../services/backups/pitr/component';
+import { bindPointInTimeMetrics } from '../services/backups/pitr/metrics';
 import { BackupScheduler } from '../services/backups/scheduler';
 import { BackupService } from '../services/backups/service';
 import { Cache } from '../services/cache/cache';
@@ -48,6 +50,7 @@ import { MetricHistory } from '../services/performance/metric-history';
 import { QueryMonitor } from '../services/performance/query-monitor';
 import { querySpans } from '../services/performance/query-spans';
 import { ResourceSampler } from '../services/performance/resource-sampler';
+import { buildPointInTime } from './point-in-time';
 
 export interface BuildDepsOptions {
   config: Config;
@@ -244,6 +247,13 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
   });
   initializer.register(backupsComponent({ service: backups, scheduler: backupScheduler }, logger));
   bindBackupMetrics(metrics.registry, backups);
+  const pointInTime = config.BACKUP_PITR
+    ? buildPointInTime(config, { backups, database, databaseUrl, kek, audit: auth.audit, logger })
+    : null;
+  if (pointInTime) {
+    initializer.register(pointInTimeComponent(pointInTime));
+    bindPointInTimeMetrics(metrics.registry, pointInTime);
+  }
   initializer.register(maintenanceComponent(maintenance));
 
   // Made here so that its dropped lines are counted; createApp's createAccessLog(logger) gets this one.
@@ -268,7 +278,7 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
     performance: { analytics, queries, history, sampler },
     alerts,
     maintenance,
-    devops: { environments, deployments, engine, backups },
+    devops: { environments, deployments, engine, backups, pointInTime },
     initializer,
     lifecycle,
     auth,

@@ -9,6 +9,7 @@ import type { RateLimiter } from '../base/rate-limit/limiter';
 import type { Tracing } from '../base/tracing/context';
 import type { AlertServices } from '../services/alerts/services';
 import type { AuthServices } from '../services/auth/services';
+import type { PointInTimeRecovery } from '../services/backups/pitr/service';
 import type { BackupService } from '../services/backups/service';
 import type { Cache } from '../services/cache/cache';
 import type { DistributedInvalidation } from '../services/cache/distributed-invalidation';
@@ -71,6 +72,8 @@ export interface AppDeps extends RequestDeps {
     deployments: DeploymentService;
     engine: DeploymentEngine;
     backups: BackupService;
+    /** Point-in-time recovery's archiving and base backups; null when BACKUP_PITR is off. */
+    pointInTime: PointInTimeRecovery | null;
   };
   /** Maintenance mode: mutations paused on every instance. */
   maintenance: MaintenanceMode;

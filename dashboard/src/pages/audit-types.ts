@@ -36,6 +36,7 @@ export const AUDIT_EVENT_LABELS = {
   backup_verified: 'Backup verified',
   backup_deleted: 'Backup deleted',
   backup_restored: 'Backup restored',
+  base_backup_created: 'Base backup taken (point-in-time recovery)',
   backup_schedule_created: 'Backup schedule created',
   backup_schedule_updated: 'Backup schedule updated',
   backup_schedule_deleted: 'Backup schedule deleted',

@@ -13,6 +13,9 @@ import {
 /** An archive's manifest: written last, so that its presence means the archive is whole. */
 export const MANIFEST_FILE = 'manifest.json';
 
+/** The store's folder for point-in-time recovery (WAL and base backups): never an archive. */
+export const PITR_FOLDER = 'pitr';
+
 /**
  * Where archives live: a directory on this machine (BACKUP_DIR) or a bucket of S3-compatible
  * object storage (s3-archive-store.ts). An archive is one location (a backup row's `path`)

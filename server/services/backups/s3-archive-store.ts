@@ -1,4 +1,5 @@
 import { PassThrough, type Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Upload } from '@aws-sdk/lib-storage';
 import type { Logger } from '../../base/logger';
@@ -7,7 +8,9 @@ import {
   ArchiveFileMissingError,
   type ArchiveStore,
   MANIFEST_FILE,
+  PITR_FOLDER,
 } from './archive-store';
+import { checkKey, ObjectMissingError, type ObjectStore, type StoredObject } from './pitr/object-store';
 
 /** BACKUP_S3_*: a bucket of S3-compatible object storage. */
 export interface S3StoreSettings {
@@ -253,6 +256,8 @@ export class S3ArchiveStore implements ArchiveStore {
       const name = key.slice(this.prefix.length);
       const slash = name.indexOf('/');
       if (slash <= 0) continue;
+      // Point-in-time recovery's objects are not an archive: never a draft.
+      if (name.slice(0, slash) === PITR_FOLDER) continue;
       const location = this.locationOf(name.slice(0, slash));
       if (!finished.has(location)) drafts.add(location);
     }
@@ -260,9 +265,42 @@ export class S3ArchiveStore implements ArchiveStore {
     return [...drafts];
   }
 
+  /** Point-in-time recovery's objects: `<prefix>pitr/<key>` in this bucket, through this client. */
+  objects(): ObjectStore {
+    const root = `${this.prefix}${PITR_FOLDER}/`;
+    const bucket = this.settings.bucket;
+    return {
+      where: `s3://${bucket}/${root}`,
+      put: async (key, body) => {
+        const upload = this.uploadStream(await this.s3(), root + checkKey(key));
+        await pipeline(body, upload);
+      },
+      get: async (key) => {
+        try {
+          return await this.read(this.locationOf(PITR_FOLDER), checkKey(key));
+        } catch (error) {
+          if (error instanceof ArchiveFileMissingError) throw new ObjectMissingError(key);
+          throw error;
+        }
+      },
+      list: async (prefix) =>
+        (await this.objectsUnder(root + prefix))
+          .map((o): StoredObject => ({ ...o, key: o.key.slice(root.length) }))
+          .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
+      delete: async (key) => {
+        const { sdk, client } = await this.s3();
+        await client.send(new sdk.DeleteObjectCommand({ Bucket: bucket, Key: root + checkKey(key) }));
+      },
+    };
+  }
+
   private async keysUnder(prefix: string): Promise<string[]> {
+    return (await this.objectsUnder(prefix)).map((o) => o.key);
+  }
+
+  private async objectsUnder(prefix: string): Promise<StoredObject[]> {
     const { sdk, client } = await this.s3();
-    const keys: string[] = [];
+    const keys: StoredObject[] = [];
     let token: string | undefined;
     do {
       const page = await client.send(
@@ -272,7 +310,13 @@ export class S3ArchiveStore implements ArchiveStore {
           ContinuationToken: token,
         }),
       );
-      for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
+      for (const object of page.Contents ?? [])
+        if (object.Key)
+          keys.push({
+            key: object.Key,
+            size: object.Size ?? 0,
+            modifiedAt: object.LastModified ?? new Date(0),
+          });
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return keys;

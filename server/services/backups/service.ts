@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Migration } from 'kysely';
 import type pg from 'pg';
@@ -37,11 +38,12 @@ import { ScrapeFigures } from '../../base/metrics/scrape-figures';
 import { createOutboundPolicy, type OutboundPolicy } from '../../base/outbound/index';
 import { ArchiveDecryptError } from './archive-crypto';
 import { type ArchiveKey, openArchiveKey } from './archive-key';
-import { type ArchiveStore, LocalArchiveStore } from './archive-store';
+import { type ArchiveStore, LocalArchiveStore, PITR_FOLDER } from './archive-store';
 import type { ArchiveFileOpener } from './archive-writer';
 import { BACKUP_LOCK, BackupInProgressError, BackupSession } from './backup';
 import { MANIFEST_FORMAT, type Manifest, ManifestError, readManifest } from './manifest';
 import { detectPgDump, type PgDumpTool } from './pg-dump';
+import { LocalObjectStore, type ObjectStore } from './pitr/object-store';
 import { ArchiveCorruptError, RestoreRefusedError, restoreArchive } from './restore';
 import {
   checkAllowed,
@@ -161,6 +163,13 @@ export class BackupService {
 
   get directory(): string {
     return this.local.directory;
+  }
+
+  /** Where point-in-time recovery keeps WAL and base backups: the bucket's pitr/, or BACKUP_DIR/pitr. */
+  pointInTimeObjects(): ObjectStore {
+    return this.remote
+      ? this.remote.objects()
+      : new LocalObjectStore(join(this.local.directory, PITR_FOLDER));
   }
 
   /**

@@ -17,6 +17,7 @@ import {
   environmentView,
 } from '../../../../shared/devops-environments';
 import { drainResult, maintenanceState } from '../../../../shared/devops-instance';
+import { baseBackupResult, pointInTimeStatus } from '../../../../shared/devops-point-in-time';
 import { restRoutes } from '../route';
 
 const PAGED =
@@ -236,5 +237,25 @@ export const devopsRoutes = restRoutes({
     path: '/backup-schedules/{id}',
     summary: 'Delete a backup schedule (its backups stay)',
     output: deletedId,
+  },
+
+  'devops.backups.pointInTime.status': {
+    method: 'GET',
+    path: '/point-in-time',
+    summary: 'Point-in-time recovery: the window a recovery can reach, base backups, WAL archiving',
+    description:
+      '`enabled` false (with `reason`) when BACKUP_PITR is off. Recovery itself runs offline: ' +
+      '`npm run db:recover -- --to <time>` (docs/backups.md).',
+    output: pointInTimeStatus,
+  },
+  'devops.backups.pointInTime.baseBackup': {
+    method: 'POST',
+    path: '/point-in-time/base-backups',
+    summary: 'Take a physical base backup now (then apply the retention)',
+    description:
+      'Answers once it is stored. Point-in-time recovery off, or a failed backup, answers 409 ' +
+      'CONFLICT with the reason.',
+    output: baseBackupResult,
+    status: 201,
   },
 });

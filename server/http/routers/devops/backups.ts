@@ -9,6 +9,7 @@ import {
 } from '../../../../shared/devops-backups';
 import { platformProcedure, router } from '../../trpc';
 import { actorOf } from '../actor';
+import { pointInTimeStatus, takeBaseBackup } from './point-in-time';
 
 /**
  * `devops.backups.*`, platform scope: an archive holds every organization, so only platform roles
@@ -40,6 +41,16 @@ export const backupsRouter = router({
   restore: platformProcedure('admin', 'devops:write')
     .input(backupRestoreInput)
     .mutation(({ ctx, input }) => ctx.deps.devops.backups.restore(actorOf(ctx, ctx.principal), input)),
+
+  pointInTime: router({
+    status: platformProcedure('operator', 'devops:read').query(({ ctx }) =>
+      pointInTimeStatus(ctx.deps.devops.pointInTime),
+    ),
+
+    baseBackup: platformProcedure('admin', 'devops:write').mutation(({ ctx }) =>
+      takeBaseBackup(ctx.deps.devops.pointInTime, actorOf(ctx, ctx.principal)),
+    ),
+  }),
 
   schedules: router({
     list: platformProcedure('operator', 'devops:read').query(({ ctx }) =>
