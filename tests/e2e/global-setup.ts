@@ -25,6 +25,10 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       EMBEDDED_PG_PORT: String(E2E_PG_PORT),
       // Restores write only into allow-listed databases, spelled host:port/database.
       BACKUP_RESTORE_TARGETS: `127.0.0.1:${E2E_PG_PORT}/${E2E_RESTORE_DATABASE}`,
+      // Point-in-time recovery as production runs it: WAL archived and shipped (every half second,
+      // so the dashboard's figures move within a test), a first base backup taken at start.
+      BACKUP_PITR: 'true',
+      BACKUP_PITR_SHIP_INTERVAL_MS: '500',
       ADMIN_EMAIL: E2E_ADMIN.email,
       ADMIN_PASSWORD: E2E_ADMIN.password,
       AUTH_PASSWORD_COST: '10',

@@ -1,14 +1,16 @@
 import { client, describeError, holdsPlatformRole, type Me } from '../api';
 import { button, confirmAction, field, formatDate, formatNumber, h, openDialog, table } from '../dom';
+import { renderPointInTime } from './backup-point-in-time';
 import { renderBackupSchedules } from './backup-schedules';
 import { openFormDialog } from './form-dialog';
 import { refresher, status } from './refresher';
 
 export function renderBackups(main: HTMLElement, me: Me): () => void {
-  // Restoring and deleting destroy data, and schedules decide what is kept: a platform admin's,
-  // not an operator's (the server says the same).
+  // Restoring and deleting destroy data, schedules decide what is kept, and a base backup reads
+  // the whole data directory: a platform admin's, not an operator's (the server says the same).
   const mayRestore = holdsPlatformRole(me, 'admin');
   const schedules = renderBackupSchedules(mayRestore);
+  const pointInTime = renderPointInTime(mayRestore);
   const list = h('div');
   const message = h('p', { class: 'error', role: 'alert' });
   const create = button(
@@ -30,6 +32,7 @@ export function renderBackups(main: HTMLElement, me: Me): () => void {
     message,
     list,
     schedules.element,
+    pointInTime.element,
   );
 
   const backups = refresher(
@@ -187,5 +190,6 @@ export function renderBackups(main: HTMLElement, me: Me): () => void {
   return () => {
     backups.stop();
     schedules.stop();
+    pointInTime.stop();
   };
 }
