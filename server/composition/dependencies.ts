@@ -250,10 +250,8 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
   const pointInTime = config.BACKUP_PITR
     ? buildPointInTime(config, { backups, database, databaseUrl, kek, audit: auth.audit, logger })
     : null;
-  if (pointInTime) {
-    initializer.register(pointInTimeComponent(pointInTime));
-    bindPointInTimeMetrics(metrics.registry, pointInTime);
-  }
+  if (pointInTime) initializer.register(pointInTimeComponent(pointInTime));
+  bindPointInTimeMetrics(metrics.registry, pointInTime);
   initializer.register(maintenanceComponent(maintenance));
 
   // Made here so that its dropped lines are counted; createApp's createAccessLog(logger) gets this one.

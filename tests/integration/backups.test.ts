@@ -1002,6 +1002,8 @@ describe('platform scope over HTTP', () => {
       'devops.backups.schedules.create': { cron: '@hourly' },
       'devops.backups.schedules.update': { id: scheduleId, enabled: true },
       'devops.backups.schedules.delete': { id: scheduleId },
+      'devops.backups.pointInTime.status': undefined,
+      'devops.backups.pointInTime.baseBackup': undefined,
     };
     const paths = PROCEDURES.map((p) => p.path).filter((path) => path.startsWith('devops.backups.'));
     expect(paths.sort()).toEqual(Object.keys(inputs).sort());

@@ -127,7 +127,8 @@ describe('point-in-time recovery from the bucket', () => {
     const pitr = machineA.deps.devops.pointInTime!;
     const status = await waitFor('a first base backup', async () => {
       const now = await pitr.status();
-      return now.baseBackups.length > 0 && now;
+      // Finished, retention included (a call meanwhile would join it rather than take another).
+      return now.baseBackups.length > 0 && !now.baseBackupRunning && now;
     });
     expect(status.enabled).toBe(true);
     expect(status.store).toBe(`s3://${s3.bucket}/${prefix}pitr/`);
@@ -176,6 +177,30 @@ describe('point-in-time recovery from the bucket', () => {
     expect(status.wal?.failuresSinceStart).toBe(0);
     expect(status.wal?.storedFiles).toBeGreaterThanOrEqual(2);
   }, 120_000);
+
+  it('keeps BACKUP_PITR_KEEP_BASE_BACKUPS base backups and the WAL from the oldest kept one on', async () => {
+    const pitr = machineA.deps.devops.pointInTime!;
+    const before = await pitr.status();
+    const oldest = before.baseBackups.at(-1)!;
+    const third = await pitr.takeBaseBackup(admin);
+    const after = await pitr.status();
+    // Two kept (the default): the newest, and the one before it, which finished before T.
+    expect(after.baseBackups.map((b) => b.id)).toEqual([third.id, before.baseBackups[0]!.id]);
+    expect(await s3.keys(`${prefix}pitr/base/${oldest.id}/`)).toEqual([]);
+    const firstKept = after.baseBackups.at(-1)!.startWalFile.slice(8);
+    const segments = (await s3.keys(`${prefix}pitr/wal/`)).map((k) => k.slice(`${prefix}pitr/wal/`.length));
+    expect(segments.filter((f) => !f.endsWith('.history') && f.slice(8, 24) < firstKept)).toEqual([]);
+    expect(after.window?.from).toBe(after.baseBackups.at(-1)!.finishedAt);
+    expect(new Date(after.baseBackups.at(-1)!.finishedAt).getTime()).toBeLessThan(target.getTime());
+  }, 120_000);
+
+  it("cleaning up the logical backups' unfinished archives leaves point-in-time recovery's objects", async () => {
+    const before = await s3.keys(`${prefix}pitr/`);
+    await machineA.deps.devops.backups.recoverInterrupted();
+    // Every object still there (the shipper may have added one meanwhile).
+    expect(before.length).toBeGreaterThan(3);
+    expect(await s3.keys(`${prefix}pitr/`)).toEqual(expect.arrayContaining(before));
+  }, 60_000);
 
   it('machine A is lost; recovery to T on a new machine has exactly the rows of before T', async () => {
     const { deps, postgres, root } = machineA;

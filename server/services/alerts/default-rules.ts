@@ -70,6 +70,21 @@ export const DEFAULT_ALERT_RULES: readonly AlertRuleDefinition[] = [
     enabled: true,
   },
   {
+    name: 'BackupWalShippingStalled',
+    expression: 'backup_wal_oldest_pending_seconds',
+    comparator: '>',
+    threshold: 600,
+    for_seconds: 300,
+    severity: 'critical',
+    labels: {},
+    annotations: {
+      summary: 'WAL is not reaching the backup store',
+      description:
+        'A WAL file has waited over 10 minutes in the spool for 5 minutes: point-in-time recovery would lose that much if the machine were lost now.',
+    },
+    enabled: true,
+  },
+  {
     name: 'PlatformEventLoopLag',
     expression: 'runtime_event_loop_lag_seconds',
     comparator: '>',

@@ -19,6 +19,7 @@ def run(api, ctx):
     deployments(api)
     schedules(api)
     backups(api)
+    point_in_time(api)
     # Last: the instance stops being ready; the cancel leaves it as it was.
     _, drained = api.call("POST", f"{V1}/devops/instance/drain", body={"draining": True}, expect=200)
     check(api, drained and drained["draining"], "drain: draining", drained)
@@ -201,6 +202,13 @@ def schedules(api):
     api.call("PATCH", f"{V1}/backup-schedules/{{id}}", path={"id": UNKNOWN_ID}, body={"enabled": True}, expect=404)
     api.call("DELETE", f"{V1}/backup-schedules/{{id}}", path={"id": schedule["id"]}, expect=200)
     api.call("DELETE", f"{V1}/backup-schedules/{{id}}", path={"id": schedule["id"]}, expect=404)
+
+
+def point_in_time(api):
+    # The conformance platform runs without BACKUP_PITR: the status says so, a base backup is refused.
+    _, status = api.call("GET", f"{V1}/point-in-time", expect=200)
+    check(api, status is not None and status["enabled"] is False and bool(status["reason"]), "point-in-time: off, with why", status)
+    api.call("POST", f"{V1}/point-in-time/base-backups", expect=409)
 
 
 def backups(api):

@@ -149,11 +149,18 @@ export async function deleteBaseBackup(store: ObjectStore, id: string): Promise<
   await store.delete(dataKey(id));
 }
 
-/** The ids of base backups whose data is there without a description (an interrupted backup). */
-export async function unfinishedBaseBackups(store: ObjectStore): Promise<string[]> {
+/**
+ * The ids of base backups whose data has been there without a description for over `olderThanMs`
+ * (an interrupted backup; a younger one may still be under way on another instance).
+ */
+export async function unfinishedBaseBackups(store: ObjectStore, olderThanMs: number): Promise<string[]> {
   const objects = await store.list('base/');
   const described = new Set(
     objects.filter((o) => o.key.endsWith('/backup.json')).map((o) => o.key.split('/')[1]),
   );
-  return [...new Set(objects.map((o) => o.key.split('/')[1]!))].filter((id) => !described.has(id));
+  const before = Date.now() - olderThanMs;
+  return objects
+    .filter((o) => o.key.endsWith('/data') && o.modifiedAt.getTime() < before)
+    .map((o) => o.key.split('/')[1]!)
+    .filter((id) => !described.has(id));
 }

@@ -72,6 +72,7 @@ export async function* packDataDirectory(dataDir: string): AsyncGenerator<Buffer
     entries.sort((a, b) => (a.name < b.name ? -1 : 1));
     for (const entry of entries) {
       const path = relative ? `${relative}/${entry.name}` : entry.name;
+      if (entry.name.startsWith('pgsql_tmp')) continue; // temporary files and their folders
       if (entry.isDirectory()) {
         yield header('D', path);
         if (!(relative === '' && EMPTIED.has(entry.name))) yield* walk(path);
@@ -79,7 +80,7 @@ export async function* packDataDirectory(dataDir: string): AsyncGenerator<Buffer
         throw new DataDirectoryError(
           `${path} is a link (a tablespace): base backups copy the data directory only`,
         );
-      } else if (entry.isFile() && !LEFT_OUT.has(entry.name) && !entry.name.startsWith('pgsql_tmp')) {
+      } else if (entry.isFile() && !LEFT_OUT.has(entry.name)) {
         if (path !== CONTROL_FILE) files.push(path);
       }
     }

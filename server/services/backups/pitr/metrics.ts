@@ -1,15 +1,28 @@
 import client, { type Registry } from 'prom-client';
-import type { WalShipper } from './wal-shipper';
+import type { ShipperFigures, WalShipper } from './wal-shipper';
+
+const NOTHING: ShipperFigures = {
+  pending: 0,
+  oldestPendingSeconds: 0,
+  shipped: 0,
+  failures: 0,
+  lastShipped: null,
+  lastError: null,
+};
+const OFF = { shipper: { current: () => NOTHING }, lastBaseBackupAt: () => null };
 
 /**
  * WAL archiving's gauges, read from the shipper at scrape time. The one to alert on is the age
  * of the oldest WAL file not yet in the store: it grows while the store is away, and it is what a
- * machine lost now would lose (deploy/prometheus rules: BackupWalShippingStalled).
+ * machine lost now would lose (deploy/prometheus rules: BackupWalShippingStalled). Exported with
+ * BACKUP_PITR off too, all 0 (as the backup gauges before a first backup), so that dashboards and
+ * rules find them on every installation.
  */
 export function bindPointInTimeMetrics(
   registry: Registry,
-  pitr: { shipper: Pick<WalShipper, 'current'>; lastBaseBackupAt(): Date | null },
+  on: { shipper: Pick<WalShipper, 'current'>; lastBaseBackupAt(): Date | null } | null,
 ): void {
+  const pitr = on ?? OFF;
   new client.Gauge({
     name: 'backup_wal_pending_files',
     help: 'WAL files archived by PostgreSQL and not yet stored in the backup store.',

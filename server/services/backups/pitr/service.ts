@@ -60,27 +60,42 @@ export class PointInTimeRecovery {
     });
   }
 
+  /**
+   * Starts shipping at once; reads the store (and takes a first base backup when it has none) in
+   * the background, again every 30 s until it could: a store away at start delays the base
+   * backups, never the instance or the shipping (files wait in the spool).
+   */
   async start(): Promise<void> {
     this.stopped = false;
     this.shipper.start();
-    const { store, kek, logger } = this.options;
-    // Left by an instance stopped during a base backup: data without its description.
-    for (const id of await unfinishedBaseBackups(store)) {
-      if (this.running) break;
-      await deleteBaseBackup(store, id);
-      logger.warn({ id }, 'an unfinished base backup removed from the store');
-    }
-    const existing = await listBaseBackups(store, kek);
-    this.lastBase = existing.at(-1) ?? null;
-    // Without a base backup nothing can be recovered: take one now rather than at the schedule.
-    if (!this.lastBase) void this.backUpQuietly('first');
-    this.schedule = setInterval(() => {
+    let known = false;
+    const tick = async () => {
+      if (!known) {
+        known = await this.readStore();
+        if (known && !this.lastBase) await this.backUpQuietly('first');
+        return;
+      }
       const due = this.lastBase
         ? nextRun(this.options.baseBackupSchedule, new Date(this.lastBase.finishedAt))
         : null;
-      if (due && due.getTime() <= Date.now()) void this.backUpQuietly('scheduled');
-    }, 30_000);
+      if (!this.lastBase || (due && due.getTime() <= Date.now())) await this.backUpQuietly('scheduled');
+    };
+    this.schedule = setInterval(() => void tick(), 30_000);
     this.schedule.unref();
+    void tick();
+  }
+
+  /** Removes what an interrupted base backup left, and learns the newest base backup. */
+  private async readStore(): Promise<boolean> {
+    const { store, kek, logger } = this.options;
+    try {
+      await this.removeUnfinished();
+      this.lastBase = (await listBaseBackups(store, kek)).at(-1) ?? null;
+      return true;
+    } catch (error) {
+      logger.warn({ err: error, store: store.where }, 'the point-in-time recovery store could not be read');
+      return false;
+    }
   }
 
   /** When the newest base backup known here finished (metrics). */
@@ -140,9 +155,22 @@ export class PointInTimeRecovery {
     }
   }
 
-  /** Keeps the newest `keepBaseBackups` base backups and the WAL from the oldest of them on. */
+  /** Data left by base backups interrupted over an hour ago (an instance stopped during one). */
+  private async removeUnfinished(): Promise<void> {
+    const { store, logger } = this.options;
+    for (const id of await unfinishedBaseBackups(store, 3_600_000)) {
+      await deleteBaseBackup(store, id);
+      logger.warn({ id }, 'an unfinished base backup removed from the store');
+    }
+  }
+
+  /**
+   * Keeps the newest `keepBaseBackups` base backups and the WAL from the oldest of them on, and
+   * removes what interrupted ones left.
+   */
   async applyRetention(): Promise<{ baseBackups: string[]; walFiles: number }> {
     const { store, kek, keepBaseBackups } = this.options;
+    await this.removeUnfinished();
     const all = await listBaseBackups(store, kek);
     const removed = all.slice(0, Math.max(0, all.length - keepBaseBackups));
     for (const base of removed) await deleteBaseBackup(store, base.id);
