@@ -56,6 +56,11 @@ describe('loadConfig', () => {
       BACKUP_S3_REGION: 'us-east-1',
       BACKUP_S3_PREFIX: '',
       BACKUP_S3_FORCE_PATH_STYLE: false,
+      BACKUP_PITR: false,
+      BACKUP_PITR_BASE_SCHEDULE: '0 3 * * *',
+      BACKUP_PITR_KEEP_BASE_BACKUPS: 2,
+      BACKUP_PITR_ARCHIVE_TIMEOUT_S: 60,
+      BACKUP_PITR_SHIP_INTERVAL_MS: 2_000,
       TRPC_MAX_BATCH_SIZE: 20,
       TRPC_FAST_PATH: true,
       BODY_LIMIT_BYTES: 1024 * 1024,
@@ -238,6 +243,8 @@ describe('loadConfig', () => {
       'BACKUP_S3_ENDPOINT',
       'BACKUP_S3_ACCESS_KEY_ID',
       'BACKUP_S3_SECRET_ACCESS_KEY',
+      'BACKUP_PITR_DATA_DIR',
+      'BACKUP_PITR_SPOOL_DIR',
       'OTEL_EXPORTER_OTLP_ENDPOINT',
     ];
     for (const key of Object.keys(configSchema.shape)) {

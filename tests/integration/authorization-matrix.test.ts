@@ -284,6 +284,8 @@ function inputs(): Record<string, unknown> {
     'devops.backups.schedules.create': { cron: '@daily', retentionCount: 2 },
     'devops.backups.schedules.update': { id: unknownId, enabled: false },
     'devops.backups.schedules.delete': { id: unknownId },
+    'devops.backups.pointInTime.status': undefined,
+    'devops.backups.pointInTime.baseBackup': undefined,
   };
 }
 

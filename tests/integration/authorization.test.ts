@@ -47,6 +47,7 @@ const PLATFORM_ADMIN_ONLY: Record<string, ApiKeyScope> = {
   'devops.backups.schedules.create': 'devops:write',
   'devops.backups.schedules.update': 'devops:write',
   'devops.backups.schedules.delete': 'devops:write',
+  'devops.backups.pointInTime.baseBackup': 'devops:write',
 };
 
 /**
@@ -420,6 +421,8 @@ function validInputs(): Record<string, unknown> {
     'devops.backups.schedules.create': { cron: '@daily', retentionCount: 2 },
     'devops.backups.schedules.update': { id: randomUUID(), enabled: false },
     'devops.backups.schedules.delete': { id: randomUUID() },
+    'devops.backups.pointInTime.status': undefined,
+    'devops.backups.pointInTime.baseBackup': undefined,
   };
 }
 

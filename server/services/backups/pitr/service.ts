@@ -195,7 +195,8 @@ export class PointInTimeRecovery {
       store.list('wal/'),
       this.options.database.read((db) => readArchiverStats(db)).catch(() => null),
     ]);
-    const newestWal = wal.filter((o) => !o.key.endsWith('.history')).at(-1);
+    // The newest segment (not a history file nor a base backup's .backup label).
+    const newestWal = wal.filter((o) => /^wal\/[0-9A-F]{24}(\.partial)?$/.test(o.key)).at(-1);
     const shipper = this.shipper.current();
     const last = bases.at(-1);
     return {
