@@ -104,3 +104,11 @@ export async function inRecovery(db: SchemalessKysely): Promise<boolean> {
   return (await sql<{ recovering: boolean }>`select pg_is_in_recovery() as recovering`.execute(db)).rows[0]!
     .recovering;
 }
+
+/** The server's current timeline (a new one after each point-in-time recovery). */
+export async function readTimeline<Tables>(db: Kysely<Tables>): Promise<number> {
+  const result = await sql<{ timeline: number }>`
+    select timeline_id as timeline from pg_control_checkpoint()
+  `.execute(db);
+  return result.rows[0]!.timeline;
+}

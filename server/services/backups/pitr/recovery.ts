@@ -56,6 +56,9 @@ export async function recoverToPointInTime(options: RecoverOptions): Promise<Rec
   const progress = options.onProgress ?? (() => undefined);
   const clusterDir = join(options.dataDir, 'postgres');
   const walDir = join(options.dataDir, 'wal-restore');
+  // It goes into restore_command, which a shell runs: quoted, so it may hold no quote itself.
+  if (walDir.includes("'"))
+    throw new PointInTimeUnavailableError(`${options.dataDir}: a data directory without quotes, please`);
   for (const path of [clusterDir, `${clusterDir}.password`]) {
     if (await stat(path).catch(() => null)) {
       throw new PointInTimeUnavailableError(`${path} exists: recovery writes a new data directory only`);

@@ -1,4 +1,4 @@
-import { readArchiverStats } from '../../../../db/backup/physical';
+import { readArchiverStats, readTimeline } from '../../../../db/backup/physical';
 import type { PlatformDatabase } from '../../../../db/connect';
 import type { PointInTimeStatus } from '../../../../shared/devops-point-in-time';
 import { type Actor, auditActor } from '../../../base/actor';
@@ -72,7 +72,9 @@ export class PointInTimeRecovery {
     const tick = async () => {
       if (!known) {
         known = await this.readStore();
-        if (known && !this.lastBase) await this.backUpQuietly('first');
+        // None yet, or none of this timeline (the server was recovered): replay would have to
+        // cross from an older timeline, so a base backup of this one comes first.
+        if (known && (!this.lastBase || (await this.onNewTimeline()))) await this.backUpQuietly('first');
         return;
       }
       const due = this.lastBase
@@ -83,6 +85,15 @@ export class PointInTimeRecovery {
     this.schedule = setInterval(() => void tick(), 30_000);
     this.schedule.unref();
     void tick();
+  }
+
+  private async onNewTimeline(): Promise<boolean> {
+    try {
+      const timeline = await this.options.database.read((db) => readTimeline(db));
+      return this.lastBase !== null && this.lastBase.timeline !== timeline;
+    } catch {
+      return false;
+    }
   }
 
   /** Removes what an interrupted base backup left, and learns the newest base backup. */
