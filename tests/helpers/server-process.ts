@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isCI } from './components';
 
@@ -142,11 +144,19 @@ export function spawnServer({ runtime, env = {} }: SpawnOptions): Promise<Spawne
     // Below stop()'s 15 s before SIGKILL: a shutdown step that hangs is given up at the server's
     // own deadline (logged) and the process still exits 0, rather than being killed by the test.
     SHUTDOWN_TIMEOUT_MS: '10000',
+    // Backups of their own: servers of concurrent tests once shared `.data/backups`, and one
+    // starting up cleaned away (as an interrupted draft) the archive another was writing.
+    // Removed when the server exits.
+    ...(env.DATA_DIR === undefined && !('BACKUP_DIR' in env)
+      ? { BACKUP_DIR: mkdtempSync(join(tmpdir(), 'bc-server-backups-')) }
+      : {}),
     ...env,
   };
   for (const [key, value] of Object.entries(merged)) if (value !== undefined) childEnv[key] = value;
 
   const child = spawn(command, args, { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const ownBackups = env.DATA_DIR === undefined && !('BACKUP_DIR' in env) ? childEnv.BACKUP_DIR : undefined;
+  if (ownBackups) child.once('close', () => rmSync(ownBackups, { recursive: true, force: true }));
   return new Promise((resolve, reject) => {
     child.once('error', (error) =>
       reject(new Error(`could not start the server on ${runtime}: ${error.message}`)),

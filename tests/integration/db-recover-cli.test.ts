@@ -91,8 +91,9 @@ describe('npm run db:recover', () => {
       BACKUP_DIR: backupDir,
       BACKUP_PG_DUMP: 'off',
     };
+    // `npm start` runs on Bun; the recovered platform below on Node: both runtimes archive.
     const first = await startServer({
-      runtime: 'node',
+      runtime: 'bun',
       env: { ...env, DATA_DIR: oldDir, EMBEDDED_PG_PORT: String(oldPort) },
       timeoutMs: 60_000,
     });

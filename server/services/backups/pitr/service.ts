@@ -77,6 +77,8 @@ export class PointInTimeRecovery {
         if (known && (!this.lastBase || (await this.onNewTimeline()))) await this.backUpQuietly('first');
         return;
       }
+      // After a failure, automatic attempts wait 10 minutes (each one is logged and audited).
+      if (this.lastBaseError && Date.now() - this.lastBaseError.at.getTime() < 600_000) return;
       const due = this.lastBase
         ? nextRun(this.options.baseBackupSchedule, new Date(this.lastBase.finishedAt))
         : null;
