@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { TRPCError } from '@trpc/server';
 import client from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +27,9 @@ import { DEFAULT_ALERT_RULES } from '../../server/services/alerts/default-rules'
 import { AlertEvaluator, type EvaluationRound } from '../../server/services/alerts/evaluator';
 import { AlertNotifier } from '../../server/services/alerts/notifier';
 import { type AlertServices, buildAlertServices } from '../../server/services/alerts/services';
+import { bindPointInTimeMetrics } from '../../server/services/backups/pitr/metrics';
+import { LocalObjectStore } from '../../server/services/backups/pitr/object-store';
+import { WalShipper } from '../../server/services/backups/pitr/wal-shipper';
 import { type OpenedTestDatabase, openTestDatabase } from '../helpers/database';
 import { closeRouterDeps, routerContext, routerDeps } from '../helpers/router-context';
 
@@ -698,6 +704,8 @@ describe('the alerts component', () => {
     const metrics = createMetrics({ build: readBuildInfo(), defaultMetrics: false });
     metrics.bindPool(() => database.stats());
     metrics.bindEventLoopLag(() => 0.001);
+    // As the platform binds them: exported (all 0) with point-in-time recovery off.
+    bindPointInTimeMetrics(metrics.registry, null);
     metrics.bindComponents(() => [
       {
         name: 'database',
@@ -783,6 +791,22 @@ describe('default rules', () => {
       lastHealthyAt: null,
     }));
     metrics.bindEventLoopLag(() => 0.5);
+    // A WAL file 15 minutes old in a spool whose store refuses every write.
+    const spool = await mkdtemp(join(tmpdir(), 'bc-alerts-spool-'));
+    const blocked = join(spool, 'store');
+    await writeFile(blocked, 'a file where the store folder should be');
+    await writeFile(join(spool, '000000010000000000000001'), 'segment');
+    const old = new Date(Date.now() - 900_000);
+    await utimes(join(spool, '000000010000000000000001'), old, old);
+    const shipper = new WalShipper({
+      spoolDir: spool,
+      store: new LocalObjectStore(blocked),
+      kek: new Uint8Array(32),
+      logger: createLogger({ level: 'silent' }),
+      intervalMs: 60_000,
+    });
+    await shipper.shipNow();
+    bindPointInTimeMetrics(metrics.registry, { shipper, lastBaseBackupAt: () => null });
     metrics.bindComponents(() => [
       {
         name: 'database',
@@ -830,6 +854,8 @@ describe('default rules', () => {
     expect(values.PlatformEventLoopLag).toBe(0.5);
     expect(values.PlatformComponentFailed).toBe(1);
     expect(values.PlatformRateLimitStoreErrors).toBeCloseTo(4 / 60, 12);
+    expect(values.BackupWalShippingStalled).toBeGreaterThanOrEqual(900);
+    await rm(spool, { recursive: true, force: true });
     for (const rule of DEFAULT_ALERT_RULES) {
       const value = values[rule.name] as number;
       const holds = { '>': value > rule.threshold, '==': value === rule.threshold }[
