@@ -76,6 +76,7 @@ describe('loadConfig', () => {
       AUTH_SESSION_IDLE_HOURS: 168,
       AUTH_PASSWORD_COST: 17,
       AUTH_PLATFORM_REQUIRE_SECOND_FACTOR: false,
+      AUTH_PASSKEY_ORIGINS: [],
       CORS_ORIGINS: [],
       TRUST_PROXY: false,
       RATE_LIMIT_IP_PER_MINUTE: 600,
@@ -246,6 +247,7 @@ describe('loadConfig', () => {
       'BACKUP_PITR_DATA_DIR',
       'BACKUP_PITR_SPOOL_DIR',
       'OTEL_EXPORTER_OTLP_ENDPOINT',
+      'AUTH_PASSKEY_RP_ID',
     ];
     for (const key of Object.keys(configSchema.shape)) {
       expect(key in config || optional.includes(key), key).toBe(true);
@@ -270,6 +272,33 @@ describe('BACKUP_S3_*', () => {
       BACKUP_S3_PREFIX: 'prod/',
       BACKUP_S3_FORCE_PATH_STYLE: true,
     });
+  });
+
+  it('takes passkey origins and a relying party above them, and refuses anything else', () => {
+    const config = loadConfig({
+      AUTH_PASSKEY_ORIGINS: 'https://app.example.com, https://admin.example.com:8443',
+      AUTH_PASSKEY_RP_ID: 'example.com',
+    });
+    expect(config.AUTH_PASSKEY_ORIGINS).toEqual([
+      'https://app.example.com',
+      'https://admin.example.com:8443',
+    ]);
+    expect(config.AUTH_PASSKEY_RP_ID).toBe('example.com');
+    expect(() => loadConfig({ AUTH_PASSKEY_RP_ID: 'example.com' })).toThrow(
+      'AUTH_PASSKEY_RP_ID needs AUTH_PASSKEY_ORIGINS',
+    );
+    expect(() =>
+      loadConfig({ AUTH_PASSKEY_ORIGINS: 'https://app.example.com', AUTH_PASSKEY_RP_ID: 'other.com' }),
+    ).toThrow(
+      'AUTH_PASSKEY_RP_ID other.com must be the host of https://app.example.com or a domain above it',
+    );
+    // A suffix that is not a domain above it.
+    expect(() =>
+      loadConfig({ AUTH_PASSKEY_ORIGINS: 'https://badexample.com', AUTH_PASSKEY_RP_ID: 'example.com' }),
+    ).toThrow('must be the host of https://badexample.com');
+    for (const origins of ['https://app.example.com/login', 'ftp://app.example.com', 'not a url']) {
+      expect(() => loadConfig({ AUTH_PASSKEY_ORIGINS: origins }), origins).toThrow(/AUTH_PASSKEY_ORIGINS/);
+    }
   });
 
   it('refuses settings without a bucket, half a key pair, a bad bucket name or endpoint, never echoing the secret', () => {

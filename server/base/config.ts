@@ -96,6 +96,28 @@ export const configSchema = z.object({
    * (FORBIDDEN, reason SECOND_FACTOR_REQUIRED). API keys are not sessions and are not affected.
    */
   AUTH_PLATFORM_REQUIRE_SECOND_FACTOR: bool.default(false),
+  /**
+   * The pages passkeys are used from, comma-separated origins (`https://app.example.com`), when
+   * they are not this server's own as its requests see it (behind a proxy that rewrites Host, or
+   * a dashboard on another host). Unset: a page of this server, its Origin's host equal to Host.
+   */
+  AUTH_PASSKEY_ORIGINS: commaList
+    .pipe(
+      z.array(
+        z
+          .url({ protocol: /^https?$/, message: 'must be a comma-separated list of http(s) origins' })
+          .refine((value) => URL.canParse(value) && new URL(value).origin === value.replace(/\/$/, ''), {
+            message: 'must be origins only (scheme, host and port; no path)',
+          }),
+      ),
+    )
+    .default([]),
+  /**
+   * The relying party id passkeys are bound to: a host name every AUTH_PASSKEY_ORIGINS host is or
+   * is under (`example.com` for app.example.com and admin.example.com). Default: the first
+   * origin's host. Changing it makes the passkeys registered before unusable.
+   */
+  AUTH_PASSKEY_RP_ID: z.hostname({ message: 'must be a host name' }).optional(),
   /** Origins allowed by CORS and for cookie-authenticated mutations, comma-separated. */
   CORS_ORIGINS: z
     .string()
@@ -267,7 +289,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const parsed = configSchema.safeParse(input);
   if (parsed.success) {
-    const problems = backupStorageProblems(parsed.data);
+    const problems = [...backupStorageProblems(parsed.data), ...passkeyProblems(parsed.data)];
     if (problems.length > 0) throw new ConfigError(problems.join('\n'));
     return parsed.data;
   }
@@ -309,6 +331,24 @@ function backupStorageProblems(config: Config): string[] {
     );
   }
   return problems;
+}
+
+/** The relying party must be each passkey origin's host or a domain above it (WebAuthn's rule). */
+function passkeyProblems(config: Config): string[] {
+  const rpId = config.AUTH_PASSKEY_RP_ID;
+  if (!rpId) return [];
+  if (config.AUTH_PASSKEY_ORIGINS.length === 0) {
+    return [
+      'invalid configuration: AUTH_PASSKEY_RP_ID needs AUTH_PASSKEY_ORIGINS (the pages passkeys are used from)',
+    ];
+  }
+  return config.AUTH_PASSKEY_ORIGINS.filter((origin) => {
+    const host = new URL(origin).hostname;
+    return host !== rpId && !host.endsWith(`.${rpId}`);
+  }).map(
+    (origin) =>
+      `invalid configuration: AUTH_PASSKEY_RP_ID ${rpId} must be the host of ${origin} or a domain above it`,
+  );
 }
 
 function shorten(value: string, max = 64): string {

@@ -252,3 +252,91 @@ describe('passkeys', () => {
     expect(audit.filter((row) => row.result === 'failure').length).toBeGreaterThanOrEqual(2);
   });
 });
+
+describe('passkeys from pages elsewhere (AUTH_PASSKEY_ORIGINS, AUTH_PASSKEY_RP_ID)', () => {
+  // The dashboard on app.example.com and admin.example.com, the API reached as http://localhost
+  // (a proxy that does not pass Host through): the relying party is the configured one.
+  const APP = 'https://app.example.com';
+  const ADMIN = 'https://admin.example.com';
+  let u: TestApp;
+  beforeAll(async () => {
+    u = await startTestApp({ AUTH_PASSKEY_ORIGINS: `${APP}, ${ADMIN}`, AUTH_PASSKEY_RP_ID: 'example.com' });
+  });
+  afterAll(() => u?.close());
+  const from = (origin: string, path: string, input: unknown, headers: Headers = {}) =>
+    callProcedure(u.app, path, 'mutation', input, { origin, ...headers });
+
+  it('registers on one listed page and signs in on another, for the configured relying party', async () => {
+    const user = await createUser(u, 'viewer');
+    const session = await passwordLogin(u, user);
+    const authenticator = new SoftwareAuthenticator(APP);
+    const options = await from(
+      APP,
+      'auth.secondFactor.passkeys.registrationOptions',
+      undefined,
+      session.headers,
+    );
+    expect(options.status).toBe(200);
+    expect(options.data.rp).toEqual({ name: 'Beauty Crafter', id: 'example.com' });
+    const registered = await from(
+      APP,
+      'auth.secondFactor.passkeys.register',
+      { credential: authenticator.register(options.data), name: 'app key' },
+      session.headers,
+    );
+    expect(registered.status).toBe(200);
+
+    const login = await from(ADMIN, 'auth.login', { email: user.email, password: user.password });
+    const { challenge } = login.data.secondFactor;
+    const assertion = await from(ADMIN, 'auth.secondFactor.passkeyOptions', { challenge });
+    expect(assertion.data.rpId).toBe('example.com');
+    const verified = await from(ADMIN, 'auth.secondFactor.verifyPasskey', {
+      challenge,
+      passkey: authenticator.assert(assertion.data, { origin: ADMIN }),
+    });
+    expect(verified.status).toBe(200);
+    expect(decodeJwt(verified.data.accessToken)).toMatchObject({ amr: ['pwd', 'hwk'], acr: 'aal2' });
+  });
+
+  it('refuses a page not listed, the server’s own included, before any ceremony', async () => {
+    const user = await createUser(u, 'viewer');
+    const session = await passwordLogin(u, user);
+    for (const origin of [
+      'http://localhost',
+      'https://evil.example.com',
+      'https://app.example.com.evil.test',
+    ]) {
+      const answer = await from(
+        origin,
+        'auth.secondFactor.passkeys.registrationOptions',
+        undefined,
+        session.headers,
+      );
+      expect({ origin, status: answer.status }).toEqual({ origin, status: 400 });
+      expect(answer.message).toContain('AUTH_PASSKEY_ORIGINS');
+    }
+    // A page listed, its assertion signed as if on another: refused by the signature's origin.
+    const authenticator = new SoftwareAuthenticator(APP);
+    const options = await from(
+      APP,
+      'auth.secondFactor.passkeys.registrationOptions',
+      undefined,
+      session.headers,
+    );
+    const registered = await from(
+      APP,
+      'auth.secondFactor.passkeys.register',
+      { credential: authenticator.register(options.data), name: 'app key' },
+      session.headers,
+    );
+    expect(registered.status).toBe(200);
+    const login = await from(APP, 'auth.login', { email: user.email, password: user.password });
+    const { challenge } = login.data.secondFactor;
+    const assertion = await from(APP, 'auth.secondFactor.passkeyOptions', { challenge });
+    const phished = await from(APP, 'auth.secondFactor.verifyPasskey', {
+      challenge,
+      passkey: authenticator.assert(assertion.data, { origin: 'https://evil.example.com' }),
+    });
+    expect(phished.status).not.toBe(200);
+  });
+});

@@ -21,17 +21,27 @@ import { actorOf } from './actor';
 import { deliver, limitByIp } from './sign-in';
 
 /**
- * Where a WebAuthn ceremony runs: the page's origin (the Origin header a browser sends), which
- * must be this server's own, and its host name as the relying party id. The browser signs the
- * origin it ran on, so a page elsewhere (a phishing copy) gets a signature that never verifies.
+ * Where a WebAuthn ceremony runs: the page's origin (the Origin header a browser sends) and the
+ * relying party id. With AUTH_PASSKEY_ORIGINS, the origin must be one of them and the id is
+ * AUTH_PASSKEY_RP_ID (or the first origin's host); without, the origin must be this server's own
+ * (its host the request's Host) and the id its host name. The browser signs the origin it ran on,
+ * so a page elsewhere (a phishing copy) gets a signature that never verifies.
  */
 function relyingParty(ctx: Context): RelyingParty {
-  const origin = ctx.http?.header('origin');
+  const header = ctx.http?.header('origin');
   let url: URL | null = null;
   try {
-    url = origin ? new URL(origin) : null;
+    url = header ? new URL(header) : null;
   } catch {
     url = null;
+  }
+  const { AUTH_PASSKEY_ORIGINS: origins, AUTH_PASSKEY_RP_ID: rpId } = ctx.deps.config;
+  if (origins.length > 0) {
+    const allowed = origins.map((origin) => new URL(origin));
+    if (!url || !allowed.some((origin) => origin.origin === url.origin)) {
+      throw new PlatformError('BAD_REQUEST', 'passkeys work from the pages of AUTH_PASSKEY_ORIGINS only');
+    }
+    return { rpID: rpId ?? allowed[0]!.hostname, origin: url.origin };
   }
   if (!url || !ctx.http || url.host !== ctx.http.host) {
     throw new PlatformError(
