@@ -14,10 +14,15 @@ import { parseKeyEncryptionKey } from '../../server/base/key-sealing';
 import { createLogger } from '../../server/base/logger';
 import { buildDependencies } from '../../server/composition/dependencies';
 import type { AppDeps } from '../../server/http/deps';
-import { PointInTimeUnavailableError } from '../../server/services/backups/pitr/base-backup';
+import {
+  deleteBaseBackup,
+  PointInTimeUnavailableError,
+  takeBaseBackup,
+  unfinishedBaseBackups,
+} from '../../server/services/backups/pitr/base-backup';
 import { recoverToPointInTime } from '../../server/services/backups/pitr/recovery';
 import { S3ArchiveStore } from '../../server/services/backups/s3-archive-store';
-import { startS3Server, type TestS3 } from '../helpers/s3-server';
+import { cuttingProxy, startS3Server, type TestS3 } from '../helpers/s3-server';
 
 /**
  * Point-in-time recovery through WAL archiving to a bucket (a real S3-protocol server). Machine A
@@ -153,6 +158,39 @@ describe('point-in-time recovery from the bucket', () => {
     expect(status.baseBackups[0]!.id).toBe(taken.id);
     expect(status.baseBackups.length).toBe(2);
     expect(status.nextBaseBackupAt).not.toBeNull();
+  }, 120_000);
+
+  it('an upload cut off mid-way leaves no base backup: nothing listed, the leftover removed', async () => {
+    // 256 KiB reach the bucket, then every connection is cut, the data's upload under way.
+    const proxy = await cuttingProxy(s3.endpoint, 256 * 1024);
+    cleanUps.push(() => proxy.close());
+    const cutStore = new S3ArchiveStore(s3.settings(prefix, proxy.endpoint), logger);
+    cleanUps.push(async () => cutStore.close());
+    const pitr = machineA.deps.devops.pointInTime!;
+    const before = (await pitr.status()).baseBackups.map((b) => b.id);
+    await expect(
+      takeBaseBackup({
+        id: 'cut-off',
+        databaseUrl: machineA.postgres.url,
+        dataDir: join(machineA.root, 'postgres'),
+        store: cutStore.objects(),
+        kek: parseKeyEncryptionKey(kek),
+      }),
+    ).rejects.toThrow();
+    expect(proxy.cut()).toBe(true);
+    // No description was written: whatever else reached the bucket is not a base backup.
+    const keys = await s3.keys(`${prefix}pitr/base/cut-off/`);
+    expect(keys).not.toContain(`${prefix}pitr/base/cut-off/backup.json`);
+    expect((await pitr.status()).baseBackups.map((b) => b.id)).toEqual(before);
+    // s3rver keeps the bytes of a PutObject cut off mid-body (AWS S3 would not): an unfinished
+    // base backup, which the cleanup finds and removes.
+    const bucket = new S3ArchiveStore(s3.settings(prefix), logger);
+    cleanUps.push(async () => bucket.close());
+    if (keys.length > 0) {
+      expect(await unfinishedBaseBackups(bucket.objects(), 0)).toContain('cut-off');
+      await deleteBaseBackup(bucket.objects(), 'cut-off');
+    }
+    expect(await s3.keys(`${prefix}pitr/base/cut-off/`)).toEqual([]);
   }, 120_000);
 
   it('writes, a moment T, then more writes and a mistaken delete, all archived', async () => {
