@@ -194,7 +194,14 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
   const maintenance = new MaintenanceMode({ database, changes: auth.changes, audit: auth.audit });
   const environments = new EnvironmentService({ database, audit: auth.audit, kek });
   const providerFor = createProviderRegistry(defaultProviderFactories({ outbound }));
-  const deployments = new DeploymentService({ database, audit: auth.audit, providerFor, kek });
+  const deployments = new DeploymentService({
+    database,
+    audit: auth.audit,
+    providerFor,
+    kek,
+    environmentSecrets: async (organizationId, environment) =>
+      (await environments.resolve({ organizationId }, environment)).secrets,
+  });
   const engine = new DeploymentEngine({
     database,
     providerFor,

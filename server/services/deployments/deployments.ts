@@ -36,6 +36,7 @@ import { PlatformError } from '../../base/errors';
 import type { ProviderFor } from './engine-seams';
 import { compilePlan, promotionTarget } from './plan';
 import { sealConfig } from './sealed-config';
+import { MisplacedReferenceError, referencedSecrets, withSecrets } from './secret-references';
 import { toDeployment, toDeploymentEvent } from './views';
 
 /** Who acts: every query is confined to their organization, and the audit log names them. */
@@ -54,6 +55,11 @@ export interface DeploymentServiceOptions {
   providerFor: ProviderFor;
   /** Seals the secrets of provider configurations at rest. */
   kek: Uint8Array;
+  /**
+   * The secrets of an organization's environment, opened, for provider configurations that refer
+   * to them (`{ "environmentSecret": "NAME" }`). Absent: such references are refused.
+   */
+  environmentSecrets?: (organizationId: string, environment: string) => Promise<Record<string, string>>;
   /** The most events `get` returns, latest first kept (default 1000). */
   eventsLimit?: number;
 }
@@ -68,8 +74,9 @@ export class DeploymentService {
   constructor(private readonly options: DeploymentServiceOptions) {}
 
   async create(actor: DeploymentActor, input: DeploymentCreateInput): Promise<Deployment> {
+    const secretOf = await this.environmentSecretsFor(actor, input);
     try {
-      this.options.providerFor(input.provider.kind, input.provider.config);
+      this.options.providerFor(input.provider.kind, withSecrets(input.provider.config, secretOf));
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       throw new PlatformError('BAD_REQUEST', `provider: ${message}`);
@@ -103,7 +110,7 @@ export class DeploymentService {
           spec: JSON.stringify(input.spec),
           provider: JSON.stringify({
             ...input.provider,
-            config: sealConfig(input.provider.config, this.options.kek, id),
+            config: sealConfig(input.provider.config, this.options.kek, id, secretOf),
           }),
           created_by: actor.userId,
         });
@@ -117,6 +124,49 @@ export class DeploymentService {
       })
       .catch((error) => this.conflictOnActive(error, key));
     return toDeployment(row);
+  }
+
+  /**
+   * How the secrets a provider configuration refers to are found: in the deployment's
+   * environment, of the caller's organization. Every name must be there (BAD_REQUEST naming the
+   * missing ones otherwise), so nothing fails half-way later.
+   */
+  private async environmentSecretsFor(
+    actor: DeploymentActor,
+    input: DeploymentCreateInput,
+  ): Promise<(name: string) => string> {
+    let names: string[];
+    try {
+      names = referencedSecrets(input.provider.config);
+    } catch (error) {
+      if (error instanceof MisplacedReferenceError)
+        throw new PlatformError('BAD_REQUEST', `provider.config.${error.message}`);
+      throw error;
+    }
+    if (names.length === 0)
+      return (name) => {
+        throw new Error(`no environment secret ${name}`);
+      };
+    if (!this.options.environmentSecrets) {
+      throw new PlatformError('BAD_REQUEST', 'provider: environment secrets cannot be referred to here');
+    }
+    const secrets = await this.options
+      .environmentSecrets(actor.organizationId, input.environment)
+      .catch((error) => {
+        // Not the deployment that is missing: the environment its provider takes secrets from.
+        if (error instanceof PlatformError && error.code === 'NOT_FOUND') {
+          throw new PlatformError('BAD_REQUEST', `provider: ${error.message} to take secrets from`);
+        }
+        throw error;
+      });
+    const missing = names.filter((name) => !Object.hasOwn(secrets, name));
+    if (missing.length > 0) {
+      throw new PlatformError(
+        'BAD_REQUEST',
+        `provider: the environment ${input.environment} has no secret ${missing.join(', ')}`,
+      );
+    }
+    return (name) => secrets[name]!;
   }
 
   async list(actor: DeploymentActor, input: DeploymentListInput): Promise<DeploymentPage> {

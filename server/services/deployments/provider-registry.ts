@@ -6,9 +6,9 @@ import { WebhookProvider } from './provider-webhook';
 
 /**
  * Which provider a deployment uses, and with what configuration: the kind names a factory, the
- * configuration is validated for that kind before the factory sees it. Secrets are given inline
- * for now (`secret`, `token`); once environments hold sealed secrets they become references
- * resolved before this point.
+ * configuration is validated for that kind before the factory sees it. Secrets (`secret`,
+ * `token`) are given inline or as references to the environment's secrets, resolved before this
+ * point (secret-references.ts).
  */
 
 const httpUrl = z
