@@ -8,16 +8,24 @@ type CreateInput = RouterInputs['devops']['deployments']['create'];
 export type Spec = CreateInput['spec'];
 type Deployment = Awaited<ReturnType<typeof client.devops.deployments.list.query>>['items'][number];
 
-/** Provider settings that are secrets: shown back redacted, so they are typed again each time. */
+/**
+ * Provider settings that are secrets: an inline one is shown back redacted, so it is typed again
+ * each time; one named from the deployment's environment is shown back as that name.
+ */
 const SECRET_FIELDS = { webhook: 'secret', kubernetes: 'token' } as const;
 type ProviderKind = keyof typeof SECRET_FIELDS;
+
+/** A secret's name as the environment's configuration allows it (shared/devops-environments.ts). */
+const SECRET_NAME_PATTERN = '[A-Z][A-Z0-9_]{0,63}';
 
 /**
  * The "Start deployment" form: what to deploy where (service, environment, version), how (canary
  * steps, blue-green or rolling, as the API's spec allows; analysis steps are the API's alone), and
  * through which provider. A provider is a new one or one an earlier deployment used, whose
- * settings are filled in; its secret (redacted in what the server shows) is typed again. Resolves
- * with the new deployment's id.
+ * settings are filled in; its secret is typed, or named from the secrets of the environment
+ * chosen (sent as `{ environmentSecret: name }`, resolved by the server). An earlier deployment's
+ * secret named that way comes back chosen; one typed (redacted in what the server shows) is
+ * typed again. Resolves with the new deployment's id.
  */
 export function openDeploymentForm(earlier: Deployment[], onStarted: (id: string) => void): void {
   const service = input('deploy-service', {
@@ -26,10 +34,12 @@ export function openDeploymentForm(earlier: Deployment[], onStarted: (id: string
     value: earlier[0]?.service ?? '',
   });
   const environment = h('select', { id: 'deploy-environment', name: 'environment', required: true });
+  const provider = providerFields(earlier, environment);
   client.devops.environments.list
     .query()
     .then((environments) => {
       for (const e of environments) environment.appendChild(h('option', { value: e.name }, e.name));
+      provider.environmentChanged();
     })
     .catch((error) => {
       environment.appendChild(
@@ -55,8 +65,6 @@ export function openDeploymentForm(earlier: Deployment[], onStarted: (id: string
   };
   strategy.addEventListener('change', showStrategy);
   showStrategy();
-
-  const provider = providerFields(earlier);
 
   openFormDialog({
     title: 'Start deployment',
@@ -149,6 +157,18 @@ interface SavedProvider {
   label: string;
   kind: ProviderKind;
   config: Record<string, unknown>;
+  /** The environment's secret its secret field named; null when the secret was typed. */
+  secretName: string | null;
+}
+
+/** The name in `{ environmentSecret: name }`, or null for anything else (`[redacted]`, a value). */
+function referenceName(value: unknown): string | null {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+  const entries = Object.entries(value);
+  const [only] = entries;
+  return entries.length === 1 && only?.[0] === 'environmentSecret' && typeof only[1] === 'string'
+    ? only[1]
+    : null;
 }
 
 /** Providers of earlier deployments, each configuration once, newest first. */
@@ -158,26 +178,101 @@ function savedProviders(earlier: Deployment[]): SavedProvider[] {
   for (const d of earlier) {
     if (d.provider.kind !== 'webhook' && d.provider.kind !== 'kubernetes') continue;
     const kind = d.provider.kind;
-    // Secrets come back redacted: they are typed again, never sent back as "[redacted]".
+    const secretName = referenceName(d.provider.config[SECRET_FIELDS[kind]]);
+    // A secret typed comes back redacted: it is typed again, never sent back as "[redacted]". One
+    // named from the environment comes back as its name, which the form shows chosen; other
+    // fields holding such a name are kept and sent back as they are.
     const config = Object.fromEntries(
       Object.entries(d.provider.config).filter(
         ([name, value]) => name !== SECRET_FIELDS[kind] && value !== '[redacted]',
       ),
     );
-    const key = `${kind} ${JSON.stringify(config)}`;
+    const key = `${kind} ${JSON.stringify(config)} ${secretName ?? ''}`;
     if (seen.has(key)) continue;
     seen.add(key);
     const where = kind === 'webhook' ? config.url : `${config.namespace}/${config.name}`;
-    saved.push({ label: `${kind} ${String(where)} (as ${d.service} → ${d.environment})`, kind, config });
+    const from = secretName ? `, secret ${secretName} of the environment` : '';
+    saved.push({
+      label: `${kind} ${String(where)}${from} (as ${d.service} → ${d.environment})`,
+      kind,
+      config,
+      secretName,
+    });
   }
   return saved;
 }
 
 /**
- * The provider: a saved configuration or a new webhook or Kubernetes one, its settings as fields
- * (the secret typed again), and the settings the form does not show kept as they were saved.
+ * A provider's secret: typed here, or the name of a secret of the environment chosen in the form,
+ * sent as `{ environmentSecret: name }`. The name is free text offered the environment's secret
+ * names (`names`), so it can be given even when they cannot be loaded.
  */
-function providerFields(earlier: Deployment[]) {
+function secretChoice(
+  id: string,
+  labels: { source: string; typed: string; name: string },
+  typed: HTMLInputElement,
+  typedHint: string,
+  names: HTMLDataListElement,
+) {
+  const source = h(
+    'select',
+    { id: `${id}-source`, name: `${id}-source` },
+    h('option', { value: 'typed' }, 'Typed here'),
+    h('option', { value: 'environment' }, 'A secret of the environment'),
+  );
+  const name = input(`${id}-name`, {
+    list: names.id,
+    pattern: SECRET_NAME_PATTERN,
+    placeholder: 'DEPLOY_WEBHOOK_SECRET',
+  });
+  const sourceField = field(labels.source, source);
+  const typedField = field(labels.typed, typed, { hint: typedHint });
+  const nameField = field(labels.name, name, { hint: 'One of the secrets of the environment chosen above.' });
+  const status = nameField.querySelector('small');
+  const fromEnvironment = () => source.value === 'environment';
+  let active = false;
+  // Hidden controls are disabled too: a half-typed secret left behind must not block the form.
+  const update = () => {
+    typedField.hidden = fromEnvironment();
+    nameField.hidden = !fromEnvironment();
+    typed.disabled = !active || fromEnvironment();
+    name.disabled = !active || !fromEnvironment();
+    typed.required = active && !fromEnvironment();
+    name.required = active && fromEnvironment();
+  };
+  source.addEventListener('change', update);
+  return {
+    elements: [sourceField, typedField, nameField],
+    source,
+    /** Whether the environment's secret names are wanted now. */
+    wantsNames: () => active && fromEnvironment(),
+    /** Shown (and required) or not, with the provider it belongs to. */
+    setActive(shown: boolean) {
+      active = shown;
+      update();
+    },
+    /** Typed afresh, or the environment's secret `secretName` chosen. */
+    reset(secretName: string | null) {
+      source.value = secretName ? 'environment' : 'typed';
+      name.value = secretName ?? '';
+      typed.value = '';
+      update();
+    },
+    setStatus(text: string) {
+      if (status) status.textContent = text;
+    },
+    read: (): string | { environmentSecret: string } =>
+      fromEnvironment() ? { environmentSecret: name.value.trim() } : typed.value,
+  };
+}
+
+/**
+ * The provider: a saved configuration or a new webhook or Kubernetes one, its settings as fields
+ * (the secret typed again, unless it was named from the environment), and the settings the form
+ * does not show kept as they were saved. `environment` is the form's: the secret names offered
+ * are its secrets'.
+ */
+function providerFields(earlier: Deployment[], environment: HTMLSelectElement) {
   const saved = savedProviders(earlier);
   const choice = h(
     'select',
@@ -187,12 +282,25 @@ function providerFields(earlier: Deployment[]) {
     h('option', { value: 'kubernetes' }, 'New Kubernetes provider'),
   );
   const url = input('provider-url', { type: 'url', placeholder: 'https://traffic.example.com/hooks/deploy' });
-  const secret = input('provider-secret', { type: 'password', minlength: '16' });
+  const names = h('datalist', { id: 'provider-environment-secrets' });
+  const secret = secretChoice(
+    'provider-secret',
+    { source: 'Secret from', typed: 'Signing secret', name: 'Name of the secret' },
+    input('provider-secret', { type: 'password', minlength: '16' }),
+    'At least 16 characters; shared with the receiver. Never shown back.',
+    names,
+  );
   const apiUrl = input('provider-api-url', {
     type: 'url',
     placeholder: 'https://kubernetes.example.com:6443',
   });
-  const token = input('provider-token', { type: 'password' });
+  const token = secretChoice(
+    'provider-token',
+    { source: 'Token from', typed: 'Service account token', name: 'Name of the token secret' },
+    input('provider-token', { type: 'password' }),
+    'Never shown back.',
+    names,
+  );
   const namespace = input('provider-namespace', { placeholder: 'default' });
   const name = input('provider-name', { placeholder: 'shop' });
   const mode = h(
@@ -208,28 +316,59 @@ function providerFields(earlier: Deployment[]) {
     spellcheck: 'false',
     placeholder: 'https://basket-canary.internal:9464/metrics',
   });
-  const webhook = h(
-    'div',
-    {},
-    field('Webhook URL', url),
-    field('Signing secret', secret, {
-      hint: 'At least 16 characters; shared with the receiver. Never shown back.',
-    }),
-  );
+  const webhook = h('div', {}, field('Webhook URL', url), ...secret.elements);
   const kubernetes = h(
     'div',
     {},
     field('API server URL', apiUrl),
-    field('Service account token', token, { hint: 'Never shown back.' }),
+    ...token.elements,
     field('Namespace', namespace),
     field('Deployment or Rollout name', name),
     field('Kind of object', mode),
   );
-  let kept: Record<string, unknown> = {};
   const kindNow = (): ProviderKind =>
     choice.value === 'webhook' || choice.value === 'kubernetes'
       ? choice.value
       : (saved[Number(choice.value)]?.kind ?? 'webhook');
+
+  // The secret names of the environment chosen, loaded when they are wanted: the choice shown, or
+  // the environment changed. Only the latest answer counts.
+  let loading = '';
+  const loadNames = () => {
+    if (!secret.wantsNames() && !token.wantsNames()) return;
+    const from = environment.value;
+    const say = (text: string) => {
+      secret.setStatus(text);
+      token.setStatus(text);
+    };
+    loading = from;
+    names.replaceChildren();
+    if (!from) {
+      say('Choose the environment above, then one of its secrets (or type its name).');
+      return;
+    }
+    say(`Loading the secrets of ${from}…`);
+    client.devops.environments.get
+      .query({ name: from })
+      .then((found) => {
+        if (loading !== from) return;
+        const secretNames = Object.keys(found.current.secrets).sort();
+        names.replaceChildren(...secretNames.map((n) => h('option', { value: n })));
+        say(
+          secretNames.length > 0
+            ? `Secrets of ${from}: ${secretNames.join(', ')}.`
+            : `${from} has no secrets yet: add one on the Environments page.`,
+        );
+      })
+      .catch((error) => {
+        if (loading !== from) return;
+        say(`The secrets of ${from} could not be loaded (${describeError(error)}): type the name.`);
+      });
+  };
+  environment.addEventListener('change', loadNames);
+  for (const part of [secret, token]) part.source.addEventListener('change', loadNames);
+
+  let kept: Record<string, unknown> = {};
   const fill = () => {
     const picked = saved[Number(choice.value)];
     kept = picked ? { ...picked.config } : {};
@@ -240,13 +379,16 @@ function providerFields(earlier: Deployment[]) {
     name.value = text('name');
     targets.value = Array.isArray(kept.metricsTargets) ? kept.metricsTargets.join('\n') : '';
     mode.value = text('mode') || 'deployment';
-    secret.value = '';
-    token.value = '';
     const kind = kindNow();
     webhook.hidden = kind !== 'webhook';
     kubernetes.hidden = kind !== 'kubernetes';
-    for (const control of [url, secret]) control.required = kind === 'webhook';
-    for (const control of [apiUrl, token, namespace, name]) control.required = kind === 'kubernetes';
+    url.required = kind === 'webhook';
+    for (const control of [apiUrl, namespace, name]) control.required = kind === 'kubernetes';
+    secret.setActive(kind === 'webhook');
+    token.setActive(kind === 'kubernetes');
+    secret.reset(picked?.kind === 'webhook' ? picked.secretName : null);
+    token.reset(picked?.kind === 'kubernetes' ? picked.secretName : null);
+    loadNames();
   };
   choice.addEventListener('change', fill);
   fill();
@@ -255,10 +397,11 @@ function providerFields(earlier: Deployment[]) {
     {},
     h('legend', {}, 'Provider: what moves the traffic'),
     field('Configuration', choice, {
-      hint: 'One an earlier deployment used (type its secret again), or a new one.',
+      hint: 'One an earlier deployment used (its secret typed again, unless it named a secret of the environment), or a new one.',
     }),
     webhook,
     kubernetes,
+    names,
     field('Metrics of the new version (one /metrics URL a line)', targets, {
       hint: 'What analysis steps measure when the platform has no Prometheus; empty otherwise.',
       wide: true,
@@ -266,6 +409,8 @@ function providerFields(earlier: Deployment[]) {
   );
   return {
     element,
+    /** The form's environment list arrived (no change event for that): offer its secrets. */
+    environmentChanged: loadNames,
     read(): CreateInput['provider'] {
       const kind = kindNow();
       const urls = targets.value
@@ -276,11 +421,11 @@ function providerFields(earlier: Deployment[]) {
       const { metricsTargets: _shown, ...others } = kept;
       const config: Record<string, unknown> =
         kind === 'webhook'
-          ? { ...others, url: url.value.trim(), secret: secret.value }
+          ? { ...others, url: url.value.trim(), secret: secret.read() }
           : {
               ...others,
               apiUrl: apiUrl.value.trim(),
-              token: token.value,
+              token: token.read(),
               namespace: namespace.value.trim(),
               name: name.value.trim(),
               mode: mode.value,
