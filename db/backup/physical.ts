@@ -8,20 +8,16 @@ import type { SchemalessKysely } from './dedicated-connection';
  */
 
 /** The settings a base backup depends on; `dataDirectory` is the server's own path. */
-export async function readArchiveSettings(db: SchemalessKysely): Promise<{
+export interface ArchiveSettings {
   versionNum: number;
   archiveMode: string;
   walLevel: string;
   dataDirectory: string;
   systemIdentifier: string;
-}> {
-  const result = await sql<{
-    versionNum: number;
-    archiveMode: string;
-    walLevel: string;
-    dataDirectory: string;
-    systemIdentifier: string;
-  }>`
+}
+
+export async function readArchiveSettings(db: SchemalessKysely): Promise<ArchiveSettings> {
+  const result = await sql<ArchiveSettings>`
     select current_setting('server_version_num')::int as "versionNum",
       current_setting('archive_mode') as "archiveMode",
       current_setting('wal_level') as "walLevel",
@@ -75,22 +71,17 @@ export async function switchWal(db: SchemalessKysely): Promise<string> {
 }
 
 /** The archiver's own account (pg_stat_archiver). */
-export async function readArchiverStats<Tables>(db: Kysely<Tables>): Promise<{
+export interface ArchiverStats {
   archivedCount: number;
   lastArchivedWal: string | null;
   lastArchivedAt: Date | null;
   failedCount: number;
   lastFailedWal: string | null;
   lastFailedAt: Date | null;
-}> {
-  const result = await sql<{
-    archivedCount: number;
-    lastArchivedWal: string | null;
-    lastArchivedAt: Date | null;
-    failedCount: number;
-    lastFailedWal: string | null;
-    lastFailedAt: Date | null;
-  }>`
+}
+
+export async function readArchiverStats<Tables>(db: Kysely<Tables>): Promise<ArchiverStats> {
+  const result = await sql<ArchiverStats>`
     select archived_count::int as "archivedCount", last_archived_wal as "lastArchivedWal",
       last_archived_time as "lastArchivedAt", failed_count::int as "failedCount",
       last_failed_wal as "lastFailedWal", last_failed_time as "lastFailedAt"

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { PlatformDatabase, type QueryEvent } from '../../db/connect';
 import { deploymentStatusFigures } from '../../db/repositories/deployments';
 import type { BuildInfo } from '../base/build-info';
@@ -50,6 +49,7 @@ import { MetricHistory } from '../services/performance/metric-history';
 import { QueryMonitor } from '../services/performance/query-monitor';
 import { querySpans } from '../services/performance/query-spans';
 import { ResourceSampler } from '../services/performance/resource-sampler';
+import { backupBucket, backupDirectory } from './backup-storage';
 import { buildPointInTime } from './point-in-time';
 
 export interface BuildDepsOptions {
@@ -225,7 +225,7 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
   const backups = new BackupService({
     database,
     databaseUrl,
-    directory: config.BACKUP_DIR ?? join(config.DATA_DIR, 'backups'),
+    directory: backupDirectory(config),
     audit: auth.audit,
     logger,
     pgDump: config.BACKUP_PG_DUMP === 'off' ? null : config.BACKUP_PG_DUMP,
@@ -233,17 +233,7 @@ export function buildDependencies({ config, logger, build, databaseUrl, kek }: B
     restoreTargets: config.BACKUP_RESTORE_TARGETS,
     outboundPolicy: outbound,
     kek,
-    s3: config.BACKUP_S3_BUCKET
-      ? {
-          bucket: config.BACKUP_S3_BUCKET,
-          endpoint: config.BACKUP_S3_ENDPOINT,
-          region: config.BACKUP_S3_REGION,
-          prefix: config.BACKUP_S3_PREFIX,
-          accessKeyId: config.BACKUP_S3_ACCESS_KEY_ID,
-          secretAccessKey: config.BACKUP_S3_SECRET_ACCESS_KEY,
-          forcePathStyle: config.BACKUP_S3_FORCE_PATH_STYLE,
-        }
-      : null,
+    s3: backupBucket(config),
   });
   const backupScheduler = new BackupScheduler({
     database,

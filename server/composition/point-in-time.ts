@@ -10,6 +10,7 @@ import { LocalObjectStore, type ObjectStore } from '../services/backups/pitr/obj
 import { PointInTimeRecovery } from '../services/backups/pitr/service';
 import { S3ArchiveStore } from '../services/backups/s3-archive-store';
 import type { BackupService } from '../services/backups/service';
+import { backupBucket, backupDirectory } from './backup-storage';
 
 /** The data directory base backups read: BACKUP_PITR_DATA_DIR, or the embedded server's. */
 export function pointInTimeDataDir(config: Config): string {
@@ -76,21 +77,10 @@ export function buildPointInTime(
  * of BACKUP_S3_* when set, else BACKUP_DIR/pitr. `close()` ends the bucket's connections.
  */
 export function pointInTimeStore(config: Config, logger: Logger): { store: ObjectStore; close(): void } {
-  if (config.BACKUP_S3_BUCKET) {
-    const bucket = new S3ArchiveStore(
-      {
-        bucket: config.BACKUP_S3_BUCKET,
-        endpoint: config.BACKUP_S3_ENDPOINT,
-        region: config.BACKUP_S3_REGION,
-        prefix: config.BACKUP_S3_PREFIX,
-        accessKeyId: config.BACKUP_S3_ACCESS_KEY_ID,
-        secretAccessKey: config.BACKUP_S3_SECRET_ACCESS_KEY,
-        forcePathStyle: config.BACKUP_S3_FORCE_PATH_STYLE,
-      },
-      logger,
-    );
+  const settings = backupBucket(config);
+  if (settings) {
+    const bucket = new S3ArchiveStore(settings, logger);
     return { store: bucket.objects(), close: () => bucket.close() };
   }
-  const directory = config.BACKUP_DIR ?? join(config.DATA_DIR, 'backups');
-  return { store: new LocalObjectStore(join(directory, PITR_FOLDER)), close: () => undefined };
+  return { store: new LocalObjectStore(join(backupDirectory(config), PITR_FOLDER)), close: () => undefined };
 }

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../db/local-processes';
+import { eventually } from '../helpers/deployments';
 import {
   adminHeaders,
   PROCESS_KEK,
@@ -66,20 +67,6 @@ async function sql<T extends pg.QueryResultRow>(dataDir: string, port: number, t
   }
 }
 
-async function until<T>(
-  what: string,
-  read: () => Promise<T | false | null | undefined>,
-  ms = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 describe('npm run db:recover', () => {
   it('recovers a platform run with BACKUP_PITR to a moment between two writes, and the platform starts on it', async () => {
     const oldDir = await folder();
@@ -104,10 +91,14 @@ describe('npm run db:recover', () => {
         baseBackupRunning: boolean;
         wal: { pendingFiles: number; newestFile: string | null };
       };
-    await until('the first base backup', async () => {
-      const now = await status();
-      return now.baseBackups.length === 1 && !now.baseBackupRunning;
-    });
+    await eventually(
+      'the first base backup',
+      async () => {
+        const now = await status();
+        return now.baseBackups.length === 1 && !now.baseBackupRunning;
+      },
+      60_000,
+    );
 
     await trpc(first, 'system.annotations.create', { text: 'written before T' }, admin);
     const target = (await sql<{ now: Date }>(oldDir, oldPort, 'select clock_timestamp() as now'))[0]!.now;
@@ -116,10 +107,14 @@ describe('npm run db:recover', () => {
     const switched = (
       await sql<{ file: string }>(oldDir, oldPort, 'select pg_walfile_name(pg_switch_wal()) as file')
     )[0]!.file;
-    await until('the switched segment in the store', async () => {
-      const now = await status();
-      return (now.wal.newestFile ?? '') >= switched && now.wal.pendingFiles === 0;
-    });
+    await eventually(
+      'the switched segment in the store',
+      async () => {
+        const now = await status();
+        return (now.wal.newestFile ?? '') >= switched && now.wal.pendingFiles === 0;
+      },
+      60_000,
+    );
     expect((await first.stop()).code).toBe(0);
 
     // The recovery, as the operator types it (DATA_DIR names the old folder).
@@ -165,18 +160,25 @@ describe('npm run db:recover', () => {
     expect(texts).toContain('written before T');
     expect(texts).not.toContain('written after T');
     // The recovered server is on a new timeline, whose history file reaches the store.
-    await until('the new timeline in the store', async () =>
-      (await readdir(join(backupDir, 'pitr', 'wal')).catch(() => [] as string[])).includes(
-        '00000002.history',
-      ),
+    await eventually(
+      'the new timeline in the store',
+      async () =>
+        (await readdir(join(backupDir, 'pitr', 'wal')).catch(() => [] as string[])).includes(
+          '00000002.history',
+        ),
+      60_000,
     );
     // And takes a base backup of that timeline at once.
-    const again2 = await until('a base backup of timeline 2', async () => {
-      const now = (await trpc(second, 'devops.backups.pointInTime.status', undefined, again)) as {
-        baseBackups: { timeline: number }[];
-      };
-      return now.baseBackups[0]?.timeline === 2 && now;
-    });
+    const again2 = await eventually(
+      'a base backup of timeline 2',
+      async () => {
+        const now = (await trpc(second, 'devops.backups.pointInTime.status', undefined, again)) as {
+          baseBackups: { timeline: number }[];
+        };
+        return now.baseBackups[0]?.timeline === 2 && now;
+      },
+      60_000,
+    );
     expect(again2.baseBackups.map((b) => b.timeline)).toEqual([2, 1]);
     expect((await second.stop()).code).toBe(0);
   }, 240_000);

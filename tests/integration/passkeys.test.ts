@@ -266,76 +266,64 @@ describe('passkeys from pages elsewhere (AUTH_PASSKEY_ORIGINS, AUTH_PASSKEY_RP_I
   const from = (origin: string, path: string, input: unknown, headers: Headers = {}) =>
     callProcedure(u.app, path, 'mutation', input, { origin, ...headers });
 
-  it('registers on one listed page and signs in on another, for the configured relying party', async () => {
+  /** A user who registered a passkey on the page APP; the authenticator holding it. */
+  async function registeredOnApp(): Promise<{
+    user: TestUser;
+    authenticator: SoftwareAuthenticator;
+    session: Headers;
+  }> {
     const user = await createUser(u, 'viewer');
-    const session = await passwordLogin(u, user);
+    const session = (await passwordLogin(u, user)).headers;
     const authenticator = new SoftwareAuthenticator(APP);
-    const options = await from(
-      APP,
-      'auth.secondFactor.passkeys.registrationOptions',
-      undefined,
-      session.headers,
-    );
+    const options = await from(APP, 'auth.secondFactor.passkeys.registrationOptions', undefined, session);
     expect(options.status).toBe(200);
     expect(options.data.rp).toEqual({ name: 'Beauty Crafter', id: 'example.com' });
     const registered = await from(
       APP,
       'auth.secondFactor.passkeys.register',
       { credential: authenticator.register(options.data), name: 'app key' },
-      session.headers,
+      session,
     );
     expect(registered.status).toBe(200);
+    return { user, authenticator, session };
+  }
 
-    const login = await from(ADMIN, 'auth.login', { email: user.email, password: user.password });
+  /** Signs in with the password on `origin`; the second step's challenge and assertion options. */
+  async function secondStepOn(origin: string, user: TestUser) {
+    const login = await from(origin, 'auth.login', { email: user.email, password: user.password });
     const { challenge } = login.data.secondFactor;
-    const assertion = await from(ADMIN, 'auth.secondFactor.passkeyOptions', { challenge });
-    expect(assertion.data.rpId).toBe('example.com');
+    const options = await from(origin, 'auth.secondFactor.passkeyOptions', { challenge });
+    return { challenge, options: options.data };
+  }
+
+  it('registers on one listed page and signs in on another, for the configured relying party', async () => {
+    const { user, authenticator } = await registeredOnApp();
+    const { challenge, options } = await secondStepOn(ADMIN, user);
+    expect(options.rpId).toBe('example.com');
     const verified = await from(ADMIN, 'auth.secondFactor.verifyPasskey', {
       challenge,
-      passkey: authenticator.assert(assertion.data, { origin: ADMIN }),
+      passkey: authenticator.assert(options, { origin: ADMIN }),
     });
     expect(verified.status).toBe(200);
     expect(decodeJwt(verified.data.accessToken)).toMatchObject({ amr: ['pwd', 'hwk'], acr: 'aal2' });
   });
 
   it('refuses a page not listed, the server’s own included, before any ceremony', async () => {
-    const user = await createUser(u, 'viewer');
-    const session = await passwordLogin(u, user);
+    const { user, authenticator, session } = await registeredOnApp();
     for (const origin of [
       'http://localhost',
       'https://evil.example.com',
       'https://app.example.com.evil.test',
     ]) {
-      const answer = await from(
-        origin,
-        'auth.secondFactor.passkeys.registrationOptions',
-        undefined,
-        session.headers,
-      );
+      const answer = await from(origin, 'auth.secondFactor.passkeys.registrationOptions', undefined, session);
       expect({ origin, status: answer.status }).toEqual({ origin, status: 400 });
       expect(answer.message).toContain('AUTH_PASSKEY_ORIGINS');
     }
     // A page listed, its assertion signed as if on another: refused by the signature's origin.
-    const authenticator = new SoftwareAuthenticator(APP);
-    const options = await from(
-      APP,
-      'auth.secondFactor.passkeys.registrationOptions',
-      undefined,
-      session.headers,
-    );
-    const registered = await from(
-      APP,
-      'auth.secondFactor.passkeys.register',
-      { credential: authenticator.register(options.data), name: 'app key' },
-      session.headers,
-    );
-    expect(registered.status).toBe(200);
-    const login = await from(APP, 'auth.login', { email: user.email, password: user.password });
-    const { challenge } = login.data.secondFactor;
-    const assertion = await from(APP, 'auth.secondFactor.passkeyOptions', { challenge });
+    const { challenge, options } = await secondStepOn(APP, user);
     const phished = await from(APP, 'auth.secondFactor.verifyPasskey', {
       challenge,
-      passkey: authenticator.assert(assertion.data, { origin: 'https://evil.example.com' }),
+      passkey: authenticator.assert(options, { origin: 'https://evil.example.com' }),
     });
     expect(phished.status).not.toBe(200);
   });

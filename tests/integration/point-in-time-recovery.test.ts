@@ -22,6 +22,7 @@ import {
 } from '../../server/services/backups/pitr/base-backup';
 import { recoverToPointInTime } from '../../server/services/backups/pitr/recovery';
 import { S3ArchiveStore } from '../../server/services/backups/s3-archive-store';
+import { eventually } from '../helpers/deployments';
 import { cuttingProxy, startS3Server, type TestS3 } from '../helpers/s3-server';
 
 /**
@@ -54,20 +55,6 @@ async function query<T extends pg.QueryResultRow>(url: string, text: string): Pr
     return (await client.query<T>(text)).rows;
   } finally {
     await client.end();
-  }
-}
-
-async function waitFor<T>(
-  what: string,
-  read: () => Promise<T | null | undefined | false>,
-  ms = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
@@ -130,11 +117,15 @@ describe('point-in-time recovery from the bucket', () => {
 
   it('ships WAL and a first base backup to the bucket, encrypted', async () => {
     const pitr = machineA.deps.devops.pointInTime!;
-    const status = await waitFor('a first base backup', async () => {
-      const now = await pitr.status();
-      // Finished, retention included (a call meanwhile would join it rather than take another).
-      return now.baseBackups.length > 0 && !now.baseBackupRunning && now;
-    });
+    const status = await eventually(
+      'a first base backup',
+      async () => {
+        const now = await pitr.status();
+        // Finished, retention included (a call meanwhile would join it rather than take another).
+        return now.baseBackups.length > 0 && !now.baseBackupRunning && now;
+      },
+      60_000,
+    );
     expect(status.enabled).toBe(true);
     expect(status.store).toBe(`s3://${s3.bucket}/${prefix}pitr/`);
     expect(status.window?.from).toBe(status.baseBackups[0]!.finishedAt);
@@ -206,10 +197,14 @@ describe('point-in-time recovery from the bucket', () => {
       await query<{ file: string }>(url, 'select pg_walfile_name(pg_switch_wal()) as file')
     )[0]!.file;
     const pitr = machineA.deps.devops.pointInTime!;
-    await waitFor('the switched segment in the bucket', async () => {
-      const status = await pitr.status();
-      return (status.wal?.newestFile ?? '') >= switched && status.wal?.pendingFiles === 0;
-    });
+    await eventually(
+      'the switched segment in the bucket',
+      async () => {
+        const status = await pitr.status();
+        return (status.wal?.newestFile ?? '') >= switched && status.wal?.pendingFiles === 0;
+      },
+      60_000,
+    );
     const status = await pitr.status();
     expect(status.wal?.server?.failedCount).toBe(0);
     expect(status.wal?.failuresSinceStart).toBe(0);

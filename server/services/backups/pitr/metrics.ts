@@ -1,15 +1,7 @@
 import client, { type Registry } from 'prom-client';
-import type { ShipperFigures, WalShipper } from './wal-shipper';
+import { NOTHING_SHIPPED, type WalShipper } from './wal-shipper';
 
-const NOTHING: ShipperFigures = {
-  pending: 0,
-  oldestPendingSeconds: 0,
-  shipped: 0,
-  failures: 0,
-  lastShipped: null,
-  lastError: null,
-};
-const OFF = { shipper: { current: () => NOTHING }, lastBaseBackupAt: () => null };
+const OFF = { shipper: { current: () => NOTHING_SHIPPED }, lastBaseBackupAt: () => null };
 
 /**
  * WAL archiving's gauges, read from the shipper at scrape time. The one to alert on is the age

@@ -23,6 +23,16 @@ export interface ShipperFigures {
   lastError: { message: string; at: Date } | null;
 }
 
+/** The figures before a first round (and of an installation without point-in-time recovery). */
+export const NOTHING_SHIPPED: Readonly<ShipperFigures> = {
+  pending: 0,
+  oldestPendingSeconds: 0,
+  shipped: 0,
+  failures: 0,
+  lastShipped: null,
+  lastError: null,
+};
+
 /**
  * Ships what PostgreSQL archived into the spool (db/backup/wal-archiving.ts) to the backup store,
  * oldest name first, each sealed (sealed-object.ts), and deletes it from the spool once stored.
@@ -32,14 +42,7 @@ export interface ShipperFigures {
 export class WalShipper {
   private timer: NodeJS.Timeout | null = null;
   private round: Promise<void> | null = null;
-  private figures: ShipperFigures = {
-    pending: 0,
-    oldestPendingSeconds: 0,
-    shipped: 0,
-    failures: 0,
-    lastShipped: null,
-    lastError: null,
-  };
+  private figures: ShipperFigures = { ...NOTHING_SHIPPED };
 
   constructor(
     private readonly options: {
