@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chown, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
 /*
@@ -44,15 +44,14 @@ export function walArchiveSettings(
  */
 export async function prepareSpool(spoolDir: string): Promise<void> {
   await mkdir(spoolDir, { recursive: true, mode: 0o700 });
-  if (process.getuid?.() === 0) {
-    const owner = await postgresUser();
-    await chown(spoolDir, owner.uid, owner.gid);
-  }
+  await handToPostgres(spoolDir);
 }
 
-/** The `postgres` system user's ids (the embedded server's, when run as root). */
-export async function postgresUser(): Promise<{ uid: number; gid: number }> {
-  const run = promisify(execFile);
-  const [uid, gid] = await Promise.all([run('id', ['-u', 'postgres']), run('id', ['-g', 'postgres'])]);
-  return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+/**
+ * Gives folders (and all below them) to the `postgres` system user when we are root: the embedded
+ * server runs as that user then. Nothing to do otherwise (it runs as us).
+ */
+export async function handToPostgres(...paths: string[]): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  await promisify(execFile)('chown', ['-R', 'postgres:postgres', ...paths]);
 }

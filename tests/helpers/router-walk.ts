@@ -35,3 +35,31 @@ export function procedureAt(path: string): WalkedProcedure {
   if (!found) throw new Error(`no procedure ${path} in the router`);
   return found;
 }
+
+const CHALLENGE = `bcsf_${'A'.repeat(43)}`;
+const CREDENTIAL = { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: {} };
+
+/**
+ * Inputs for every `auth.secondFactor.*` procedure that pass validation but prove nothing (a code
+ * no secret made, an unknown challenge, a credential no authenticator signed): what the router
+ * walks call them with. `setRequirement` is each walk's own (turning it on ends sessions).
+ */
+export const SECOND_FACTOR_INPUTS: Record<string, unknown> = {
+  'auth.secondFactor.status': undefined,
+  'auth.secondFactor.totp.begin': undefined,
+  'auth.secondFactor.totp.confirm': { code: '000000' },
+  'auth.secondFactor.regenerateRecoveryCodes': { code: '000000' },
+  'auth.secondFactor.remove': { password: 'not-the-password-0123' },
+  'auth.secondFactor.requirement': undefined,
+  'auth.secondFactor.verify': { challenge: CHALLENGE, code: '000000' },
+  'auth.secondFactor.passkeys.list': undefined,
+  'auth.secondFactor.passkeys.registrationOptions': undefined,
+  'auth.secondFactor.passkeys.register': { credential: CREDENTIAL, name: 'walked' },
+  'auth.secondFactor.passkeys.remove': { id: 'AAAA', password: 'not-the-password-0123' },
+  'auth.secondFactor.passkeyOptions': { challenge: CHALLENGE },
+  'auth.secondFactor.passwordless.options': undefined,
+  'auth.secondFactor.passwordless.signIn': { passkey: CREDENTIAL },
+  'auth.secondFactor.verifyPasskey': { challenge: CHALLENGE, passkey: CREDENTIAL },
+  'auth.secondFactor.enrolment.begin': { challenge: CHALLENGE },
+  'auth.secondFactor.enrolment.finish': { challenge: CHALLENGE, code: '000000' },
+};

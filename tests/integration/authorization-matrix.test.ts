@@ -8,7 +8,7 @@ import { startTestApp, TEST_ADMIN, type TestApp } from '../helpers/app';
 import { createApiKey, createOrganization, createUser, login, type TestUser } from '../helpers/auth';
 import { databaseFingerprint } from '../helpers/fingerprint';
 import { callProcedure } from '../helpers/http';
-import { PROCEDURES } from '../helpers/router-walk';
+import { PROCEDURES, SECOND_FACTOR_INPUTS } from '../helpers/router-walk';
 
 /**
  * The generated authorization matrix (issue 11): every procedure of the router, called over HTTP
@@ -199,33 +199,9 @@ function inputs(): Record<string, unknown> {
     'auth.invitations.list': { limit: 10 },
     'auth.invitations.revoke': { id: unknownId },
     'auth.invitations.accept': { token: 'x'.repeat(43), password: 'matrix-password-0123' },
-    'auth.secondFactor.status': undefined,
-    'auth.secondFactor.totp.begin': undefined,
-    'auth.secondFactor.totp.confirm': { code: '000000' },
-    'auth.secondFactor.regenerateRecoveryCodes': { code: '000000' },
-    'auth.secondFactor.remove': { password: 'not-the-password-0123' },
-    'auth.secondFactor.requirement': undefined,
+    ...SECOND_FACTOR_INPUTS,
     // Turning it on would end the sessions of B's callers, who sign in with a password alone.
     'auth.secondFactor.setRequirement': { required: false },
-    'auth.secondFactor.verify': { challenge: `bcsf_${'A'.repeat(43)}`, code: '000000' },
-    'auth.secondFactor.passkeys.list': undefined,
-    'auth.secondFactor.passkeys.registrationOptions': undefined,
-    'auth.secondFactor.passkeys.register': {
-      credential: { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: {} },
-      name: 'matrix',
-    },
-    'auth.secondFactor.passkeys.remove': { id: 'AAAA', password: 'not-the-password-0123' },
-    'auth.secondFactor.passkeyOptions': { challenge: `bcsf_${'A'.repeat(43)}` },
-    'auth.secondFactor.passwordless.options': undefined,
-    'auth.secondFactor.passwordless.signIn': {
-      passkey: { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: {} },
-    },
-    'auth.secondFactor.verifyPasskey': {
-      challenge: `bcsf_${'A'.repeat(43)}`,
-      passkey: { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: {} },
-    },
-    'auth.secondFactor.enrolment.begin': { challenge: `bcsf_${'A'.repeat(43)}` },
-    'auth.secondFactor.enrolment.finish': { challenge: `bcsf_${'A'.repeat(43)}`, code: '000000' },
     'performance.overview': undefined,
     'performance.routes': {},
     'performance.history': { range: '15m' },

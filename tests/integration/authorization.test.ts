@@ -14,7 +14,7 @@ import {
 } from '../helpers/auth';
 import { databaseFingerprint as fingerprintDatabase } from '../helpers/fingerprint';
 import { callProcedure, type ProcedureAnswer } from '../helpers/http';
-import { PROCEDURES, procedureAt, type WalkedProcedure } from '../helpers/router-walk';
+import { PROCEDURES, procedureAt, SECOND_FACTOR_INPUTS, type WalkedProcedure } from '../helpers/router-walk';
 
 /** The walked procedure at `path`. */
 const procedure = procedureAt;
@@ -298,32 +298,8 @@ function validInputs(): Record<string, unknown> {
     'auth.changePassword': { currentPassword: viewer.user.password, newPassword: 'a-new-password-0123' },
     'auth.sessions.list': undefined,
     'auth.sessions.revoke': { id: randomUUID() },
-    'auth.secondFactor.status': undefined,
-    'auth.secondFactor.totp.begin': undefined,
-    'auth.secondFactor.totp.confirm': { code: '000000' },
-    'auth.secondFactor.regenerateRecoveryCodes': { code: '000000' },
-    'auth.secondFactor.remove': { password: 'not-the-password-0123' },
-    'auth.secondFactor.requirement': undefined,
+    ...SECOND_FACTOR_INPUTS,
     'auth.secondFactor.setRequirement': { required: true },
-    'auth.secondFactor.verify': { challenge: `bcsf_${'A'.repeat(43)}`, code: '000000' },
-    'auth.secondFactor.passkeys.list': undefined,
-    'auth.secondFactor.passkeys.registrationOptions': undefined,
-    'auth.secondFactor.passkeys.register': {
-      credential: { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: {} },
-      name: 'planted',
-    },
-    'auth.secondFactor.passkeys.remove': { id: 'AAAA', password: 'not-the-password-0123' },
-    'auth.secondFactor.passkeyOptions': { challenge: `bcsf_${'A'.repeat(43)}` },
-    'auth.secondFactor.passwordless.options': undefined,
-    'auth.secondFactor.passwordless.signIn': {
-      passkey: { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: {} },
-    },
-    'auth.secondFactor.verifyPasskey': {
-      challenge: `bcsf_${'A'.repeat(43)}`,
-      passkey: { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: {} },
-    },
-    'auth.secondFactor.enrolment.begin': { challenge: `bcsf_${'A'.repeat(43)}` },
-    'auth.secondFactor.enrolment.finish': { challenge: `bcsf_${'A'.repeat(43)}`, code: '000000' },
     'auth.users.create': {
       email: `planted-${randomBytes(4).toString('hex')}@org.test`,
       password: 'planted-password-0123',

@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../server/base/logger';
+import { readWhole } from '../../server/services/backups/archive-store';
 import { packDataDirectory, unpackDataDirectory } from '../../server/services/backups/pitr/data-directory';
 import { LocalObjectStore, ObjectMissingError } from '../../server/services/backups/pitr/object-store';
-import { openObject, readAll, sealObject } from '../../server/services/backups/pitr/sealed-object';
+import { openObject, sealObject } from '../../server/services/backups/pitr/sealed-object';
 import { WalShipper } from '../../server/services/backups/pitr/wal-shipper';
 
 /**
@@ -38,7 +39,9 @@ describe('local object store', () => {
       ['wal/000000010000000000000001', 3],
       ['wal/000000010000000000000002', 3],
     ]);
-    expect((await readAll(await store.get('wal/000000010000000000000002'))).toString()).toBe('two');
+    expect((await readWhole(await store.get('wal/000000010000000000000002'), 'segment')).toString()).toBe(
+      'two',
+    );
     await store.delete('wal/000000010000000000000002');
     await expect(store.get('wal/000000010000000000000002')).rejects.toThrow(ObjectMissingError);
     for (const key of ['../escape', 'wal/../../escape', '/abs', 'wal//x', 'wal/.', '']) {
@@ -50,9 +53,10 @@ describe('local object store', () => {
 });
 
 describe('sealed objects', () => {
-  const seal = async (bytes: Buffer, name: string) => readAll(sealObject(Readable.from([bytes]), kek, name));
+  const seal = async (bytes: Buffer, name: string) =>
+    readWhole(sealObject(Readable.from([bytes]), kek, name), name);
   const open = async (stored: Buffer, name: string, key = kek) =>
-    readAll(await openObject(Readable.from([stored]), key, name));
+    readWhole(await openObject(Readable.from([stored]), key, name), name);
 
   it('round-trips 3 MiB (several chunks), compressed, without the plain bytes in what is stored', async () => {
     const plain = Buffer.concat([randomBytes(1024 * 1024), Buffer.alloc(2 * 1024 * 1024, 'wal ')]);
@@ -171,8 +175,9 @@ describe('WAL shipper', () => {
       'wal/00000002.history',
     ]);
     expect((await readdir(spool)).sort()).toEqual(['.000000010000000000000004.part', 'notes.txt']);
-    const back = await readAll(
+    const back = await readWhole(
       await openObject(await store.get('wal/00000002.history'), kek, 'wal/00000002.history'),
+      'history',
     );
     expect(back.length).toBe(4096);
     await shipper.stop();

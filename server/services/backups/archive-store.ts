@@ -161,16 +161,20 @@ export class LocalArchiveStore implements ArchiveStore {
 
 /** Reads a small stored file (the manifest) whole. */
 export async function readSmallFile(store: ArchiveStore, location: string, file: string): Promise<string> {
-  const stream = await store.read(location, file);
+  return (await readWhole(await store.read(location, file), file)).toString('utf8');
+}
+
+/** A stream's bytes, refusing (and ending) one over 16 MiB: for manifests and descriptions only. */
+export async function readWhole(stream: Readable, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of stream) {
     size += (chunk as Buffer).length;
     if (size > 16 * 1024 * 1024) {
       stream.destroy();
-      throw new Error(`${file} is larger than 16 MiB`);
+      throw new Error(`${what} is larger than 16 MiB`);
     }
     chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }

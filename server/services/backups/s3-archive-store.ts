@@ -29,6 +29,9 @@ export interface S3StoreSettings {
   timeouts?: { connectMs: number; requestMs: number };
 }
 
+/** A backup's id (randomUUID), which names its archive's folder. */
+const BACKUP_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /** Multipart uploads send parts of this size (S3's minimum is 5 MiB); two are in flight at most. */
 const PART_BYTES = 8 * 1024 * 1024;
 
@@ -256,8 +259,9 @@ export class S3ArchiveStore implements ArchiveStore {
       const name = key.slice(this.prefix.length);
       const slash = name.indexOf('/');
       if (slash <= 0) continue;
-      // Point-in-time recovery's objects are not an archive: never a draft.
-      if (name.slice(0, slash) === PITR_FOLDER) continue;
+      // Only what a backup writes is ours to remove: a folder named by a backup's id (not
+      // point-in-time recovery's pitr/, nor anything else kept under the prefix).
+      if (!BACKUP_ID.test(name.slice(0, slash))) continue;
       const location = this.locationOf(name.slice(0, slash));
       if (!finished.has(location)) drafts.add(location);
     }

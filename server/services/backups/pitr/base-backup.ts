@@ -2,9 +2,10 @@ import { readFile, realpath } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { DedicatedConnection } from '../../../../db/backup/dedicated-connection';
 import { backupStart, backupStop, readArchiveSettings } from '../../../../db/backup/physical';
+import { readWhole } from '../archive-store';
 import { packDataDirectory } from './data-directory';
 import type { ObjectStore } from './object-store';
-import { openObject, readAll, sealObject } from './sealed-object';
+import { openObject, sealObject } from './sealed-object';
 
 /** What recovery needs to know of a base backup, stored (sealed) beside its data. */
 export interface BaseBackup {
@@ -121,20 +122,35 @@ export async function takeBaseBackup(options: TakeBaseBackupOptions): Promise<Ba
   }
 }
 
-/** The finished base backups in the store, oldest first (each description opened and checked). */
-export async function listBaseBackups(store: ObjectStore, kek: Uint8Array): Promise<BaseBackup[]> {
+/**
+ * The finished base backups in the store, oldest first (each description opened and checked).
+ * A description never changes once stored: with `known` (kept by the caller between calls) each
+ * is fetched and opened once, and one no longer listed is forgotten.
+ */
+export async function listBaseBackups(
+  store: ObjectStore,
+  kek: Uint8Array,
+  known: Map<string, BaseBackup> = new Map(),
+): Promise<BaseBackup[]> {
   const found: BaseBackup[] = [];
+  const listed = new Set<string>();
   for (const object of await store.list('base/')) {
     if (!object.key.endsWith('/backup.json')) continue;
-    const description = await readBaseBackup(store, kek, object.key);
-    if (descriptionKey(description.id) !== object.key) continue; // moved from another backup
+    listed.add(object.key);
+    let description = known.get(object.key);
+    if (!description) {
+      description = await readBaseBackup(store, kek, object.key);
+      if (descriptionKey(description.id) !== object.key) continue; // moved from another backup
+      known.set(object.key, description);
+    }
     found.push(description);
   }
+  for (const key of known.keys()) if (!listed.has(key)) known.delete(key);
   return found.sort((a, b) => (a.startedAt < b.startedAt ? -1 : 1));
 }
 
 async function readBaseBackup(store: ObjectStore, kek: Uint8Array, key: string): Promise<BaseBackup> {
-  const plain = await readAll(await openObject(await store.get(key), kek, key));
+  const plain = await readWhole(await openObject(await store.get(key), kek, key), key);
   return JSON.parse(plain.toString('utf8')) as BaseBackup;
 }
 

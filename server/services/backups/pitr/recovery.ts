@@ -1,12 +1,10 @@
-import { execFile } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { promisify } from 'node:util';
 import { DedicatedConnection } from '../../../../db/backup/dedicated-connection';
 import { inRecovery } from '../../../../db/backup/physical';
-import { prepareSpool, walArchiveSettings } from '../../../../db/backup/wal-archiving';
+import { handToPostgres, prepareSpool, walArchiveSettings } from '../../../../db/backup/wal-archiving';
 import { startEmbeddedPostgres } from '../../../../db/embedded-postgres';
 import {
   type BaseBackup,
@@ -100,9 +98,7 @@ export async function recoverToPointInTime(options: RecoverOptions): Promise<Rec
 
   const spoolDir = join(options.dataDir, 'wal-spool');
   if (options.archive) await prepareSpool(spoolDir);
-  if (process.getuid?.() === 0) {
-    await promisify(execFile)('chown', ['-R', 'postgres:postgres', clusterDir, walDir]);
-  }
+  await handToPostgres(clusterDir, walDir);
 
   let stoppedAt: string | null = null;
   let lastTransactionAt: string | null = null;

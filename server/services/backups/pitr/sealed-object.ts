@@ -77,18 +77,3 @@ export async function openObject(stored: Readable, kek: Uint8Array, name: string
   ).catch((error) => out.destroy(error));
   return out;
 }
-
-/** Reads a small object whole (a base backup's description). */
-export async function readAll(stream: Readable, limitBytes = 16 * 1024 * 1024): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += (chunk as Buffer).length;
-    if (size > limitBytes) {
-      stream.destroy();
-      throw new Error(`an object is larger than ${limitBytes} bytes`);
-    }
-    parts.push(chunk as Buffer);
-  }
-  return Buffer.concat(parts);
-}

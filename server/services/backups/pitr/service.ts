@@ -48,6 +48,8 @@ export class PointInTimeRecovery {
   private running: Promise<BaseBackup> | null = null;
   private lastBase: BaseBackup | null = null;
   private lastBaseError: { message: string; at: Date } | null = null;
+  /** Base backups' descriptions read so far, by key: the dashboard reads the status every 5 s. */
+  private readonly descriptions = new Map<string, BaseBackup>();
   private stopped = false;
 
   constructor(private readonly options: PointInTimeOptions) {
@@ -103,7 +105,7 @@ export class PointInTimeRecovery {
     const { store, kek, logger } = this.options;
     try {
       await this.removeUnfinished();
-      this.lastBase = (await listBaseBackups(store, kek)).at(-1) ?? null;
+      this.lastBase = (await listBaseBackups(store, kek, this.descriptions)).at(-1) ?? null;
       return true;
     } catch (error) {
       logger.warn({ err: error, store: store.where }, 'the point-in-time recovery store could not be read');
@@ -184,7 +186,7 @@ export class PointInTimeRecovery {
   async applyRetention(): Promise<{ baseBackups: string[]; walFiles: number }> {
     const { store, kek, keepBaseBackups } = this.options;
     await this.removeUnfinished();
-    const all = await listBaseBackups(store, kek);
+    const all = await listBaseBackups(store, kek, this.descriptions);
     const removed = all.slice(0, Math.max(0, all.length - keepBaseBackups));
     for (const base of removed) await deleteBaseBackup(store, base.id);
     const oldest = all[removed.length];
@@ -204,7 +206,7 @@ export class PointInTimeRecovery {
   async status(): Promise<PointInTimeStatus> {
     const { store, kek } = this.options;
     const [bases, wal, server] = await Promise.all([
-      listBaseBackups(store, kek),
+      listBaseBackups(store, kek, this.descriptions),
       store.list('wal/'),
       this.options.database.read((db) => readArchiverStats(db)).catch(() => null),
     ]);
